@@ -1,0 +1,85 @@
+"""nox sessions, one per interpreter: ``nox -s tests`` runs every interpreter found.
+
+Interpreters are found by ``nvx_ft.interpreters`` (``$NVX_FT_PYTHON_3_14T``, PATH,
+``uv python find``, pyenv) and handed to nox through a folder of links put first on
+PATH, so ``tests-3.14t`` uses exactly the binary the rest of nvx-ft reports. A missing
+interpreter is skipped with a loud reason; it is an error when its session is named
+on the command line (``nox -s tests-3.14t``) or listed in ``$NVX_FT_REQUIRE``
+(comma-separated labels, what the nightly workflow sets).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import nox
+
+ROOT = Path(__file__).parent
+sys.path.insert(0, str(ROOT / "src"))
+from nvx_ft import interpreters  # noqa: E402  (stdlib-only module)
+
+nox.options.download_python = "never"  # offline machines; installs are the user's call
+nox.options.sessions = ["tests"]
+nox.needs_version = ">=2025.5.1"
+
+FOUND = interpreters.find_all()
+FREE_THREADED = [label for label in interpreters.LABELS if label.endswith("t")]
+
+
+def _link_found_interpreters() -> None:
+    shim = ROOT / ".nox" / "_interpreters"
+    shim.mkdir(parents=True, exist_ok=True)
+    for label, interp in FOUND.items():
+        link = shim / f"python{label}"
+        if link.is_symlink() or link.exists():
+            link.unlink()
+        if interp:
+            link.symlink_to(interp.executable)
+    os.environ["PATH"] = f"{shim}{os.pathsep}{os.environ.get('PATH', '')}"
+
+
+def _explicitly_requested() -> set[str]:
+    wanted = {x.strip() for x in os.environ.get("NVX_FT_REQUIRE", "").split(",") if x.strip()}
+    argv = sys.argv[1:]
+    for i, arg in enumerate(argv):
+        names = []
+        if arg in ("-s", "--session", "--sessions", "-e") and i + 1 < len(argv):
+            names = argv[i + 1:]
+        elif arg.startswith("--session=") or arg.startswith("--sessions="):
+            names = [arg.split("=", 1)[1]]
+        for name in names:
+            if name.startswith("-"):
+                break
+            base, _, label = name.partition("-")
+            if label in FOUND:
+                wanted.add(label)
+    return wanted
+
+
+_link_found_interpreters()
+_REQUIRED_MISSING = sorted(lab for lab in _explicitly_requested() if not FOUND.get(lab))
+# Only what was asked for by name may fail the run for being missing; CI=true alone
+# (nox's own default) must not turn an absent 3.15t into a failure.
+nox.options.error_on_missing_interpreters = bool(_REQUIRED_MISSING)
+
+for _label in interpreters.LABELS:
+    if not FOUND[_label]:
+        _how = interpreters.how_to_get(_label) if _label.endswith("t") else \
+            f"install CPython {_label} or set ${interpreters.env_var_for(_label)}"
+        print(f"nvx-ft: python{_label} NOT FOUND - its sessions will NOT RUN ({_how})",
+              file=sys.stderr)
+
+
+def install_target(session: nox.Session) -> None:
+    """nvx-ft plus autobahn from PyPI (a wheel, or an sdist build where none exists)."""
+    session.install("-e", ".[target,stress]")
+
+
+@nox.session(python=list(interpreters.LABELS))
+def tests(session: nox.Session) -> None:
+    """Correctness (tests/) and free-threading (stress/) suites on one interpreter."""
+    install_target(session)
+    session.run("nvx-ft", "info")
+    session.run("pytest", *(session.posargs or ["tests", "stress"]))

@@ -1,0 +1,120 @@
+"""KNOWN_DIVERGENCES: where a target's behaviour differs from our references, on record.
+
+A divergence is a finding, not a tolerance. Each entry says what differs, gives a
+minimal reproducer, and says whether it is accepted (and why) or a bug. It carries a
+*model*: a reference variant that reproduces the target's behaviour exactly, and
+differs from the reference only in the documented situation. Differential tests
+compare against :func:`expected_model` - still an exact comparison, never a loosened
+one - and ``tests/test_known_divergences.py`` pins every entry: the reproducer must
+still show the difference, and the model must match what the target does. When
+autobahn fixes one, that pin fails and tells you to delete the entry.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from nvx_ft.reference import Utf8Reference, XorReference
+
+
+class Utf8RejectionNotSticky(Utf8Reference):
+    """NVX after an invalid byte: every later call reports "valid so far".
+
+    Its C DFA stays in the reject state but only returns -1 from the call in which
+    the state *became* reject; later calls skip the loop and return 1 (valid, not on
+    a code point) with ``current_index = len(chunk)`` and ``total_index`` growing by
+    ``len(chunk)``.
+    """
+
+    __slots__ = ()
+
+    def validate(self, data: bytes) -> tuple[bool, bool, int, int]:
+        if self._failed:
+            self._total += len(data)
+            return (True, False, len(data), self._total)
+        return super().validate(data)
+
+
+class Utf8EmptyChunkAfterRejection(Utf8Reference):
+    """autobahn's pure-Python fallback: an empty chunk after an error is "valid so far"."""
+
+    __slots__ = ()
+
+    def validate(self, data: bytes) -> tuple[bool, bool, int, int]:
+        if self._failed and len(data) == 0:
+            return (True, False, 0, self._total)
+        return super().validate(data)
+
+
+@dataclass(frozen=True)
+class Divergence:
+    id: str
+    kind: str  # "utf8" or "xor"
+    #: target name ("autobahn-nvx", "autobahn-fallback") -> does it apply
+    targets: tuple[str, ...]
+    summary: str
+    #: chunks fed to one fresh object; the last call's result is where they differ
+    reproducer: tuple[bytes, ...]
+    status: str  # "accepted" or "bug"
+    why: str
+    model: type
+    applies_to_impl: Callable[[str], bool] = lambda name: True
+
+
+KNOWN_DIVERGENCES: tuple[Divergence, ...] = (
+    Divergence(
+        id="utf8-rejection-not-sticky",
+        kind="utf8",
+        targets=("autobahn-nvx",),
+        summary=(
+            "After validate() has returned invalid, the next validate() on the same object "
+            "returns (True, False, len(chunk), total + len(chunk)): the error is forgotten "
+            "by the result, although the validator can never accept again."
+        ),
+        reproducer=(b"\xc0", b"a"),
+        status="bug",
+        why=(
+            "Not accepted as the contract (RFC 3629: nothing after an ill-formed byte makes "
+            "the message well-formed), but harmless in autobahn itself: "
+            "autobahn.websocket.protocol fails the connection on the first invalid result "
+            "and never validates again without reset(). Any other caller that keeps "
+            "feeding chunks is told the stream is valid. Reported upstream-ready: "
+            "nvx_utf8vld_validate should return -1 while state == UTF8_REJECT."
+        ),
+        model=Utf8RejectionNotSticky,
+    ),
+    Divergence(
+        id="utf8-fallback-empty-chunk-after-rejection",
+        kind="utf8",
+        targets=("autobahn-fallback",),
+        summary=(
+            "autobahn's pure-Python validator returns (True, False, 0, total) for an empty "
+            "chunk after an error (any non-empty chunk correctly stays invalid)."
+        ),
+        reproducer=(b"\xc0", b""),
+        status="accepted",
+        why="Second-opinion implementation only; autobahn never validates empty chunks "
+            "after failing a connection.",
+        model=Utf8EmptyChunkAfterRejection,
+    ),
+)
+
+
+def applicable(target_name: str, kind: str, impl_name: str) -> list[Divergence]:
+    return [d for d in KNOWN_DIVERGENCES
+            if d.kind == kind and target_name in d.targets and d.applies_to_impl(impl_name)]
+
+
+def expected_model(target_name: str, kind: str, impl_name: str) -> type:
+    """The exact model to compare ``impl_name`` of ``target_name`` against.
+
+    The reference itself, unless a known divergence applies (at most one per impl).
+    """
+    found = applicable(target_name, kind, impl_name)
+    if len(found) > 1:
+        raise RuntimeError(f"two divergences claim {target_name}/{impl_name}: "
+                           f"{[d.id for d in found]}; merge their models")
+    if found:
+        return found[0].model
+    return Utf8Reference if kind == "utf8" else XorReference

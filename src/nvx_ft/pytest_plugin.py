@@ -1,0 +1,164 @@
+"""pytest plugin (entry point ``nvx_ft``): target, profiles, seeds, report header.
+
+* ``--nvx-target`` (or ``$NVX_FT_TARGET``): ``autobahn`` (default), ``fallback`` or
+  ``module:function``. A target that cannot be loaded FAILS every test that needs it.
+* Hypothesis profiles ``dev`` (default), ``ci``, ``nightly``: ``--hypothesis-profile``
+  or ``$NVX_FT_HYPOTHESIS_PROFILE``.
+* ``--nvx-intensity`` (or ``$NVX_FT_INTENSITY``): ``default`` or ``nightly``, for stress.
+* ``--nvx-seed`` (or ``$NVX_FT_SEED``): the one seed every thread's randomness derives
+  from; printed in the header and in every failure's reproduce command.
+* Tests asking for ``utf8_impl`` / ``xor_impl`` (or ``lib_utf8_impl`` /
+  ``lib_xor_impl``, the aligned raw-lib ones) run once per implementation of the target.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import shlex
+import sys
+
+import pytest
+from hypothesis import HealthCheck, Verbosity, settings
+
+from nvx_ft import target as target_mod
+
+PROFILES = {
+    # tests/ within 90 s on 2 cores
+    "dev": dict(max_examples=25),
+    "ci": dict(max_examples=150),
+    "nightly": dict(max_examples=2000, verbosity=Verbosity.normal),
+}
+for _name, _kw in PROFILES.items():
+    # No deadlines: speed is measured in benchmarks/, never asserted in tests.
+    settings.register_profile(_name, deadline=None, print_blob=True,
+                              suppress_health_check=[HealthCheck.too_slow,
+                                                     HealthCheck.data_too_large], **_kw)
+settings.load_profile(os.environ.get("NVX_FT_HYPOTHESIS_PROFILE", "dev"))
+
+INTENSITIES = ("default", "nightly")
+_IMPL_FIXTURES = {
+    "utf8_impl": ("utf8", False),
+    "xor_impl": ("xor", False),
+    "lib_utf8_impl": ("utf8", True),
+    "lib_xor_impl": ("xor", True),
+}
+
+
+def pytest_addoption(parser):
+    group = parser.getgroup("nvx-ft")
+    group.addoption("--nvx-target", default=os.environ.get(target_mod.TARGET_ENV),
+                    help="autobahn (default), fallback, or module:function returning a Target")
+    group.addoption("--nvx-intensity", default=os.environ.get("NVX_FT_INTENSITY", "default"),
+                    choices=INTENSITIES, help="stress intensity (default: default)")
+    group.addoption("--nvx-seed", type=int, default=None,
+                    help="seed for per-thread randomness (default: $NVX_FT_SEED or random)")
+
+
+def pytest_configure(config):
+    seed = config.getoption("--nvx-seed")
+    if seed is None:
+        env = os.environ.get("NVX_FT_SEED")
+        seed = int(env) if env else random.SystemRandom().randrange(2**32)
+    config.option.nvx_seed = seed
+    config.stash[_TARGET_KEY] = _load(config.getoption("--nvx-target"))
+
+
+_TARGET_KEY = pytest.StashKey[object]()
+
+
+def _load(spec):
+    try:
+        return target_mod.load(spec)
+    except target_mod.TargetUnavailable as exc:
+        return exc
+
+
+def get_target(config) -> target_mod.Target:
+    """The target, or a test FAILURE explaining why there is none."""
+    t = config.stash[_TARGET_KEY]
+    if isinstance(t, Exception):
+        pytest.fail(f"nvx-ft: target unavailable: {t}", pytrace=False)
+    return t
+
+
+def pytest_report_header(config):
+    t = config.stash[_TARGET_KEY]
+    lines = (target_mod.describe(t) if not isinstance(t, Exception)
+             else [f"nvx-ft target: UNAVAILABLE - {t}"])
+    lines.append(f"nvx-ft hypothesis profile: {settings.get_current_profile_name()}, "
+                 f"intensity: {config.getoption('--nvx-intensity')}, "
+                 f"seed: {config.option.nvx_seed}")
+    return lines
+
+
+def pytest_generate_tests(metafunc):
+    for fixture, (kind, lib_only) in _IMPL_FIXTURES.items():
+        if fixture not in metafunc.fixturenames:
+            continue
+        t = metafunc.config.stash[_TARGET_KEY]
+        if isinstance(t, Exception):
+            metafunc.parametrize(fixture, [None], ids=["TARGET-UNAVAILABLE"])
+            continue
+        impls = [i for i in getattr(t, kind) if i.aligned or not lib_only]
+        metafunc.parametrize(fixture, impls, ids=[i.name for i in impls])
+
+
+def _impl(request):
+    if request.param is None:
+        get_target(request.config)  # fails with the reason
+    return request.param
+
+
+@pytest.fixture
+def utf8_impl(request):
+    return _impl(request)
+
+
+@pytest.fixture
+def xor_impl(request):
+    return _impl(request)
+
+
+@pytest.fixture
+def lib_utf8_impl(request):
+    return _impl(request)
+
+
+@pytest.fixture
+def lib_xor_impl(request):
+    return _impl(request)
+
+
+@pytest.fixture(scope="session")
+def nvx_target(pytestconfig) -> target_mod.Target:
+    return get_target(pytestconfig)
+
+
+@pytest.fixture(scope="session")
+def nvx_seed(pytestconfig) -> int:
+    return pytestconfig.option.nvx_seed
+
+
+@pytest.fixture(scope="session")
+def nvx_intensity(pytestconfig) -> str:
+    return pytestconfig.getoption("--nvx-intensity")
+
+
+def reproduce_command(config, nodeid: str) -> str:
+    """The command that reruns one test with the same target, seed and profile."""
+    args = [sys.executable, "-m", "pytest", nodeid,
+            f"--nvx-seed={config.option.nvx_seed}",
+            f"--hypothesis-profile={settings.get_current_profile_name()}",
+            f"--nvx-intensity={config.getoption('--nvx-intensity')}"]
+    if config.getoption("--nvx-target"):
+        args.append(f"--nvx-target={config.getoption('--nvx-target')}")
+    return " ".join(shlex.quote(a) for a in args)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    if report.failed:
+        report.sections.append(("nvx-ft reproduce", reproduce_command(item.config, item.nodeid)))
+    return report
