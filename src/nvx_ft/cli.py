@@ -18,6 +18,7 @@ EXIT_PASS, EXIT_FAIL, EXIT_BLOCKED, EXIT_USAGE = 0, 1, 2, 3
 COMMANDS: dict[str, tuple[str, str]] = {
     "info": ("nvx_ft.info", "show the NVX target in this environment and the interpreters found"),
     "fileset": ("nvx_ft.fileset", "check a release's wheels against the ABI manifest (exact tags)"),
+    "inspect": ("nvx_ft.wheel_inspect", "static checks of a wheel: tags, suffixes, NVX, cffi pin"),
 }
 
 
