@@ -98,41 +98,54 @@ def pytest_generate_tests(metafunc):
             continue
         t = metafunc.config.stash[_TARGET_KEY]
         if isinstance(t, Exception):
-            metafunc.parametrize(fixture, [None], ids=["TARGET-UNAVAILABLE"])
+            metafunc.parametrize(fixture, [None], ids=["TARGET-UNAVAILABLE"], indirect=True,
+                                 scope="session")
             continue
         impls = [i for i in getattr(t, kind) if i.aligned or not lib_only]
-        metafunc.parametrize(fixture, impls, ids=[i.name for i in impls])
+        # session scope: an Impl is an immutable factory, and Hypothesis rejects
+        # function-scoped fixtures in @given tests
+        metafunc.parametrize(fixture, impls, ids=[i.name for i in impls], indirect=True,
+                             scope="session")
+
+
+_TARGET_FIXTURES = {"nvx_target", *_IMPL_FIXTURES}
 
 
 def _impl(request):
-    if request.param is None:
-        get_target(request.config)  # fails with the reason
-    return request.param
+    return request.param  # None when the target is unavailable: see pytest_pyfunc_call
 
 
-@pytest.fixture
+@pytest.hookimpl(tryfirst=True)
+def pytest_pyfunc_call(pyfuncitem):
+    """A test that needs the target FAILS (in its call phase, not as a setup error)."""
+    if _TARGET_FIXTURES & set(pyfuncitem.fixturenames):
+        get_target(pyfuncitem.config)
+
+
+@pytest.fixture(scope="session")
 def utf8_impl(request):
     return _impl(request)
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def xor_impl(request):
     return _impl(request)
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def lib_utf8_impl(request):
     return _impl(request)
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def lib_xor_impl(request):
     return _impl(request)
 
 
 @pytest.fixture(scope="session")
-def nvx_target(pytestconfig) -> target_mod.Target:
-    return get_target(pytestconfig)
+def nvx_target(pytestconfig) -> target_mod.Target | None:
+    t = pytestconfig.stash[_TARGET_KEY]
+    return None if isinstance(t, Exception) else t
 
 
 @pytest.fixture(scope="session")

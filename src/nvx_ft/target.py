@@ -69,6 +69,9 @@ class Impl:
     def __str__(self) -> str:
         return self.name
 
+    def _repr_pretty_(self, p, cycle) -> None:  # how Hypothesis prints a failing example
+        p.text(f"<{self.level} impl {self.name}>")
+
 
 @dataclass
 class Target:
@@ -80,6 +83,9 @@ class Target:
     origin: dict[str, Any] = field(default_factory=dict)
     #: Modules whose import the GIL guard checks first (extension modules).
     extension_modules: tuple[str, ...] = ()
+
+    def _repr_pretty_(self, p, cycle) -> None:
+        p.text(f"<target {self.name}>")
 
     def impl(self, kind: str, name: str) -> Impl:
         for impl in getattr(self, kind):
