@@ -1,0 +1,326 @@
+"""``nvx-ft bench`` / ``python -m nvx_ft.bench``: every build, one run, one report.
+
+Builds compared (each in its own venv with nvx-ft and autobahn from PyPI, made once
+under ``.nox/bench-venvs/<label>`` and reused while the interpreter and pyproject.toml
+stay the same):
+
+* ``3.14``  - the GIL build, the baseline users have today;
+* ``3.14t`` - the free-threaded build as users get it (``PYTHON_GIL`` unset: if NVX's
+  import re-enabled the GIL, the report says so);
+* ``3.14t PYTHON_GIL=1`` - the same free-threaded binary with the GIL forced on, which
+  separates the cost of the build from the cost of running without a GIL.
+
+Interpreters come from :mod:`nvx_ft.interpreters`; a missing one is reported as
+missing in the summary, with how to get it. Builds run one after another, never at the
+same time (they would compete for the same cores). Per build: the scaling harness
+(:mod:`nvx_ft.bench.scaling`), then the single-thread benchmarks (``benchmarks/``,
+pytest-benchmark) for NVX and, in a separate process with ``AUTOBAHN_USE_NVX=0``, for
+autobahn's pure-Python fallback. The report (:mod:`nvx_ft.bench.report`) goes to
+``reports/bench/<UTC timestamp>/``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import platform
+import re
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from nvx_ft import interpreters
+
+#: The repository (``benchmarks/`` and ``pyproject.toml`` live there; nvx-ft is
+#: installed editable, so this file sits in its ``src/nvx_ft/bench``).
+ROOT = Path(__file__).resolve().parents[3]
+
+#: Environment that would change what a child measures: set per build, never inherited.
+_CONTROLLED_ENV = ("PYTHON_GIL", "AUTOBAHN_USE_NVX", "NVX_FT_TARGET", "PYTHONDEVMODE",
+                   "PYTHONMALLOC", "PYTHONTRACEMALLOC")
+
+
+@dataclass(frozen=True)
+class Build:
+    name: str  # as it appears in the report
+    label: str  # interpreter label for nvx_ft.interpreters.find
+    env: dict[str, str] = field(default_factory=dict)
+    #: an interpreter to use as it is (no venv): the smoke test's current interpreter
+    python: str | None = None
+
+
+BUILDS = (
+    Build("3.14", "3.14"),
+    Build("3.14t", "3.14t"),
+    Build("3.14t PYTHON_GIL=1", "3.14t", {"PYTHON_GIL": "1"}),
+)
+
+
+@dataclass(frozen=True)
+class Mode:
+    name: str  # quick | full | smoke: also the scaling harness's mode
+    #: pytest-benchmark options for the single-thread benchmarks
+    pytest_args: tuple[str, ...]
+    #: builds whose single-thread benchmarks run (all, in full mode)
+    single_thread_builds: tuple[str, ...] | None
+    timeout: float  # seconds per child process
+
+
+MODES = {
+    # quick: ~2.5 minutes for three builds on 2 cores
+    "quick": Mode("quick", ("--benchmark-max-time=0.02", "--benchmark-min-rounds=3",
+                            "--benchmark-warmup=off", "--nvx-intensity=default"),
+                  ("3.14", "3.14t"), 300),
+    "full": Mode("full", ("--benchmark-max-time=0.5", "--benchmark-min-rounds=10",
+                          "--benchmark-warmup=on", "--nvx-intensity=nightly"), None, 3600),
+    # every benchmark once, untimed structure check (tests/test_benchmarks_smoke.py)
+    "smoke": Mode("smoke", ("--benchmark-max-time=0", "--benchmark-min-rounds=1",
+                            "--benchmark-warmup=off", "--nvx-bench-sizes=16,1024"), None, 300),
+}
+
+
+# --------------------------------------------------------------------------- venvs
+
+
+def _bench_requirements() -> list[str]:
+    """The ``bench`` extra minus plotting: children measure, the parent plots."""
+    try:
+        import tomllib
+    except ImportError:  # pragma: no cover - Python 3.10
+        import tomli as tomllib
+    extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"]
+    return [r for r in extras["bench"] if not r.lower().startswith("matplotlib")]
+
+
+def provision(interp: interpreters.Interpreter, venv_root: Path, log) -> str:
+    """A venv for ``interp`` with nvx-ft (editable) and autobahn; its python."""
+    venv = venv_root / interp.label
+    python = venv / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+    reqs = _bench_requirements()
+    stamp_text = json.dumps({
+        "interpreter": interp.executable, "version": interp.version, "reqs": reqs,
+        "pyproject": hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()})
+    stamp = venv / ".nvx-ft-bench-stamp"
+    if python.exists() and stamp.exists() and stamp.read_text() == stamp_text:
+        return str(python)
+    log(f"creating venv {venv} for {interp.executable} (once; reused while unchanged)")
+    subprocess.run([interp.executable, "-m", "venv", "--clear", str(venv)], check=True)
+    subprocess.run([str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check",
+                    "-e", f"{ROOT}[target]", *reqs], check=True)
+    stamp.write_text(stamp_text)
+    return str(python)
+
+
+# --------------------------------------------------------------------------- children
+
+
+def _child_env(build: Build, extra: dict[str, str] | None = None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in _CONTROLLED_ENV}
+    env.update(build.env)
+    env.update(extra or {})
+    return env
+
+
+def _run_child(cmd: list[str], env: dict, log_path: Path, timeout: float) -> str | None:
+    """Run one measurement process; None on success, else the reason (with log tail)."""
+    with open(log_path, "w") as fh:
+        fh.write("$ " + " ".join(cmd) + "\n")
+        fh.flush()
+        try:
+            rc = subprocess.run(cmd, env=env, cwd=ROOT, stdout=fh, stderr=subprocess.STDOUT,
+                                timeout=timeout).returncode
+        except subprocess.TimeoutExpired:
+            return f"timed out after {timeout:.0f} s (log: {log_path})"
+    if rc == 0:
+        return None
+    tail = log_path.read_text().splitlines()[-15:]
+    return f"exit code {rc} (log: {log_path}):\n" + "\n".join(tail)
+
+
+def run_build(build: Build, python: str, mode: Mode, out: Path, log) -> dict:
+    """Scaling + single-thread benchmarks of one build; the parts that worked, and errors."""
+    out.mkdir(parents=True, exist_ok=True)
+    result: dict = {"status": "ok", "python": python, "env": build.env, "errors": []}
+    t0 = time.monotonic()
+
+    log(f"[{build.name}] scaling ({mode.name})")
+    scaling_json = out / "scaling.json"
+    err = _run_child([python, "-m", "nvx_ft.bench.scaling", "--mode", mode.name,
+                      "--json", str(scaling_json)], _child_env(build), out / "scaling.log",
+                     mode.timeout)
+    if err:
+        result["errors"].append(f"scaling: {err}")
+    else:
+        result["scaling"] = json.loads(scaling_json.read_text())
+
+    if mode.single_thread_builds is None or build.name in mode.single_thread_builds \
+            or build.python:
+        result["single"] = {}
+        for target, extra_env, select in (("autobahn", {}, []),
+                                          ("fallback", {"AUTOBAHN_USE_NVX": "0"},
+                                           ["-k", "not reference"])):
+            log(f"[{build.name}] single-thread benchmarks: {target}")
+            bench_json = out / f"single-{target}.json"  # pytest-benchmark's own format
+            err = _run_child([python, "-m", "pytest", str(ROOT / "benchmarks"), "-q",
+                              "-p", "no:cacheprovider", f"--nvx-target={target}", *select,
+                              f"--benchmark-json={bench_json}", "--benchmark-sort=name",
+                              "--benchmark-columns=median,ops,rounds", *mode.pytest_args],
+                             _child_env(build, extra_env), out / f"single-{target}.log",
+                             mode.timeout)
+            if err:
+                result["errors"].append(f"single-thread {target}: {err}")
+            else:
+                result["single"][target] = json.loads(bench_json.read_text())
+    else:
+        result["single_not_run"] = (f"{mode.name} mode runs the single-thread benchmarks only "
+                                    f"for {', '.join(mode.single_thread_builds)}")
+    if result["errors"]:
+        result["status"] = "failed"
+    result["seconds"] = time.monotonic() - t0
+    return result
+
+
+# --------------------------------------------------------------------------- machine
+
+
+def machine_info() -> dict:
+    info = {"platform": platform.platform(), "machine": platform.machine(),
+            "cpu_count": os.cpu_count(), "cpu": platform.processor() or "?"}
+    try:
+        info["cores_usable"] = len(os.sched_getaffinity(0))
+    except AttributeError:
+        info["cores_usable"] = os.cpu_count()
+    try:
+        model = re.search(r"model name\s*:\s*(.*)", Path("/proc/cpuinfo").read_text())
+        info["cpu"] = model.group(1) if model else info["cpu"]
+    except OSError:
+        pass
+    return info
+
+
+def load_average() -> list[float] | None:
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except (AttributeError, OSError):
+        return None
+
+
+def run_all(builds, mode: Mode, out: Path, venv_root: Path | None, log=print) -> dict:
+    """Every build in turn; the combined results (also written to ``out/results.json``)."""
+    out.mkdir(parents=True, exist_ok=True)
+    started = time.time()
+    results: dict = {"kind": "nvx-ft-bench", "mode": mode.name,
+                     "started": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(started)),
+                     "machine": machine_info(), "load_average_start": load_average(),
+                     "builds": {}}
+    for build in builds:
+        slot = out / re.sub(r"[^A-Za-z0-9.]+", "-", build.name)
+        if build.python:
+            interp_info = {"executable": build.python, "source": "given"}
+            python = build.python
+        else:
+            try:
+                interp = interpreters.find(build.label)
+            except LookupError as exc:  # an env var names something that is not it
+                results["builds"][build.name] = {"status": "missing", "reason": str(exc)}
+                log(f"[{build.name}] MISSING: {exc}")
+                continue
+            if interp is None:
+                how = (interpreters.how_to_get(build.label) if build.label.endswith("t")
+                       else f"install CPython {build.label} or set "
+                            f"${interpreters.env_var_for(build.label)}")
+                results["builds"][build.name] = {"status": "missing",
+                                                 "reason": f"python{build.label} not found; {how}"}
+                log(f"[{build.name}] MISSING - NOT RUN: python{build.label} not found ({how})")
+                continue
+            interp_info = interp.as_dict()
+            try:
+                python = provision(interp, venv_root, log) if venv_root else interp.executable
+            except subprocess.CalledProcessError as exc:
+                results["builds"][build.name] = {"status": "failed", "interpreter": interp_info,
+                                                 "errors": [f"venv setup failed: {exc}"]}
+                log(f"[{build.name}] FAILED: venv setup: {exc}")
+                continue
+        res = run_build(build, python, mode, slot, log)
+        res["interpreter"] = interp_info
+        res["dir"] = slot.name
+        results["builds"][build.name] = res
+        for e in res["errors"]:
+            log(f"[{build.name}] ERROR {e}")
+    results["load_average_end"] = load_average()
+    results["seconds"] = time.time() - started
+    (out / "results.json").write_text(json.dumps(results, indent=1))
+    return results
+
+
+# --------------------------------------------------------------------------- command line
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--full", action="store_true",
+                        help="nightly mode: more sizes, threads, repeats, longer windows")
+    parser.add_argument("--mode", choices=sorted(MODES), default=None,
+                        help="quick (default), full (= --full) or smoke")
+    parser.add_argument("--out", default=None,
+                        help="report folder (default: reports/bench/<UTC timestamp>)")
+    parser.add_argument("--builds", default=None,
+                        help="comma-separated subset of: " + ", ".join(b.name for b in BUILDS))
+    parser.add_argument("--current", action="store_true",
+                        help="measure only the running interpreter, as it is (no venvs)")
+    parser.add_argument("--venv-root", default=str(ROOT / ".nox" / "bench-venvs"),
+                        help="where the per-build venvs live")
+    parser.add_argument("--no-venv", action="store_true",
+                        help="run each interpreter as found (it must have nvx-ft and autobahn)")
+
+
+def run(args) -> int:
+    from nvx_ft import cli
+    from nvx_ft.bench import report
+
+    mode = MODES[args.mode or ("full" if args.full else "quick")]
+    if args.current:
+        interp = interpreters.current()
+        builds = [Build(f"{interp.label} (current)", interp.label, python=sys.executable)]
+    else:
+        builds = list(BUILDS)
+        if args.builds:
+            wanted = [b.strip() for b in args.builds.split(",")]
+            unknown = set(wanted) - {b.name for b in BUILDS}
+            if unknown:
+                raise cli.UsageError(f"unknown build(s) {sorted(unknown)}; choose from "
+                                     + ", ".join(b.name for b in BUILDS))
+            builds = [b for b in BUILDS if b.name in wanted]
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    out = Path(args.out) if args.out else ROOT / "reports" / "bench" / stamp
+    venv_root = None if (args.no_venv or args.current) else Path(args.venv_root)
+    results = run_all(builds, mode, out, venv_root, log=lambda m: print(m, flush=True))
+    summary = report.write_report(results, out)
+    print(summary)
+    print(f"\nreport: {out}/summary.md, {out}/scaling.png, raw JSON {out}/results.json",
+          flush=True)
+    statuses = [b["status"] for b in results["builds"].values()]
+    if "failed" in statuses:
+        return cli.EXIT_FAIL
+    if not any(b.get("status") == "ok" and (b.get("scaling") or {}).get("origin", {})
+               .get("build") == "free-threaded" for b in results["builds"].values()):
+        print("nvx-ft bench: BLOCKED - no free-threaded build was measured", file=sys.stderr)
+        return cli.EXIT_BLOCKED
+    return cli.EXIT_PASS
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m nvx_ft.bench",
+                                     description=__doc__.split("\n\n")[0])
+    add_arguments(parser)
+    from nvx_ft import cli
+
+    try:
+        return run(parser.parse_args(argv))
+    except cli.UsageError as exc:
+        print(f"nvx-ft bench: error: {exc}", file=sys.stderr)
+        return cli.EXIT_USAGE

@@ -1,0 +1,421 @@
+"""The benchmark report: ``summary.md``, ``single_thread.md`` and ``scaling.png``.
+
+Input is the dict :func:`nvx_ft.bench.driver.run_all` writes to ``results.json``;
+nothing here measures. matplotlib (Agg backend, no display) is imported only to plot.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections import defaultdict
+from pathlib import Path
+
+from nvx_ft.bench.workloads import human_size
+
+#: Efficiency (speedup / min(N, cores)) below this is called out as poor.
+POOR_EFFICIENCY = 0.7
+#: Speedups whose coefficient of variation over repeats exceeds this are called noisy.
+CV_TARGET = 0.05
+#: One colour per build, so the plot reads the same from run to run.
+BUILD_STYLE = {"3.14": ("tab:blue", "o"), "3.14t": ("tab:red", "s"),
+               "3.14t PYTHON_GIL=1": ("tab:orange", "^")}
+
+
+def _pct(x: float) -> str:
+    return f"{100 * x:.1f} %"
+
+
+def _mbs(bytes_per_s: float) -> str:
+    mb = bytes_per_s / 1e6
+    return f"{mb:,.0f}" if mb >= 100 else f"{mb:.3g}"
+
+
+def _rate(per_s: float) -> str:
+    for unit, scale in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if per_s >= scale:
+            return f"{per_s / scale:.3g} {unit}"
+    return f"{per_s:.3g}"
+
+
+def _gil(build: dict) -> str:
+    s = build.get("scaling") or {}
+    if "gil_enabled" not in s:
+        return "?"
+    state = "on" if s["gil_enabled"] else "off"
+    if s.get("origin", {}).get("build") == "free-threaded" and s["gil_enabled"] \
+            and build.get("env", {}).get("PYTHON_GIL") != "1":
+        return "**on (re-enabled at NVX import!)**"
+    return state
+
+
+def scaling_rows(results: dict):
+    """(build, series dict) for every measured series, in build order."""
+    for name, b in results["builds"].items():
+        for s in (b.get("scaling") or {}).get("series", []):
+            yield name, s
+
+
+def _copy_throughput(results: dict) -> dict:
+    """(build, frame, threads) -> copy bytes/s, to read XOR/UTF-8 as a fraction of it."""
+    out = {}
+    for name, s in scaling_rows(results):
+        if s["workload"] == "copy":
+            for p in s["points"]:
+                out[(name, s["frame_size"], p["threads"])] = p["median_throughput"]
+    return out
+
+
+# --------------------------------------------------------------------------- findings
+
+
+def findings(results: dict) -> dict[str, list[str]]:
+    """Anti-scaling, poor efficiency and noisy points, by name."""
+    anti, poor, noisy = [], [], []
+    for name, s in scaling_rows(results):
+        where = f"{s['workload']} {human_size(s['frame_size'])} on {name}"
+        cores = (results["builds"][name].get("scaling") or {}).get("cores", 1)
+        multi = [p for p in s["points"] if p["threads"] > 1]
+        bad = [p for p in multi if p["median_speedup"] < 1.0]
+        if bad:
+            anti.append(f"{where}: " + ", ".join(
+                f"x{p['median_speedup']:.2f} at {p['threads']} threads "
+                f"(cv {_pct(p['cv_speedup'])})" for p in bad))
+        weak = [p for p in multi if p["efficiency"] < POOR_EFFICIENCY and p not in bad]
+        if weak:
+            poor.append(f"{where}: " + ", ".join(
+                f"efficiency {p['efficiency']:.2f} at {p['threads']} threads "
+                f"(x{p['median_speedup']:.2f} of ideal x{min(p['threads'], cores)})"
+                for p in weak))
+        loud = [p for p in multi if p["cv_speedup"] > CV_TARGET]
+        if loud:
+            noisy.append(f"{where}: " + ", ".join(
+                f"cv {_pct(p['cv_speedup'])} at {p['threads']} threads" for p in loud))
+    return {"anti_scaling": anti, "poor_efficiency": poor, "noisy": noisy}
+
+
+# --------------------------------------------------------------------------- single thread
+
+
+def single_thread_entries(results: dict) -> dict:
+    """(build, group, impl, size) -> {seconds, calls_per_s, bytes_per_s} from pytest-benchmark."""
+    out = {}
+    for name, b in results["builds"].items():
+        for target_json in (b.get("single") or {}).values():
+            for bench in target_json.get("benchmarks", []):
+                info, stats = bench.get("extra_info", {}), bench["stats"]
+                if not info.get("bytes") or not stats.get("median"):
+                    continue
+                median = stats["median"]
+                out[(name, info["workload"], info["impl"], info["bytes"])] = {
+                    "seconds": median, "calls_per_s": 1 / median,
+                    "bytes_per_s": info["bytes"] / median, "rounds": stats.get("rounds"),
+                    "level": info.get("level")}
+    return out
+
+
+def _impl_class(impl: str, level: str | None) -> str:
+    workload_kind = "NVX " + (level or "?")
+    if impl.startswith("fallback/"):
+        return "autobahn fallback (pure Python)"
+    if impl.startswith("reference/"):
+        return "nvx-ft reference (pure Python)"
+    return workload_kind
+
+
+def ft_cost(results: dict, ft: str, gil: str) -> list[tuple[str, int, float, float, float]]:
+    """Per class of benchmark: (class, n, geometric-mean, min, max) of
+    single-thread throughput(ft build) / throughput(GIL build)."""
+    entries = single_thread_entries(results)
+    ratios = defaultdict(list)
+    for (build, group, impl, size), e in entries.items():
+        if build != ft:
+            continue
+        base = entries.get((gil, group, impl, size))
+        if base:
+            kind = group.split("-")[0]
+            ratios[f"{kind}: {_impl_class(impl, e['level'])}"].append(
+                e["bytes_per_s"] / base["bytes_per_s"])
+    # the scaling harness's 1-thread points are single-thread numbers as well
+    scal = {(b, s["workload"], s["frame_size"]): s["points"][0]["median_throughput"]
+            for b, s in scaling_rows(results)}
+    for (build, workload, frame), thr in scal.items():
+        if build == ft and (gil, workload, frame) in scal:
+            ratios[f"scaling harness, 1 thread: {workload}"].append(
+                thr / scal[(gil, workload, frame)])
+    rows = []
+    for cls, rs in sorted(ratios.items()):
+        geo = math.exp(statistics.fmean(math.log(r) for r in rs))
+        rows.append((cls, len(rs), geo, min(rs), max(rs)))
+    return rows
+
+
+# --------------------------------------------------------------------------- markdown
+
+
+def _table(header: list[str], rows: list[list[str]]) -> list[str]:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    return lines
+
+
+def _builds_section(results: dict) -> list[str]:
+    rows = []
+    for name, b in results["builds"].items():
+        interp = b.get("interpreter") or {}
+        origin = (b.get("scaling") or {}).get("origin") or {}
+        status = b["status"]
+        if status == "missing":
+            status = f"**MISSING - NOT RUN**: {b['reason']}"
+        elif status == "failed":
+            status = "**FAILED**: " + "; ".join(e.splitlines()[0] for e in b.get("errors", []))
+        else:
+            status = f"ok ({b.get('seconds', 0):.0f} s)"
+        nvx = (f"autobahn {origin.get('autobahn')} ({', '.join(origin.get('wheel_tags') or [])})"
+               if origin else "")
+        rows.append([name, f"{interp.get('executable', '')} {interp.get('version', '')}".strip(),
+                     b.get("env", {}) and " ".join(f"{k}={v}" for k, v in b["env"].items()) or "",
+                     _gil(b), nvx, status])
+    return _table(["build", "interpreter", "env", "GIL at runtime", "NVX under test", "status"],
+                  rows)
+
+
+def _scaling_section(results: dict) -> list[str]:
+    copy = _copy_throughput(results)
+    threads = sorted({p["threads"] for _, s in scaling_rows(results) for p in s["points"]})
+    header = ["workload", "frame", "build", "1 thread MB/s"] + \
+             [f"{n} threads: speedup (cv, eff)" for n in threads[1:]] + \
+             ["best MB/s (threads)", "best as % of copy"]
+    rows = []
+    ordered = sorted(scaling_rows(results),
+                     key=lambda bs: (bs[1]["workload"] == "copy", bs[1]["workload"],
+                                     bs[1]["frame_size"], list(results["builds"]).index(bs[0])))
+    for name, s in ordered:
+        pts = {p["threads"]: p for p in s["points"]}
+        one = pts[1]
+        cells = [s["workload"], human_size(s["frame_size"]), name,
+                 f"{_mbs(one['median_throughput'])} (cv {_pct(one['cv_throughput'])})"]
+        for n in threads[1:]:
+            p = pts.get(n)
+            if not p:
+                cells.append("-")
+                continue
+            flag = " **ANTI**" if p["median_speedup"] < 1.0 else (
+                " *poor*" if p["efficiency"] < POOR_EFFICIENCY else "")
+            cells.append(f"x{p['median_speedup']:.2f} ({_pct(p['cv_speedup'])}, "
+                         f"{p['efficiency']:.2f}){flag}")
+        best = max(s["points"], key=lambda p: p["median_throughput"])
+        cells.append(f"{_mbs(best['median_throughput'])} ({best['threads']})")
+        c = copy.get((name, s["frame_size"], best["threads"]))
+        cells.append(_pct(best["median_throughput"] / c) if c and s["workload"] != "copy" else "-")
+        rows.append(cells)
+    return _table(header, rows)
+
+
+def _single_thread_tables(results: dict, full: bool) -> list[str]:
+    """Per workload: rows impl x build, columns sizes; cells MB/s and calls/s."""
+    entries = single_thread_entries(results)
+    if not entries:
+        return ["No single-thread benchmarks ran."]
+    lines = []
+    groups = sorted({k[1] for k in entries}, key=lambda g: (g != "xor", g))
+    builds = list(results["builds"])
+    for group in groups:
+        keys = [k for k in entries if k[1] == group]
+        sizes = sorted({k[3] for k in keys})
+        impls = sorted({k[2] for k in keys},
+                       key=lambda i: (i.startswith(("fallback/", "reference/")), i))
+        rows = []
+        for impl in impls:
+            for b in builds:
+                if not any((b, group, impl, sz) in entries for sz in sizes):
+                    continue
+                cells = [impl, b]
+                for sz in sizes:
+                    e = entries.get((b, group, impl, sz))
+                    if not e:
+                        cells.append("-")
+                    elif full:
+                        cells.append(f"{e['seconds'] * 1e6:.3g} | {_rate(e['calls_per_s'])} | "
+                                     f"{_mbs(e['bytes_per_s'])}")
+                    else:
+                        cells.append(f"{_mbs(e['bytes_per_s'])} MB/s<br>{_rate(e['calls_per_s'])}"
+                                     " calls/s")
+                rows.append(cells)
+        lines += [f"### {group}", ""]
+        if full:
+            lines += _table(["impl", "build"] + [f"{human_size(s)}: median µs | calls/s | MB/s"
+                                                 for s in sizes], rows)
+        else:
+            lines += _table(["impl", "build"] + [human_size(s) for s in sizes], rows)
+        lines.append("")
+    return lines
+
+
+def summary_markdown(results: dict) -> str:
+    m = results["machine"]
+    la0, la1 = results.get("load_average_start"), results.get("load_average_end")
+    cores = m.get("cores_usable")
+    lines = [
+        "# NVX benchmarks: free-threaded vs GIL build",
+        "",
+        f"{results['started']}, **{results['mode']} mode**, {results['seconds']:.0f} s wall. "
+        f"Machine: {m.get('cpu')}, {cores} usable cores ({m.get('platform')}). "
+        f"Load average (1/5/15 min) at start {la0}, at end {la1}: a load above 0 means other "
+        "work shared the cores, which shows up as CV.",
+        "",
+        "## Builds",
+        "",
+        *_builds_section(results),
+        "",
+    ]
+    f = findings(results)
+    lines += ["## Findings", ""]
+    lines.append("**Anti-scaling (speedup below 1.0: more threads, less throughput):**")
+    lines += [f"- {x}" for x in f["anti_scaling"]] or ["- none"]
+    lines.append("")
+    lines.append(f"**Poor efficiency (speedup / min(threads, cores) below {POOR_EFFICIENCY}):**")
+    lines += [f"- {x}" for x in f["poor_efficiency"]] or ["- none"]
+    lines.append("")
+    lines.append(f"**Noisy (CV of the speedup above {_pct(CV_TARGET)}; read those numbers "
+                 "with care, or rerun on a quiet machine):**")
+    lines += [f"- {x}" for x in f["noisy"]] or ["- none"]
+    lines.append("")
+
+    ok = [n for n, b in results["builds"].items() if b["status"] != "missing"]
+    gil = next((n for n in ok if n == "3.14" or not n.startswith("3.14t")), None)
+    lines += ["## Single-thread cost of free-threading", ""]
+    cost_rows = []
+    for ft in (n for n in ok if n.startswith("3.14t")):
+        if gil:
+            for cls, n, geo, lo, hi in ft_cost(results, ft, gil):
+                cost_rows.append([f"{ft} vs {gil}", cls, str(n), f"{geo:.3f} ({geo - 1:+.1%})",
+                                  f"{lo:.3f} .. {hi:.3f}"])
+    if cost_rows:
+        lines.append("Throughput of the free-threaded build relative to the GIL build, one "
+                     "thread, same benchmark (1.0 = same speed; below 1.0 = the free-threaded "
+                     "build is slower): geometric mean over the benchmarks of each class.")
+        lines.append("")
+        lines += _table(["builds", "benchmarks", "n", "ft / GIL throughput", "range"], cost_rows)
+    else:
+        lines.append("Not available: needs both a GIL build and a free-threaded build measured.")
+    lines.append("")
+
+    threads = sorted({p["threads"] for _, s in scaling_rows(results) for p in s["points"]})
+    cfgs = {json_key: v for b in results["builds"].values()
+            for json_key, v in ((b.get("scaling") or {}).get("config") or {}).items()}
+    lines += [
+        "## Parallel scaling",
+        "",
+        f"Aggregate throughput of 1..{threads[-1] if threads else '?'} threads, each with its "
+        "own objects, started behind a barrier; "
+        f"{cfgs.get('warmup', '?')} s warm-up then a {cfgs.get('window', '?')} s window, "
+        f"{cfgs.get('repeats', '?')} interleaved repeats. Cells: median speedup "
+        "(= throughput(N) / throughput(1) of the same repeat), its CV over repeats, and "
+        "efficiency = speedup / min(N, cores). **ANTI** = speedup below 1.0, *poor* = "
+        f"efficiency below {POOR_EFFICIENCY}. \"% of copy\": throughput relative to a memcpy "
+        "of the same frames with the same number of threads. Plot: scaling.png.",
+        "",
+        *(_scaling_section(results) if threads else ["No scaling results."]),
+        "",
+        "## Single-thread throughput (pytest-benchmark)",
+        "",
+        "Median over rounds; MB/s = payload bytes / median time per call. All sizes, builds "
+        "and the raw times: single_thread.md; raw pytest-benchmark JSON: */single-*.json.",
+        "",
+    ]
+    for name, b in results["builds"].items():
+        if b.get("single_not_run"):
+            lines.append(f"- {name}: not run: {b['single_not_run']}.")
+    lines.append("")
+    lines += _single_thread_tables(results, full=False)
+    return "\n".join(lines) + "\n"
+
+
+# --------------------------------------------------------------------------- plot
+
+
+def plot_scaling(results: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    panels = sorted({(s["workload"], s["frame_size"]) for _, s in scaling_rows(results)},
+                    key=lambda p: (p[0] == "copy", p[0], p[1]))
+    workloads = list(dict.fromkeys(w for w, _ in panels))
+    frames = sorted({f for _, f in panels})
+    cores = results["machine"].get("cores_usable") or 1
+    fig, axes = plt.subplots(max(1, len(workloads)), max(1, len(frames)), squeeze=False,
+                             figsize=(max(8.0, 4.2 * len(frames)), 1.0 + 3.0 * max(1, len(workloads))),
+                             sharex=True)
+    series = defaultdict(dict)
+    for name, s in scaling_rows(results):
+        series[(s["workload"], s["frame_size"])][name] = s
+    max_threads = max([p["threads"] for _, s in scaling_rows(results) for p in s["points"]] or [1])
+    for i, w in enumerate(workloads):
+        for j, f in enumerate(frames):
+            ax = axes[i][j]
+            xs = list(range(1, max_threads + 1))
+            ax.plot(xs, [min(x, cores) for x in xs], color="0.6", ls="--", lw=1,
+                    label=f"ideal (min(N, {cores} cores))")
+            ax.axhline(1.0, color="0.8", lw=0.8)
+            for name, s in series.get((w, f), {}).items():
+                colour, marker = BUILD_STYLE.get(name, (None, "o"))
+                n = [p["threads"] for p in s["points"]]
+                med = [p["median_speedup"] for p in s["points"]]
+                lo = [m - _quantile(p["speedup"], 0.25) for m, p in zip(med, s["points"])]
+                hi = [_quantile(p["speedup"], 0.75) - m for m, p in zip(med, s["points"])]
+                ax.errorbar(n, med, yerr=[[max(0, x) for x in lo], [max(0, x) for x in hi]],
+                            color=colour, marker=marker, ms=4, capsize=2, label=name)
+            ax.set_title(f"{w}, {human_size(f)} frames", fontsize=10)
+            ax.set_xscale("log", base=2)
+            ax.set_xticks([p for p in (1, 2, 4, 8, 16, 32) if p <= max_threads] +
+                          ([3] if 3 <= max_threads and 3 in {p["threads"] for _, s in
+                                                               scaling_rows(results)
+                                                               for p in s["points"]} else []))
+            ax.get_xaxis().set_major_formatter(matplotlib.ticker.ScalarFormatter())
+            ax.set_ylim(bottom=0)
+            if j == 0:
+                ax.set_ylabel("speedup vs 1 thread")
+            if i == len(workloads) - 1:
+                ax.set_xlabel("threads")
+            ax.grid(alpha=0.3)
+    # one legend for the figure; missing/failed builds appear in it, marked
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    from matplotlib.lines import Line2D
+
+    for name, b in results["builds"].items():
+        if b["status"] == "missing" or not b.get("scaling"):
+            colour, marker = BUILD_STYLE.get(name, ("0.5", "o"))
+            handles.append(Line2D([], [], color=colour, marker=marker, ls=":", alpha=0.4))
+            labels.append(f"{name} ({b['status'].upper()} - not run)")
+    seen = {}
+    for h, lab in zip(handles, labels):
+        seen.setdefault(lab, h)
+    fig.legend(list(seen.values()), list(seen), loc="lower center", ncol=min(5, len(seen)),
+               frameon=False)
+    m = results["machine"]
+    fig.suptitle(f"NVX parallel scaling: aggregate throughput(N) / throughput(1)\n"
+                 f"{m.get('cpu')}, {cores} cores, {results['mode']} mode, {results['started']}; "
+                 "bars: interquartile range over repeats", fontsize=10)
+    fig.tight_layout(rect=(0, 0.05, 1, 0.95))
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def _quantile(values: list[float], q: float) -> float:
+    if len(values) < 2:
+        return values[0]
+    return statistics.quantiles(values, n=4, method="inclusive")[int(q * 4) - 1]
+
+
+def write_report(results: dict, out: Path) -> str:
+    """Write summary.md, single_thread.md and scaling.png into ``out``; return the summary."""
+    summary = summary_markdown(results)
+    (out / "summary.md").write_text(summary)
+    (out / "single_thread.md").write_text(
+        "# Single-thread throughput, every build and size\n\n"
+        + "\n".join(_single_thread_tables(results, full=True)) + "\n")
+    plot_scaling(results, out / "scaling.png")
+    return summary

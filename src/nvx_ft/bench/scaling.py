@@ -1,0 +1,251 @@
+"""Parallel scaling of NVX inside one interpreter: aggregate throughput vs threads.
+
+For every workload and frame size, and for N in 1, 2, 4, ... threads:
+
+* each thread builds its own objects (masker/validator/buffers) from the workload's
+  factory, makes one untimed call, then waits at a barrier with the others;
+* the barrier's last arrival fixes a common clock: ``warmup`` seconds of untimed work,
+  then a ``window`` of ``window`` seconds in which each thread counts its calls and
+  measures its own interval (it checks the clock between small batches of calls);
+* aggregate throughput = sum over threads of bytes / own interval.
+
+Repeats are *interleaved*: repeat r measures N = 1, 2, 4, ... back to back, so load
+from the rest of the machine hits a repeat's N = 1 and N = 4 alike, and speedup is
+computed per repeat (throughput(N)_r / throughput(1)_r). Reported: the median over
+repeats, and the coefficient of variation (stdev / mean) of throughput and speedup.
+
+``python -m nvx_ft.bench.scaling --mode quick --json out.json`` runs it in the current
+interpreter (the multi-build driver runs it once per build, in that build's venv).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import threading
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Callable
+
+from nvx_ft.bench import workloads as wl
+
+
+def cores() -> int:
+    """CPUs this process may run on (the scheduler's view, not the machine's)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def thread_counts(cores_: int, factor: int = 2, extra: tuple[int, ...] = ()) -> tuple[int, ...]:
+    """1, 2, 4, ... up to at least ``factor`` x cores, plus ``cores`` and ``extra``."""
+    counts, n = {1, cores_, *extra}, 1
+    while n < factor * cores_:
+        n *= 2
+        counts.add(n)
+    return tuple(sorted(counts))
+
+
+@dataclass(frozen=True)
+class Config:
+    workloads: tuple[str, ...]
+    frame_sizes: tuple[int, ...]
+    threads: tuple[int, ...]
+    warmup: float  # seconds, untimed, after the barrier
+    window: float  # seconds, timed
+    repeats: int
+
+    def estimated_seconds(self) -> float:
+        per_window = self.warmup + self.window + 0.01  # + thread start/join
+        return (len(self.workloads) * len(self.frame_sizes) * len(self.threads)
+                * self.repeats * per_window)
+
+
+# Workloads: name -> (description, factory(target, frame) -> call factory for one thread).
+WORKLOADS: dict[str, tuple[str, Callable]] = {
+    "xor": ("autobahn create_xor_masker(mask, len).process(frame) (wrapper)",
+            lambda t, data: lambda: wl.autobahn_xor_call(t, data)),
+    "xor-lib-sse2": ("raw nvx_xormask_process, SSE2, in place (lib)",
+                     lambda t, data: lambda: wl.xor_call(t.impl("xor", "lib/impl=2:sse2"), data)),
+    "utf8": ("autobahn Utf8Validator reset()+validate(ascii frame) (wrapper, default impl)",
+             lambda t, data: lambda: wl.utf8_call(wl.default_utf8_impl(t),
+                                                  wl.utf8_payload("ascii", len(data)))),
+    "utf8-multilingual": ("as utf8, multilingual text",
+                          lambda t, data: lambda: wl.utf8_call(
+                              wl.default_utf8_impl(t), wl.utf8_payload("multilingual", len(data)))),
+    "copy": ("libc memcpy of the frame into the thread's own buffer via cffi (context)",
+             lambda t, data: lambda: wl.copy_call(data)),
+}
+
+FRAME_SIZES = (64, wl.KIB, 64 * wl.KIB)
+
+
+def mode_config(mode: str, cores_: int | None = None) -> Config:
+    c = cores_ or cores()
+    if mode == "quick":
+        return Config(("xor", "utf8", "copy"), FRAME_SIZES, thread_counts(c), 0.03, 0.08, 5)
+    if mode == "full":
+        return Config(tuple(WORKLOADS), (64, 256, wl.KIB, 16 * wl.KIB, 64 * wl.KIB),
+                      thread_counts(c, factor=4, extra=(3,) if c == 2 else ()), 0.2, 0.5, 9)
+    if mode == "smoke":  # structure only: one tiny window per point
+        return Config(tuple(WORKLOADS), (64,), (1, 2), 0.0, 0.005, 2)
+    raise ValueError(f"unknown mode {mode!r}: quick, full or smoke")
+
+
+# --------------------------------------------------------------------------- measuring
+
+
+def _calibrate(make_call, target_batch_s: float) -> int:
+    """Calls per batch so that one batch takes about ``target_batch_s`` single-threaded."""
+    call = make_call()
+    n, t0 = 0, time.perf_counter()
+    while (elapsed := time.perf_counter() - t0) < 0.01:
+        call()
+        n += 1
+    return max(1, int(target_batch_s / (elapsed / n)))
+
+
+def measure_window(make_call, n_threads: int, warmup: float, window: float,
+                   batch: int, nbytes: int) -> float:
+    """Aggregate bytes/second of ``n_threads`` threads, each with its own objects."""
+    clock: list[float] = []
+    rates = [0.0] * n_threads
+    errors: list[BaseException] = []
+
+    def fix_clock():  # runs once, in the last thread to arrive
+        start = time.perf_counter() + warmup
+        clock[:] = [start, start + window]
+
+    barrier = threading.Barrier(n_threads, action=fix_clock)
+
+    def worker(i: int):
+        try:
+            call = make_call()
+            call()
+            barrier.wait()
+            start, end = clock
+            now, batch_range = time.perf_counter, range(batch)
+            while now() < start:
+                for _ in batch_range:
+                    call()
+            calls, t_first = 0, now()
+            while now() < end:
+                for _ in batch_range:
+                    call()
+                calls += batch
+            rates[i] = calls * nbytes / (now() - t_first)
+        except BaseException as exc:  # reported, not swallowed
+            errors.append(exc)
+            barrier.abort()
+
+    threads = [threading.Thread(target=worker, args=(i,), name=f"nvx-bench-{i}")
+               for i in range(n_threads)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    if errors:
+        raise errors[0]
+    return sum(rates)
+
+
+def cv(values: list[float]) -> float:
+    """Coefficient of variation (sample stdev / mean); 0 for fewer than two values."""
+    if len(values) < 2 or not statistics.fmean(values):
+        return 0.0
+    return statistics.stdev(values) / statistics.fmean(values)
+
+
+@dataclass
+class Point:
+    threads: int
+    throughput: list[float]  # bytes/s per repeat
+    speedup: list[float]  # per repeat, vs the same repeat's 1-thread throughput
+    median_throughput: float = 0.0
+    cv_throughput: float = 0.0
+    median_speedup: float = 0.0
+    cv_speedup: float = 0.0
+    efficiency: float = 0.0  # median speedup / min(threads, cores)
+
+
+@dataclass
+class Series:
+    workload: str
+    description: str
+    frame_size: int
+    batch: int
+    points: list[Point] = field(default_factory=list)
+
+
+def run_series(target, workload: str, frame: int, cfg: Config, cores_: int,
+               log=lambda msg: None) -> Series:
+    desc, factory = WORKLOADS[workload]
+    make_call = factory(target, wl.xor_payload(frame))
+    # a batch is ~1/400 of the window: a thread overshoots the window by at most that
+    batch = _calibrate(make_call, cfg.window / 400)
+    per_n: dict[int, list[float]] = {n: [] for n in cfg.threads}
+    for _ in range(cfg.repeats):  # interleaved: every N in every repeat
+        for n in cfg.threads:
+            per_n[n].append(measure_window(make_call, n, cfg.warmup, cfg.window, batch, frame))
+    series = Series(workload, desc, frame, batch)
+    base = per_n[cfg.threads[0]]
+    for n in cfg.threads:
+        thr = per_n[n]
+        sp = [a / b for a, b in zip(thr, base)]
+        series.points.append(Point(
+            n, thr, sp, statistics.median(thr), cv(thr), statistics.median(sp), cv(sp),
+            statistics.median(sp) / min(n, cores_)))
+    log(f"  {workload:18} {wl.human_size(frame):>7}: " + "  ".join(
+        f"{p.threads}t {p.median_throughput / 1e6:8.1f} MB/s x{p.median_speedup:4.2f}"
+        f" (cv {p.cv_speedup:4.1%})" for p in series.points))
+    return series
+
+
+def run(cfg: Config, target=None, log=lambda msg: None) -> dict:
+    """Measure every series of ``cfg`` in this interpreter; a JSON-ready dict."""
+    from nvx_ft import target as target_mod
+
+    t = target or target_mod.load()
+    cores_ = cores()
+    if cfg.threads[0] != 1:
+        raise ValueError("thread counts must start at 1 (the speedup baseline)")
+    started = time.time()
+    series = [run_series(t, w, f, cfg, cores_, log) for w in cfg.workloads for f in cfg.frame_sizes]
+    return {
+        "kind": "nvx-ft-scaling",
+        "config": asdict(cfg),
+        "cores": cores_,
+        "cpu_count": os.cpu_count(),
+        "target": t.name,
+        "origin": t.origin,
+        # after the NVX import: a free-threaded build that re-enabled the GIL shows here
+        "gil_enabled": getattr(sys, "_is_gil_enabled", lambda: True)(),
+        "switch_interval": sys.getswitchinterval(),
+        "seconds": time.time() - started,
+        "series": [asdict(s) for s in series],
+    }
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--mode", default="quick", choices=("quick", "full", "smoke"))
+    p.add_argument("--json", required=True, help="where to write the results")
+    p.add_argument("--target", default=None, help="autobahn (default) or module:function")
+    args = p.parse_args(argv)
+    from nvx_ft import target as target_mod
+
+    cfg = mode_config(args.mode)
+    print(f"scaling ({args.mode}, ~{cfg.estimated_seconds():.0f} s): {sys.executable}",
+          flush=True)
+    result = run(cfg, target_mod.load(args.target), log=lambda m: print(m, flush=True))
+    with open(args.json, "w") as fh:
+        json.dump(result, fh, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,196 @@
+"""What the benchmarks call: payloads and one-call closures per implementation.
+
+Both the single-thread benchmarks (``benchmarks/``, pytest-benchmark) and the
+parallel-scaling harness (:mod:`nvx_ft.bench.scaling`) build their work here, so a
+number in one can be read next to a number in the other.
+
+Every ``*_call`` function returns a zero-argument closure that does exactly one unit
+of work on ``len(data)`` bytes, with its own objects (a fresh masker/validator and,
+where the call works in place, its own buffer): a thread that calls the factory
+shares nothing with another thread that calls it.
+
+* wrapper level: what autobahn users run (``autobahn.nvx`` classes, bytes in, bytes or
+  a result tuple out; the wrapper's own copies included);
+* lib level: the raw CFFI function on a buffer allocated once, so the number is the C
+  code plus cffi's call overhead. The objects come from :func:`nvx_ft.target.load`
+  (which selected and verified the implementation id); the benchmark then calls the
+  C function directly instead of the guarded, canary-checking test path.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from nvx_ft.reference import Utf8Reference, XorReference
+from nvx_ft.target import Impl, Target
+
+#: A WebSocket masking key with all four bytes different, so a phase error would show.
+MASK = bytes((0x5A, 0xC3, 0x0F, 0x96))
+
+#: UTF-8 payload kinds for validation benchmarks.
+UTF8_KINDS = ("ascii", "multilingual", "invalid-early", "invalid-late")
+
+KIB = 1024
+MIB = 1024 * KIB
+#: Single-thread sizes, 16 B .. 1 MiB (quick: every 16th power of two).
+SIZES_QUICK = (16, 256, 4 * KIB, 64 * KIB, MIB)
+SIZES_FULL = (16, 64, 256, KIB, 4 * KIB, 16 * KIB, 64 * KIB, 256 * KIB, MIB)
+#: Pure-Python context (autobahn's fallback, our reference) is ~1000x slower than NVX;
+#: in quick mode it stops here so quick mode stays within its time budget.
+PURE_PYTHON_MAX_SIZE_QUICK = 64 * KIB
+
+Call = Callable[[], Any]
+
+
+def human_size(n: int) -> str:
+    for unit, scale in (("MiB", MIB), ("KiB", KIB)):
+        if n >= scale and n % scale == 0:
+            return f"{n // scale} {unit}"
+    return f"{n} B"
+
+
+# --------------------------------------------------------------------------- payloads
+
+#: Text in several scripts: 1-, 2-, 3- and 4-byte UTF-8 sequences, as in chat messages.
+_MULTILINGUAL = ("Grüße, 世界! Привет мир. こんにちは 🌍🚀 ¿Qué tal? Ελληνικά "
+                 "हिन्दी 한국어 ✓ ").encode("utf-8")
+_ASCII = b'{"type":"publish","topic":"com.example.ticker","args":[42,"hello world"]} '
+
+
+def _repeat_to(unit: bytes, size: int) -> bytes:
+    return (unit * (size // len(unit) + 1))[:size]
+
+
+def utf8_payload(kind: str, size: int) -> bytes:
+    """``size`` bytes of ``kind``: valid ASCII / multilingual text, or text with one
+    invalid byte (0xFF never occurs in UTF-8) near the start or as the last byte."""
+    if size < 1:
+        raise ValueError("size must be positive")
+    if kind == "ascii":
+        return _repeat_to(_ASCII, size)
+    if kind == "multilingual":
+        # cut at ``size``, drop a code point the cut split, pad with ASCII: still valid
+        valid = _repeat_to(_MULTILINGUAL, size).decode("utf-8", "ignore").encode("utf-8")
+        return valid + b"." * (size - len(valid))
+    if kind == "invalid-early":
+        data = bytearray(_repeat_to(_MULTILINGUAL, size))
+        data[min(8, size - 1)] = 0xFF
+        return bytes(data)
+    if kind == "invalid-late":
+        data = bytearray(utf8_payload("multilingual", size))
+        data[-1] = 0xFF
+        return bytes(data)
+    raise ValueError(f"unknown UTF-8 payload kind {kind!r}; expected one of {UTF8_KINDS}")
+
+
+def xor_payload(size: int) -> bytes:
+    """``size`` bytes of a frame body (XOR does not care about content; varied anyway)."""
+    return _repeat_to(bytes((i * 131 + 7) & 0xFF for i in range(251)), size)
+
+
+# --------------------------------------------------------------------------- calls
+
+
+def _lib_handles(obj, handle_attr: str):
+    """(ffi, lib, state) of a ``nvx_ft.target`` lib-level object.
+
+    The object already selected and verified its implementation id; the benchmark
+    reuses its C state instead of creating a second one its own way.
+    """
+    try:
+        return obj._ffi, obj._lib, getattr(obj, handle_attr)
+    except AttributeError as exc:  # target.py changed: fail loudly, do not measure wrong
+        raise RuntimeError(f"{type(obj).__name__} no longer exposes its CFFI state "
+                           f"({exc}); update nvx_ft.bench.workloads") from exc
+
+
+def xor_call(impl: Impl, data: bytes) -> Call:
+    """One masking of ``data`` with ``impl`` (masker state continues across calls,
+    like consecutive frames' fragments)."""
+    obj = impl.new(MASK)
+    if impl.level != "lib":
+        process = obj.process
+        return lambda: process(data)
+    ffi, lib, state = _lib_handles(obj, "_msk")
+    buf = ffi.new("uint8_t[]", data)  # masked in place, again and again
+    n, process = len(data), lib.nvx_xormask_process
+
+    def call():
+        process(state, buf, n)
+    call.keepalive = obj  # the state is freed with obj
+    return call
+
+
+def utf8_call(impl: Impl, data: bytes) -> Call:
+    """Validation of ``data`` as one whole message: reset, then validate."""
+    obj = impl.new()
+    if impl.level != "lib":
+        reset, validate = obj.reset, obj.validate
+
+        def call():
+            reset()
+            return validate(data)
+        return call
+    ffi, lib, state = _lib_handles(obj, "_vld")
+    buf = ffi.new("uint8_t[]", data)
+    n, reset, validate = len(data), lib.nvx_utf8vld_reset, lib.nvx_utf8vld_validate
+
+    def call():
+        reset(state)
+        return validate(state, buf, n)
+    call.keepalive = obj
+    return call
+
+
+#: Our RFC-derived references, as context for the pure-Python cost.
+REFERENCE_XOR = Impl("reference/XorReference", lambda mask, align=0: XorReference(mask))
+REFERENCE_UTF8 = Impl("reference/Utf8Reference", lambda align=0: Utf8Reference())
+
+
+def is_pure_python(impl: Impl) -> bool:
+    return impl.level not in ("wrapper", "lib")
+
+
+def default_utf8_impl(target: Target) -> Impl:
+    """The wrapper-level validator with the implementation autobahn picks by default."""
+    default_id = target.origin.get("utf8_default_impl")
+    for impl in target.utf8:
+        if impl.level == "wrapper" and impl.impl_id == default_id:
+            return impl
+    return target.utf8[0]
+
+
+def autobahn_xor_call(target: Target, data: bytes) -> Call:
+    """What autobahn does per frame: ``create_xor_masker(mask, len)`` picks the scalar
+    masker below 128 bytes and the SSE2 one from 128; then ``process(frame)``."""
+    if target.create_xor_masker is None:
+        raise RuntimeError(f"target {target.name} has no create_xor_masker")
+    process = target.create_xor_masker(MASK, len(data)).process
+    return lambda: process(data)
+
+
+def copy_call(data: bytes) -> Call:
+    """libc ``memcpy`` of ``data`` into this caller's own buffer, through cffi (so the GIL
+    is released during the copy exactly as during an NVX call): the machine's copy
+    bandwidth for the same buffers, the ceiling an in-place XOR pass can approach."""
+    ffi, libc = _libc()
+    src = ffi.new("uint8_t[]", data)
+    dst = ffi.new("uint8_t[]", len(data))
+    n, memcpy = len(data), libc.memcpy
+
+    def call():
+        memcpy(dst, src, n)
+    return call
+
+
+_LIBC: list = []
+
+
+def _libc():
+    if not _LIBC:
+        import cffi
+
+        ffi = cffi.FFI()
+        ffi.cdef("void *memcpy(void *dest, const void *src, size_t n);")
+        _LIBC.append((ffi, ffi.dlopen(None)))  # the C library already in the process
+    return _LIBC[0]
