@@ -83,3 +83,16 @@ def tests(session: nox.Session) -> None:
     install_target(session)
     session.run("nvx-ft", "info")
     session.run("pytest", *(session.posargs or ["tests", "stress"]))
+
+
+@nox.session(reuse_venv=True)
+def bench(session: nox.Session) -> None:
+    """NVX throughput and parallel scaling: 3.14, 3.14t and 3.14t PYTHON_GIL=1 in one report.
+
+    Quick by default (about 3 minutes on 2 cores); ``nox -s bench -- --full`` for nightly.
+    Each build runs in its own venv (.nox/bench-venvs/<label>, made once); the report goes
+    to reports/bench/<UTC timestamp>/ (summary.md, scaling.png, raw JSON). Method:
+    benchmarks/README.md.
+    """
+    session.install("-e", ".[bench]")
+    session.run("python", "-m", "nvx_ft.bench", *session.posargs)
