@@ -22,6 +22,7 @@ from nvx_ft import interpreters  # noqa: E402  (stdlib-only module)
 
 nox.options.download_python = "never"  # offline machines; installs are the user's call
 nox.options.sessions = ["tests"]
+nox.options.default_venv_backend = "uv|virtualenv"  # uv when installed: much faster installs
 nox.needs_version = ">=2025.5.1"
 
 FOUND = interpreters.find_all()
@@ -74,7 +75,7 @@ for _label in interpreters.LABELS:
 
 def install_target(session: nox.Session) -> None:
     """nvx-ft plus autobahn from PyPI (a wheel, or an sdist build where none exists)."""
-    session.install("-e", ".[target,stress]")
+    session.install("-e", ".[target,stress,dev]")
 
 
 @nox.session(python=list(interpreters.LABELS))

@@ -95,10 +95,11 @@ def _candidates(label: str):
     if env:
         yield env, "env"
     names = [f"python{label}"] + ([] if ft else [f"python{minor}"])
-    for name in names:
-        path = shutil.which(name)
-        if path:
-            yield path, "PATH"
+    for name in names:  # every match on PATH: a venv's python3.14 may be the 3.14t one
+        for folder in os.environ.get("PATH", "").split(os.pathsep):
+            path = shutil.which(name, path=folder) if folder else None
+            if path:
+                yield path, "PATH"
     uv = shutil.which("uv")
     if uv:
         try:
