@@ -1,0 +1,44 @@
+"""Scenario 3: XOR and UTF-8 work interleaved in the same threads, incrementally.
+
+Each thread plays both ends of a WebSocket text frame, as autobahn's protocol does:
+masks a message chunk by chunk with one masker, unmasks the masked bytes with a
+second masker (same key, different chunking), and validates the unmasked bytes with
+a validator fed in yet another chunking. Every validator of the target is used, and
+each message picks its maskers among all XOR implementations, so different C
+functions run side by side in one thread and across threads.
+"""
+
+from nvx_ft.hammer import Stream
+
+
+def test_mask_unmask_validate(hammer, utf8_impl, nvx_target, shared_inputs):
+    threads = hammer.intensity.threads
+    rngs = [hammer.rng(t) for t in range(threads)]
+    streams: list[list[Stream]] = [[] for _ in range(threads)]
+    validators = [None] * threads
+    vstreams = [Stream(utf8_impl, "utf8", t, align=rngs[t].randrange(16)) for t in range(threads)]
+
+    def worker(t, i):
+        r = rngs[t]
+        if validators[t] is None:
+            validators[t] = utf8_impl.new(align=vstreams[t].align)
+        message = r.choice(shared_inputs.utf8)
+        mask = r.choice(shared_inputs.masks)
+        sender = Stream(r.choice(nvx_target.xor), "xor", t, mask=mask, align=r.randrange(16))
+        receiver = Stream(r.choice(nvx_target.xor), "xor", t, mask=mask, align=r.randrange(16))
+        streams[t] += [sender, receiver]
+        tx = sender.impl.new(mask, align=sender.align)
+        rx = receiver.impl.new(mask, align=receiver.align)
+        # interleave: each sent chunk is unmasked and validated before the next is sent
+        for _, chunk in hammer.chunk_ops(r, "process", message):
+            sender.record(tx, [("process", chunk)])
+            masked = sender.got[-1][0]
+            for _, piece in hammer.chunk_ops(r, "process", masked, max_chunks=3):
+                receiver.record(rx, [("process", piece)])
+                plain = receiver.got[-1][0]
+                vstreams[t].record(validators[t],
+                                   hammer.chunk_ops(r, "validate", plain, max_chunks=2))
+        vstreams[t].record(validators[t], [("reset",)])
+
+    hammer.run(worker, threads, hammer.intensity.iterations)
+    hammer.verify(vstreams + [s for per_thread in streams for s in per_thread], threads)
