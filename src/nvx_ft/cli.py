@@ -19,6 +19,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "info": ("nvx_ft.info", "show the NVX target in this environment and the interpreters found"),
     "fileset": ("nvx_ft.fileset", "check a release's wheels against the ABI manifest (exact tags)"),
     "inspect": ("nvx_ft.wheel_inspect", "static checks of a wheel: tags, suffixes, NVX, cffi pin"),
+    "gil-guard": ("nvx_ft.gil", "import NVX modules in fresh processes: does the GIL stay disabled?"),
 }
 
 
