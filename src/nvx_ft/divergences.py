@@ -47,10 +47,22 @@ class Utf8EmptyChunkAfterRejection(Utf8Reference):
         return super().validate(data)
 
 
+def _negative_impl_ids(target) -> tuple[object, object]:
+    """(what set_impl(-1) does, what the contract says) for both NVX modules."""
+    import _nvx_utf8validator as u
+    import _nvx_xormasker as x
+
+    vld = u.ffi.gc(u.lib.nvx_utf8vld_new(), u.lib.nvx_utf8vld_free)
+    msk = x.ffi.gc(x.lib.nvx_xormask_new(x.ffi.new("uint8_t[4]")), x.lib.nvx_xormask_free)
+    before = (u.lib.nvx_utf8vld_get_impl(vld), x.lib.nvx_xormask_get_impl(msk))
+    observed = (u.lib.nvx_utf8vld_set_impl(vld, -1), x.lib.nvx_xormask_set_impl(msk, -1))
+    return observed, before  # an unknown id must leave the implementation as it was
+
+
 @dataclass(frozen=True)
 class Divergence:
     id: str
-    kind: str  # "utf8" or "xor"
+    kind: str  # "utf8" or "xor": replayed calls; "api": a probe of the C API
     #: target name ("autobahn-nvx", "autobahn-fallback") -> does it apply
     targets: tuple[str, ...]
     summary: str
@@ -58,7 +70,9 @@ class Divergence:
     reproducer: tuple[bytes, ...]
     status: str  # "accepted" or "bug"
     why: str
-    model: type
+    model: type | None
+    #: kind "api" only: target -> (observed, what the contract says)
+    probe: Callable | None = None
     applies_to_impl: Callable[[str], bool] = lambda name: True
 
 
@@ -97,6 +111,25 @@ KNOWN_DIVERGENCES: tuple[Divergence, ...] = (
         why="Second-opinion implementation only; autobahn never validates empty chunks "
             "after failing a connection.",
         model=Utf8EmptyChunkAfterRejection,
+    ),
+    Divergence(
+        id="set-impl-accepts-negative-ids",
+        kind="api",
+        targets=("autobahn-nvx",),
+        summary=(
+            "nvx_utf8vld_set_impl(v, -1) and nvx_xormask_set_impl(m, -1) store -1 and return "
+            "it; ids above the supported range are refused (the impl stays as it was). "
+            "validate/process then fall back to the table DFA / scalar path."
+        ),
+        reproducer=(),
+        status="accepted",
+        why=(
+            "Results stay correct (the switch's default branch is the safe path) and autobahn "
+            "only ever passes 1 or 2; but get_impl() then reports an id that does not exist. "
+            "The C check should be `impl >= 1 && impl <= MAX`."
+        ),
+        model=None,
+        probe=_negative_impl_ids,
     ),
 )
 

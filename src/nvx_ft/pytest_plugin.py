@@ -25,7 +25,7 @@ from nvx_ft import target as target_mod
 
 PROFILES = {
     # tests/ within 90 s on 2 cores
-    "dev": dict(max_examples=25),
+    "dev": dict(max_examples=40),
     "ci": dict(max_examples=150),
     "nightly": dict(max_examples=2000, verbosity=Verbosity.normal),
 }
@@ -90,6 +90,21 @@ def pytest_report_header(config):
                  f"intensity: {config.getoption('--nvx-intensity')}, "
                  f"seed: {config.option.nvx_seed}")
     return lines
+
+
+def nightly_enabled(config) -> bool:
+    return (config.getoption("--nvx-intensity") == "nightly"
+            or settings.get_current_profile_name() == "nightly")
+
+
+def pytest_collection_modifyitems(config, items):
+    if nightly_enabled(config):
+        return
+    skip = pytest.mark.skip(reason="nightly tier: run with --nvx-intensity=nightly "
+                                   "or --hypothesis-profile=nightly")
+    for item in items:
+        if "nightly" in item.keywords:
+            item.add_marker(skip)
 
 
 def pytest_generate_tests(metafunc):
