@@ -98,7 +98,9 @@ class Target:
 
 
 class _GuardedBuffer:
-    """``data`` copied into C memory at ``offset`` from a 64-byte boundary, canaries around.
+    """``data`` placed at ``offset`` from a 64-byte boundary inside a larger bytearray,
+    handed to C with ``ffi.from_buffer`` (zero-copy, as a caller with its own buffer
+    would), canary bytes all around.
 
     ``check()`` raises if anything outside the payload changed: an out-of-bounds
     write by a SIMD head or tail is a failure like a wrong byte.
@@ -106,24 +108,21 @@ class _GuardedBuffer:
 
     def __init__(self, ffi, data: bytes, offset: int):
         self.n = len(data)
-        size = self.n + 3 * _GUARD
-        self._mem = ffi.new("uint8_t[]", size)
-        ffi.memmove(self._mem, bytes([_CANARY]) * size, size)
-        base = int(ffi.cast("uintptr_t", self._mem))
+        self._mem = bytearray([_CANARY]) * (self.n + 3 * _GUARD)
+        whole = ffi.from_buffer("uint8_t[]", self._mem, require_writable=True)
+        base = int(ffi.cast("uintptr_t", whole))
         self.start = (-base) % _GUARD + _GUARD + offset
-        self.ptr = self._mem + self.start
-        ffi.memmove(self.ptr, data, self.n)
-        self._ffi = ffi
-        self._size = size
+        self._mem[self.start:self.start + self.n] = data
+        self.ptr = whole + self.start
+        self._keepalive = whole
 
     def payload(self) -> bytes:
-        return self._ffi.buffer(self.ptr, self.n)[:]
+        return bytes(self._mem[self.start:self.start + self.n])
 
     def check(self, what: str) -> None:
-        whole = self._ffi.buffer(self._mem, self._size)[:]
-        outside = whole[: self.start] + whole[self.start + self.n:]
+        outside = self._mem[: self.start] + self._mem[self.start + self.n:]
         if outside.count(_CANARY) != len(outside):
-            bad = next(i for i, b in enumerate(whole)
+            bad = next(i for i, b in enumerate(self._mem)
                        if b != _CANARY and not self.start <= i < self.start + self.n)
             raise AssertionError(
                 f"{what}: out-of-bounds write at byte {bad - self.start:+d} relative to "
