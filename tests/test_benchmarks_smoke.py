@@ -58,6 +58,7 @@ def test_scaling_harness_reports_every_point(nvx_target):
             assert len(p["throughput"]) == len(p["speedup"]) == cfg.repeats
             assert all(t > 0 for t in p["throughput"]), (s["workload"], p)
             assert p["median_speedup"] > 0 and p["cv_speedup"] >= 0
+            assert len(p["cpu_share"]) == cfg.repeats and p["median_cpu_share"] >= 0
             assert p["efficiency"] == pytest.approx(
                 p["median_speedup"] / min(p["threads"], res["cores"]))
         assert s["points"][0]["speedup"] == [1.0] * cfg.repeats
@@ -100,7 +101,8 @@ def test_report_names_anti_scaling_poor_efficiency_and_noise():
 
 def test_report_of_ideal_scaling_calls_out_nothing():
     res = _fake_results({1: [1.0, 1.0], 2: [2.0, 2.0], 4: [2.0, 2.0]})
-    assert report.findings(res) == {"anti_scaling": [], "poor_efficiency": [], "noisy": []}
+    assert report.findings(res) == {"anti_scaling": [], "poor_efficiency": [], "noisy": [],
+                                    "busy": []}
 
 
 def test_every_benchmark_runs_once_and_the_report_is_written(tmp_path, nvx_target):

@@ -17,6 +17,9 @@ from nvx_ft.bench.workloads import human_size
 POOR_EFFICIENCY = 0.7
 #: Speedups whose coefficient of variation over repeats exceeds this are called noisy.
 CV_TARGET = 0.05
+#: A single thread with less CPU than this (of its wall time) was kept off a core by
+#: other processes: the machine was busy and every number near it is suspect.
+BUSY_CPU_SHARE = 0.9
 #: One colour per build, so the plot reads the same from run to run.
 BUILD_STYLE = {"3.14": ("tab:blue", "o"), "3.14t": ("tab:red", "s"),
                "3.14t PYTHON_GIL=1": ("tab:orange", "^")}
@@ -71,9 +74,13 @@ def _copy_throughput(results: dict) -> dict:
 
 def findings(results: dict) -> dict[str, list[str]]:
     """Anti-scaling, poor efficiency and noisy points, by name."""
-    anti, poor, noisy = [], [], []
+    anti, poor, noisy, busy = [], [], [], []
     for name, s in scaling_rows(results):
         where = f"{s['workload']} {human_size(s['frame_size'])} on {name}"
+        one = s["points"][0]
+        if one.get("median_cpu_share", 1.0) < BUSY_CPU_SHARE:
+            busy.append(f"{where}: the single thread ran {_pct(one['median_cpu_share'])} of "
+                        "its wall time")
         cores = (results["builds"][name].get("scaling") or {}).get("cores", 1)
         multi = [p for p in s["points"] if p["threads"] > 1]
         bad = [p for p in multi if p["median_speedup"] < 1.0]
@@ -91,7 +98,7 @@ def findings(results: dict) -> dict[str, list[str]]:
         if loud:
             noisy.append(f"{where}: " + ", ".join(
                 f"cv {_pct(p['cv_speedup'])} at {p['threads']} threads" for p in loud))
-    return {"anti_scaling": anti, "poor_efficiency": poor, "noisy": noisy}
+    return {"anti_scaling": anti, "poor_efficiency": poor, "noisy": noisy, "busy": busy}
 
 
 # --------------------------------------------------------------------------- single thread
@@ -184,7 +191,7 @@ def _scaling_section(results: dict) -> list[str]:
     copy = _copy_throughput(results)
     threads = sorted({p["threads"] for _, s in scaling_rows(results) for p in s["points"]})
     header = ["workload", "frame", "build", "1 thread MB/s"] + \
-             [f"{n} threads: speedup (cv, eff)" for n in threads[1:]] + \
+             [f"{n} threads: speedup (cv, eff, cpu)" for n in threads[1:]] + \
              ["best MB/s (threads)", "best as % of copy"]
     rows = []
     ordered = sorted(scaling_rows(results),
@@ -194,7 +201,9 @@ def _scaling_section(results: dict) -> list[str]:
         pts = {p["threads"]: p for p in s["points"]}
         one = pts[1]
         cells = [s["workload"], human_size(s["frame_size"]), name,
-                 f"{_mbs(one['median_throughput'])} (cv {_pct(one['cv_throughput'])})"]
+                 f"{_mbs(one['median_throughput'])} (cv {_pct(one['cv_throughput'])}"
+                 + (f", cpu {_pct(one['median_cpu_share'])})" if "median_cpu_share" in one
+                    else ")")]
         for n in threads[1:]:
             p = pts.get(n)
             if not p:
@@ -202,8 +211,9 @@ def _scaling_section(results: dict) -> list[str]:
                 continue
             flag = " **ANTI**" if p["median_speedup"] < 1.0 else (
                 " *poor*" if p["efficiency"] < POOR_EFFICIENCY else "")
-            cells.append(f"x{p['median_speedup']:.2f} ({_pct(p['cv_speedup'])}, "
-                         f"{p['efficiency']:.2f}){flag}")
+            cpu = f", cpu {_pct(p['median_cpu_share'])}" if "median_cpu_share" in p else ""
+            cells.append(f"x{p['median_speedup']:.2f} (cv {_pct(p['cv_speedup'])}, "
+                         f"eff {p['efficiency']:.2f}{cpu}){flag}")
         best = max(s["points"], key=lambda p: p["median_throughput"])
         cells.append(f"{_mbs(best['median_throughput'])} ({best['threads']})")
         c = copy.get((name, s["frame_size"], best["threads"]))
@@ -281,6 +291,10 @@ def summary_markdown(results: dict) -> str:
                  "with care, or rerun on a quiet machine):**")
     lines += [f"- {x}" for x in f["noisy"]] or ["- none"]
     lines.append("")
+    lines.append(f"**Machine busy (a single thread got less than {_pct(BUSY_CPU_SHARE)} of a "
+                 "core: other processes competed, so speedups there understate NVX):**")
+    lines += [f"- {x}" for x in f["busy"]] or ["- none"]
+    lines.append("")
 
     ok = [n for n, b in results["builds"].items() if b["status"] != "missing"]
     gil = next((n for n in ok if n == "3.14" or not n.startswith("3.14t")), None)
@@ -312,7 +326,9 @@ def summary_markdown(results: dict) -> str:
         f"{cfgs.get('warmup', '?')} s warm-up then a {cfgs.get('window', '?')} s window, "
         f"{cfgs.get('repeats', '?')} interleaved repeats. Cells: median speedup "
         "(= throughput(N) / throughput(1) of the same repeat), its CV over repeats, and "
-        "efficiency = speedup / min(N, cores). **ANTI** = speedup below 1.0, *poor* = "
+        "efficiency = speedup / min(N, cores), and the CPU share (CPU time of all threads / "
+        "(wall time x min(N, cores)): below 100 % the threads waited - for the GIL, a lock, "
+        "or a core held by another process). **ANTI** = speedup below 1.0, *poor* = "
         f"efficiency below {POOR_EFFICIENCY}. \"% of copy\": throughput relative to a memcpy "
         "of the same frames with the same number of threads. Plot: scaling.png.",
         "",

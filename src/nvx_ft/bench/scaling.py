@@ -7,7 +7,11 @@ For every workload and frame size, and for N in 1, 2, 4, ... threads:
 * the barrier's last arrival fixes a common clock: ``warmup`` seconds of untimed work,
   then a ``window`` of ``window`` seconds in which each thread counts its calls and
   measures its own interval (it checks the clock between small batches of calls);
-* aggregate throughput = sum over threads of bytes / own interval.
+* aggregate throughput = sum over threads of bytes / own interval;
+* CPU share = sum over threads of CPU time / own interval, divided by min(N, cores):
+  1.0 means every thread that could run did run. Below 1.0 means threads waited - for
+  the GIL, for a lock, or for a core that other processes on the machine held (a
+  1-thread CPU share below ~0.9 can only be the latter: the machine was busy).
 
 Repeats are *interleaved*: repeat r measures N = 1, 2, 4, ... back to back, so load
 from the rest of the machine hits a repeat's N = 1 and N = 4 alike, and speedup is
@@ -87,7 +91,7 @@ FRAME_SIZES = (64, wl.KIB, 64 * wl.KIB)
 def mode_config(mode: str, cores_: int | None = None) -> Config:
     c = cores_ or cores()
     if mode == "quick":
-        return Config(("xor", "utf8", "copy"), FRAME_SIZES, thread_counts(c), 0.03, 0.08, 5)
+        return Config(("xor", "utf8", "copy"), FRAME_SIZES, thread_counts(c), 0.04, 0.12, 7)
     if mode == "full":
         return Config(tuple(WORKLOADS), (64, 256, wl.KIB, 16 * wl.KIB, 64 * wl.KIB),
                       thread_counts(c, factor=4, extra=(3,) if c == 2 else ()), 0.2, 0.5, 9)
@@ -110,10 +114,12 @@ def _calibrate(make_call, target_batch_s: float) -> int:
 
 
 def measure_window(make_call, n_threads: int, warmup: float, window: float,
-                   batch: int, nbytes: int) -> float:
-    """Aggregate bytes/second of ``n_threads`` threads, each with its own objects."""
+                   batch: int, nbytes: int, cores_: int = 1) -> tuple[float, float]:
+    """(aggregate bytes/second, CPU share) of ``n_threads`` threads, each with its own
+    objects."""
     clock: list[float] = []
     rates = [0.0] * n_threads
+    cpu = [0.0] * n_threads
     errors: list[BaseException] = []
 
     def fix_clock():  # runs once, in the last thread to arrive
@@ -132,12 +138,14 @@ def measure_window(make_call, n_threads: int, warmup: float, window: float,
             while now() < start:
                 for _ in batch_range:
                     call()
-            calls, t_first = 0, now()
+            calls, t_first, c_first = 0, now(), time.thread_time()
             while now() < end:
                 for _ in batch_range:
                     call()
                 calls += batch
-            rates[i] = calls * nbytes / (now() - t_first)
+            c_last, t_last = time.thread_time(), now()
+            rates[i] = calls * nbytes / (t_last - t_first)
+            cpu[i] = (c_last - c_first) / (t_last - t_first)
         except BaseException as exc:  # reported, not swallowed
             errors.append(exc)
             barrier.abort()
@@ -150,7 +158,7 @@ def measure_window(make_call, n_threads: int, warmup: float, window: float,
         t.join()
     if errors:
         raise errors[0]
-    return sum(rates)
+    return sum(rates), sum(cpu) / min(n_threads, cores_)
 
 
 def cv(values: list[float]) -> float:
@@ -170,6 +178,8 @@ class Point:
     median_speedup: float = 0.0
     cv_speedup: float = 0.0
     efficiency: float = 0.0  # median speedup / min(threads, cores)
+    cpu_share: list[float] = field(default_factory=list)  # per repeat, see module doc
+    median_cpu_share: float = 0.0
 
 
 @dataclass
@@ -188,9 +198,13 @@ def run_series(target, workload: str, frame: int, cfg: Config, cores_: int,
     # a batch is ~1/400 of the window: a thread overshoots the window by at most that
     batch = _calibrate(make_call, cfg.window / 400)
     per_n: dict[int, list[float]] = {n: [] for n in cfg.threads}
+    cpu_n: dict[int, list[float]] = {n: [] for n in cfg.threads}
     for _ in range(cfg.repeats):  # interleaved: every N in every repeat
         for n in cfg.threads:
-            per_n[n].append(measure_window(make_call, n, cfg.warmup, cfg.window, batch, frame))
+            rate, share = measure_window(make_call, n, cfg.warmup, cfg.window, batch, frame,
+                                         cores_)
+            per_n[n].append(rate)
+            cpu_n[n].append(share)
     series = Series(workload, desc, frame, batch)
     base = per_n[cfg.threads[0]]
     for n in cfg.threads:
@@ -198,10 +212,10 @@ def run_series(target, workload: str, frame: int, cfg: Config, cores_: int,
         sp = [a / b for a, b in zip(thr, base)]
         series.points.append(Point(
             n, thr, sp, statistics.median(thr), cv(thr), statistics.median(sp), cv(sp),
-            statistics.median(sp) / min(n, cores_)))
+            statistics.median(sp) / min(n, cores_), cpu_n[n], statistics.median(cpu_n[n])))
     log(f"  {workload:18} {wl.human_size(frame):>7}: " + "  ".join(
         f"{p.threads}t {p.median_throughput / 1e6:8.1f} MB/s x{p.median_speedup:4.2f}"
-        f" (cv {p.cv_speedup:4.1%})" for p in series.points))
+        f" (cv {p.cv_speedup:4.1%}, cpu {p.median_cpu_share:4.0%})" for p in series.points))
     return series
 
 
