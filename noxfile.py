@@ -97,3 +97,25 @@ def bench(session: nox.Session) -> None:
     """
     session.install("-e", ".[bench]")
     session.run("python", "-m", "nvx_ft.bench", *session.posargs)
+
+
+@nox.session(python=list(interpreters.LABELS))
+def stress(session: nox.Session) -> None:
+    """Free-threading suite (stress/): thread hammer, shared-object contract, GIL guard.
+
+    ``nox -s stress-3.14t -- --nvx-intensity=nightly`` scales threads, iterations and
+    payloads up. On free-threaded interpreters the import GIL guard runs first.
+    """
+    install_target(session)
+    session.run("nvx-ft", "info")
+    if session.python.endswith("t"):
+        session.run("nvx-ft", "gil-guard")
+    session.run("pytest", "stress", *session.posargs)
+
+
+@nox.session(python=list(interpreters.LABELS))
+def parallel(session: nox.Session) -> None:
+    """tests/ under pytest-run-parallel: every test in 4 threads at once, then in 'auto'."""
+    install_target(session)
+    for threads in ("4", "auto"):
+        session.run("pytest", "tests", f"--parallel-threads={threads}", *session.posargs)

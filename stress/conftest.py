@@ -132,6 +132,11 @@ class Hammer:
         return checked
 
 
+@pytest.fixture(scope="session")
+def intensity(nvx_intensity) -> Intensity:
+    return INTENSITIES[nvx_intensity]
+
+
 @pytest.fixture
 def hammer(request, nvx_target, nvx_seed, nvx_intensity) -> Hammer:
     return Hammer(request, nvx_target, nvx_seed, nvx_intensity)

@@ -9,7 +9,7 @@ wrapper and raw lib level (at random buffer alignments).
 
 from nvx_ft.hammer import Stream
 
-SCALE = 1  # iterations = SCALE * intensity.iterations
+SCALE = 5  # iterations = SCALE * intensity.iterations (cheap calls: run longer)
 
 
 def test_utf8_validator_per_thread(hammer, utf8_impl, shared_inputs):

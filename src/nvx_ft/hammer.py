@@ -7,9 +7,8 @@ the next is being created), each runs a bounded number of iterations or until a 
 budget is spent, and the caller gets every thread's results back to check *after* the
 concurrent phase, against a model, in one thread.
 
-It never hangs: threads are daemons, every wait has a deadline, and on timeout the
-stacks of all threads are dumped (faulthandler) before :class:`HammerTimeout` is
-raised. A worker's exception is re-raised in the calling thread with a note naming
+It never hangs: threads are daemons, every wait has a deadline, and on timeout
+:class:`HammerTimeout` is raised with the stacks of the threads still running. A worker's exception is re-raised in the calling thread with a note naming
 the thread index and iteration, so a pytest failure points at the thread that broke.
 
 Per-thread randomness comes from one seed (``rng(seed, label, thread_index)``), so a
@@ -18,12 +17,12 @@ failing run is reproduced by passing the printed seed back (``--nvx-seed``).
 
 from __future__ import annotations
 
-import faulthandler
 import os
 import random
 import sys
 import threading
 import time
+import traceback
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
@@ -83,6 +82,17 @@ def fast_switching(interval: float = 1e-6) -> Iterator[None]:
         sys.setswitchinterval(old)
 
 
+def _stacks(threads: list[threading.Thread]) -> str:
+    """Python stacks of ``threads`` (a thread stuck in C shows the call that entered C)."""
+    frames = sys._current_frames()
+    out = []
+    for t in threads:
+        frame = frames.get(t.ident)
+        stack = "".join(traceback.format_stack(frame)) if frame else "  (no frame)\n"
+        out.append(f"--- {t.name}:\n{stack}")
+    return "".join(out)
+
+
 def cpu_count() -> int:
     return (os.process_cpu_count() if hasattr(os, "process_cpu_count") else os.cpu_count()) or 1
 
@@ -104,7 +114,7 @@ def run_threaded(
     * ``pass_barrier``: also pass ``barrier=`` (a :class:`threading.Barrier` over all
       threads) so a worker can line threads up again mid-run.
     * ``timeout``: hard deadline for the whole run; threads still alive then are a
-      :class:`HammerTimeout` with every thread's stack dumped to stderr.
+      :class:`HammerTimeout` carrying the stacks of the threads still running.
 
     After the first exception in any thread, the other threads stop at their next
     iteration and the exception is re-raised here with a note: thread index, thread
@@ -167,13 +177,10 @@ def run_threaded(
         start_line.abort()
         if worker_barrier is not None:
             worker_barrier.abort()
-        print(f"\nnvx-ft hammer: {len(alive)} of {threads} threads still running after "
-              f"{timeout:.0f} s; stacks of all threads:", file=sys.stderr, flush=True)
-        faulthandler.dump_traceback(file=sys.stderr, all_threads=True)
         raise HammerTimeout(
-            f"{len(alive)} of {threads} threads did not finish within {timeout:.0f} s "
-            f"({', '.join(alive)}): a hang or deadlock; stacks were dumped to stderr. "
-            f"Iterations done per thread: {done}"
+            f"{len(alive)} of {threads} threads did not finish within {timeout:g} s: a hang "
+            f"or deadlock. Iterations done per thread: {done}. Stacks of the threads still "
+            f"running:\n{_stacks([t for t in pool if t.is_alive()])}"
         )
     if errors:
         index, iteration, exc = errors[0]
