@@ -17,6 +17,7 @@ EXIT_PASS, EXIT_FAIL, EXIT_BLOCKED, EXIT_USAGE = 0, 1, 2, 3
 #: subcommand -> (module, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "info": ("nvx_ft.info", "show the NVX target in this environment and the interpreters found"),
+    "bench": ("nvx_ft.bench.driver", "NVX throughput and parallel scaling on 3.14, 3.14t, 3.14t+GIL"),
     "fileset": ("nvx_ft.fileset", "check a release's wheels against the ABI manifest (exact tags)"),
     "inspect": ("nvx_ft.wheel_inspect", "static checks of a wheel: tags, suffixes, NVX, cffi pin"),
     "gil-guard": ("nvx_ft.gil", "import NVX modules in fresh processes: does the GIL stay disabled?"),

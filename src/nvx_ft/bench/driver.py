@@ -102,14 +102,16 @@ def provision(interp: interpreters.Interpreter, venv_root: Path, log) -> str:
     venv = venv_root / interp.label
     python = venv / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
     reqs = _bench_requirements()
+    # the real binary: nox finds interpreters through a folder of links, a shell via PATH
+    real = os.path.realpath(interp.executable)
     stamp_text = json.dumps({
-        "interpreter": interp.executable, "version": interp.version, "reqs": reqs,
+        "interpreter": real, "version": interp.version, "reqs": reqs,
         "pyproject": hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()})
     stamp = venv / ".nvx-ft-bench-stamp"
     if python.exists() and stamp.exists() and stamp.read_text() == stamp_text:
         return str(python)
-    log(f"creating venv {venv} for {interp.executable} (once; reused while unchanged)")
-    subprocess.run([interp.executable, "-m", "venv", "--clear", str(venv)], check=True)
+    log(f"creating venv {venv} for {real} (once; reused while unchanged)")
+    subprocess.run([real, "-m", "venv", "--clear", str(venv)], check=True)
     subprocess.run([str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check",
                     "-e", f"{ROOT}[target]", *reqs], check=True)
     stamp.write_text(stamp_text)
@@ -238,7 +240,7 @@ def run_all(builds, mode: Mode, out: Path, venv_root: Path | None, log=print) ->
                                                  "reason": f"python{build.label} not found; {how}"}
                 log(f"[{build.name}] MISSING - NOT RUN: python{build.label} not found ({how})")
                 continue
-            interp_info = interp.as_dict()
+            interp_info = {**interp.as_dict(), "executable": os.path.realpath(interp.executable)}
             try:
                 python = provision(interp, venv_root, log) if venv_root else interp.executable
             except subprocess.CalledProcessError as exc:

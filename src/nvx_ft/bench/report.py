@@ -52,6 +52,13 @@ def _gil(build: dict) -> str:
     return state
 
 
+def _workload_order(workload: str) -> int:
+    from nvx_ft.bench.scaling import WORKLOADS
+
+    order = list(WORKLOADS)
+    return order.index(workload) if workload in order else len(order)
+
+
 def scaling_rows(results: dict):
     """(build, series dict) for every measured series, in build order."""
     for name, b in results["builds"].items():
@@ -195,8 +202,8 @@ def _scaling_section(results: dict) -> list[str]:
              ["best MB/s (threads)", "best as % of copy"]
     rows = []
     ordered = sorted(scaling_rows(results),
-                     key=lambda bs: (bs[1]["workload"] == "copy", bs[1]["workload"],
-                                     bs[1]["frame_size"], list(results["builds"]).index(bs[0])))
+                     key=lambda bs: (_workload_order(bs[1]["workload"]), bs[1]["frame_size"],
+                                     list(results["builds"]).index(bs[0])))
     for name, s in ordered:
         pts = {p["threads"]: p for p in s["points"]}
         one = pts[1]
@@ -358,7 +365,7 @@ def plot_scaling(results: dict, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     panels = sorted({(s["workload"], s["frame_size"]) for _, s in scaling_rows(results)},
-                    key=lambda p: (p[0] == "copy", p[0], p[1]))
+                    key=lambda p: (_workload_order(p[0]), p[1]))
     workloads = list(dict.fromkeys(w for w, _ in panels))
     frames = sorted({f for _, f in panels})
     cores = results["machine"].get("cores_usable") or 1
