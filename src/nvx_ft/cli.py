@@ -20,6 +20,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "bench": ("nvx_ft.bench.driver", "NVX throughput and parallel scaling on 3.14, 3.14t, 3.14t+GIL"),
     "fileset": ("nvx_ft.fileset", "check a release's wheels against the ABI manifest (exact tags)"),
     "inspect": ("nvx_ft.wheel_inspect", "static checks of a wheel: tags, suffixes, NVX, cffi pin"),
+    "gate": ("nvx_ft.gate", "release gate: install a wheel/sdist/PyPI release, run every check"),
     "gil-guard": ("nvx_ft.gil", "import NVX modules in fresh processes: does the GIL stay disabled?"),
 }
 

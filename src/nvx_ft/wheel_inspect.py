@@ -84,6 +84,10 @@ class WheelInfo:
         return d
 
 
+def _one_line(exc: BaseException) -> str:
+    return " ".join(str(exc).split())
+
+
 def open_wheel(path: str | Path) -> tuple[zipfile.ZipFile, tuple, str]:
     """Open a wheel for reading: (zip, parsed file name, dist-info dir) or :class:`BadWheel`."""
     p = Path(path)
@@ -94,14 +98,14 @@ def open_wheel(path: str | Path) -> tuple[zipfile.ZipFile, tuple, str]:
     try:
         parsed = parse_wheel_filename(p.name)
     except InvalidWheelFilename as exc:
-        raise BadWheel(f"{p.name}: not a wheel file name ({exc})") from None
+        raise BadWheel(f"{p.name}: not a wheel file name ({_one_line(exc)})") from None
     try:
         zf = zipfile.ZipFile(p)
         bad = zf.testzip()
     except (zipfile.BadZipFile, OSError, EOFError) as exc:
-        raise BadWheel(f"{p.name}: corrupt wheel (not a readable zip: {exc})") from None
+        raise BadWheel(f"{p.name}: corrupt wheel (not a readable zip: {_one_line(exc)})") from None
     except Exception as exc:  # zlib.error and friends from a damaged member
-        raise BadWheel(f"{p.name}: corrupt wheel ({type(exc).__name__}: {exc})") from None
+        raise BadWheel(f"{p.name}: corrupt wheel ({type(exc).__name__}: {_one_line(exc)})") from None
     if bad is not None:
         raise BadWheel(f"{p.name}: corrupt wheel (member {bad} fails its CRC)")
     dist_info = sorted({n.split("/", 1)[0] for n in zf.namelist()

@@ -1,0 +1,405 @@
+"""Run one pytest suite in a subprocess of a given Python, with crash and hang containment.
+
+    result = run_suite(python, "tests", timeout=600, extra_args=["--hypothesis-profile=ci"],
+                       junit="reports/tests.junit.xml")
+    result.status    # passed | failed | crashed | timeout | not-run
+    result.failures  # [(nodeid, message)], crashes and hangs included, each with a stack
+
+Why a subprocess: a segfault or an endless loop inside NVX must become a *named failed
+result* (test id + stack), and the run must go on. This module is also a pytest plugin
+(copied next to the run as ``_nvx_ft_suite_plugin`` and loaded with ``-p``, so it works in
+any venv without nvx-ft installed there) that
+
+* appends an event per collected / started / finished test to a JSON-lines file, flushed
+  at once, so after a crash we know which test was running;
+* arms ``faulthandler`` for fatal signals and, per test, ``dump_traceback_later(exit=True)``
+  (a C watchdog thread: it fires even when every Python thread is stuck in C), writing to
+  a copy of the real stderr taken before pytest's capture, so the stack survives;
+* deselects tests already finished or already blamed when the runner restarts the suite.
+
+The runner restarts the suite after a crash or hang (up to ``max_restarts`` times) without
+the tests that already ran, so one crashing test does not hide the rest. The overall
+``timeout`` is a hard bound: at expiry the child is asked for a stack (SIGABRT ->
+faulthandler) and then killed; unfinished tests are counted as not run.
+
+JUnit XML is written from the events (not by pytest), so tests that ran before a crash
+are reported too.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import xml.etree.ElementTree as ET
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Callable, Sequence
+
+STATUSES = ("passed", "failed", "crashed", "timeout", "not-run")
+OUTCOMES = ("passed", "failed", "error", "skipped", "xfailed", "xpassed", "crashed",
+            "timeout")
+PLUGIN_NAME = "_nvx_ft_suite_plugin"
+_EVENTS_ENV = "NVX_FT_SUITE_EVENTS"
+_SKIP_ENV = "NVX_FT_SUITE_SKIP"
+_TEST_TIMEOUT_ENV = "NVX_FT_SUITE_TEST_TIMEOUT"
+_STACK_MARKERS = ("Fatal Python error", "Timeout (", "Current thread", "Thread 0x")
+_MAX_MESSAGE = 4000
+
+
+@dataclass
+class TestOutcome:
+    nodeid: str
+    outcome: str  # one of OUTCOMES
+    duration: float = 0.0
+    message: str = ""
+
+
+@dataclass
+class SuiteResult:
+    name: str
+    status: str  # one of STATUSES
+    counts: dict[str, int]
+    duration: float
+    failures: list[tuple[str, str]]
+    reason: str = ""
+    tests: list[TestOutcome] = field(default_factory=list)
+    command: list[str] = field(default_factory=list)
+    attempts: int = 0
+    junit: str | None = None
+    output: list[str] = field(default_factory=list)  # per-attempt output files
+
+    def as_dict(self) -> dict:
+        d = asdict(self)
+        d["failures"] = [{"nodeid": n, "message": m} for n, m in self.failures]
+        return d
+
+    def summary(self) -> str:
+        c = self.counts
+        parts = [f"{c.get(k, 0)} {k}" for k in OUTCOMES + ("not_run",) if c.get(k)]
+        return ", ".join(parts) or self.reason or "nothing ran"
+
+
+def run_suite(
+    python: str,
+    suite_path: str | os.PathLike,
+    *,
+    env: dict[str, str] | None = None,
+    timeout: float = 600.0,
+    test_timeout: float | None = None,
+    extra_args: Sequence[str] = (),
+    junit: str | os.PathLike | None = None,
+    cwd: str | os.PathLike | None = None,
+    name: str | None = None,
+    output_dir: str | os.PathLike | None = None,
+    max_restarts: int = 5,
+    progress: Callable[[int, int, int, float], None] | None = None,
+) -> SuiteResult:
+    """Run ``python -m pytest suite_path`` contained; never raises for what the suite does.
+
+    ``env`` replaces the child's environment (default: ours). ``timeout`` bounds the whole
+    suite including restarts; ``test_timeout`` (default: ``timeout``) bounds one test.
+    ``progress(done, total, failed, elapsed)`` is called while the suite runs.
+    """
+    suite = Path(suite_path)
+    name = name or suite.name
+    start = time.monotonic()
+    if not suite.exists():
+        return _finish(SuiteResult(name, "not-run", {}, 0.0, [],
+                                   reason=f"{suite} does not exist"), junit)
+    work = Path(tempfile.mkdtemp(prefix="nvx-ft-suite-"))
+    out_dir = Path(output_dir) if output_dir else work
+    out_dir.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(__file__, work / f"{PLUGIN_NAME}.py")
+    events_path, skip_path = work / "events.jsonl", work / "skip.txt"
+    skip_path.write_text("", encoding="utf-8")
+    child_env = dict(os.environ if env is None else env)
+    child_env.update({
+        _EVENTS_ENV: str(events_path), _SKIP_ENV: str(skip_path),
+        _TEST_TIMEOUT_ENV: str(test_timeout or timeout),
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(work), child_env.get("PYTHONPATH")])),
+        "PYTHONUNBUFFERED": "1",
+    })
+    command = [python, "-m", "pytest", str(suite), "-p", PLUGIN_NAME, "-p", "no:faulthandler",
+               "-p", "no:cacheprovider", "-q", *extra_args]
+    result = SuiteResult(name, "passed", {}, 0.0, [], command=command)
+    outcomes: dict[str, TestOutcome] = {}
+    collected: list[str] = []
+    blamed: set[str] = set()
+    collect_errors: list[tuple[str, str]] = []
+
+    for attempt in range(1, max_restarts + 2):
+        result.attempts = attempt
+        out_file = out_dir / f"{_slug(name)}.attempt{attempt}.txt"
+        result.output.append(str(out_file))
+        deadline = start + timeout
+        with open(out_file, "wb") as out:
+            proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT,
+                                    env=child_env, cwd=cwd)
+            hit_deadline = _wait(proc, deadline, events_path, progress, start, outcomes,
+                                 len(collected))
+        events = _read_events(events_path)
+        for ev in events:
+            if ev["event"] == "collected" and not collected:
+                collected = list(ev["nodeids"])
+            elif ev["event"] == "finish":
+                outcomes[ev["nodeid"]] = TestOutcome(ev["nodeid"], ev["outcome"],
+                                                     ev.get("duration", 0.0), ev.get("message", ""))
+            elif ev["event"] == "collect-error":
+                collect_errors.append((ev["nodeid"], ev["message"]))
+        session_finished = any(ev["event"] == "sessionfinish" for ev in events)
+        rc = proc.returncode
+        if session_finished and not hit_deadline:
+            if rc == 5 and not outcomes:
+                result.status, result.reason = "not-run", "no tests collected"
+            elif rc not in (0, 1):
+                result.reason = f"pytest exited {rc}: " + _tail(out_file, 1500)
+                if rc == 2 and collect_errors:
+                    result.reason = f"{len(collect_errors)} collection error(s)"
+                collect_errors = collect_errors or [("<pytest>", result.reason)]
+            break
+        # The child died abruptly (signal, faulthandler watchdog) or we stopped it.
+        started = [ev["nodeid"] for ev in events if ev["event"] == "start"]
+        running = next((n for n in reversed(started) if n not in outcomes), None)
+        text = out_file.read_text(encoding="utf-8", errors="replace")
+        hang = hit_deadline or "Timeout (" in text
+        kind = "timeout" if hang else "crashed"
+        why = (f"hung: no result within {'the suite timeout' if hit_deadline else 'the test timeout'} "
+               f"({timeout if hit_deadline else (test_timeout or timeout):.0f}s)" if hang
+               else f"crashed: {_describe_exit(rc)}")
+        message = f"{why}\n{_stack(text)}"
+        nodeid = running or "<session>"
+        outcomes[nodeid] = TestOutcome(nodeid, kind, 0.0, message)
+        blamed.add(nodeid)
+        if (hit_deadline or running is None or attempt > max_restarts
+                or not [n for n in collected if n not in outcomes]):
+            break
+        skip_path.write_text("\n".join(sorted(set(outcomes) | blamed)) + "\n", encoding="utf-8")
+        # Restart without the tests already done; they keep their outcome.
+        events_path.write_text("", encoding="utf-8")
+
+    result.tests = [outcomes[n] for n in collected if n in outcomes] + \
+                   [o for n, o in outcomes.items() if n not in collected]
+    result.counts = {k: sum(1 for o in result.tests if o.outcome == k) for k in OUTCOMES}
+    not_run = [n for n in collected if n not in outcomes]
+    result.counts["not_run"] = len(not_run)
+    result.failures = ([(o.nodeid, o.message) for o in result.tests
+                        if o.outcome in ("failed", "error", "xpassed", "crashed", "timeout")]
+                       + collect_errors)
+    if result.status != "not-run":
+        if result.counts["crashed"]:
+            result.status = "crashed"
+        elif result.counts["timeout"]:
+            result.status = "timeout"
+        elif result.failures or result.reason:
+            result.status = "failed"
+        elif not result.tests:
+            result.status, result.reason = "not-run", result.reason or "no test ran"
+    if not_run and not result.reason:
+        result.reason = f"{len(not_run)} test(s) not run after the suite was stopped"
+    result.duration = time.monotonic() - start
+    shutil.rmtree(work, ignore_errors=True) if output_dir else None
+    return _finish(result, junit)
+
+
+def _wait(proc, deadline, events_path, progress, start, outcomes, total_known) -> bool:
+    """Wait for ``proc``; at ``deadline`` get a stack from it and kill it. True if killed."""
+    last = None
+    while True:
+        try:
+            proc.wait(timeout=0.5)
+            return False
+        except subprocess.TimeoutExpired:
+            pass
+        if progress:
+            evs = _read_events(events_path)
+            total = next((len(e["nodeids"]) for e in evs if e["event"] == "collected"), 0)
+            fin = [e for e in evs if e["event"] == "finish"]
+            failed = sum(1 for e in fin if e["outcome"] in ("failed", "error"))
+            failed += sum(1 for o in outcomes.values() if o.outcome != "passed"
+                          and o.outcome not in ("skipped", "xfailed"))
+            state = (len(fin) + len(outcomes), max(total + len(outcomes), total_known), failed)
+            if state != last:
+                progress(*state, time.monotonic() - start)
+                last = state
+        if time.monotonic() >= deadline:
+            if hasattr(signal, "SIGABRT") and os.name != "nt":
+                proc.send_signal(signal.SIGABRT)  # faulthandler dumps every thread's stack
+                try:
+                    proc.wait(timeout=10)
+                    return True
+                except subprocess.TimeoutExpired:
+                    pass
+            proc.kill()
+            proc.wait()
+            return True
+
+
+def _read_events(path: Path) -> list[dict]:
+    events = []
+    try:
+        with open(path, encoding="utf-8") as f:
+            for line in f:
+                try:
+                    events.append(json.loads(line))
+                except ValueError:  # a line cut short by the crash
+                    pass
+    except FileNotFoundError:
+        pass
+    return events
+
+
+def _describe_exit(rc: int | None) -> str:
+    if rc is not None and rc < 0:
+        try:
+            return f"killed by signal {-rc} ({signal.Signals(-rc).name})"
+        except ValueError:
+            return f"killed by signal {-rc}"
+    if rc is not None and rc > 0xC0000000:  # Windows NTSTATUS, e.g. access violation
+        return f"exit status 0x{rc:08X}"
+    return f"exit status {rc} before pytest finished"
+
+
+def _stack(text: str) -> str:
+    """The faulthandler part of the output (or its tail)."""
+    idx = [text.find(m) for m in _STACK_MARKERS if m in text]
+    # Keep the head: faulthandler prints the innermost frame first.
+    return (text[min(idx):][:_MAX_MESSAGE] if idx else text[-_MAX_MESSAGE:]).strip()
+
+
+def headline(message: str) -> str:
+    """One line for a table: the first ``E   `` line of a pytest report, else the first line."""
+    lines = [ln.strip() for ln in message.strip().splitlines() if ln.strip()]
+    err = next((ln[1:].strip() for ln in lines if ln.startswith("E ")), None)
+    return (err or (lines[0] if lines else ""))[:200]
+
+
+def _tail(path: Path, n: int) -> str:
+    return path.read_text(encoding="utf-8", errors="replace")[-n:].strip()
+
+
+def _slug(s: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", s).strip("-") or "suite"
+
+
+# --------------------------------------------------------------------------- JUnit
+
+
+def junit_testsuite(result: SuiteResult) -> ET.Element:
+    """A ``<testsuite>`` element for one suite, from its outcomes."""
+    c = result.counts
+    suite = ET.Element("testsuite", name=result.name, tests=str(len(result.tests) + c.get("not_run", 0)),
+                       failures=str(c.get("failed", 0) + c.get("xpassed", 0)),
+                       errors=str(c.get("error", 0) + c.get("crashed", 0) + c.get("timeout", 0)),
+                       skipped=str(c.get("skipped", 0) + c.get("xfailed", 0) + c.get("not_run", 0)),
+                       time=f"{result.duration:.3f}")
+    props = ET.SubElement(suite, "properties")
+    ET.SubElement(props, "property", name="status", value=result.status)
+    if result.reason:
+        ET.SubElement(props, "property", name="reason", value=result.reason)
+    for o in result.tests:
+        path, _, rest = o.nodeid.partition("::")
+        case = ET.SubElement(suite, "testcase", classname=path.replace("/", ".").removesuffix(".py"),
+                             name=rest or o.nodeid, file=path, time=f"{o.duration:.3f}")
+        first = headline(o.message) or o.outcome
+        if o.outcome in ("failed", "xpassed"):
+            ET.SubElement(case, "failure", message=first).text = o.message
+        elif o.outcome in ("error", "crashed", "timeout"):
+            ET.SubElement(case, "error", message=first, type=o.outcome).text = o.message
+        elif o.outcome in ("skipped", "xfailed"):
+            ET.SubElement(case, "skipped", message=first)
+    if result.status == "not-run" and not result.tests:
+        case = ET.SubElement(suite, "testcase", classname=result.name, name="not-run")
+        ET.SubElement(case, "skipped", message=f"NOT RUN: {result.reason}")
+    return suite
+
+
+def write_junit(path: str | os.PathLike, suites: list[ET.Element]) -> None:
+    root = ET.Element("testsuites")
+    root.extend(suites)
+    ET.indent(root)
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    ET.ElementTree(root).write(path, encoding="utf-8", xml_declaration=True)
+
+
+def _finish(result: SuiteResult, junit) -> SuiteResult:
+    if junit:
+        write_junit(junit, [junit_testsuite(result)])
+        result.junit = str(junit)
+    return result
+
+
+# --------------------------------------------------------------------------- plugin
+# Everything below runs inside the child pytest, loaded as ``-p _nvx_ft_suite_plugin``.
+
+if __name__ == PLUGIN_NAME:
+    import faulthandler
+
+    # A copy of the real stderr, taken before pytest's capture redirects fd 2.
+    _STDERR_FD = os.dup(2)
+    faulthandler.enable(file=_STDERR_FD, all_threads=True)
+    _EVENTS = open(os.environ[_EVENTS_ENV], "a", encoding="utf-8")
+    _TEST_TIMEOUT = float(os.environ.get(_TEST_TIMEOUT_ENV) or 0)
+    _reports: dict[str, list] = {}
+    _started: dict[str, float] = {}
+
+    def _emit(**event) -> None:
+        _EVENTS.write(json.dumps(event) + "\n")
+        _EVENTS.flush()
+
+    def pytest_collection_modifyitems(session, config, items):
+        with open(os.environ[_SKIP_ENV], encoding="utf-8") as f:
+            skip = {line.strip() for line in f if line.strip()}
+        if skip:
+            keep = [i for i in items if i.nodeid not in skip]
+            config.hook.pytest_deselected(items=[i for i in items if i.nodeid in skip])
+            items[:] = keep
+        _emit(event="collected", nodeids=[i.nodeid for i in items])
+
+    def pytest_collectreport(report):
+        if report.failed:
+            _emit(event="collect-error", nodeid=report.nodeid or "<collection>",
+                  message=str(report.longreprtext)[-_MAX_MESSAGE:])
+
+    def pytest_runtest_logstart(nodeid, location):
+        _started[nodeid] = time.monotonic()
+        _emit(event="start", nodeid=nodeid)
+        if _TEST_TIMEOUT:
+            faulthandler.dump_traceback_later(_TEST_TIMEOUT, exit=True, file=_STDERR_FD)
+
+    def pytest_runtest_logreport(report):
+        _reports.setdefault(report.nodeid, []).append(report)
+
+    def pytest_runtest_logfinish(nodeid, location):
+        if _TEST_TIMEOUT:
+            faulthandler.cancel_dump_traceback_later()
+        outcome, message = "passed", ""
+        for rep in _reports.pop(nodeid, []):
+            xfail = hasattr(rep, "wasxfail")
+            if rep.failed:
+                outcome = "failed" if rep.when == "call" else "error"
+            elif rep.skipped and outcome == "passed":
+                outcome = "xfailed" if xfail else "skipped"
+            elif rep.passed and xfail and rep.when == "call":
+                outcome = "xpassed"
+            if rep.failed or (outcome == "xpassed" and not message):
+                message = str(rep.longreprtext) if rep.failed else f"XPASS {rep.wasxfail}"
+                for title, content in rep.sections:
+                    if "reproduce" in title:
+                        message += f"\n{title}: {content}"
+            elif rep.skipped and not message and isinstance(rep.longrepr, tuple):
+                message = str(rep.longrepr[2])
+        _emit(event="finish", nodeid=nodeid, outcome=outcome,
+              duration=round(time.monotonic() - _started.pop(nodeid, time.monotonic()), 3),
+              message=message[-_MAX_MESSAGE:])
+
+    def pytest_sessionfinish(session, exitstatus):
+        if _TEST_TIMEOUT:
+            faulthandler.cancel_dump_traceback_later()
+        _emit(event="sessionfinish", exitstatus=int(exitstatus))

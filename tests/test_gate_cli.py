@@ -1,0 +1,230 @@
+"""``nvx-ft gate``: every bad input is one line and exit 3, a missing free-threaded
+interpreter is exit 2 with the how-to, a venv that does not import the artefact fails the
+install check, and the three reports are written."""
+
+from __future__ import annotations
+
+import json
+import sys
+import tarfile
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+from fake_wheels import make_wheel
+from packaging import tags as ptags
+
+from nvx_ft import cli, gate, interpreters
+
+THIS = interpreters.current()
+MY_TAG = next(iter(ptags.sys_tags()))  # e.g. cp311-cp311-manylinux_2_36_x86_64
+
+
+def run_gate_cli(capsys, *args):
+    rc = cli.main(["gate", *args])
+    captured = capsys.readouterr()
+    return rc, captured.err.strip()
+
+
+def assert_one_line(err: str, *needles: str) -> None:
+    assert len(err.splitlines()) == 1 and "Traceback" not in err, err
+    for needle in needles:
+        assert needle in err, err
+
+
+# --------------------------------------------------------------------------- exit 2
+
+
+def test_no_free_threaded_interpreter_is_blocked_with_the_how_to(capsys, monkeypatch):
+    monkeypatch.setattr(interpreters, "find", lambda label: None)
+    rc, err = run_gate_cli(capsys, "--pypi", "26.10.2")
+    assert rc == cli.EXIT_BLOCKED
+    assert_one_line(err, "no free-threaded CPython 3.14t found", "uv python install 3.14t",
+                    "setup-python", "NVX_FT_PYTHON_3_14T")
+
+
+# --------------------------------------------------------------------------- exit 3
+
+
+def _other_platform() -> str:
+    mine = {t.platform for t in ptags.sys_tags()}
+    return next(p for p in ("win_arm64", "macosx_15_0_arm64", "manylinux_2_28_s390x")
+                if p not in mine)
+
+
+BAD_WHEELS = {
+    "missing path": (lambda d: d / "autobahn-26.10.2-cp314-cp314t-win_amd64.whl",
+                     ["no such file"]),
+    "not a wheel": (lambda d: (d / "autobahn.zip").write_bytes(b"PK") and d / "autobahn.zip",
+                    ["not a wheel file name"]),
+    "corrupt zip": (lambda d: (d / f"autobahn-26.10.2-{MY_TAG}.whl").write_bytes(b"\0" * 64)
+                    and d / f"autobahn-26.10.2-{MY_TAG}.whl", ["corrupt wheel"]),
+    "another platform": (lambda d: make_wheel(
+        d, f"{MY_TAG.interpreter}-{MY_TAG.abi}-{_other_platform()}"),
+        ["a wheel for another platform", _other_platform()]),
+    "another interpreter": (lambda d: make_wheel(d, f"cp39-cp39-{MY_TAG.platform}"),
+                            ["a wheel for another interpreter", "cp39-cp39"]),
+    "pure-Python wheel": (lambda d: make_wheel(d, "py3-none-any"),
+                          ["pure-Python wheel", "NVX missing"]),
+    "platform wheel without NVX": (lambda d: make_wheel(d, str(MY_TAG), nvx=()),
+                                   ["without NVX"]),
+    "another project": (lambda d: make_wheel(d, str(MY_TAG), project="wsproto"),
+                        ["not of autobahn"]),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_WHEELS))
+def test_bad_wheel_is_one_line_exit_3(tmp_path, capsys, case):
+    make, needles = BAD_WHEELS[case]
+    rc, err = run_gate_cli(capsys, "--wheel", str(make(tmp_path)), "--python", sys.executable,
+                           "--reports", str(tmp_path / "reports"))
+    assert rc == cli.EXIT_USAGE
+    assert_one_line(err, *needles)
+    assert not (tmp_path / "reports").exists()  # nothing ran
+
+
+def _accepted_by_314t() -> list[str]:
+    return [str(t) for t in ptags.cpython_tags((3, 14), abis=["cp314t"],
+                                               platforms=["manylinux_2_28_x86_64", "linux_x86_64"])]
+
+
+def test_gil_cp314_wheel_given_to_a_free_threaded_gate_is_bad_input(tmp_path):
+    ft = interpreters.Interpreter("3.14t", "/opt/py/bin/python3.14t", "3.14.7", True, "test")
+    wheel = make_wheel(tmp_path, "cp314-cp314-manylinux_2_28_x86_64")
+    with pytest.raises(cli.UsageError, match=r"a GIL \(cp314\) wheel given to a free-threaded "
+                                             r"gate .*cp314t"):
+        gate.validate_wheel(str(wheel), ft, accepted=_accepted_by_314t())
+    good = make_wheel(tmp_path, "cp314-cp314t-manylinux_2_28_x86_64")
+    assert gate.validate_wheel(str(good), ft, accepted=_accepted_by_314t()).free_threaded
+
+
+def test_gil_cp314_wheel_on_the_real_314t(tmp_path, capsys):
+    ft = interpreters.find("3.14t")
+    if ft is None:
+        pytest.skip("NOT RUN: no python3.14t here - " + interpreters.how_to_get("3.14t"))
+    wheel = make_wheel(tmp_path, "cp314-cp314-manylinux_2_28_x86_64")
+    rc, err = run_gate_cli(capsys, "--wheel", str(wheel), "--python", ft.executable)
+    assert rc == cli.EXIT_USAGE
+    assert_one_line(err, "a GIL (cp314) wheel given to a free-threaded gate")
+
+
+def _sdist(tmp_path, name="autobahn-26.10.2.tar.gz", pkg_info=True):
+    path = tmp_path / name
+    src = tmp_path / "src" / name.removesuffix(".tar.gz")
+    src.mkdir(parents=True)
+    if pkg_info:
+        (src / "PKG-INFO").write_text("Metadata-Version: 2.4\nName: autobahn\n")
+    (src / "pyproject.toml").write_text("")
+    with tarfile.open(path, "w:gz") as tf:
+        tf.add(src, arcname=src.name)
+    return path
+
+
+@pytest.mark.parametrize("make, needle", [
+    (lambda d: d / "autobahn-26.10.2.tar.gz", "no such file"),
+    (lambda d: (d / "autobahn-26.10.2.tar.gz").write_bytes(b"garbage") and
+     d / "autobahn-26.10.2.tar.gz", "corrupt sdist"),
+    (lambda d: _sdist(d, pkg_info=False), "no top-level PKG-INFO"),
+    (lambda d: (d / "autobahn.txt").write_text("x") and d / "autobahn.txt",
+     "not an sdist file name"),
+])
+def test_bad_sdist_is_one_line_exit_3(tmp_path, capsys, make, needle):
+    rc, err = run_gate_cli(capsys, "--sdist", str(make(tmp_path)), "--python", sys.executable)
+    assert rc == cli.EXIT_USAGE
+    assert_one_line(err, needle)
+
+
+def test_bad_version_and_bad_python_are_exit_3(tmp_path, capsys):
+    rc, err = run_gate_cli(capsys, "--pypi", "not.a.version!")
+    assert rc == cli.EXIT_USAGE and "not a version" in err
+    rc, err = run_gate_cli(capsys, "--pypi", "26.10.2", "--python", str(tmp_path / "nope"))
+    assert rc == cli.EXIT_USAGE
+    assert_one_line(err, "not a working CPython")
+
+
+def test_a_good_sdist_passes_validation(tmp_path):
+    gate.validate_sdist(str(_sdist(tmp_path)))  # no exception
+
+
+# --------------------------------------------------------------------------- verdicts
+
+
+@pytest.mark.parametrize("statuses, verdict, code", [
+    (["passed"] * 6, "pass", 0),
+    (["passed"] * 5 + ["not-run"], "not-passed", 2),  # a missing part is never a pass
+    (["passed", "failed"] + ["passed"] * 4, "fail", 1),
+    (["passed"] * 3 + ["crashed", "not-run", "passed"], "fail", 1),
+    (["passed"] * 4 + ["timeout", "passed"], "fail", 1),
+])
+def test_verdict(statuses, verdict, code):
+    checks = [gate.Check(n, s) for n, s in zip(gate.CHECKS, statuses)]
+    assert gate.verdict_of(checks) == (verdict, code)
+
+
+def test_verify_installed_catches_a_module_that_is_not_the_artefact():
+    record = {"_nvx_xormasker.cpython-314t-x86_64-linux-gnu.so": "aa" * 32,
+              "_nvx_utf8validator.cpython-314t-x86_64-linux-gnu.so": "bb" * 32}
+    tags = ["cp314-cp314t-linux_x86_64"]
+    probe = {"site": "/v/lib/python3.14t/site-packages", "wheel_tags": tags, "modules": {
+        "_nvx_xormasker": {"file": "/v/lib/python3.14t/site-packages/"
+                                   "_nvx_xormasker.cpython-314t-x86_64-linux-gnu.so",
+                           "sha256": "aa" * 32},
+        "_nvx_utf8validator": {"file": "/v/lib/python3.14t/site-packages/"
+                                       "_nvx_utf8validator.cpython-314t-x86_64-linux-gnu.so",
+                               "sha256": "bb" * 32}}}
+    assert gate.verify_installed(probe, record, tags) == []
+    # a different build of the same module (e.g. a cached wheel) ...
+    probe["modules"]["_nvx_xormasker"]["sha256"] = "cc" * 32
+    # ... one imported from somewhere else on sys.path ...
+    probe["modules"]["_nvx_utf8validator"]["file"] = "/work/_nvx_utf8validator.cpython-314t-x86_64-linux-gnu.so"
+    # ... and another wheel's metadata
+    probe["wheel_tags"] = ["cp314-cp314-linux_x86_64"]
+    problems = gate.verify_installed(probe, record, tags)
+    assert len(problems) == 3
+    assert "differs from the wheel's" in problems[0] or "differs from the wheel's" in problems[1]
+    assert any("outside the venv's site-packages" in p for p in problems)
+    assert any("another build got installed" in p for p in problems)
+
+
+def test_a_wheel_whose_modules_do_not_load_fails_install_and_nothing_else_runs(tmp_path, capsys):
+    """End to end through a real venv: the fake NVX modules cannot be imported, so the
+    install check fails, the other checks are not run, and the three reports exist."""
+    wheel = make_wheel(tmp_path, str(MY_TAG), requires=())
+    reports = tmp_path / "reports"
+    rc = cli.main(["gate", "--wheel", str(wheel), "--python", sys.executable,
+                   "--reports", str(reports)])
+    out = capsys.readouterr().out
+    assert rc == cli.EXIT_FAIL
+    (run_dir,) = reports.iterdir()
+    data = json.loads((run_dir / "gate.json").read_text())
+    assert data["schema"] == gate.SCHEMA and data["verdict"] == "fail"
+    statuses = {c["name"]: c["status"] for c in data["checks"]}
+    assert statuses == {"install": "failed", **{n: "not-run" for n in gate.CHECKS[1:]}}
+    install = data["checks"][0]
+    assert "does not import the artefact" in install["summary"] + " ".join(install["details"])
+    assert "import _nvx_utf8validator" in " ".join(install["details"])
+    assert "| install " in out and "VERDICT: FAIL" in out
+    assert "# nvx-ft release gate: FAIL" in (run_dir / "gate.md").read_text()
+    suites = ET.parse(run_dir / "gate.junit.xml").getroot().findall("testsuite")
+    assert [s.get("name") for s in suites] == list(gate.CHECKS)
+    assert not (run_dir / "venv").exists()  # removed unless --keep-venv
+
+
+def test_reports_append_to_the_github_step_summary(tmp_path, monkeypatch):
+    summary = tmp_path / "summary.md"
+    summary.write_text("earlier step\n")
+    monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
+    checks = [gate.Check(n, "passed", 1.0, "fine") for n in gate.CHECKS]
+    checks[-1] = gate.Check("benchmark-smoke", "not-run", 0.0, "not run: no benchmarks")
+    target = {"kind": "wheel", "spec": "x.whl", "wheel": "/d/x.whl", "wheel_sha256": "ab" * 32,
+              "origin": "wheel file"}
+    data = gate._report(checks, target, THIS, None, gate.dt.datetime.now(gate.dt.timezone.utc),
+                        tmp_path, keep_venv=False)
+    assert data["verdict"] == "not-passed" and data["exit_code"] == cli.EXIT_BLOCKED
+    text = summary.read_text()
+    assert text.startswith("earlier step\n") and "# nvx-ft release gate: NOT-PASSED" in text
+    row = next(line for line in text.splitlines() if "| benchmark-smoke" in line)
+    assert "NOT-RUN" in row and "no benchmarks" in row
+    skipped = ET.parse(tmp_path / "gate.junit.xml").getroot().find(
+        "testsuite[@name='benchmark-smoke']/testcase/skipped")
+    assert skipped is not None and skipped.get("message").startswith("NOT RUN")

@@ -1,0 +1,106 @@
+"""``nvx_ft.suites.run_suite``: a segfault or a hang is a named failure with a stack,
+and the tests after it still run."""
+
+from __future__ import annotations
+
+import sys
+import textwrap
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from nvx_ft.suites import run_suite
+
+CRASHY = '''
+import ctypes, time
+
+def test_before():
+    pass
+
+def test_fails():
+    assert 1 == 2, "one is not two"
+
+def test_segfaults():
+    ctypes.string_at(0)  # reads address 0: SIGSEGV
+
+def test_after_the_crash():
+    pass
+
+def test_hangs():
+    while True:
+        time.sleep(0.05)
+
+def test_after_the_hang():
+    pass
+'''
+
+
+@pytest.fixture
+def suite(tmp_path):
+    def make(source: str, name: str = "test_x.py"):
+        d = tmp_path / "suite"
+        d.mkdir(exist_ok=True)
+        (d / name).write_text(textwrap.dedent(source))
+        return d
+    return make
+
+
+def test_crash_and_hang_are_named_with_a_stack_and_the_rest_runs(suite, tmp_path):
+    path = suite(CRASHY)
+    junit = tmp_path / "junit.xml"
+    res = run_suite(sys.executable, path, timeout=120, test_timeout=3, junit=junit,
+                    cwd=tmp_path, extra_args=["-p", "no:randomly"])
+    outcomes = {t.nodeid.split("::")[-1]: t.outcome for t in res.tests}
+    assert outcomes == {"test_before": "passed", "test_fails": "failed",
+                        "test_segfaults": "crashed", "test_after_the_crash": "passed",
+                        "test_hangs": "timeout", "test_after_the_hang": "passed"}
+    assert res.status == "crashed" and res.attempts == 3
+    failures = {n.split("::")[-1]: m for n, m in res.failures}
+    assert "SIGSEGV" in failures["test_segfaults"]
+    assert "Segmentation fault" in failures["test_segfaults"]
+    assert "test_x.py\", line 11 in test_segfaults" in failures["test_segfaults"]
+    assert "Timeout" in failures["test_hangs"] and "in test_hangs" in failures["test_hangs"]
+    assert "one is not two" in failures["test_fails"]
+    cases = ET.parse(junit).getroot().findall(".//testcase")
+    assert len(cases) == 6
+    errors = {c.get("name"): c.find("error").get("type") for c in cases
+              if c.find("error") is not None}
+    assert errors == {"test_segfaults": "crashed", "test_hangs": "timeout"}
+
+
+def test_suite_timeout_is_a_hard_bound_and_names_the_running_test(suite, tmp_path):
+    path = suite('''
+        import time
+        def test_hangs():
+            while True:
+                time.sleep(0.05)
+        def test_never_reached():
+            pass
+    ''')
+    res = run_suite(sys.executable, path, timeout=15, cwd=tmp_path)
+    assert res.status == "timeout"
+    assert [n.split("::")[-1] for n, _ in res.failures] == ["test_hangs"]
+    assert res.counts["not_run"] == 1 and "not run" in res.reason
+
+
+def test_plain_pass_and_fail(suite, tmp_path):
+    ok = run_suite(sys.executable, suite("def test_ok():\n    pass\n"), timeout=60, cwd=tmp_path)
+    assert ok.status == "passed" and ok.counts["passed"] == 1 and ok.failures == []
+    bad = run_suite(sys.executable, suite("def test_bad():\n    assert 0\n", "test_y.py"),
+                    timeout=60, cwd=tmp_path)
+    assert bad.status == "failed" and bad.counts["failed"] == 1
+
+
+def test_collection_error_is_a_failure_not_a_pass(suite, tmp_path):
+    res = run_suite(sys.executable, suite("import no_such_module_here\n"), timeout=60,
+                    cwd=tmp_path)
+    assert res.status == "failed"
+    assert any("no_such_module_here" in m for _, m in res.failures)
+
+
+def test_missing_or_empty_suite_is_not_run(tmp_path):
+    missing = run_suite(sys.executable, tmp_path / "nope", timeout=60)
+    assert missing.status == "not-run" and "does not exist" in missing.reason
+    (tmp_path / "empty").mkdir()
+    empty = run_suite(sys.executable, tmp_path / "empty", timeout=60, cwd=tmp_path)
+    assert empty.status == "not-run" and empty.reason == "no tests collected"
