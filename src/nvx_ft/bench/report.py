@@ -79,6 +79,11 @@ def _copy_throughput(results: dict) -> dict:
 # --------------------------------------------------------------------------- findings
 
 
+def _anti(point: dict) -> bool:
+    """Speedup below 1.0 as printed (x0.996 reads x1.00 and is no anti-scaling)."""
+    return round(point["median_speedup"], 2) < 1.0
+
+
 def findings(results: dict) -> dict[str, list[str]]:
     """Anti-scaling, poor efficiency and noisy points, by name."""
     anti, poor, noisy, busy = [], [], [], []
@@ -90,7 +95,7 @@ def findings(results: dict) -> dict[str, list[str]]:
                         "its wall time")
         cores = (results["builds"][name].get("scaling") or {}).get("cores", 1)
         multi = [p for p in s["points"] if p["threads"] > 1]
-        bad = [p for p in multi if p["median_speedup"] < 1.0]
+        bad = [p for p in multi if _anti(p)]
         if bad:
             anti.append(f"{where}: " + ", ".join(
                 f"x{p['median_speedup']:.2f} at {p['threads']} threads "
@@ -216,7 +221,7 @@ def _scaling_section(results: dict) -> list[str]:
             if not p:
                 cells.append("-")
                 continue
-            flag = " **ANTI**" if p["median_speedup"] < 1.0 else (
+            flag = " **ANTI**" if _anti(p) else (
                 " *poor*" if p["efficiency"] < POOR_EFFICIENCY else "")
             cpu = f", cpu {_pct(p['median_cpu_share'])}" if "median_cpu_share" in p else ""
             cells.append(f"x{p['median_speedup']:.2f} (cv {_pct(p['cv_speedup'])}, "
@@ -269,6 +274,35 @@ def _single_thread_tables(results: dict, full: bool) -> list[str]:
     return lines
 
 
+def _glance_section(results: dict) -> list[str]:
+    """Per workload and frame: each build's speedup at N = cores (the most the machine can
+    give) and at the most threads, and its 1-thread throughput."""
+    cores = results["machine"].get("cores_usable") or 1
+    by_key: dict = defaultdict(dict)
+    for name, s in scaling_rows(results):
+        by_key[(s["workload"], s["frame_size"])][name] = s
+    builds = [n for n, b in results["builds"].items() if b.get("scaling")]
+    rows = []
+    for (w, f) in sorted(by_key, key=lambda k: (_workload_order(k[0]), k[1])):
+        cells = [w, human_size(f)]
+        for b in builds:
+            s = by_key[(w, f)].get(b)
+            if not s:
+                cells.append("-")
+                continue
+            pts = {p["threads"]: p for p in s["points"]}
+            at_cores = pts.get(cores) or s["points"][-1]
+            most = s["points"][-1]
+            cells.append(f"{_mbs(s['points'][0]['median_throughput'])} MB/s; "
+                         f"x{at_cores['median_speedup']:.2f} ±{_pct(at_cores['cv_speedup'])} "
+                         f"at {at_cores['threads']}, x{most['median_speedup']:.2f} at "
+                         f"{most['threads']}")
+        rows.append(cells)
+    missing = [n for n, b in results["builds"].items() if not b.get("scaling")]
+    note = [f"Not measured: {', '.join(missing)} (see Builds)."] if missing else []
+    return _table(["workload", "frame"] + builds, rows) + [""] + note
+
+
 def summary_markdown(results: dict) -> str:
     m = results["machine"]
     la0, la1 = results.get("load_average_start"), results.get("load_average_end")
@@ -277,13 +311,21 @@ def summary_markdown(results: dict) -> str:
         "# NVX benchmarks: free-threaded vs GIL build",
         "",
         f"{results['started']}, **{results['mode']} mode**, {results['seconds']:.0f} s wall. "
-        f"Machine: {m.get('cpu')}, {cores} usable cores ({m.get('platform')}). "
+        f"Machine: {m.get('cpu')}, {cores} usable cores ({m.get('platform')}), "
+        f"nice {m.get('nice')}. "
         f"Load average (1/5/15 min) at start {la0}, at end {la1}: a load above 0 means other "
         "work shared the cores, which shows up as CV.",
         "",
         "## Builds",
         "",
         *_builds_section(results),
+        "",
+        "## At a glance",
+        "",
+        f"Per build: 1-thread throughput; median speedup ± its CV at {cores} threads (= the "
+        "cores) and at the most threads measured. Details and efficiency: Parallel scaling.",
+        "",
+        *_glance_section(results),
         "",
     ]
     f = findings(results)

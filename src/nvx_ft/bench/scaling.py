@@ -94,7 +94,7 @@ def mode_config(mode: str, cores_: int | None = None) -> Config:
         return Config(("xor", "utf8", "copy"), FRAME_SIZES, thread_counts(c), 0.04, 0.12, 7)
     if mode == "full":
         return Config(tuple(WORKLOADS), (64, 256, wl.KIB, 16 * wl.KIB, 64 * wl.KIB),
-                      thread_counts(c, factor=4, extra=(3,) if c == 2 else ()), 0.2, 0.5, 9)
+                      thread_counts(c, factor=4, extra=(3,) if c == 2 else ()), 0.1, 0.3, 9)
     if mode == "smoke":  # structure only: one tiny window per point
         return Config(tuple(WORKLOADS), (64,), (1, 2), 0.0, 0.005, 2)
     raise ValueError(f"unknown mode {mode!r}: quick, full or smoke")
