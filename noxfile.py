@@ -119,3 +119,22 @@ def parallel(session: nox.Session) -> None:
     install_target(session)
     for threads in ("4", "auto"):
         session.run("pytest", "tests", f"--parallel-threads={threads}", *session.posargs)
+
+
+@nox.session(venv_backend="none")
+def gate(session: nox.Session) -> None:
+    """The release gate (README's main job): ``nvx-ft gate`` with its exit code.
+
+    Default: autobahn's latest release on PyPI on a discovered python3.14t; ``nox -s gate
+    -- --wheel dist/autobahn-...-cp314t-....whl`` (or ``--sdist``, ``--pypi VERSION``,
+    ``--python``). Exit 0 pass, 1 a check failed, 2 blocked (no free-threaded interpreter:
+    the message says how to get one), 3 bad input. Reports: reports/gate/<UTC timestamp>/.
+    Runs in nox's own interpreter: the gate makes its own fresh venv for the target.
+    """
+    from nvx_ft import cli
+
+    code = cli.main(["gate", *session.posargs])
+    if code:
+        # nox itself only knows pass/fail; the gate's documented exit codes must survive.
+        sys.stdout.flush()
+        raise SystemExit(code)

@@ -1,0 +1,100 @@
+"""The GitHub workflows, validated offline: check-jsonschema's bundled GitHub-workflow
+schema (from PyPI, ``nvx-ft[dev]``), plus what the schema cannot know (matrix, time
+bounds, nox sessions that exist, reports uploaded even on failure)."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+WORKFLOWS = ROOT / ".github" / "workflows"
+NIGHTLY = WORKFLOWS / "nightly-free-threaded.yml"
+RELEASE = WORKFLOWS / "release-gate.yml"
+PLATFORMS = {"ubuntu-24.04", "ubuntu-24.04-arm", "macos-15", "windows-2025"}
+
+try:
+    import check_jsonschema  # noqa: F401
+    from ruamel.yaml import YAML
+except ImportError:
+    if os.environ.get("NVX_FT_GATE"):  # the release gate's venv holds only test deps
+        pytest.skip("workflow linting is a dev check (nvx-ft[dev]); not part of the gate",
+                    allow_module_level=True)
+    raise
+
+
+def load(path: Path) -> dict:
+    return YAML(typ="safe").load(path.read_text(encoding="utf-8"))
+
+
+def validate(*paths: Path) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "check_jsonschema", "--builtin-schema",
+                           "vendor.github-workflows", *map(str, paths)],
+                          capture_output=True, text=True, timeout=120)
+
+
+def test_both_workflows_match_the_github_workflow_schema():
+    out = validate(NIGHTLY, RELEASE)
+    assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_the_schema_check_rejects_a_broken_workflow(tmp_path):
+    broken = tmp_path / "broken.yml"
+    broken.write_text(NIGHTLY.read_text().replace("runs-on: ${{ matrix.os }}",
+                                                  "runs_on: ${{ matrix.os }}", 1)
+                      .replace("timeout-minutes: 120", "timeout-minutes: [soon]", 1))
+    out = validate(broken)
+    assert out.returncode == 1 and "runs_on" in out.stdout + out.stderr
+
+
+def _every_job(workflow: dict):
+    return workflow["jobs"].items()
+
+
+@pytest.mark.parametrize("path", [NIGHTLY, RELEASE], ids=lambda p: p.name)
+def test_every_job_is_time_bounded_and_uploads_reports_even_on_failure(path):
+    for name, job in _every_job(load(path)):
+        assert isinstance(job.get("timeout-minutes"), int), name
+        uploads = [s for s in job["steps"] if str(s.get("uses", "")).startswith(
+            "actions/upload-artifact@")]
+        assert uploads and all(s.get("if") == "always()" for s in uploads), name
+
+
+def test_nightly_covers_every_platform_on_314t_and_the_314_baseline():
+    wf = load(NIGHTLY)
+    triggers = wf["on"]
+    assert "schedule" in triggers and "workflow_dispatch" in triggers
+    matrix = wf["jobs"]["suites"]["strategy"]["matrix"]
+    assert set(matrix["os"]) == PLATFORMS and set(matrix["python"]) == {"3.14t", "3.14"}
+    assert set(wf["jobs"]["scaling"]["strategy"]["matrix"]["os"]) == PLATFORMS
+    uses = [s.get("uses", "") for job in wf["jobs"].values() for s in job["steps"]]
+    assert any(u.startswith("actions/setup-python@") for u in uses)
+    assert any(u.startswith("astral-sh/setup-uv@") for u in uses)
+
+
+def test_workflows_only_run_nox_sessions_that_exist():
+    sessions = set(re.findall(r"^@nox\.session.*\n(?:@.*\n)*def (\w+)\(",
+                              (ROOT / "noxfile.py").read_text(), re.M))
+    text = NIGHTLY.read_text()
+    used = {m.split("-")[0] for m in re.findall(r'nox -s "?([\w.-]+)', text)}
+    assert used and used <= sessions, used - sessions
+
+
+def test_release_gate_is_callable_with_the_wheels_artifact_and_gates_per_platform():
+    wf = load(RELEASE)
+    inputs = wf["on"]["workflow_call"]["inputs"]
+    assert inputs["wheels-artifact"]["required"] is True
+    steps = " ".join(str(s.get("run", "")) for job in wf["jobs"].values() for s in job["steps"])
+    assert "nvx-ft fileset dist" in steps and "nvx-ft inspect dist/*.whl" in steps
+    assert "nvx-ft gate --wheel" in steps
+    gate = wf["jobs"]["gate"]
+    assert {e["os"] for e in gate["strategy"]["matrix"]["include"]} == PLATFORMS
+    assert gate["strategy"]["fail-fast"] is False
+    # no step may swallow a failure: a failed check must fail the release
+    assert not any(s.get("continue-on-error") for job in wf["jobs"].values()
+                   for s in job["steps"])
