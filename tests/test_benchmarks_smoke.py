@@ -108,6 +108,7 @@ def test_report_of_ideal_scaling_calls_out_nothing():
                                     "busy": []}
 
 
+@pytest.mark.thread_unsafe(reason="runs the benchmarks in subprocesses, timed windows")
 def test_every_benchmark_runs_once_and_the_report_is_written(tmp_path, nvx_target):
     """The multi-build driver end to end, smoke mode: this interpreter as one build
     (NVX and, in its own process, autobahn's fallback), plus a build that cannot be
@@ -166,6 +167,7 @@ ACCEPTS_EVERYTHING = textwrap.dedent('''
 ''')
 
 
+@pytest.mark.thread_unsafe(reason="runs pytest in a subprocess")
 def test_benchmarks_refuse_to_time_a_validator_that_does_not_validate(tmp_path):
     """Self-test: a benchmark times the case it names, or fails (a validator that
     accepts invalid UTF-8 would otherwise be reported as fast)."""

@@ -139,10 +139,12 @@ def measure_window(make_call, n_threads: int, warmup: float, window: float,
                 for _ in batch_range:
                     call()
             calls, t_first, c_first = 0, now(), time.thread_time()
-            while now() < end:
+            while True:  # at least one batch: a thread starved past the window still counts
                 for _ in batch_range:
                     call()
                 calls += batch
+                if now() >= end:
+                    break
             c_last, t_last = time.thread_time(), now()
             rates[i] = calls * nbytes / (t_last - t_first)
             cpu[i] = (c_last - c_first) / (t_last - t_first)
