@@ -297,10 +297,18 @@ def _glance_section(results: dict) -> list[str]:
                          f"x{at_cores['median_speedup']:.2f} ±{_pct(at_cores['cv_speedup'])} "
                          f"at {at_cores['threads']}, x{most['median_speedup']:.2f} at "
                          f"{most['threads']}")
+        ft, gil = by_key[(w, f)].get("3.14t"), by_key[(w, f)].get("3.14")
+        if ft and gil:
+            best = [max(p["median_throughput"] for p in x["points"]) for x in (ft, gil)]
+            cells.append(f"{best[0] / best[1]:.2f}")
+        elif "3.14t" in builds and "3.14" in builds:
+            cells.append("-")
         rows.append(cells)
     missing = [n for n, b in results["builds"].items() if not b.get("scaling")]
     note = [f"Not measured: {', '.join(missing)} (see Builds)."] if missing else []
-    return _table(["workload", "frame"] + builds, rows) + [""] + note
+    extra = (["3.14t / 3.14, best aggregate throughput"]
+             if "3.14t" in builds and "3.14" in builds else [])
+    return _table(["workload", "frame"] + builds + extra, rows) + [""] + note
 
 
 def summary_markdown(results: dict) -> str:
@@ -323,7 +331,9 @@ def summary_markdown(results: dict) -> str:
         "## At a glance",
         "",
         f"Per build: 1-thread throughput; median speedup ± its CV at {cores} threads (= the "
-        "cores) and at the most threads measured. Details and efficiency: Parallel scaling.",
+        "cores) and at the most threads measured; last column: what free-threading buys - "
+        "the best aggregate throughput (any thread count) of 3.14t over that of 3.14. "
+        "Details and efficiency: Parallel scaling.",
         "",
         *_glance_section(results),
         "",
