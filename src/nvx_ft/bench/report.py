@@ -295,8 +295,8 @@ def _glance_section(results: dict) -> list[str]:
             most = s["points"][-1]
             cells.append(f"{_mbs(s['points'][0]['median_throughput'])} MB/s; "
                          f"x{at_cores['median_speedup']:.2f} ±{_pct(at_cores['cv_speedup'])} "
-                         f"at {at_cores['threads']}, x{most['median_speedup']:.2f} at "
-                         f"{most['threads']}")
+                         f"at {at_cores['threads']}, x{most['median_speedup']:.2f} "
+                         f"±{_pct(most['cv_speedup'])} at {most['threads']}")
         ft, gil = by_key[(w, f)].get("3.14t"), by_key[(w, f)].get("3.14")
         if ft and gil:
             best = [max(p["median_throughput"] for p in x["points"]) for x in (ft, gil)]
@@ -331,7 +331,8 @@ def summary_markdown(results: dict) -> str:
         "## At a glance",
         "",
         f"Per build: 1-thread throughput; median speedup ± its CV at {cores} threads (= the "
-        "cores) and at the most threads measured; last column: what free-threading buys - "
+        "cores) and at the most threads measured (each thread count is a separate "
+        "measurement, so the two can differ by more than noise); last column: what free-threading buys - "
         "the best aggregate throughput (any thread count) of 3.14t over that of 3.14. "
         "Details and efficiency: Parallel scaling.",
         "",
