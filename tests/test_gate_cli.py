@@ -5,6 +5,7 @@ install check, and the three reports are written."""
 from __future__ import annotations
 
 import json
+import os
 import sys
 import tarfile
 import xml.etree.ElementTree as ET
@@ -18,6 +19,24 @@ from nvx_ft import cli, gate, interpreters
 
 THIS = interpreters.current()
 MY_TAG = next(iter(ptags.sys_tags()))  # e.g. cp311-cp311-manylinux_2_36_x86_64
+
+
+def _jsonschema():
+    """jsonschema comes with nvx-ft[dev]; the gate's own venv holds only test deps."""
+    if os.environ.get("NVX_FT_GATE"):
+        return pytest.importorskip("jsonschema", reason="a dev check, not part of the gate")
+    import jsonschema
+    return jsonschema
+
+
+def assert_matches_schema(data: dict) -> None:
+    try:
+        import jsonschema
+    except ImportError:
+        if os.environ.get("NVX_FT_GATE"):
+            return  # the rest of the calling test still counts inside the gate
+        raise
+    jsonschema.validate(data, json.loads(gate.SCHEMA_FILE.read_text()))
 
 
 def run_gate_cli(capsys, *args):
@@ -198,6 +217,7 @@ def test_a_wheel_whose_modules_do_not_load_fails_install_and_nothing_else_runs(t
     (run_dir,) = reports.iterdir()
     data = json.loads((run_dir / "gate.json").read_text())
     assert data["schema"] == gate.SCHEMA and data["verdict"] == "fail"
+    assert_matches_schema(data)
     statuses = {c["name"]: c["status"] for c in data["checks"]}
     assert statuses == {"install": "failed", **{n: "not-run" for n in gate.CHECKS[1:]}}
     install = data["checks"][0]
@@ -221,6 +241,7 @@ def test_reports_append_to_the_github_step_summary(tmp_path, monkeypatch):
     data = gate._report(checks, target, THIS, None, gate.dt.datetime.now(gate.dt.timezone.utc),
                         tmp_path, keep_venv=False)
     assert data["verdict"] == "not-passed" and data["exit_code"] == cli.EXIT_BLOCKED
+    assert_matches_schema(json.loads((tmp_path / "gate.json").read_text()))
     text = summary.read_text()
     assert text.startswith("earlier step\n") and "# nvx-ft release gate: NOT-PASSED" in text
     row = next(line for line in text.splitlines() if "| benchmark-smoke" in line)
@@ -228,3 +249,16 @@ def test_reports_append_to_the_github_step_summary(tmp_path, monkeypatch):
     skipped = ET.parse(tmp_path / "gate.junit.xml").getroot().find(
         "testsuite[@name='benchmark-smoke']/testcase/skipped")
     assert skipped is not None and skipped.get("message").startswith("NOT RUN")
+
+
+def test_the_schema_rejects_an_unknown_check_status(tmp_path):
+    jsonschema = _jsonschema()
+    checks = [gate.Check(n, "passed", 1.0, "fine") for n in gate.CHECKS]
+    target = {"kind": "pypi", "spec": "26.10.2", "wheel": None, "wheel_sha256": None,
+              "origin": None}
+    data = gate._report(checks, target, THIS, None, gate.dt.datetime.now(gate.dt.timezone.utc),
+                        tmp_path, keep_venv=False)
+    assert_matches_schema(data)
+    data["checks"][2]["status"] = "skipped"  # not a status: "not-run" is the only honest one
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(data, json.loads(gate.SCHEMA_FILE.read_text()))

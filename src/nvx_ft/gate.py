@@ -32,7 +32,7 @@ index is unreachable, or a check could not run; 3 bad input (missing path, not a
 corrupt archive, a wheel for another platform or interpreter - e.g. a cp314 wheel given
 to a 3.14t gate -, a pure-Python wheel without NVX).
 
-``gate.json`` (``nvx-ft.gate/1``): ``schema``, ``verdict`` (pass | fail | not-passed),
+``gate.json`` (``nvx-ft.gate/1``, JSON Schema in ``schemas/gate-1.schema.json``): ``schema``, ``verdict`` (pass | fail | not-passed),
 ``exit_code``, ``started``/``finished`` (ISO 8601 UTC), ``duration_s``, ``target``
 (``kind`` wheel|sdist|pypi, ``spec``, ``wheel``, ``wheel_sha256``, ``origin``),
 ``interpreter`` (``executable``, ``version``, ``free_threaded``, ``source``),
@@ -68,6 +68,7 @@ from nvx_ft import fileset, interpreters, suites, wheel_inspect
 from nvx_ft.cli import EXIT_BLOCKED, EXIT_FAIL, EXIT_PASS, Blocked, UsageError
 
 SCHEMA = "nvx-ft.gate/1"
+SCHEMA_FILE = Path(__file__).with_name("schemas") / "gate-1.schema.json"
 PROJECT = "autobahn"
 ROOT = Path(__file__).resolve().parents[2]  # the nvx-ft checkout: tests/, stress/, benchmarks/
 CHECKS = ("install", "static", "gil-guard", "correctness", "stress", "benchmark-smoke")
