@@ -340,7 +340,18 @@ def summary_markdown(results: dict) -> str:
         "",
     ]
     f = findings(results)
+    multi = [p for _, s in scaling_rows(results) for p in s["points"] if p["threads"] > 1]
+    within = sum(p["cv_speedup"] <= CV_TARGET for p in multi)
     lines += ["## Findings", ""]
+    if multi:
+        lines += [f"CV target ({_pct(CV_TARGET)}): met by {within} of {len(multi)} reported "
+                  "speedups.", ""]
+    if f["busy"] or (la0 and cores and la0[0] > 0.5 * cores):
+        lines += ["> **Warning: the machine was busy during this run** (load average "
+                  f"{la0} at start for {cores} cores; {len(f['busy'])} single-thread "
+                  "baselines got less than a full core). Speedups and the ft/GIL cost are "
+                  "distorted by other processes; rerun on an idle machine before quoting "
+                  "them.", ""]
     lines.append("**Anti-scaling (speedup below 1.0: more threads, less throughput):**")
     lines += [f"- {x}" for x in f["anti_scaling"]] or ["- none"]
     lines.append("")
