@@ -11,6 +11,10 @@ import pytest
 
 from nvx_ft.suites import run_suite
 
+# The synthetic suites need none of the installed plugins; leaving them out keeps each
+# child pytest start cheap.
+ISOLATED = ["-p", "no:nvx_ft", "-p", "no:run-parallel", "-p", "no:randomly"]
+
 CRASHY = '''
 import ctypes, time
 
@@ -49,7 +53,7 @@ def test_crash_and_hang_are_named_with_a_stack_and_the_rest_runs(suite, tmp_path
     path = suite(CRASHY)
     junit = tmp_path / "junit.xml"
     res = run_suite(sys.executable, path, timeout=120, test_timeout=3, junit=junit,
-                    cwd=tmp_path, extra_args=["-p", "no:randomly"])
+                    cwd=tmp_path, extra_args=ISOLATED)
     outcomes = {t.nodeid.split("::")[-1]: t.outcome for t in res.tests}
     assert outcomes == {"test_before": "passed", "test_fails": "failed",
                         "test_segfaults": "crashed", "test_after_the_crash": "passed",
@@ -77,23 +81,24 @@ def test_suite_timeout_is_a_hard_bound_and_names_the_running_test(suite, tmp_pat
         def test_never_reached():
             pass
     ''')
-    res = run_suite(sys.executable, path, timeout=15, cwd=tmp_path)
+    res = run_suite(sys.executable, path, timeout=10, cwd=tmp_path, extra_args=ISOLATED)
     assert res.status == "timeout"
     assert [n.split("::")[-1] for n, _ in res.failures] == ["test_hangs"]
     assert res.counts["not_run"] == 1 and "not run" in res.reason
 
 
 def test_plain_pass_and_fail(suite, tmp_path):
-    ok = run_suite(sys.executable, suite("def test_ok():\n    pass\n"), timeout=60, cwd=tmp_path)
+    ok = run_suite(sys.executable, suite("def test_ok():\n    pass\n"), timeout=60, cwd=tmp_path,
+                   extra_args=ISOLATED)
     assert ok.status == "passed" and ok.counts["passed"] == 1 and ok.failures == []
     bad = run_suite(sys.executable, suite("def test_bad():\n    assert 0\n", "test_y.py"),
-                    timeout=60, cwd=tmp_path)
+                    timeout=60, cwd=tmp_path, extra_args=ISOLATED)
     assert bad.status == "failed" and bad.counts["failed"] == 1
 
 
 def test_collection_error_is_a_failure_not_a_pass(suite, tmp_path):
     res = run_suite(sys.executable, suite("import no_such_module_here\n"), timeout=60,
-                    cwd=tmp_path)
+                    cwd=tmp_path, extra_args=ISOLATED)
     assert res.status == "failed"
     assert any("no_such_module_here" in m for _, m in res.failures)
 
@@ -102,5 +107,6 @@ def test_missing_or_empty_suite_is_not_run(tmp_path):
     missing = run_suite(sys.executable, tmp_path / "nope", timeout=60)
     assert missing.status == "not-run" and "does not exist" in missing.reason
     (tmp_path / "empty").mkdir()
-    empty = run_suite(sys.executable, tmp_path / "empty", timeout=60, cwd=tmp_path)
+    empty = run_suite(sys.executable, tmp_path / "empty", timeout=60, cwd=tmp_path,
+                      extra_args=ISOLATED)
     assert empty.status == "not-run" and empty.reason == "no tests collected"
