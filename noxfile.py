@@ -74,8 +74,12 @@ for _label in interpreters.LABELS:
 
 
 def install_target(session: nox.Session) -> None:
-    """nvx-ft plus autobahn from PyPI (a wheel, or an sdist build where none exists)."""
-    session.install("-e", ".[target,stress,dev]")
+    """nvx-ft plus autobahn from PyPI (a wheel, or an sdist build where none exists).
+
+    ``bench`` too: tests/test_benchmarks_smoke.py runs every benchmark once and draws the
+    plot, so the benchmark code cannot rot (matplotlib has cp314t wheels).
+    """
+    session.install("-e", ".[target,stress,dev,bench]")
 
 
 @nox.session(python=list(interpreters.LABELS))
