@@ -90,11 +90,13 @@ KNOWN_DIVERGENCES: tuple[Divergence, ...] = (
         status="bug",
         why=(
             "Not accepted as the contract (RFC 3629: nothing after an ill-formed byte makes "
-            "the message well-formed), but harmless in autobahn itself: "
-            "autobahn.websocket.protocol fails the connection on the first invalid result "
-            "and never validates again without reset(). Any other caller that keeps "
-            "feeding chunks is told the stream is valid. Reported upstream-ready: "
-            "nvx_utf8vld_validate should return -1 while state == UTF8_REJECT."
+            "the message well-formed), but without effect in autobahn itself: "
+            "WebSocketProtocol.onFrameData calls _invalid_payload -> _fail_connection on the "
+            "first invalid result; with failByDrop=False it goes on feeding the rest of "
+            "that message to the validator (now told 'valid'), but the connection is "
+            "already failing, and the frame end's ends_on_codepoint=False fails it again. "
+            "Any other caller that keeps feeding chunks is told the stream is valid. "
+            "Upstream fix: nvx_utf8vld_validate should return -1 while state == UTF8_REJECT."
         ),
         model=Utf8RejectionNotSticky,
     ),

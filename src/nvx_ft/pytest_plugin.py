@@ -126,10 +126,6 @@ def pytest_generate_tests(metafunc):
 _TARGET_FIXTURES = {"nvx_target", *_IMPL_FIXTURES}
 
 
-def _impl(request):
-    return request.param  # None when the target is unavailable: see pytest_pyfunc_call
-
-
 @pytest.hookimpl(tryfirst=True)
 def pytest_pyfunc_call(pyfuncitem):
     """A test that needs the target FAILS (in its call phase, not as a setup error)."""
@@ -137,24 +133,15 @@ def pytest_pyfunc_call(pyfuncitem):
         get_target(pyfuncitem.config)
 
 
-@pytest.fixture(scope="session")
-def utf8_impl(request):
-    return _impl(request)
+def _impl_fixture(name):
+    @pytest.fixture(scope="session", name=name)
+    def impl(request):
+        return request.param  # None when the target is unavailable: see pytest_pyfunc_call
+
+    return impl
 
 
-@pytest.fixture(scope="session")
-def xor_impl(request):
-    return _impl(request)
-
-
-@pytest.fixture(scope="session")
-def lib_utf8_impl(request):
-    return _impl(request)
-
-
-@pytest.fixture(scope="session")
-def lib_xor_impl(request):
-    return _impl(request)
+utf8_impl, xor_impl, lib_utf8_impl, lib_xor_impl = map(_impl_fixture, _IMPL_FIXTURES)
 
 
 @pytest.fixture(scope="session")
