@@ -75,7 +75,7 @@ MODES = {
     "quick": Mode("quick", ("--benchmark-max-time=0.02", "--benchmark-min-rounds=3",
                             "--benchmark-warmup=off", "--nvx-intensity=default"),
                   ("3.14", "3.14t"), 300),
-    # full: ~35 minutes for three builds on 2 cores (nightly)
+    # full: ~40 minutes for three builds on 2 cores (nightly)
     "full": Mode("full", ("--benchmark-max-time=0.25", "--benchmark-min-rounds=7",
                           "--benchmark-warmup=on", "--nvx-intensity=nightly"), None, 3600),
     # every benchmark once, untimed structure check (tests/test_benchmarks_smoke.py)
