@@ -348,7 +348,8 @@ class Display:
 def run_gate(kind: str, spec: str, interp: interpreters.Interpreter, report_dir: Path, *,
              suite_timeout: float, stress_timeout: float, keep_venv: bool = False,
              display: Display | None = None, wheel_info: wheel_inspect.WheelInfo | None = None,
-             index_url: str = fileset.DEFAULT_INDEX, root: Path = ROOT) -> dict:
+             index_url: str = fileset.DEFAULT_INDEX, root: Path = ROOT,
+             skip: tuple[str, ...] = ()) -> dict:
     display = display or Display()
     started = dt.datetime.now(dt.timezone.utc)
     logs = report_dir / "logs"
@@ -366,6 +367,10 @@ def run_gate(kind: str, spec: str, interp: interpreters.Interpreter, report_dir:
     def step(check: Check, fn: Callable[[Check], None]) -> None:
         i = CHECKS.index(check.name) + 1
         display.start(i, len(CHECKS), check.name)
+        if check.name in skip:
+            check.summary = "not run: skipped with --skip (the verdict cannot be a pass)"
+            display.finish(check)
+            return
         t0 = time.monotonic()
         try:
             fn(check)
@@ -652,6 +657,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--index-url", default=fileset.DEFAULT_INDEX,
                         help="package index (PEP 691) for --pypi")
     parser.add_argument("--keep-venv", action="store_true", help="keep the gate's venv")
+    parser.add_argument("--skip", action="append", default=[], choices=CHECKS[1:],
+                        metavar="CHECK", help="leave a check out (reported as not run, so "
+                        f"the verdict cannot pass); one of {', '.join(CHECKS[1:])}")
     parser.add_argument("--checkout", metavar="DIR", default=str(ROOT),
                         help="nvx-ft checkout whose tests/, stress/, benchmarks/ run "
                              "(default: the one this nvx-ft runs from)")
@@ -690,7 +698,8 @@ def run(args) -> int:
           f"{interp.source}); reports in {report_dir}", file=sys.stderr, flush=True)
     data = run_gate(kind, spec, interp, report_dir, suite_timeout=args.suite_timeout,
                     stress_timeout=args.stress_timeout, keep_venv=args.keep_venv,
-                    index_url=args.index_url, root=Path(args.checkout).resolve())
+                    index_url=args.index_url, root=Path(args.checkout).resolve(),
+                    skip=tuple(args.skip))
     print(render_table(data))
     print(_verdict_line(data))
     print(f"reports: {report_dir / 'gate.json'}, {report_dir / 'gate.md'}, "
