@@ -91,7 +91,7 @@ FRAME_SIZES = (64, wl.KIB, 64 * wl.KIB)
 def mode_config(mode: str, cores_: int | None = None) -> Config:
     c = cores_ or cores()
     if mode == "quick":
-        return Config(("xor", "utf8", "copy"), FRAME_SIZES, thread_counts(c), 0.04, 0.12, 7)
+        return Config(("xor", "utf8", "copy"), FRAME_SIZES, thread_counts(c), 0.03, 0.1, 7)
     if mode == "full":
         return Config(tuple(WORKLOADS), (64, 256, wl.KIB, 16 * wl.KIB, 64 * wl.KIB),
                       thread_counts(c, factor=4, extra=(3,) if c == 2 else ()), 0.1, 0.3, 9)
