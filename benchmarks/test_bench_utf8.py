@@ -5,17 +5,12 @@ import pytest
 from nvx_ft.bench import workloads as wl
 
 
-def _valid(result) -> bool:
-    """Wrapper/fallback/reference return a tuple; the raw lib returns -1/0/1."""
-    return bool(result[0]) if isinstance(result, tuple) else result >= 0
-
-
 @pytest.mark.parametrize("kind", wl.UTF8_KINDS)
 def test_utf8(measure, utf8_impl, kind, size):
     result = measure(utf8_impl, wl.utf8_call(utf8_impl, wl.utf8_payload(kind, size)), size,
                      f"utf8-{kind}")
     # what is timed is the intended case, not an early exit on a wrong payload
-    assert _valid(result) == (not kind.startswith("invalid")), (utf8_impl.name, kind, result)
+    assert wl.utf8_verdict(result) == (not kind.startswith("invalid")), (utf8_impl.name, kind)
 
 
 @pytest.mark.parametrize("kind", wl.UTF8_KINDS)
@@ -23,4 +18,4 @@ def test_utf8_reference(measure, kind, size):
     impl = wl.REFERENCE_UTF8
     result = measure(impl, wl.utf8_call(impl, wl.utf8_payload(kind, size)), size,
                      f"utf8-{kind}")
-    assert _valid(result) == (not kind.startswith("invalid"))
+    assert wl.utf8_verdict(result) == (not kind.startswith("invalid"))

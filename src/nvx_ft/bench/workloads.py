@@ -19,6 +19,7 @@ shares nothing with another thread that calls it.
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Callable
 
 from nvx_ft.reference import Utf8Reference, XorReference
@@ -153,6 +154,12 @@ REFERENCE_XOR = Impl("reference/XorReference", lambda mask, align=0: XorReferenc
 REFERENCE_UTF8 = Impl("reference/Utf8Reference", lambda align=0: Utf8Reference())
 
 
+def utf8_verdict(result) -> bool:
+    """Valid so far? From a ``utf8_call`` result: the wrappers, the fallback and the
+    reference return autobahn's tuple, the raw lib returns -1 / 0 / 1."""
+    return bool(result[0]) if isinstance(result, tuple) else result >= 0
+
+
 def is_pure_python(impl: Impl) -> bool:
     return impl.level not in ("wrapper", "lib")
 
@@ -189,14 +196,10 @@ def copy_call(data: bytes) -> Call:
     return call
 
 
-_LIBC: list = []
-
-
+@functools.cache
 def _libc():
-    if not _LIBC:
-        import cffi
+    import cffi
 
-        ffi = cffi.FFI()
-        ffi.cdef("void *memcpy(void *dest, const void *src, size_t n);")
-        _LIBC.append((ffi, ffi.dlopen(None)))  # the C library already in the process
-    return _LIBC[0]
+    ffi = cffi.FFI()
+    ffi.cdef("void *memcpy(void *dest, const void *src, size_t n);")
+    return ffi, ffi.dlopen(None)  # the C library already in the process
