@@ -410,12 +410,20 @@ def run_gate(kind: str, spec: str, interp: interpreters.Interpreter, report_dir:
         else:
             build_spec = str(Path(spec).resolve()) if kind == "sdist" else f"{PROJECT}=={spec}"
             wheel = venv.build_wheel(build_spec, report_dir / "dist")
-            info = wheel_inspect.inspect_wheel(wheel)
-            local = any(t.split("-")[2].startswith("linux_") for t in info.tags)
-            target["origin"] = (f"built from the sdist by {interp.label}" if kind == "sdist"
-                                or local else "PyPI wheel")
         target["wheel"] = str(wheel)
         target["wheel_sha256"] = wheel_inspect.sha256_file(wheel)
+        if kind != "wheel":
+            target["origin"] = f"built from the sdist by {interp.label}"
+        if kind == "pypi":
+            # A wheel PyPI serves must be byte-identical to the index's file.
+            published = {f["filename"]: f.get("hashes", {}).get("sha256")
+                         for f in fileset.index_files(PROJECT, index_url)}
+            if wheel.name in published:
+                if published[wheel.name] != target["wheel_sha256"]:
+                    raise StepFailed(f"{wheel.name} differs from the file on the index "
+                                     f"(sha256 {target['wheel_sha256'][:12]} != "
+                                     f"{str(published[wheel.name])[:12]})")
+                target["origin"] = "PyPI wheel, sha256 equal to the index's"
         venv.pip("install", str(wheel))
         verify(venv, wheel)  # fail fast, before the test dependencies are installed
         req = [r for r in _bench_requirements(root) if "pytest-benchmark" in r]
@@ -562,7 +570,8 @@ def _report(checks, target, interp, venv, started, report_dir: Path, keep_venv: 
         "started": started.isoformat(timespec="seconds"),
         "finished": finished.isoformat(timespec="seconds"),
         "duration_s": round((finished - started).total_seconds(), 1),
-        "target": target, "interpreter": interp.as_dict(),
+        "target": target,
+        "interpreter": {**interp.as_dict(), "realpath": os.path.realpath(interp.executable)},
         "installer": venv.installer if venv else None,
         "host": {"platform": platform.platform(), "machine": platform.machine(),
                  "cpus": os.cpu_count()},
@@ -623,7 +632,7 @@ def render_markdown(data: dict) -> str:
     lines = [f"# nvx-ft release gate: {data['verdict'].upper()}", "",
              f"- target: {t['kind']} `{t['spec']}` -> `{Path(t['wheel']).name if t['wheel'] else '-'}`"
              f" ({t.get('origin') or '-'}), sha256 `{(t.get('wheel_sha256') or '-')[:16]}`",
-             f"- interpreter: `{i['executable']}` CPython {i['version']} "
+             f"- interpreter: `{i['executable']}` (`{i.get('realpath', '?')}`) CPython {i['version']} "
              f"{'free-threaded' if i['free_threaded'] else 'GIL'} ({i['source']})",
              f"- nvx-ft {data['nvx_ft']['version']} @ {(data['nvx_ft']['commit'] or '?')[:12]}, "
              f"{data['host']['platform']}, {data['duration_s']}s", "",
@@ -693,7 +702,9 @@ def run(args) -> int:
         n += 1
         report_dir = Path(args.reports) / f"{stamp}-{n}"
     report_dir.mkdir(parents=True)
-    print(f"nvx-ft gate: {PROJECT} {kind} {spec} on {interp.executable} (CPython "
+    where = interp.executable + (f" -> {os.path.realpath(interp.executable)}"
+                                 if os.path.realpath(interp.executable) != interp.executable else "")
+    print(f"nvx-ft gate: {PROJECT} {kind} {spec} on {where} (CPython "
           f"{interp.version}, {'free-threaded' if interp.free_threaded else 'GIL'}, "
           f"{interp.source}); reports in {report_dir}", file=sys.stderr, flush=True)
     data = run_gate(kind, spec, interp, report_dir, suite_timeout=args.suite_timeout,
