@@ -10,6 +10,8 @@ functions run side by side in one thread and across threads.
 
 from nvx_ft.hammer import Stream
 
+SCALE = 4  # iterations = SCALE * intensity.iterations
+
 
 def test_mask_unmask_validate(hammer, utf8_impl, nvx_target, shared_inputs):
     threads = hammer.intensity.threads
@@ -40,5 +42,5 @@ def test_mask_unmask_validate(hammer, utf8_impl, nvx_target, shared_inputs):
                                    hammer.chunk_ops(r, "validate", plain, max_chunks=2))
         vstreams[t].record(validators[t], [("reset",)])
 
-    hammer.run(worker, threads, hammer.intensity.iterations)
+    hammer.run(worker, threads, SCALE * hammer.intensity.iterations)
     hammer.verify(vstreams + [s for per_thread in streams for s in per_thread], threads)

@@ -10,6 +10,9 @@ interleaved as finely as CPython allows.
 from nvx_ft.hammer import Stream, fast_switching
 
 SMALL = 256  # short payloads: many C calls, many thread switches per second
+#: iterations = SCALE * intensity.iterations: each thread must outlive its scheduler
+#: time slices, or on a free-threaded build 16 threads just run one after the other
+SCALE = 10
 
 
 def _oversubscribed(hammer, impls, kind, inputs, masks=None):
@@ -31,7 +34,7 @@ def _oversubscribed(hammer, impls, kind, inputs, masks=None):
         s.record(objects[t], hammer.chunk_ops(r, op, r.choice(small)) + [("reset",)])
 
     with fast_switching():
-        hammer.run(worker, threads, hammer.intensity.iterations)
+        hammer.run(worker, threads, SCALE * hammer.intensity.iterations)
     hammer.verify(streams, threads)
 
 

@@ -1,0 +1,301 @@
+"""Sanitizer modes: NVX under ThreadSanitizer (free-threaded) and AddressSanitizer.
+
+TSan: a ThreadSanitizer-built free-threaded CPython (configure ``--with-thread-sanitizer
+--disable-gil``; the project never builds one - see README), named by
+``$NVX_FT_PYTHON_TSAN`` or found among the free-threaded interpreters
+(``nvx_ft.interpreters``) by its ``CONFIG_ARGS``. NVX is built by *that* interpreter, so
+it inherits ``-fsanitize=thread`` from its sysconfig, and every module under test is
+checked for ``__tsan_*`` symbols first: an uninstrumented NVX (built by another
+interpreter, or an uninstrumented wheel from a cache) shows no race at all, so this
+mode refuses to report "no races" for it. The stress suite runs with our suppressions
+(``tsan-suppressions.txt``: CPython and cffi internals only, never NVX), reports are
+parsed, and races whose stacks touch NVX frames fail with their top frames.
+
+ASan: NVX built with ``-fsanitize=address`` by a regular interpreter, run with gcc's
+``libasan`` preloaded and ``PYTHONMALLOC=malloc`` (so small buffers are real heap blocks
+with redzones): out-of-bounds reads/writes in SIMD heads and tails become reports.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from nvx_ft import build as build_mod
+
+TSAN_ENV = "NVX_FT_PYTHON_TSAN"
+SUPPRESSIONS = Path(__file__).with_name("tsan-suppressions.txt")
+ASAN_CFLAGS = ("-fsanitize=address", "-fno-omit-frame-pointer", "-g")
+#: frames that are NVX's own code (function names of both C files, and module paths)
+NVX_FRAME = re.compile(r"\b_?nvx_\w+|_nvx_(utf8validator|xormasker)\b")
+
+HOW_TO_GET_TSAN = (
+    "build CPython 3.14 yourself with `./configure --with-thread-sanitizer --disable-gil` "
+    "(clang; see README 'ThreadSanitizer interpreter') or use a prebuilt TSan image, then "
+    f"set ${TSAN_ENV}=/path/to/python3.14t"
+)
+
+
+class SanitizerUnavailable(RuntimeError):
+    """The sanitizer mode cannot run here (no TSan interpreter, no libasan): blocked."""
+
+
+# ----------------------------------------------------------------------------- interpreters
+
+
+def is_tsan_python(python: str) -> bool:
+    out = subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_config_var("
+                          "'CONFIG_ARGS') or '', sysconfig.get_config_var('Py_GIL_DISABLED'))"],
+                         capture_output=True, text=True, timeout=60)
+    return out.returncode == 0 and "--with-thread-sanitizer" in out.stdout \
+        and out.stdout.strip().endswith("1")
+
+
+def find_tsan_python() -> str:
+    """``$NVX_FT_PYTHON_TSAN``, else a found free-threaded interpreter built with TSan."""
+    env = os.environ.get(TSAN_ENV)
+    if env:
+        if not is_tsan_python(env):
+            raise SanitizerUnavailable(f"${TSAN_ENV}={env} is not a free-threaded CPython "
+                                       "configured --with-thread-sanitizer")
+        return env
+    from nvx_ft import interpreters
+
+    for label in interpreters.LABELS:
+        if label.endswith("t"):
+            interp = interpreters.find(label)
+            if interp and is_tsan_python(interp.executable):
+                return interp.executable
+    raise SanitizerUnavailable(f"no ThreadSanitizer free-threaded CPython found: {HOW_TO_GET_TSAN}")
+
+
+def suite_python(base: str, root: Path, autobahn: str | None = None) -> str:
+    """A venv of ``base`` with this checkout of nvx-ft ([target,stress]) installed, under
+    the cache; pip's wheel cache is never used (it could hand an uninstrumented build of
+    autobahn to a sanitizer interpreter)."""
+    ident = build_mod.interpreter_identity(base)
+    key = hashlib.sha256(f"{ident['base_executable']}|{ident['version']}|{root}".encode())
+    venv = build_mod.cache_root() / "venvs" / key.hexdigest()[:16]
+    exe = venv / "bin" / "python"
+    stamp = venv / "nvx-ft-ready"
+    if stamp.is_file():
+        return str(exe)
+    quiet = {**os.environ, "TSAN_OPTIONS": "report_bugs=0 exitcode=0"}
+    subprocess.run([base, "-m", "venv", "--clear", str(venv)], check=True, env=quiet,
+                   capture_output=True, timeout=600)
+    reqs = [f"-e{root}[target,stress]", "setuptools"]
+    if autobahn:
+        reqs.append(f"autobahn=={autobahn}")
+    out = subprocess.run([str(exe), "-m", "pip", "install", "--no-cache-dir",
+                          "--disable-pip-version-check", "-q", *reqs],
+                         capture_output=True, text=True, env=quiet, timeout=3600)
+    if out.returncode != 0:
+        raise SanitizerUnavailable(f"could not install nvx-ft into a venv of {base}:\n"
+                                   f"{out.stderr[-2000:]}")
+    stamp.write_text(json.dumps({"base": base, "root": str(root)}))
+    return str(exe)
+
+
+# ----------------------------------------------------------------------------- instrumentation
+
+
+def instrumented(path: str | os.PathLike, sanitizer: str = "tsan") -> bool:
+    """Does this shared object call the sanitizer runtime (``__tsan_*`` / ``__asan_*``)?"""
+    marker = {"tsan": b"__tsan_func_entry", "asan": b"__asan_"}[sanitizer]
+    nm = shutil.which("nm")
+    if nm:
+        out = subprocess.run([nm, "-D", "--undefined-only", str(path)], capture_output=True)
+        if out.returncode == 0:
+            return marker in out.stdout
+    return marker in Path(path).read_bytes()
+
+
+def require_instrumented(modules: dict[str, str], sanitizer: str) -> None:
+    bad = [f"{m} ({p})" for m, p in modules.items() if not instrumented(p, sanitizer)]
+    if bad:
+        raise SanitizerUnavailable(
+            f"refusing to report: {', '.join(bad)} carry no {sanitizer.upper()} "
+            "instrumentation, so no report could ever appear (built by another interpreter "
+            "or taken from a cache?)")
+
+
+def libasan() -> str:
+    for cc in ("gcc", "cc"):
+        if shutil.which(cc):
+            out = subprocess.run([cc, "-print-file-name=libasan.so"], capture_output=True,
+                                 text=True)
+            p = out.stdout.strip()
+            if out.returncode == 0 and os.path.isabs(p) and os.path.exists(p):
+                return os.path.realpath(p)
+    raise SanitizerUnavailable("gcc's libasan.so not found (install gcc / libasan8)")
+
+
+# ----------------------------------------------------------------------------- environments
+
+
+def tsan_env(base: dict | None = None, log_dir: str | None = None) -> dict:
+    """Reports go to files in ``log_dir`` (pytest's fd capture would swallow stderr)."""
+    env = dict(os.environ if base is None else base)
+    opts = [f"suppressions={SUPPRESSIONS}", "halt_on_error=0", "exitcode=66",
+            "second_deadlock_stack=1", "report_signal_unsafe=0"]
+    if log_dir:
+        opts.append(f"log_path={Path(log_dir) / 'tsan'}")
+    env["TSAN_OPTIONS"] = " ".join(opts)
+    env["PYTHON_GIL"] = "0"  # a re-enabled GIL would hide races; the gil suite checks that
+    return env
+
+
+def asan_env(base: dict | None = None, log_dir: str | None = None) -> dict:
+    env = dict(os.environ if base is None else base)
+    env["LD_PRELOAD"] = " ".join(p for p in (libasan(), env.get("LD_PRELOAD", "")) if p)
+    env["PYTHONMALLOC"] = "malloc"  # real heap blocks with redzones, not pymalloc arenas
+    opts = ["detect_leaks=0", "halt_on_error=1", "exitcode=67"]
+    if log_dir:
+        opts.append(f"log_path={Path(log_dir) / 'asan'}")
+    env["ASAN_OPTIONS"] = ":".join(opts)
+    return env
+
+
+def env_for(sanitizer: str | None, base: dict | None = None, log_dir: str | None = None) -> dict:
+    if sanitizer == "tsan":
+        return tsan_env(base, log_dir)
+    if sanitizer == "asan":
+        return asan_env(base, log_dir)
+    return dict(os.environ if base is None else base)
+
+
+# ----------------------------------------------------------------------------- reports
+
+
+@dataclass
+class Report:
+    kind: str  # e.g. "data race", "heap-buffer-overflow"
+    text: str
+    #: (header, frames) per stack of the report, e.g. ("Write of size 8 ... by thread T1", [...])
+    stacks: list = field(default_factory=list)
+
+    @property
+    def frames(self) -> list[str]:
+        return [f for _, frames in self.stacks for f in frames]
+
+    @property
+    def touches_nvx(self) -> bool:
+        return any(NVX_FRAME.search(f.split(" ", 1)[0]) for f in self.frames)
+
+    def top_frames(self, per_stack: int = 4, stacks: int = 2) -> list[str]:
+        out = []
+        for header, frames in self.stacks[:stacks]:
+            out.append(header)
+            out += [f"  {f}" for f in frames[:per_stack]]
+        return out
+
+
+_FRAME = re.compile(r"^\s*#\d+\s+(?:0x[0-9a-f]+\s+)?(?:in\s+)?(.*?)\s*(?:\(BuildId: \w+\))?$")
+
+
+def _stacks(body: str) -> list[tuple[str, list[str]]]:
+    """The stacks of a sanitizer report: blank-line separated sections with #N frames."""
+    out = []
+    for section in re.split(r"\n\s*\n", body):
+        lines = section.strip("\n").splitlines()
+        frames = [m.group(1) for ln in lines if (m := _FRAME.match(ln))]
+        if frames:
+            header = next((ln.strip() for ln in lines if not _FRAME.match(ln)), "")
+            out.append((header.rstrip(":"), frames))
+    return out
+
+
+def parse_tsan(text: str) -> list[Report]:
+    reports = []
+    for m in re.finditer(r"WARNING: ThreadSanitizer: (.*?) \(pid=\d+\)\n(.*?)\n={10,}",
+                         text, re.S):
+        reports.append(Report(m.group(1), m.group(0), _stacks(m.group(2))))
+    return reports
+
+
+def parse_asan(text: str) -> list[Report]:
+    reports = []
+    for m in re.finditer(r"ERROR: AddressSanitizer: (\S+)(.*?)(?:\n={10,}|\Z)", text, re.S):
+        body = m.group(2).split("SUMMARY: AddressSanitizer")[0]
+        reports.append(Report(m.group(1), m.group(0)[:6000], _stacks(body)))
+    return reports
+
+
+def summarize(reports: list[Report]) -> str:
+    lines = []
+    for r in reports:
+        lines.append(f"{r.kind}{' touching NVX' if r.touches_nvx else ''}:")
+        lines += [f"  {f}" for f in r.top_frames()]
+    return "\n".join(lines)
+
+
+def collect_logs(log_dir: str | os.PathLike) -> str:
+    """The text of every sanitizer log file (``log_path=<dir>/<name>``) in ``log_dir``."""
+    texts = []
+    for f in sorted(Path(log_dir).glob("*")):
+        if f.is_file():
+            texts.append(f.read_text(errors="replace"))
+    return "\n".join(texts)
+
+
+# ----------------------------------------------------------------------------- CLI
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("mode", choices=("tsan", "asan"),
+                        help="tsan: stress/ under a TSan free-threaded CPython; asan: tests/ "
+                             "with NVX built -fsanitize=address under this interpreter")
+    src = parser.add_mutually_exclusive_group()
+    src.add_argument("--autobahn", metavar="VERSION", help="autobahn sdist version to build "
+                     "(default: the installed one)")
+    src.add_argument("--source", metavar="PATH", help="local autobahn sdist or checkout")
+    parser.add_argument("--patch", metavar="MUTANT",
+                        help="also run this mutant of the corpus (shows the mode catching it)")
+    parser.add_argument("--python", help="interpreter that runs the suite (asan: default "
+                        "this one; tsan: default a venv of the TSan interpreter)")
+    parser.add_argument("--out", type=Path, default=None, help="report folder")
+
+
+def run(args) -> int:
+    """Build NVX instrumented, run the mode's suite, fail on reports with NVX frames."""
+    from nvx_ft import cli
+    from nvx_ft.mutants import run as mrun
+
+    version = args.autobahn or (None if args.source else build_mod.installed_autobahn_version())
+    try:
+        python = args.python
+        if args.mode == "tsan" and not python:
+            python = suite_python(find_tsan_python(), mrun.ROOT, version)
+        if args.mode == "asan":
+            libasan()
+        rep = mrun.run_matrix(args.mode, [args.patch] if args.patch else ["control"],
+                              all_suites=True, autobahn=args.autobahn, source=args.source,
+                              python=python, out_dir=args.out,
+                              log=lambda s: print(s, flush=True))
+    except SanitizerUnavailable as exc:
+        raise cli.Blocked(str(exc)) from None
+    except build_mod.BuildError as exc:
+        print(f"nvx-ft sanitize: FAILED: {exc}", file=sys.stderr)
+        return cli.EXIT_FAIL
+    status = cli.EXIT_PASS
+    for m in rep["mutants"]:
+        if m["note"]:
+            print(f"{m['name']}: NOT CHECKED: {m['note']}")
+            status = max(status, cli.EXIT_FAIL)
+        for suite, r in m["results"].items():
+            if r["status"] == "passed":
+                print(f"{m['name']}: {args.mode.upper()} clean ({suite}, {r['seconds']}s; "
+                      f"modules instrumented)")
+                continue
+            print(f"{m['name']}: {r['status'].upper()} in {suite} ({r['test']}):\n{r['detail']}"
+                  f"\n  log: {r['log']}")
+            if m["name"] == "control":
+                status = cli.EXIT_FAIL
+    return status
