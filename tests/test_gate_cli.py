@@ -205,13 +205,14 @@ def test_verify_installed_catches_a_module_that_is_not_the_artefact():
     assert any("another build got installed" in p for p in problems)
 
 
-def test_a_wheel_whose_modules_do_not_load_fails_install_and_nothing_else_runs(tmp_path, capsys):
+def test_a_wheel_whose_modules_do_not_load_fails_install_and_nothing_else_runs(
+        tmp_path, capsys, monkeypatch):
     """End to end through a real venv: the fake NVX modules cannot be imported, so the
     install check fails, the other checks are not run, and the three reports exist."""
     wheel = make_wheel(tmp_path, str(MY_TAG), requires=())
-    reports = tmp_path / "reports"
-    rc = cli.main(["gate", "--wheel", str(wheel), "--python", sys.executable,
-                   "--reports", str(reports)])
+    monkeypatch.chdir(tmp_path)  # the default --reports is relative to the working directory
+    reports = tmp_path / "reports" / "gate"
+    rc = cli.main(["gate", "--wheel", wheel.name, "--python", sys.executable])
     out = capsys.readouterr().out
     assert rc == cli.EXIT_FAIL
     (run_dir,) = reports.iterdir()
@@ -223,6 +224,7 @@ def test_a_wheel_whose_modules_do_not_load_fails_install_and_nothing_else_runs(t
     install = data["checks"][0]
     assert "does not import the artefact" in install["summary"] + " ".join(install["details"])
     assert "import _nvx_utf8validator" in " ".join(install["details"])
+    assert "internal error" not in install["summary"]
     assert "| install " in out and "VERDICT: FAIL" in out
     assert "# nvx-ft release gate: FAIL" in (run_dir / "gate.md").read_text()
     suites = ET.parse(run_dir / "gate.junit.xml").getroot().findall("testsuite")

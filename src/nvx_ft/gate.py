@@ -54,6 +54,7 @@ import subprocess
 import sys
 import tarfile
 import time
+import traceback
 import zipfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -351,6 +352,7 @@ def run_gate(kind: str, spec: str, interp: interpreters.Interpreter, report_dir:
              index_url: str = fileset.DEFAULT_INDEX, root: Path = ROOT,
              skip: tuple[str, ...] = ()) -> dict:
     display = display or Display()
+    report_dir = Path(report_dir).resolve()  # the venv and every child use it from other cwds
     started = dt.datetime.now(dt.timezone.utc)
     logs = report_dir / "logs"
     logs.mkdir(parents=True, exist_ok=True)
@@ -380,6 +382,7 @@ def run_gate(kind: str, spec: str, interp: interpreters.Interpreter, report_dir:
         except Exception as exc:  # a bug in a step must not lose the report
             check.status = "failed"
             check.summary = f"internal error: {type(exc).__name__}: {exc}"
+            check.details.append(traceback.format_exc())
         check.duration_s = round(time.monotonic() - t0, 1)
         display.finish(check)
 
