@@ -141,6 +141,23 @@ def _excerpt(out: str, start_pat: str, lines: int = 25) -> str:
     return "\n".join(out[m.start():].splitlines()[:lines])
 
 
+_STACK_HEADERS = r"Fatal Python error: .*|Timeout \(\d+:\d+:\d+\)!|\++ Timeout \++"
+
+
+def _stack_detail(out: str, frames: int = 16) -> str:
+    """The dump's headline plus the thread stack that runs the test (innermost first)."""
+    m = re.search(_STACK_HEADERS, out)
+    if not m:
+        return ""
+    blocks = re.split(r"\n\s*\n|\n~+ Stack of ", out[m.end():])[:16]
+    test_frame = re.compile(r'File "[^"]*test_\w+\.py"')
+    chosen = next((b for b in blocks if test_frame.search(b)), blocks[0] if blocks else "")
+    lines = chosen.strip("\n").splitlines()
+    # faulthandler prints the innermost frame first; pytest-timeout prints a traceback
+    lines = lines[:frames] if "most recent call first" in chosen else lines[-frames:]
+    return m.group(0).strip() + "\n" + "\n".join(lines)
+
+
 def classify(out: str, rc: int | None, timed_out: bool, sanitizer: str | None) -> tuple:
     """(status, test, detail) of one finished pytest process."""
     if sanitizer:
@@ -149,13 +166,13 @@ def classify(out: str, rc: int | None, timed_out: bool, sanitizer: str | None) -
         if nvx:
             return "sanitizer", _last_started(out), sanitizers.summarize(nvx[:3])
     if timed_out:
-        return "hung", _last_started(out), _excerpt(out, r"^(Fatal Python error|Thread 0x|Current thread)", 40)
+        return "hung", _last_started(out), "no result within the suite's time bound\n" \
+            + _stack_detail(out)
     if rc is not None and rc < 0:
         sig = signal.Signals(-rc).name if -rc in signal.Signals._value2member_map_ else rc
-        return "crashed", _last_started(out), \
-            f"signal {sig}\n" + _excerpt(out, r"^Fatal Python error", 40)
+        return "crashed", _last_started(out), f"signal {sig}\n" + _stack_detail(out)
     if "+++++ Timeout +++++" in out or re.search(r"^E\s+Failed: Timeout", out, re.M):
-        return "hung", _last_started(out), _excerpt(out, r"^\++ Timeout \++", 40)
+        return "hung", _last_started(out), _stack_detail(out)
     if rc == 0:
         return "passed", None, ""
     failed = re.findall(r"^(?:FAILED|ERROR) (\S+)", out, re.M)
@@ -235,12 +252,13 @@ def mutant_kind(m: corpus_mod.Mutant) -> str | None:
     return kinds.pop() if len(kinds) == 1 else None
 
 
-def suites_for(mode: str, names: list[str] | None) -> list[Suite]:
-    chosen = [s for s in SUITES.values() if mode in s.modes]
+def suites_for(mode: str, names: list[str] | None, known: dict | None = None) -> list[Suite]:
+    known = SUITES if known is None else known
+    chosen = [s for s in known.values() if mode in s.modes]
     if names:
-        unknown = set(names) - set(SUITES)
+        unknown = set(names) - set(known)
         if unknown:
-            raise SystemExit(f"unknown suites {sorted(unknown)}; known: {', '.join(SUITES)}")
+            raise build_mod.BuildError(f"unknown suites {sorted(unknown)}; known: {', '.join(known)}")
         chosen = [s for s in chosen if s.name in names]
     return chosen
 
@@ -252,7 +270,8 @@ def _suite_exists(suite: Suite) -> bool:
 def run_matrix(mode: str = "default", mutant_names=None, suite_names=None,
                all_suites: bool = False, autobahn: str | None = None,
                source: str | None = None, python: str | None = None,
-               out_dir: Path | None = None, log=print) -> dict:
+               out_dir: Path | None = None, log=print, suites: dict | None = None) -> dict:
+    """The kill matrix; ``suites`` replaces :data:`SUITES` (self-tests use small ones)."""
     started = time.monotonic()
     python = python or sys.executable
     ident = build_mod.interpreter_identity(python)
@@ -271,12 +290,11 @@ def run_matrix(mode: str = "default", mutant_names=None, suite_names=None,
     env_base.pop("PYTHONPATH", None)
     env_base["PYTHONFAULTHANDLER"] = "1"
     env_base.pop("NVX_FT_HYPOTHESIS_PROFILE", None)
-    suites = [s for s in suites_for(mode, suite_names)]
-    missing = [s.name for s in suites if not _suite_exists(s)]
-    suites = [s for s in suites if s.name not in missing]
-    for name in missing:
-        log(f"nvx-ft mutants: suite {name} NOT RUN: {SUITES[name].pytest_args(None)} "
-            f"missing in {ROOT}")
+    chosen = suites_for(mode, suite_names, suites)
+    missing = [s for s in chosen if not _suite_exists(s)]
+    suites = [s for s in chosen if s not in missing]
+    for s in missing:
+        log(f"nvx-ft mutants: suite {s.name} NOT RUN: {s.pytest_args(None)} missing in {ROOT}")
 
     if mutant_names:  # named ones run in any mode (e.g. a default mutant under ASan)
         unknown = set(mutant_names) - {m.name for m in corpus_mod.corpus()} - {corpus_mod.CONTROL}

@@ -1,0 +1,132 @@
+"""The mutant corpus and its runner: coverage of the fault classes, patches that apply,
+containment of crashes and hangs, and one small kill matrix end to end.
+
+The full matrix (every mutant x its suites) is ``nox -s mutants``, not this file.
+"""
+
+import shutil
+import sys
+import textwrap
+
+import pytest
+
+from nvx_ft import build, mutants
+from nvx_ft.mutants import run as mrun
+
+CORPUS = mutants.corpus()
+
+
+def test_corpus_covers_every_fault_class_the_harness_must_catch():
+    assert len(CORPUS) >= 10
+    categories = {m.category for m in CORPUS}
+    for required in ("logic / scalar", "logic / SSE2 head", "logic / SSE2 body",
+                     "logic / SSE2 tail", "contract / pointer()", "contract / indices",
+                     "global state / wrong single-threaded",
+                     "data race / visible under concurrency", "data race / sanitizer-only",
+                     "free-threading / GIL re-enabled", "crash / segfault",
+                     "hang / endless loop"):
+        assert required in categories, f"no mutant of class {required!r}"
+
+
+@pytest.mark.parametrize("mutant", CORPUS, ids=[m.name for m in CORPUS])
+def test_mutant_is_well_formed(mutant):
+    assert mutant.killers and set(mutant.killers) <= set(mrun.SUITES), mutant.killers
+    assert set(mutant.modes) <= set(mutants.MODES)
+    # every expected killer runs in one of the mutant's modes
+    for k in mutant.killers:
+        assert set(mrun.SUITES[k].modes) & set(mutant.modes), (k, mutant.modes)
+    sanitizer_only = "sanitizer-only" in mutant.category
+    assert sanitizer_only == ("default" not in mutant.modes), mutant.category
+
+
+@pytest.fixture(scope="module")
+def source():
+    return build.nvx_source(version=build.installed_autobahn_version())
+
+
+@pytest.mark.parametrize("mutant", CORPUS, ids=[m.name for m in CORPUS])
+def test_mutant_applies_to_autobahns_source_and_changes_it(mutant, source, tmp_path):
+    work = tmp_path / "nvx"
+    shutil.copytree(source, work)
+    build.apply_edits(work, mutant.edits)
+    changed = [f for f in build.NVX_FILES if (work / f).read_text() != (source / f).read_text()]
+    assert changed == sorted({e.file for e in mutant.edits}, key=build.NVX_FILES.index)
+
+
+# ----------------------------------------------------------------------------- containment
+
+_CONTAINED = {
+    "passes": "def test_ok():\n    assert 1 + 1 == 2\n",
+    "fails": "def test_wrong():\n    assert 1 + 1 == 3\n",
+    "crashes": textwrap.dedent("""
+        import ctypes
+        def test_before():
+            pass
+        def test_segfault_in_c():
+            ctypes.string_at(0)  # reads address 0 in C: SIGSEGV
+        """),
+    "hangs": textwrap.dedent("""
+        import ctypes
+        def test_stuck_in_c():
+            ctypes.CDLL(None).pause()  # blocks in C forever, no Python frame to interrupt
+        """),
+}
+
+
+@pytest.mark.parametrize("case,status", [("passes", "passed"), ("fails", "failed"),
+                                         ("crashes", "crashed"), ("hangs", "hung")])
+def test_crash_and_hang_become_named_failures_with_a_stack(case, status, tmp_path):
+    f = tmp_path / f"test_{case}.py"
+    f.write_text(_CONTAINED[case])
+    cmd = [sys.executable, "-m", "pytest", str(f), *mrun.COMMON_ARGS, "--timeout=3",
+           "--timeout-method=thread"]
+    r = mrun.run_contained(cmd, dict(__import__("os").environ), 60, tmp_path,
+                           tmp_path / "log.txt", suite=case)
+    assert r.status == status, (r, (tmp_path / "log.txt").read_text()[-3000:])
+    if case == "crashes":
+        assert r.test.endswith("::test_segfault_in_c") and "SIGSEGV" in r.detail
+        assert "Fatal Python error" in r.detail and "test_segfault_in_c" in r.detail
+    if case == "hangs":
+        assert r.test.endswith("::test_stuck_in_c") and "test_stuck_in_c" in r.detail
+    if case == "fails":
+        assert r.test.endswith("::test_wrong")
+    assert r.killed == (status != "passed")
+
+
+def test_whole_process_timeout_is_a_hang_with_stacks(tmp_path):
+    """No per-test timeout: the runner's own bound SIGABRTs the process (faulthandler)."""
+    f = tmp_path / "test_forever.py"
+    f.write_text(_CONTAINED["hangs"])
+    cmd = [sys.executable, "-m", "pytest", str(f), *mrun.COMMON_ARGS, "-p", "no:timeout"]
+    r = mrun.run_contained(cmd, dict(__import__("os").environ), 5, tmp_path)
+    assert r.status == "hung" and r.test.endswith("::test_stuck_in_c"), r
+    assert "test_stuck_in_c" in r.detail
+
+
+# ----------------------------------------------------------------------------- end to end
+
+#: one Hypothesis test of the XOR differential suite: kills crash and hang mutants, and
+#: cannot see a fault that only shows from the second chunk on (a deliberate survivor)
+MINI = {"one-shot": mrun.Suite("one-shot", {"xor": ("tests/test_xor_differential.py::test_one_shot",)},
+                               ("--hypothesis-profile=dev",), test_timeout=5, timeout=120)}
+
+
+def test_small_matrix_contains_crash_and_hang_and_fails_on_a_survivor(tmp_path):
+    names = ["xor-sse2-assumes-aligned", "xor-scalar-narrow-counter",
+             "xor-scalar-phase-restarts"]
+    rep = mrun.run_matrix("default", names, all_suites=True, out_dir=tmp_path,
+                          log=lambda s: None, suites=MINI)
+    by = {m["name"]: m for m in rep["mutants"]}
+    assert by["control"]["results"]["one-shot"]["status"] == "passed"
+    crash = by["xor-sse2-assumes-aligned"]["results"]["one-shot"]
+    assert crash["status"] == "crashed" and "test_one_shot[" in crash["test"], crash
+    assert "Fatal Python error" in crash["detail"]
+    hang = by["xor-scalar-narrow-counter"]["results"]["one-shot"]
+    assert hang["status"] == "hung" and "test_one_shot[" in hang["test"], hang
+    assert "Timeout" in hang["detail"] or "Thread" in hang["detail"]
+    # the survivor: a one-shot test cannot see a mask phase lost between chunks
+    assert by["xor-scalar-phase-restarts"]["results"]["one-shot"]["status"] == "passed"
+    assert not rep["ok"] and rep["problems"] == ["survivors: xor-scalar-phase-restarts"]
+    md = (tmp_path / f"{rep['label']}.md").read_text()
+    assert "KILLED (crash)" in md and "KILLED (hang)" in md and "SURVIVED" in md
+    assert (tmp_path / f"{rep['label']}.json").is_file()
