@@ -142,3 +142,31 @@ def gate(session: nox.Session) -> None:
         # nox itself only knows pass/fail; the gate's documented exit codes must survive.
         sys.stdout.flush()
         raise SystemExit(code)
+
+
+@nox.session(python=list(interpreters.LABELS))
+def mutants(session: nox.Session) -> None:
+    """Detection power: NVX built from autobahn's sdist once per mutant, kill matrix.
+
+    Every mutant of src/nvx_ft/mutants/corpus.toml is compiled for this interpreter and
+    its expected killer suites run against it (contained: crash/hang = named failure);
+    the unmutated control must pass every suite, a surviving mutant fails the session.
+    ``-- --mode asan`` (NVX built with -fsanitize=address, libasan preloaded), ``--all-suites``,
+    ``--mutant NAME``. TSan: ``nox -s mutants_tsan``. Reports: reports/mutants/.
+    """
+    install_target(session)
+    session.install("setuptools")  # cffi's compile needs it on Python >= 3.12
+    session.run("python", "-m", "nvx_ft.mutants.run", *session.posargs)
+
+
+@nox.session(python="3.11")
+def mutants_tsan(session: nox.Session) -> None:
+    """The kill matrix in TSan mode: stress/ under a ThreadSanitizer free-threaded CPython.
+
+    The interpreter comes from $NVX_FT_PYTHON_TSAN (or a discovered free-threaded one
+    configured --with-thread-sanitizer; README says how to get one); nvx-ft is installed
+    into a venv of it (pip cache off), NVX is built by it and checked for __tsan_ symbols.
+    Exit 2 when no TSan interpreter is found.
+    """
+    install_target(session)
+    session.run("python", "-m", "nvx_ft.mutants.run", "--mode", "tsan", *session.posargs)
