@@ -207,7 +207,8 @@ def _stacks(body: str) -> list[tuple[str, list[str]]]:
         lines = section.strip("\n").splitlines()
         frames = [m.group(1) for ln in lines if (m := _FRAME.match(ln))]
         if frames:
-            header = next((ln.strip() for ln in lines if not _FRAME.match(ln)), "")
+            first = next(i for i, ln in enumerate(lines) if _FRAME.match(ln))
+            header = lines[first - 1].strip() if first else ""  # e.g. "READ of size 16 at ..."
             out.append((header.rstrip(":"), frames))
     return out
 

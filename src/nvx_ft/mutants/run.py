@@ -358,14 +358,14 @@ def run_matrix(mode: str = "default", mutant_names=None, suite_names=None,
             log(f"  {m.name} x {suite.name}: {r.status} in {r.seconds:.1f}s"
                 + (f" ({r.test})" if r.test else ""))
     report = _report(results, suites, mode, label, python, ident, version or source,
-                     time.monotonic() - started)
+                     time.monotonic() - started, [s.name for s in missing])
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / f"{label}.json").write_text(json.dumps(report, indent=2, default=str))
     (out_dir / f"{label}.md").write_text(markdown(report))
     return report
 
 
-def _report(results, suites, mode, label, python, ident, source, wall) -> dict:
+def _report(results, suites, mode, label, python, ident, source, wall, missing=()) -> dict:
     control = next(r for r in results if r.name == corpus_mod.CONTROL)
     control_ok = bool(control.results) and all(r.status == "passed"
                                                for r in control.results.values())
@@ -383,6 +383,8 @@ def _report(results, suites, mode, label, python, ident, source, wall) -> dict:
     broken = [r.name for r in results if r.note and r.applicable]
     if broken:
         problems.append(f"not run: {', '.join(broken)}")
+    if missing:
+        problems.append(f"suites missing: {', '.join(missing)}")
     return {
         "label": label, "mode": mode, "python": python, "interpreter": ident["version"],
         "free_threaded": ident["free_threaded"], "autobahn": source,
