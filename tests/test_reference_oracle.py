@@ -71,6 +71,9 @@ def test_utf8_reference_on_kuhn_cases(case):
     assert (valid and ends) == case.well_formed == decodes(case.data)
 
 
+@pytest.mark.thread_unsafe(reason="Hypothesis describes the .filter(lambda) with ast.parse, which "
+                                   "races on CPython 3.11 (SystemError: AST constructor recursion "
+                                   "depth mismatch)")
 @given(st.data())
 def test_utf8_reference_stays_invalid_until_reset(data):
     bad = data.draw(utf8_inputs.filter(lambda d: not Utf8Reference().validate(d)[0]))
