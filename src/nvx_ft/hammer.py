@@ -8,8 +8,9 @@ budget is spent, and the caller gets every thread's results back to check *after
 concurrent phase, against a model, in one thread.
 
 It never hangs: threads are daemons, every wait has a deadline, and on timeout
-:class:`HammerTimeout` is raised with the stacks of the threads still running. A worker's exception is re-raised in the calling thread with a note naming
-the thread index and iteration, so a pytest failure points at the thread that broke.
+:class:`HammerTimeout` is raised with the stacks of the threads still running. A
+worker's exception is re-raised in the calling thread with a note naming the thread
+index and iteration, so a pytest failure points at the thread that broke.
 
 Per-thread randomness comes from one seed (``rng(seed, label, thread_index)``), so a
 failing run is reproduced by passing the printed seed back (``--nvx-seed``).
@@ -43,7 +44,6 @@ class ThreadedRun:
     #: iterations each thread completed
     iterations: list[int]
     wall_seconds: float
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def total_iterations(self) -> int:
