@@ -163,3 +163,60 @@ def test_malformed_manifest_is_bad_input(tmp_path, capsys):
     assert cli.main(["fileset", "--manifest", str(bad), "--names",
                      str(DATA / "autobahn-26.6.1.txt")]) == cli.EXIT_USAGE
     assert "malformed" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- --pypi, offline
+
+
+@pytest.fixture
+def index(monkeypatch):
+    """A PEP 691 JSON simple index on localhost serving the two recorded releases, a
+    yanked wheel and a pre-release (no network needed)."""
+    import http.server
+    import threading
+
+    files = [{"filename": n, "hashes": {}} for n in recorded("26.6.1") + recorded("26.10.2")]
+    files.append({"filename": "autobahn-26.10.2-cp314-cp314t-win_amd64.whl", "yanked": True,
+                  "hashes": {}})
+    files.append({"filename": "autobahn-27.0.0rc1.tar.gz", "hashes": {}})
+    body = json.dumps({"meta": {"api-version": "1.1"}, "name": "autobahn",
+                       "files": files}).encode()
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            ok = self.path == "/simple/autobahn/"
+            self.send_response(200 if ok else 404)
+            self.send_header("Content-Type", "application/vnd.pypi.simple.v1+json")
+            self.end_headers()
+            if ok:
+                self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    for var in ("no_proxy", "NO_PROXY"):  # never send localhost through a proxy
+        monkeypatch.setenv(var, "127.0.0.1,localhost")
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/simple"
+    server.shutdown()
+
+
+def test_pypi_release_names_come_from_the_index_without_yanked_files(index, capsys):
+    from nvx_ft.fileset import latest_version, names_from_index
+
+    assert names_from_index("autobahn", "26.10.2", index) == sorted(recorded("26.10.2"))
+    assert latest_version("autobahn", index) == "26.10.2"  # 27.0.0rc1 is a pre-release
+    rc = cli.main(["fileset", "--pypi", "26.6.1", "--index-url", index])
+    assert rc == cli.EXIT_FAIL and "wrong ABI: cp314t" in capsys.readouterr().out
+
+
+def test_pypi_unknown_project_or_version_is_bad_input_and_no_index_is_blocked(index, capsys):
+    assert cli.main(["fileset", "--pypi", "1.0", "--index-url", index]) == cli.EXIT_USAGE
+    assert "autobahn 1.0 has no files" in capsys.readouterr().err
+    assert cli.main(["fileset", "--pypi", "1.0", "--project", "nope",
+                     "--index-url", index]) == cli.EXIT_USAGE
+    assert "not on" in capsys.readouterr().err
+    assert cli.main(["fileset", "--pypi", "26.10.2",
+                     "--index-url", "http://127.0.0.1:9/simple"]) == cli.EXIT_BLOCKED
+    assert "cannot read the package index" in capsys.readouterr().err
