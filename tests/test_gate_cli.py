@@ -164,6 +164,12 @@ def test_bad_version_and_bad_python_are_exit_3(tmp_path, capsys):
     assert_one_line(err, "not a working CPython")
 
 
+def test_a_checkout_without_the_suites_is_exit_3(tmp_path, capsys):
+    rc, err = run_gate_cli(capsys, "--pypi", "26.10.2", "--checkout", str(tmp_path))
+    assert rc == cli.EXIT_USAGE
+    assert_one_line(err, "not an nvx-ft checkout")
+
+
 def test_a_good_sdist_passes_validation(tmp_path):
     gate.validate_sdist(str(_sdist(tmp_path)))  # no exception
 

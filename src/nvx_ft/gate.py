@@ -688,6 +688,10 @@ def run(args) -> int:
             Version(args.pypi)
         except InvalidVersion:
             raise UsageError(f"--pypi {args.pypi}: not a version") from None
+    root = Path(args.checkout).resolve()
+    if not ((root / "pyproject.toml").is_file() and (root / "tests").is_dir()):
+        raise UsageError(f"--checkout {root}: not an nvx-ft checkout (no pyproject.toml and "
+                         "tests/); the gate runs the suites of a clone of nvx-ft")
     interp = resolve_python(args.python)
     if args.wheel:
         kind, spec = "wheel", args.wheel
@@ -712,7 +716,7 @@ def run(args) -> int:
           f"{interp.source}); reports in {report_dir}", file=sys.stderr, flush=True)
     data = run_gate(kind, spec, interp, report_dir, suite_timeout=args.suite_timeout,
                     stress_timeout=args.stress_timeout, keep_venv=args.keep_venv,
-                    index_url=args.index_url, root=Path(args.checkout).resolve(),
+                    index_url=args.index_url, root=root,
                     skip=tuple(args.skip))
     print(render_table(data))
     print(_verdict_line(data))
