@@ -61,6 +61,10 @@ def test_scaling_harness_reports_every_point(nvx_target):
             assert all(t > 0 for t in p["throughput"]), (s["workload"], p)
             assert p["median_speedup"] > 0 and p["cv_speedup"] >= 0
             assert len(p["cpu_share"]) == cfg.repeats and p["median_cpu_share"] >= 0
+            assert len(p["work_rate"]) == cfg.repeats and all(w > 0 for w in p["work_rate"])
+            assert p["work_efficiency"] > 0
+            # an idle estimate only where the GIL is off: with the GIL, waiting is the point
+            assert (p["idle_estimate"] is None) == res["gil_enabled"]
             assert p["efficiency"] == pytest.approx(
                 p["median_speedup"] / min(p["threads"], res["cores"]))
         assert s["points"][0]["speedup"] == [1.0] * cfg.repeats
@@ -101,10 +105,17 @@ def test_report_names_anti_scaling_poor_efficiency_and_noise():
     assert "**ANTI**" in md and "*poor*" in md
 
 
+def test_report_names_contention_by_work_efficiency():
+    res = _fake_results({1: [1.0, 1.0], 2: [1.9, 1.9]})
+    res["builds"]["3.14t"]["scaling"]["series"][0]["points"][1]["work_efficiency"] = 0.6
+    assert report.findings(res)["contended"] == [
+        "xor 64 B on 3.14t: work efficiency 0.60 at 2 threads"]
+
+
 def test_report_of_ideal_scaling_calls_out_nothing():
     res = _fake_results({1: [1.0, 1.0], 2: [2.0, 2.0], 4: [2.0, 2.0]})
     assert report.findings(res) == {"anti_scaling": [], "poor_efficiency": [], "noisy": [],
-                                    "busy": []}
+                                    "busy": [], "contended": []}
 
 
 @pytest.mark.thread_unsafe(reason="runs the benchmarks in subprocesses, timed windows")

@@ -20,6 +20,9 @@ CV_TARGET = 0.05
 #: A single thread with less CPU than this (of its wall time) was kept off a core by
 #: other processes: the machine was busy and every number near it is suspect.
 BUSY_CPU_SHARE = 0.9
+#: Work efficiency (bytes per CPU-second at N / at 1 thread) below this: the threads slow
+#: each other down even when they run (contention), whatever else ran on the machine.
+CONTENDED_WORK = 0.8
 #: One colour per build, so the plot reads the same from run to run.
 BUILD_STYLE = {"3.14": ("tab:blue", "o"), "3.14t": ("tab:red", "s"),
                "3.14t PYTHON_GIL=1": ("tab:orange", "^")}
@@ -86,7 +89,7 @@ def _anti(point: dict) -> bool:
 
 def findings(results: dict) -> dict[str, list[str]]:
     """Anti-scaling, poor efficiency and noisy points, by name."""
-    anti, poor, noisy, busy = [], [], [], []
+    anti, poor, noisy, busy, contended = [], [], [], [], []
     for name, s in scaling_rows(results):
         where = f"{s['workload']} {human_size(s['frame_size'])} on {name}"
         one = s["points"][0]
@@ -106,11 +109,17 @@ def findings(results: dict) -> dict[str, list[str]]:
                 f"efficiency {p['efficiency']:.2f} at {p['threads']} threads "
                 f"(x{p['median_speedup']:.2f} of ideal x{min(p['threads'], cores)})"
                 for p in weak))
+        slow = [p for p in multi if p.get("work_efficiency", 1.0) < CONTENDED_WORK]
+        if slow:
+            contended.append(f"{where}: " + ", ".join(
+                f"work efficiency {p['work_efficiency']:.2f} at {p['threads']} threads"
+                for p in slow))
         loud = [p for p in multi if p["cv_speedup"] > CV_TARGET]
         if loud:
             noisy.append(f"{where}: " + ", ".join(
                 f"cv {_pct(p['cv_speedup'])} at {p['threads']} threads" for p in loud))
-    return {"anti_scaling": anti, "poor_efficiency": poor, "noisy": noisy, "busy": busy}
+    return {"anti_scaling": anti, "poor_efficiency": poor, "noisy": noisy, "busy": busy,
+            "contended": contended}
 
 
 # --------------------------------------------------------------------------- single thread
@@ -203,7 +212,7 @@ def _scaling_section(results: dict) -> list[str]:
     copy = _copy_throughput(results)
     threads = sorted({p["threads"] for _, s in scaling_rows(results) for p in s["points"]})
     header = ["workload", "frame", "build", "1 thread MB/s"] + \
-             [f"{n} threads: speedup (cv, eff, cpu)" for n in threads[1:]] + \
+             [f"{n} threads: speedup (cv, eff, cpu, work; idle est.)" for n in threads[1:]] + \
              ["best MB/s (threads)", "best as % of copy"]
     rows = []
     ordered = sorted(scaling_rows(results),
@@ -224,8 +233,11 @@ def _scaling_section(results: dict) -> list[str]:
             flag = " **ANTI**" if _anti(p) else (
                 " *poor*" if p["efficiency"] < POOR_EFFICIENCY else "")
             cpu = f", cpu {_pct(p['median_cpu_share'])}" if "median_cpu_share" in p else ""
+            work = f", work {p['work_efficiency']:.2f}" if "work_efficiency" in p else ""
+            idle = (f"; idle est. x{p['idle_estimate']:.2f}" if p.get("idle_estimate")
+                    else "")
             cells.append(f"x{p['median_speedup']:.2f} (cv {_pct(p['cv_speedup'])}, "
-                         f"eff {p['efficiency']:.2f}{cpu}){flag}")
+                         f"eff {p['efficiency']:.2f}{cpu}{work}{idle}){flag}")
         best = max(s["points"], key=lambda p: p["median_throughput"])
         cells.append(f"{_mbs(best['median_throughput'])} ({best['threads']})")
         c = copy.get((name, s["frame_size"], best["threads"]))
@@ -293,9 +305,11 @@ def _glance_section(results: dict) -> list[str]:
             pts = {p["threads"]: p for p in s["points"]}
             at_cores = pts.get(cores) or s["points"][-1]
             most = s["points"][-1]
+            idle = (f" (idle est. x{at_cores['idle_estimate']:.2f})"
+                    if at_cores.get("idle_estimate") else "")
             cells.append(f"{_mbs(s['points'][0]['median_throughput'])} MB/s; "
                          f"x{at_cores['median_speedup']:.2f} ±{_pct(at_cores['cv_speedup'])} "
-                         f"at {at_cores['threads']}, x{most['median_speedup']:.2f} "
+                         f"at {at_cores['threads']}{idle}, x{most['median_speedup']:.2f} "
                          f"±{_pct(most['cv_speedup'])} at {most['threads']}")
         ft, gil = by_key[(w, f)].get("3.14t"), by_key[(w, f)].get("3.14")
         if ft and gil:
@@ -331,7 +345,8 @@ def summary_markdown(results: dict) -> str:
         "## At a glance",
         "",
         f"Per build: 1-thread throughput; median speedup ± its CV at {cores} threads (= the "
-        "cores) and at the most threads measured (each thread count is a separate "
+        "cores) - with the GIL off also the idle-machine estimate, min(N, cores) x work "
+        "efficiency - and at the most threads measured (each thread count is a separate "
         "measurement, so the two can differ by more than noise); last column: what free-threading buys - "
         "the best aggregate throughput (any thread count) of 3.14t over that of 3.14. "
         "Details and efficiency: Parallel scaling.",
@@ -361,6 +376,11 @@ def summary_markdown(results: dict) -> str:
     lines.append(f"**Noisy (CV of the speedup above {_pct(CV_TARGET)}; read those numbers "
                  "with care, or rerun on a quiet machine):**")
     lines += [f"- {x}" for x in f["noisy"]] or ["- none"]
+    lines.append("")
+    lines.append(f"**Contention (work efficiency below {CONTENDED_WORK}: per CPU-second they "
+                 "got, N threads did less than one thread - they slow each other down, "
+                 "independent of machine load):**")
+    lines += [f"- {x}" for x in f["contended"]] or ["- none"]
     lines.append("")
     lines.append(f"**Machine busy (a single thread got less than {_pct(BUSY_CPU_SHARE)} of a "
                  "core: other processes competed, so speedups there understate NVX):**")
@@ -399,7 +419,10 @@ def summary_markdown(results: dict) -> str:
         "(= throughput(N) / throughput(1) of the same repeat), its CV over repeats, and "
         "efficiency = speedup / min(N, cores), and the CPU share (CPU time of all threads / "
         "(wall time x min(N, cores)): below 100 % the threads waited - for the GIL, a lock, "
-        "or a core held by another process). **ANTI** = speedup below 1.0, *poor* = "
+        "or a core held by another process), the work efficiency (bytes per CPU-second at N "
+        "/ at 1 thread: below 1.0 the threads slow each other down while running; unaffected "
+        "by how much CPU other processes left) and, with the GIL off, the idle-machine "
+        "estimate min(N, cores) x work efficiency. **ANTI** = speedup below 1.0, *poor* = "
         f"efficiency below {POOR_EFFICIENCY}. \"% of copy\": throughput relative to a memcpy "
         "of the same frames with the same number of threads. Plot: scaling.png.",
         "",

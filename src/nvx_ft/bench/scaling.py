@@ -11,7 +11,13 @@ For every workload and frame size, and for N in 1, 2, 4, ... threads:
 * CPU share = sum over threads of CPU time / own interval, divided by min(N, cores):
   1.0 means every thread that could run did run. Below 1.0 means threads waited - for
   the GIL, for a lock, or for a core that other processes on the machine held (a
-  1-thread CPU share below ~0.9 can only be the latter: the machine was busy).
+  1-thread CPU share below ~0.9 can only be the latter: the machine was busy);
+* work rate = bytes per CPU-second of the threads. Work efficiency = work rate(N) / work
+  rate(1) of the same repeat: 1.0 means the threads did not slow each other down for
+  each CPU-second they got (no contention on caches, allocator, reference counts, locks),
+  however much CPU the rest of the machine left them. It ignores time spent waiting, so
+  it says nothing about the GIL; with the GIL off, min(N, cores) x work efficiency
+  estimates the speedup an idle machine would show ("idle estimate").
 
 Repeats are *interleaved*: repeat r measures N = 1, 2, 4, ... back to back, so load
 from the rest of the machine hits a repeat's N = 1 and N = 4 alike, and speedup is
@@ -114,12 +120,14 @@ def _calibrate(make_call, target_batch_s: float) -> int:
 
 
 def measure_window(make_call, n_threads: int, warmup: float, window: float,
-                   batch: int, nbytes: int, cores_: int = 1) -> tuple[float, float]:
-    """(aggregate bytes/second, CPU share) of ``n_threads`` threads, each with its own
-    objects."""
+                   batch: int, nbytes: int, cores_: int = 1) -> tuple[float, float, float]:
+    """(aggregate bytes/second, CPU share, bytes per CPU-second) of ``n_threads`` threads,
+    each with its own objects."""
     clock: list[float] = []
     rates = [0.0] * n_threads
-    cpu = [0.0] * n_threads
+    cpu = [0.0] * n_threads  # CPU-seconds per wall-second, per thread
+    done = [0] * n_threads  # bytes processed in the window, per thread
+    cpu_seconds = [0.0] * n_threads
     errors: list[BaseException] = []
 
     def fix_clock():  # runs once, in the last thread to arrive
@@ -148,6 +156,8 @@ def measure_window(make_call, n_threads: int, warmup: float, window: float,
             c_last, t_last = time.thread_time(), now()
             rates[i] = calls * nbytes / (t_last - t_first)
             cpu[i] = (c_last - c_first) / (t_last - t_first)
+            done[i] = calls * nbytes
+            cpu_seconds[i] = c_last - c_first
         except BaseException as exc:  # reported, not swallowed
             errors.append(exc)
             barrier.abort()
@@ -160,7 +170,9 @@ def measure_window(make_call, n_threads: int, warmup: float, window: float,
         t.join()
     if errors:
         raise errors[0]
-    return sum(rates), sum(cpu) / min(n_threads, cores_)
+    # thread_time() ticks coarsely on some systems: never divide by a zero CPU time
+    work_rate = sum(done) / max(sum(cpu_seconds), 1e-9)
+    return sum(rates), sum(cpu) / min(n_threads, cores_), work_rate
 
 
 def cv(values: list[float]) -> float:
@@ -182,6 +194,10 @@ class Point:
     efficiency: float = 0.0  # median speedup / min(threads, cores)
     cpu_share: list[float] = field(default_factory=list)  # per repeat, see module doc
     median_cpu_share: float = 0.0
+    work_rate: list[float] = field(default_factory=list)  # bytes per CPU-second, per repeat
+    work_efficiency: float = 0.0  # median of work_rate(N) / work_rate(1), paired by repeat
+    #: min(N, cores) x work_efficiency, only where the GIL is off (else None)
+    idle_estimate: float | None = None
 
 
 @dataclass
@@ -201,23 +217,29 @@ def run_series(target, workload: str, frame: int, cfg: Config, cores_: int,
     batch = _calibrate(make_call, cfg.window / 400)
     per_n: dict[int, list[float]] = {n: [] for n in cfg.threads}
     cpu_n: dict[int, list[float]] = {n: [] for n in cfg.threads}
+    work_n: dict[int, list[float]] = {n: [] for n in cfg.threads}
     for _ in range(cfg.repeats):  # interleaved: every N in every repeat
         for n in cfg.threads:
-            rate, share = measure_window(make_call, n, cfg.warmup, cfg.window, batch, frame,
-                                         cores_)
+            rate, share, work = measure_window(make_call, n, cfg.warmup, cfg.window, batch,
+                                               frame, cores_)
             per_n[n].append(rate)
             cpu_n[n].append(share)
+            work_n[n].append(work)
     series = Series(workload, desc, frame, batch)
-    base = per_n[cfg.threads[0]]
+    base, work_base = per_n[cfg.threads[0]], work_n[cfg.threads[0]]
+    gil_off = not getattr(sys, "_is_gil_enabled", lambda: True)()
     for n in cfg.threads:
         thr = per_n[n]
         sp = [a / b for a, b in zip(thr, base)]
+        work_eff = statistics.median(a / b for a, b in zip(work_n[n], work_base))
         series.points.append(Point(
             n, thr, sp, statistics.median(thr), cv(thr), statistics.median(sp), cv(sp),
-            statistics.median(sp) / min(n, cores_), cpu_n[n], statistics.median(cpu_n[n])))
+            statistics.median(sp) / min(n, cores_), cpu_n[n], statistics.median(cpu_n[n]),
+            work_n[n], work_eff, min(n, cores_) * work_eff if gil_off else None))
     log(f"  {workload:18} {wl.human_size(frame):>7}: " + "  ".join(
         f"{p.threads}t {p.median_throughput / 1e6:8.1f} MB/s x{p.median_speedup:4.2f}"
-        f" (cv {p.cv_speedup:4.1%}, cpu {p.median_cpu_share:4.0%})" for p in series.points))
+        f" (cv {p.cv_speedup:4.1%}, cpu {p.median_cpu_share:4.0%}, work {p.work_efficiency:4.2f})"
+        for p in series.points))
     return series
 
 
