@@ -273,3 +273,23 @@ def test_the_schema_rejects_an_unknown_check_status(tmp_path):
     data["checks"][2]["status"] = "skipped"  # not a status: "not-run" is the only honest one
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(data, json.loads(gate.SCHEMA_FILE.read_text()))
+
+
+@pytest.mark.parametrize("tty", [True, False])
+def test_progress_display_names_the_step_counts_and_the_result(tty):
+    import io
+
+    class Stream(io.StringIO):
+        def isatty(self):
+            return tty
+
+    stream = Stream()
+    display = gate.Display(stream)
+    display.start(4, 6, "correctness")
+    display.progress(7, 10, 1, 31.0)  # non-tty: printed (first update after 30 s)
+    display.finish(gate.Check("correctness", "failed", 12.5, "9 passed, 1 failed"))
+    text = stream.getvalue()
+    assert "[4/6] correctness" in text and "7/10 tests, 1 failing" in (
+        text if not tty else display._tests)
+    assert text.rstrip().endswith("FAILED     12.5s  9 passed, 1 failed")
+    assert ("\r\x1b[2K" in text) is tty
