@@ -369,7 +369,7 @@ def run_gate(kind: str, spec: str, interp: interpreters.Interpreter, report_dir:
              suite_timeout: float, stress_timeout: float, keep_venv: bool = False,
              display: Display | None = None, wheel_info: wheel_inspect.WheelInfo | None = None,
              index_url: str = fileset.DEFAULT_INDEX, root: Path = ROOT,
-             skip: tuple[str, ...] = ()) -> dict:
+             skip: tuple[str, ...] = (), test_timeout: float = 300) -> dict:
     display = display or Display()
     report_dir = Path(report_dir).resolve()  # the venv and every child use it from other cwds
     started = dt.datetime.now(dt.timezone.utc)
@@ -525,6 +525,7 @@ def run_gate(kind: str, spec: str, interp: interpreters.Interpreter, report_dir:
     def suite(check: Check, path: Path, timeout: float, args: list[str]) -> None:
         junit = logs / f"{check.name}.junit.xml"
         res = suites.run_suite(venv.python, path, env=env, timeout=timeout,
+                               test_timeout=min(test_timeout, timeout),
                                extra_args=args, junit=junit, cwd=root, name=check.name,
                                output_dir=logs, progress=display.progress)
         check.suite = res
@@ -685,6 +686,9 @@ def add_arguments(parser) -> None:
                         help="hard bound in seconds for correctness and benchmark smoke")
     parser.add_argument("--stress-timeout", type=float, default=600,
                         help="hard bound in seconds for the stress suite (default: 600)")
+    parser.add_argument("--test-timeout", type=float, default=300,
+                        help="hard bound in seconds for one test: a hang beyond it is a "
+                             "named failure with every thread's stack, and the suite goes on")
     parser.add_argument("--index-url", default=fileset.DEFAULT_INDEX,
                         help="package index (PEP 691) for --pypi")
     parser.add_argument("--keep-venv", action="store_true", help="keep the gate's venv")
@@ -736,7 +740,7 @@ def run(args) -> int:
     data = run_gate(kind, spec, interp, report_dir, suite_timeout=args.suite_timeout,
                     stress_timeout=args.stress_timeout, keep_venv=args.keep_venv,
                     index_url=args.index_url, root=root,
-                    skip=tuple(args.skip))
+                    skip=tuple(args.skip), test_timeout=args.test_timeout)
     print(render_table(data))
     print(_verdict_line(data))
     print(f"reports: {report_dir / 'gate.json'}, {report_dir / 'gate.md'}, "
