@@ -9,7 +9,6 @@ import os
 import sys
 import tarfile
 import xml.etree.ElementTree as ET
-from pathlib import Path
 
 import pytest
 from fake_wheels import make_wheel

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import fnmatch
 import json
-import re
 import sys
 import urllib.error
 import urllib.request

@@ -367,7 +367,7 @@ class Display:
 
 def run_gate(kind: str, spec: str, interp: interpreters.Interpreter, report_dir: Path, *,
              suite_timeout: float, stress_timeout: float, keep_venv: bool = False,
-             display: Display | None = None, wheel_info: wheel_inspect.WheelInfo | None = None,
+             display: Display | None = None,
              index_url: str = fileset.DEFAULT_INDEX, root: Path = ROOT,
              skip: tuple[str, ...] = (), test_timeout: float = 300) -> dict:
     display = display or Display()
