@@ -115,7 +115,7 @@ def test_report_names_contention_by_work_efficiency():
 def test_report_of_ideal_scaling_calls_out_nothing():
     res = _fake_results({1: [1.0, 1.0], 2: [2.0, 2.0], 4: [2.0, 2.0]})
     assert report.findings(res) == {"anti_scaling": [], "poor_efficiency": [], "noisy": [],
-                                    "busy": [], "contended": []}
+                                    "busy": [], "contended": [], "beyond_cores": []}
 
 
 @pytest.mark.thread_unsafe(reason="runs the benchmarks in subprocesses, timed windows")

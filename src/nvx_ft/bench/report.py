@@ -89,7 +89,7 @@ def _anti(point: dict) -> bool:
 
 def findings(results: dict) -> dict[str, list[str]]:
     """Anti-scaling, poor efficiency and noisy points, by name."""
-    anti, poor, noisy, busy, contended = [], [], [], [], []
+    anti, poor, noisy, busy, contended, superlinear = [], [], [], [], [], []
     for name, s in scaling_rows(results):
         where = f"{s['workload']} {human_size(s['frame_size'])} on {name}"
         one = s["points"][0]
@@ -109,6 +109,10 @@ def findings(results: dict) -> dict[str, list[str]]:
                 f"efficiency {p['efficiency']:.2f} at {p['threads']} threads "
                 f"(x{p['median_speedup']:.2f} of ideal x{min(p['threads'], cores)})"
                 for p in weak))
+        beyond = [p for p in multi if p["median_speedup"] > 1.1 * min(p["threads"], cores)]
+        if beyond:
+            superlinear.append(f"{where}: " + ", ".join(
+                f"x{p['median_speedup']:.2f} at {p['threads']} threads" for p in beyond))
         slow = [p for p in multi if p.get("work_efficiency", 1.0) < CONTENDED_WORK]
         if slow:
             contended.append(f"{where}: " + ", ".join(
@@ -119,7 +123,7 @@ def findings(results: dict) -> dict[str, list[str]]:
             noisy.append(f"{where}: " + ", ".join(
                 f"cv {_pct(p['cv_speedup'])} at {p['threads']} threads" for p in loud))
     return {"anti_scaling": anti, "poor_efficiency": poor, "noisy": noisy, "busy": busy,
-            "contended": contended}
+            "contended": contended, "beyond_cores": superlinear}
 
 
 # --------------------------------------------------------------------------- single thread
@@ -151,6 +155,13 @@ def _impl_class(impl: str, level: str | None) -> str:
     return workload_kind
 
 
+def _one_thread_work_rate(series: dict) -> float:
+    one = series["points"][0]
+    if one.get("work_rate"):
+        return statistics.median(one["work_rate"])
+    return one["median_throughput"]
+
+
 def ft_cost(results: dict, ft: str, gil: str) -> list[tuple[str, int, float, float, float]]:
     """Per class of benchmark: (class, n, geometric-mean, min, max) of
     single-thread throughput(ft build) / throughput(GIL build)."""
@@ -164,12 +175,13 @@ def ft_cost(results: dict, ft: str, gil: str) -> list[tuple[str, int, float, flo
             kind = group.split("-")[0]
             ratios[f"{kind}: {_impl_class(impl, e['level'])}"].append(
                 e["bytes_per_s"] / base["bytes_per_s"])
-    # the scaling harness's 1-thread points are single-thread numbers as well
-    scal = {(b, s["workload"], s["frame_size"]): s["points"][0]["median_throughput"]
+    # the scaling harness's 1-thread points are single-thread numbers as well; per
+    # CPU-second, so that a build that got less of a busy machine is not called slower
+    scal = {(b, s["workload"], s["frame_size"]): _one_thread_work_rate(s)
             for b, s in scaling_rows(results)}
     for (build, workload, frame), thr in scal.items():
         if build == ft and (gil, workload, frame) in scal:
-            ratios[f"scaling harness, 1 thread: {workload}"].append(
+            ratios[f"scaling harness, 1 thread, per CPU-second: {workload}"].append(
                 thr / scal[(gil, workload, frame)])
     rows = []
     for cls, rs in sorted(ratios.items()):
@@ -382,6 +394,11 @@ def summary_markdown(results: dict) -> str:
                  "independent of machine load):**")
     lines += [f"- {x}" for x in f["contended"]] or ["- none"]
     lines.append("")
+    lines.append("**Beyond the cores (speedup above 1.1 x min(N, cores) - not NVX getting "
+                 "faster: with more threads this process took a larger share of a busy "
+                 "machine from other processes):**")
+    lines += [f"- {x}" for x in f["beyond_cores"]] or ["- none"]
+    lines.append("")
     lines.append(f"**Machine busy (a single thread got less than {_pct(BUSY_CPU_SHARE)} of a "
                  "core: other processes competed, so speedups there understate NVX):**")
     lines += [f"- {x}" for x in f["busy"]] or ["- none"]
@@ -430,7 +447,9 @@ def summary_markdown(results: dict) -> str:
         "",
         "## Single-thread throughput (pytest-benchmark)",
         "",
-        "Median over rounds; MB/s = payload bytes / median time per call. All sizes, builds "
+        "Median over rounds of the process's CPU time per call (robust to other processes; "
+        "equal to wall time on an idle machine); MB/s = payload bytes / median time per "
+        "call. All sizes, builds "
         "and the raw times: single_thread.md; raw pytest-benchmark JSON: */single-*.json.",
         "",
     ]
