@@ -224,7 +224,8 @@ def _scaling_section(results: dict) -> list[str]:
     copy = _copy_throughput(results)
     threads = sorted({p["threads"] for _, s in scaling_rows(results) for p in s["points"]})
     header = ["workload", "frame", "build", "1 thread MB/s"] + \
-             [f"{n} threads: speedup (cv, eff, cpu, work; idle est.)" for n in threads[1:]] + \
+             [f"{n} threads: speedup (cv, eff, cpu, work, blocked; idle est.)"
+              for n in threads[1:]] + \
              ["best MB/s (threads)", "best as % of copy"]
     rows = []
     ordered = sorted(scaling_rows(results),
@@ -246,6 +247,8 @@ def _scaling_section(results: dict) -> list[str]:
                 " *poor*" if p["efficiency"] < POOR_EFFICIENCY else "")
             cpu = f", cpu {_pct(p['median_cpu_share'])}" if "median_cpu_share" in p else ""
             work = f", work {p['work_efficiency']:.2f}" if "work_efficiency" in p else ""
+            if p.get("median_blocked_share") is not None:
+                work += f", blocked {_pct(p['median_blocked_share'])}"
             idle = (f"; idle est. x{p['idle_estimate']:.2f}" if p.get("idle_estimate")
                     else "")
             cells.append(f"x{p['median_speedup']:.2f} (cv {_pct(p['cv_speedup'])}, "
@@ -438,7 +441,9 @@ def summary_markdown(results: dict) -> str:
         "(wall time x min(N, cores)): below 100 % the threads waited - for the GIL, a lock, "
         "or a core held by another process), the work efficiency (bytes per CPU-second at N "
         "/ at 1 thread: below 1.0 the threads slow each other down while running; unaffected "
-        "by how much CPU other processes left) and, with the GIL off, the idle-machine "
+        "by how much CPU other processes left), the blocked share (time a thread neither "
+        "ran nor waited for a core: asleep on the GIL or a lock) and, with the GIL off, the "
+        "idle-machine "
         "estimate min(N, cores) x work efficiency. **ANTI** = speedup below 1.0, *poor* = "
         f"efficiency below {POOR_EFFICIENCY}. \"% of copy\": throughput relative to a memcpy "
         "of the same frames with the same number of threads. Plot: scaling.png.",

@@ -17,7 +17,10 @@ For every workload and frame size, and for N in 1, 2, 4, ... threads:
   each CPU-second they got (no contention on caches, allocator, reference counts, locks),
   however much CPU the rest of the machine left them. It ignores time spent waiting, so
   it says nothing about the GIL; with the GIL off, min(N, cores) x work efficiency
-  estimates the speedup an idle machine would show ("idle estimate").
+  estimates the speedup an idle machine would show ("idle estimate");
+* blocked share (Linux): the part of a thread's window in which it neither ran nor
+  waited for a core (``/proc/thread-self/schedstat``) - it slept on the GIL or a lock.
+  Mean over threads. With the GIL on and N threads, about 1 - 1/N of it is the GIL.
 
 Repeats are *interleaved*: repeat r measures N = 1, 2, 4, ... back to back, so load
 from the rest of the machine hits a repeat's N = 1 and N = 4 alike, and speedup is
@@ -120,14 +123,15 @@ def _calibrate(make_call, target_batch_s: float) -> int:
 
 
 def measure_window(make_call, n_threads: int, warmup: float, window: float,
-                   batch: int, nbytes: int, cores_: int = 1) -> tuple[float, float, float]:
-    """(aggregate bytes/second, CPU share, bytes per CPU-second) of ``n_threads`` threads,
-    each with its own objects."""
+                   batch: int, nbytes: int, cores_: int = 1) -> tuple[float, ...]:
+    """(aggregate bytes/second, CPU share, bytes per CPU-second, blocked share) of
+    ``n_threads`` threads, each with its own objects."""
     clock: list[float] = []
     rates = [0.0] * n_threads
     cpu = [0.0] * n_threads  # CPU-seconds per wall-second, per thread
     done = [0] * n_threads  # bytes processed in the window, per thread
     cpu_seconds = [0.0] * n_threads
+    blocked = [0.0] * n_threads
     errors: list[BaseException] = []
 
     def fix_clock():  # runs once, in the last thread to arrive
@@ -146,6 +150,7 @@ def measure_window(make_call, n_threads: int, warmup: float, window: float,
             while now() < start:
                 for _ in batch_range:
                     call()
+            s_first = _run_delay()
             calls, t_first, c_first = 0, now(), time.thread_time()
             while True:  # at least one batch: a thread starved past the window still counts
                 for _ in batch_range:
@@ -154,10 +159,17 @@ def measure_window(make_call, n_threads: int, warmup: float, window: float,
                 if now() >= end:
                     break
             c_last, t_last = time.thread_time(), now()
+            s_last = _run_delay()
             rates[i] = calls * nbytes / (t_last - t_first)
             cpu[i] = (c_last - c_first) / (t_last - t_first)
             done[i] = calls * nbytes
             cpu_seconds[i] = c_last - c_first
+            if s_first is not None and s_last is not None:
+                # not running and not waiting for a core: asleep (the GIL, a lock)
+                wanted = (c_last - c_first) + (s_last - s_first) / 1e9
+                blocked[i] = max(0.0, 1.0 - wanted / (t_last - t_first))
+            else:
+                blocked[i] = float("nan")
         except BaseException as exc:  # reported, not swallowed
             errors.append(exc)
             barrier.abort()
@@ -172,7 +184,19 @@ def measure_window(make_call, n_threads: int, warmup: float, window: float,
         raise errors[0]
     # thread_time() ticks coarsely on some systems: never divide by a zero CPU time
     work_rate = sum(done) / max(sum(cpu_seconds), 1e-9)
-    return sum(rates), sum(cpu) / min(n_threads, cores_), work_rate
+    return sum(rates), sum(cpu) / min(n_threads, cores_), work_rate, statistics.fmean(blocked)
+
+
+def _run_delay() -> int | None:
+    """Nanoseconds the calling thread has spent runnable but waiting for a core, or None.
+
+    (The running time in the same file can lag by a scheduler tick; thread_time() is
+    exact, so only the waiting time is taken from here.)"""
+    try:
+        with open("/proc/thread-self/schedstat") as fh:
+            return int(fh.read().split()[1])
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 def cv(values: list[float]) -> float:
@@ -198,6 +222,8 @@ class Point:
     work_efficiency: float = 0.0  # median of work_rate(N) / work_rate(1), paired by repeat
     #: min(N, cores) x work_efficiency, only where the GIL is off (else None)
     idle_estimate: float | None = None
+    blocked_share: list[float] = field(default_factory=list)  # per repeat; nan: unknown
+    median_blocked_share: float | None = None
 
 
 @dataclass
@@ -218,10 +244,12 @@ def run_series(target, workload: str, frame: int, cfg: Config, cores_: int,
     per_n: dict[int, list[float]] = {n: [] for n in cfg.threads}
     cpu_n: dict[int, list[float]] = {n: [] for n in cfg.threads}
     work_n: dict[int, list[float]] = {n: [] for n in cfg.threads}
+    blocked_n: dict[int, list[float]] = {n: [] for n in cfg.threads}
     for _ in range(cfg.repeats):  # interleaved: every N in every repeat
         for n in cfg.threads:
-            rate, share, work = measure_window(make_call, n, cfg.warmup, cfg.window, batch,
-                                               frame, cores_)
+            rate, share, work, wait = measure_window(make_call, n, cfg.warmup, cfg.window,
+                                                     batch, frame, cores_)
+            blocked_n[n].append(wait)
             per_n[n].append(rate)
             cpu_n[n].append(share)
             work_n[n].append(work)
@@ -235,12 +263,18 @@ def run_series(target, workload: str, frame: int, cfg: Config, cores_: int,
         series.points.append(Point(
             n, thr, sp, statistics.median(thr), cv(thr), statistics.median(sp), cv(sp),
             statistics.median(sp) / min(n, cores_), cpu_n[n], statistics.median(cpu_n[n]),
-            work_n[n], work_eff, min(n, cores_) * work_eff if gil_off else None))
+            work_n[n], work_eff, min(n, cores_) * work_eff if gil_off else None,
+            blocked_n[n], _median_known(blocked_n[n])))
     log(f"  {workload:18} {wl.human_size(frame):>7}: " + "  ".join(
         f"{p.threads}t {p.median_throughput / 1e6:8.1f} MB/s x{p.median_speedup:4.2f}"
         f" (cv {p.cv_speedup:4.1%}, cpu {p.median_cpu_share:4.0%}, work {p.work_efficiency:4.2f})"
         for p in series.points))
     return series
+
+
+def _median_known(values: list[float]) -> float | None:
+    known = [v for v in values if v == v]  # nan: schedstat unavailable
+    return statistics.median(known) if known else None
 
 
 def run(cfg: Config, target=None, log=lambda msg: None) -> dict:
