@@ -502,6 +502,10 @@ def plot_scaling(results: dict, path: Path) -> None:
                 hi = [_quantile(p["speedup"], 0.75) - m for m, p in zip(med, s["points"])]
                 ax.errorbar(n, med, yerr=[[max(0, x) for x in lo], [max(0, x) for x in hi]],
                             color=colour, marker=marker, ms=4, capsize=2, label=name)
+                est = [p.get("idle_estimate") for p in s["points"]]
+                if all(e is not None for e in est):
+                    ax.plot(n, est, color=colour, marker=marker, ms=4, ls=":", mfc="none",
+                            label=f"{name}: idle estimate (min(N, cores) x work efficiency)")
             ax.set_title(f"{w}, {human_size(f)} frames", fontsize=10)
             ax.set_xscale("log", base=2)
             ax.set_xticks([p for p in (1, 2, 4, 8, 16, 32) if p <= max_threads] +
@@ -527,13 +531,14 @@ def plot_scaling(results: dict, path: Path) -> None:
     seen = {}
     for h, lab in zip(handles, labels):
         seen.setdefault(lab, h)
-    fig.legend(list(seen.values()), list(seen), loc="lower center", ncol=min(5, len(seen)),
-               frameon=False)
+    fig.legend(list(seen.values()), list(seen), loc="lower center", ncol=min(3, len(seen)),
+               frameon=False, fontsize=9)
     m = results["machine"]
-    fig.suptitle(f"NVX parallel scaling: aggregate throughput(N) / throughput(1)\n"
+    fig.suptitle(f"NVX parallel scaling: aggregate throughput(N) / throughput(1); "
+                 "dotted: idle-machine estimate where the GIL is off\n"
                  f"{m.get('cpu')}, {cores} cores, {results['mode']} mode, {results['started']}; "
                  "bars: interquartile range over repeats", fontsize=10)
-    fig.tight_layout(rect=(0, 0.05, 1, 0.95))
+    fig.tight_layout(rect=(0, 0.08, 1, 0.95))
     fig.savefig(path, dpi=110)
     plt.close(fig)
 
