@@ -35,9 +35,16 @@ from pathlib import Path
 
 from nvx_ft import interpreters
 
-#: The repository (``benchmarks/`` and ``pyproject.toml`` live there; nvx-ft is
-#: installed editable, so this file sits in its ``src/nvx_ft/bench``).
-ROOT = Path(__file__).resolve().parents[3]
+
+
+def _repository() -> Path:
+    """The checkout with ``benchmarks/`` and ``pyproject.toml``: the one this file sits in
+    (an editable install, as nox and CI make), else the current directory."""
+    here = Path(__file__).resolve().parents[3]
+    return here if (here / "benchmarks").is_dir() else Path.cwd()
+
+
+ROOT = _repository()
 
 #: Environment that would change what a child measures: set per build, never inherited.
 _CONTROLLED_ENV = ("PYTHON_GIL", "AUTOBAHN_USE_NVX", "NVX_FT_TARGET", "PYTHONDEVMODE",
