@@ -36,7 +36,6 @@ from pathlib import Path
 from nvx_ft import interpreters
 
 
-
 def _repository() -> Path:
     """The checkout with ``benchmarks/`` and ``pyproject.toml``: the one this file sits in
     (an editable install, as nox and CI make), else the current directory."""
@@ -44,6 +43,7 @@ def _repository() -> Path:
     return here if (here / "benchmarks").is_dir() else Path.cwd()
 
 
+#: The checkout: ``benchmarks/`` and ``pyproject.toml`` live there.
 ROOT = _repository()
 
 #: Environment that would change what a child measures: set per build, never inherited.
