@@ -9,6 +9,7 @@ import os
 import sys
 import tarfile
 import xml.etree.ElementTree as ET
+from pathlib import Path
 
 import pytest
 from fake_wheels import make_wheel
@@ -292,3 +293,16 @@ def test_progress_display_names_the_step_counts_and_the_result(tty):
         text if not tty else display._tests)
     assert text.rstrip().endswith("FAILED     12.5s  9 passed, 1 failed")
     assert ("\r\x1b[2K" in text) is tty
+
+
+def test_nox_gate_session_keeps_the_gate_exit_code():
+    """``nox -s gate`` is the README's main job: nox alone would turn 2 and 3 into 1."""
+    pytest.importorskip("nox", reason="nox is not installed in this environment")
+    import subprocess
+
+    root = Path(gate.ROOT)
+    out = subprocess.run([sys.executable, "-m", "nox", "-f", str(root / "noxfile.py"),
+                          "-s", "gate", "--", "--pypi", "not.a.version!"],
+                         capture_output=True, text=True, cwd=root, timeout=300)
+    assert out.returncode == cli.EXIT_USAGE, out.stderr[-2000:]
+    assert "nvx-ft gate: error: --pypi not.a.version!: not a version" in out.stderr
