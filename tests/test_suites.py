@@ -112,3 +112,18 @@ def test_missing_or_empty_suite_is_not_run(tmp_path):
     empty = run_suite(sys.executable, tmp_path / "empty", timeout=60, cwd=tmp_path,
                       extra_args=ISOLATED)
     assert empty.status == "not-run" and empty.reason == "no tests collected"
+
+
+def test_a_hang_while_collecting_is_a_timeout_with_a_stack(suite, tmp_path):
+    path = suite('''
+        import time
+        while True:  # e.g. an extension whose import deadlocks
+            time.sleep(0.05)
+        def test_never_collected():
+            pass
+    ''')
+    res = run_suite(sys.executable, path, timeout=60, test_timeout=3, cwd=tmp_path,
+                    extra_args=ISOLATED)
+    assert res.status == "timeout" and res.duration < 60
+    (nodeid, message), = res.failures
+    assert nodeid == "<session>" and "Timeout" in message and "test_x.py" in message

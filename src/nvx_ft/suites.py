@@ -177,6 +177,7 @@ def run_suite(
         outcomes[nodeid] = TestOutcome(nodeid, kind, 0.0, message)
         blamed.add(nodeid)
         if (hit_deadline or running is None or attempt > max_restarts
+                or time.monotonic() > deadline - 5  # no time left for a restart to say anything
                 or not [n for n in collected if n not in outcomes]):
             break
         skip_path.write_text("\n".join(sorted(set(outcomes) | blamed)) + "\n", encoding="utf-8")
@@ -352,6 +353,15 @@ if __name__ == PLUGIN_NAME:
         _EVENTS.write(json.dumps(event) + "\n")
         _EVENTS.flush()
 
+    def _arm() -> None:
+        """(Re)start the watchdog: armed from start-up to the end of the session, reset at
+        each test's start and end, so a hang in collection, a test or a fixture between
+        tests dumps every thread's stack and ends the process within the bound."""
+        if _TEST_TIMEOUT:
+            faulthandler.dump_traceback_later(_TEST_TIMEOUT, exit=True, file=_STDERR_FD)
+
+    _arm()
+
     def pytest_collection_modifyitems(session, config, items):
         with open(os.environ[_SKIP_ENV], encoding="utf-8") as f:
             skip = {line.strip() for line in f if line.strip()}
@@ -369,15 +379,13 @@ if __name__ == PLUGIN_NAME:
     def pytest_runtest_logstart(nodeid, location):
         _started[nodeid] = time.monotonic()
         _emit(event="start", nodeid=nodeid)
-        if _TEST_TIMEOUT:
-            faulthandler.dump_traceback_later(_TEST_TIMEOUT, exit=True, file=_STDERR_FD)
+        _arm()
 
     def pytest_runtest_logreport(report):
         _reports.setdefault(report.nodeid, []).append(report)
 
     def pytest_runtest_logfinish(nodeid, location):
-        if _TEST_TIMEOUT:
-            faulthandler.cancel_dump_traceback_later()
+        _arm()
         outcome, message = "passed", ""
         for rep in _reports.pop(nodeid, []):
             xfail = hasattr(rep, "wasxfail")
