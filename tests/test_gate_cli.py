@@ -306,3 +306,22 @@ def test_nox_gate_session_keeps_the_gate_exit_code():
                          capture_output=True, text=True, cwd=root, timeout=300)
     assert out.returncode == cli.EXIT_USAGE, out.stderr[-2000:]
     assert "nvx-ft gate: error: --pypi not.a.version!: not a version" in out.stderr
+
+
+@pytest.mark.parametrize("returncode, stdout, status, needle", [
+    (0, json.dumps([{"module": "_nvx_xormasker", "status": "ok"}]), "passed", "keeps the GIL"),
+    (1, json.dumps([{"module": "autobahn.nvx", "status": "gil-enabled",
+                     "culprit": "_nvx_utf8validator", "culprit_file": "/v/_nvx_utf8.so",
+                     "warning": "The global interpreter lock (GIL) has been enabled"}]),
+     "failed", "the GIL was enabled by _nvx_utf8validator"),
+    (2, "", "not-run", "not run: nvx-ft gil-guard: blocked: a GIL build"),
+    (-11, "", "crashed", "SIGSEGV"),
+])
+def test_gil_guard_outcome_names_the_culprit(returncode, stdout, status, needle):
+    check = gate.Check("gil-guard")
+    stderr = "nvx-ft gil-guard: blocked: a GIL build" if returncode == 2 else ""
+    gate.gil_guard_outcome(check, returncode, stdout, stderr)
+    assert check.status == status and needle in check.summary
+    if status == "failed":
+        assert check.failures[0]["nodeid"] == "gil-guard::autobahn.nvx"
+        assert "/v/_nvx_utf8.so" in check.failures[0]["message"]

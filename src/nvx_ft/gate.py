@@ -104,6 +104,9 @@ print(json.dumps(out))
 '''
 
 
+_CLI = "import sys; from nvx_ft.cli import main; sys.exit(main(sys.argv[1:]))"
+
+
 @dataclass
 class Check:
     name: str
@@ -495,29 +498,16 @@ def run_gate(kind: str, spec: str, interp: interpreters.Interpreter, report_dir:
         log = logs / "gil-guard.txt"
         check.outputs.append(str(log))
         try:
-            out = subprocess.run([venv.python, "-m", "nvx_ft.cli", "gil-guard", "--json"],
+            # Not `-m nvx_ft.cli`: run as __main__, cli's exception classes would be a
+            # second copy that gil.py's `raise cli.Blocked` does not match.
+            out = subprocess.run([venv.python, "-c", _CLI, "gil-guard", "--json"],
                                  capture_output=True, text=True, env=env, cwd=report_dir,
                                  timeout=suite_timeout)
         except subprocess.TimeoutExpired:
             check.status, check.summary = "timeout", f"no answer within {suite_timeout:.0f}s"
             return
         log.write_text(out.stdout + out.stderr, encoding="utf-8")
-        text = (out.stdout + out.stderr).strip()
-        check.details.append(text[-4000:])
-        if out.returncode == EXIT_PASS:
-            check.status, check.summary = "passed", "importing NVX keeps the GIL disabled"
-        elif out.returncode == EXIT_FAIL:
-            check.status = "failed"
-            check.summary = "the GIL got enabled (or an import failed): see details"
-            check.failures = [{"nodeid": "gil-guard", "message": text[-2000:]}]
-        elif out.returncode == EXIT_BLOCKED:
-            check.summary = "not run: " + (text.splitlines()[-1] if text else "not applicable")
-        elif out.returncode < 0 or out.returncode > 3:
-            check.status = "crashed"
-            check.summary = f"gil-guard died ({suites._describe_exit(out.returncode)})"
-            check.failures = [{"nodeid": "gil-guard", "message": text[-2000:]}]
-        else:
-            check.status, check.summary = "failed", f"gil-guard exited {out.returncode}: {text[-200:]}"
+        gil_guard_outcome(check, out.returncode, out.stdout, out.stderr)
 
     step(by["gil-guard"], gil_guard)
 
@@ -553,6 +543,42 @@ def run_gate(kind: str, spec: str, interp: interpreters.Interpreter, report_dir:
 
     step(by["benchmark-smoke"], bench)
     return _report(checks, target, interp, venv, started, report_dir, keep_venv)
+
+
+def gil_guard_outcome(check: Check, returncode: int, stdout: str, stderr: str) -> None:
+    """Fill ``check`` from ``nvx-ft gil-guard --json``: 0 kept off, 1 enabled, 2 n/a."""
+    text = (stdout + stderr).strip()
+    check.details.append(text[-4000:])
+    try:
+        entries = json.loads(stdout)
+    except ValueError:
+        entries = []
+    bad = [e for e in entries if isinstance(e, dict) and e.get("status") in
+           ("gil-enabled", "import-error")]
+    if returncode == EXIT_PASS:
+        check.status = "passed"
+        check.summary = f"importing NVX keeps the GIL disabled ({len(entries)} modules)"
+    elif returncode == EXIT_FAIL:
+        check.status = "failed"
+        check.failures = [{"nodeid": f"gil-guard::{e.get('module')}",
+                           "message": "; ".join(str(e[k]) for k in ("status", "culprit",
+                                                                    "culprit_file", "warning",
+                                                                    "detail") if e.get(k))}
+                          for e in bad] or [{"nodeid": "gil-guard", "message": text[-2000:]}]
+        first = bad[0] if bad else {}
+        check.summary = (f"{first.get('status', 'failed')} on import of {first.get('module')}"
+                         + (f": the GIL was enabled by {first['culprit']}"
+                            if first.get("culprit") else "")) if bad else \
+            "gil-guard failed: " + (text.splitlines()[-1] if text else "no output")
+    elif returncode == EXIT_BLOCKED:
+        check.summary = "not run: " + (text.splitlines()[-1] if text else "not applicable")
+    elif returncode < 0 or returncode > 3:
+        check.status = "crashed"
+        check.summary = f"gil-guard died ({suites._describe_exit(returncode)})"
+        check.failures = [{"nodeid": "gil-guard", "message": text[-2000:]}]
+    else:
+        check.status = "failed"
+        check.summary = f"gil-guard exited {returncode}: " + (text.splitlines()[-1] if text else "")
 
 
 def _bench_requirements(root: Path) -> list[str]:
