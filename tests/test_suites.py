@@ -127,3 +127,33 @@ def test_a_hang_while_collecting_is_a_timeout_with_a_stack(suite, tmp_path):
     assert res.status == "timeout" and res.duration < 60
     (nodeid, message), = res.failures
     assert nodeid == "<session>" and "Timeout" in message and "test_x.py" in message
+
+
+def test_a_segfault_inside_nvx_is_named_with_its_stack_and_the_suite_goes_on(
+        nvx_target, suite, tmp_path):
+    """The real thing: NVX's C code dereferences a NULL masker. The runner must report
+    that test as crashed (SIGSEGV, with the Python frame that entered NVX) and still run
+    the NVX test after it."""
+    path = suite('''
+        import _nvx_xormasker
+
+        def test_nvx_null_masker():
+            ffi, lib = _nvx_xormasker.ffi, _nvx_xormasker.lib
+            lib.nvx_xormask_process(ffi.NULL, ffi.NULL, 4096)  # NULL state: SIGSEGV in C
+
+        def test_nvx_after_the_crash():
+            ffi, lib = _nvx_xormasker.ffi, _nvx_xormasker.lib
+            mask = ffi.new("uint8_t[4]", b"abcd")
+            masker = lib.nvx_xormask_new(mask)
+            data = ffi.new("uint8_t[]", b"\\x00" * 8)
+            lib.nvx_xormask_process(masker, data, 8)
+            assert ffi.buffer(data, 8)[:] == b"abcdabcd"
+            lib.nvx_xormask_free(masker)
+    ''')
+    res = run_suite(sys.executable, path, timeout=120, test_timeout=60, cwd=tmp_path,
+                    extra_args=ISOLATED)
+    outcomes = {t.nodeid.split("::")[-1]: t.outcome for t in res.tests}
+    assert outcomes == {"test_nvx_null_masker": "crashed", "test_nvx_after_the_crash": "passed"}
+    (nodeid, message), = res.failures
+    assert nodeid.endswith("::test_nvx_null_masker")
+    assert "SIGSEGV" in message and "in test_nvx_null_masker" in message
