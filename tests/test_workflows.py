@@ -100,3 +100,15 @@ def test_release_gate_is_callable_with_the_wheels_artifact_and_gates_per_platfor
     # no step may swallow a failure: a failed check must fail the release
     assert not any(s.get("continue-on-error") for job in wf["jobs"].values()
                    for s in job["steps"])
+
+
+@pytest.mark.parametrize("path", [NIGHTLY, RELEASE], ids=lambda p: p.name)
+def test_piped_commands_keep_their_exit_code(path):
+    """GitHub's default shell is ``bash -e`` without pipefail: ``nvx-ft fileset | tee``
+    would pass whatever nvx-ft said. An explicit ``shell: bash`` adds ``-o pipefail``."""
+    wf = load(path)
+    for name, job in _every_job(wf):
+        job_shell = (job.get("defaults") or wf.get("defaults") or {}).get("run", {}).get("shell")
+        for step in job["steps"]:
+            if "|" in str(step.get("run", "")).replace("||", ""):
+                assert step.get("shell", job_shell) == "bash", (name, step.get("name"))
