@@ -63,9 +63,11 @@ def test_tsan_reports_are_parsed_and_only_nvx_stacks_count():
     assert nvx.touches_nvx and not cpython.touches_nvx
     top = nvx.top_frames()
     assert top[0] == "Write of size 8 at 0x7f91fe70d1f0 by thread T1"
-    assert top[1].strip().startswith("nvx_xormask_process /b/out/_nvx_xormasker.c:768")
+    assert top[1].strip() == "nvx_xormask_process _nvx_xormasker.c:768:33"
     assert "Previous write of size 8 at 0x7f91fe70d1f0 by thread T4" in top
-    assert "BuildId" not in "\n".join(top)
+    assert "BuildId" not in "\n".join(top) and "+0x" not in "\n".join(top)
+    # the same race seen twice is summarized once
+    assert sanitizers.summarize([nvx, nvx]).count("data race touching NVX") == 1
 
 
 def test_asan_reports_are_parsed_with_the_faulting_access():

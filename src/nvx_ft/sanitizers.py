@@ -143,7 +143,9 @@ def libasan() -> str:
 def tsan_env(base: dict | None = None, log_dir: str | None = None) -> dict:
     """Reports go to files in ``log_dir`` (pytest's fd capture would swallow stderr)."""
     env = dict(os.environ if base is None else base)
-    opts = [f"suppressions={SUPPRESSIONS}", "halt_on_error=0", "exitcode=66",
+    # halt at the first report: the test running then is the one named (pytest -v prints
+    # it before it runs), and the rest of the suite's time is not spent
+    opts = [f"suppressions={SUPPRESSIONS}", "halt_on_error=1", "exitcode=66",
             "second_deadlock_stack=1", "report_signal_unsafe=0"]
     if log_dir:
         opts.append(f"log_path={Path(log_dir) / 'tsan'}")
@@ -190,11 +192,20 @@ class Report:
         return any(NVX_FRAME.search(f.split(" ", 1)[0]) for f in self.frames)
 
     def top_frames(self, per_stack: int = 4, stacks: int = 2) -> list[str]:
+        """Each stack's headline and innermost frames, as ``function file.c:line``."""
         out = []
         for header, frames in self.stacks[:stacks]:
             out.append(header)
-            out += [f"  {f}" for f in frames[:per_stack]]
+            out += [f"  {_short(f)}" for f in frames[:per_stack]]
         return out
+
+
+def _short(frame: str) -> str:
+    """``nvx_xormask_process /long/path/_nvx_xormasker.c:768:33 (x.so+0x4194)`` ->
+    ``nvx_xormask_process _nvx_xormasker.c:768:33``."""
+    frame = re.sub(r"\s+\([^()]*\+0x[0-9a-f]+\)$", "", frame)
+    func, _, where = frame.partition(" ")
+    return f"{func} {where.rsplit('/', 1)[-1]}".strip()
 
 
 _FRAME = re.compile(r"^\s*#\d+\s+(?:0x[0-9a-f]+\s+)?(?:in\s+)?(.*?)\s*(?:\(BuildId: \w+\))?$")
@@ -229,9 +240,17 @@ def parse_asan(text: str) -> list[Report]:
     return reports
 
 
-def summarize(reports: list[Report]) -> str:
-    lines = []
+def summarize(reports: list[Report], most: int = 3) -> str:
+    """Distinct reports (same kind and innermost frames count once), top frames each."""
+    lines, seen = [], set()
     for r in reports:
+        key = (r.kind, tuple(frames[0] for _, frames in r.stacks))
+        if key in seen:
+            continue
+        seen.add(key)
+        if len(seen) > most:
+            lines.append(f"... and more: {len(reports)} reports in all")
+            break
         lines.append(f"{r.kind}{' touching NVX' if r.touches_nvx else ''}:")
         lines += [f"  {f}" for f in r.top_frames()]
     return "\n".join(lines)

@@ -126,7 +126,10 @@ class SuiteResult:
         return self.status in ("failed", "crashed", "hung", "sanitizer")
 
 
-_RUNNING = re.compile(r"^(\S+::\S+)(?: (PASSED|FAILED|ERROR|SKIPPED|XFAIL|XPASS)\b)?", re.M)
+# "path::test[id] " as pytest -v prints it when the test starts ("... PASSED" when done);
+# not "path::test[id]: ..." lines of a terminal summary
+_RUNNING = re.compile(r"^(\S+::\S*[^:\s])(?: (PASSED|FAILED|ERROR|SKIPPED|XFAIL|XPASS)\b)?(?!:)",
+                      re.M)
 
 
 def _last_started(out: str) -> str | None:
@@ -164,7 +167,7 @@ def classify(out: str, rc: int | None, timed_out: bool, sanitizer: str | None) -
         reports = (sanitizers.parse_tsan if sanitizer == "tsan" else sanitizers.parse_asan)(out)
         nvx = [r for r in reports if r.touches_nvx]
         if nvx:
-            return "sanitizer", _last_started(out), sanitizers.summarize(nvx[:3])
+            return "sanitizer", _last_started(out), sanitizers.summarize(nvx)
     if timed_out:
         return "hung", _last_started(out), "no result within the suite's time bound\n" \
             + _stack_detail(out)
