@@ -7,6 +7,7 @@ is marked ``thread_unsafe`` for pytest-run-parallel: running a hammer inside its
 
 from __future__ import annotations
 
+import faulthandler
 import sys
 import threading
 from dataclasses import dataclass
@@ -71,6 +72,28 @@ def pytest_collection_modifyitems(config, items):
     for item in last:  # e.g. "the GIL is still disabled after all of the above"
         items.remove(item)
         items.append(item)
+
+
+def _stderr_fd(config) -> int:
+    """The fd pytest's faulthandler plugin writes to (a dup of the real stderr)."""
+    try:
+        from _pytest.faulthandler import fault_handler_stderr_fd_key
+
+        return config.stash[fault_handler_stderr_fd_key]
+    except (ImportError, KeyError):
+        return sys.__stderr__.fileno()
+
+
+@pytest.fixture(autouse=True)
+def _watchdog(request, intensity):
+    """Last resort behind pytest-timeout: if the main thread itself is stuck in C (the
+    timeout signal can then never be handled), faulthandler - which needs no Python
+    code to run - dumps every thread's stack and ends the process, a minute after the
+    test's bound."""
+    faulthandler.dump_traceback_later(intensity.test_timeout + 60, exit=True,
+                                      file=_stderr_fd(request.config))
+    yield
+    faulthandler.cancel_dump_traceback_later()
 
 
 @pytest.fixture(autouse=True)
