@@ -34,10 +34,14 @@ def _link_found_interpreters() -> None:
     shim.mkdir(parents=True, exist_ok=True)
     for label, interp in FOUND.items():
         link = shim / f"python{label}"
+        # Resolve before touching the link: in a nox run inside a nox session the
+        # interpreter found on PATH can be this very link (or a venv python pointing at
+        # it), and linking to that path would make a loop.
+        target = os.path.realpath(interp.executable) if interp else None
         if link.is_symlink() or link.exists():
             link.unlink()
-        if interp:
-            link.symlink_to(interp.executable)
+        if target:
+            link.symlink_to(target)
     os.environ["PATH"] = f"{shim}{os.pathsep}{os.environ.get('PATH', '')}"
 
 
