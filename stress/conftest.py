@@ -142,7 +142,8 @@ class Hammer:
             raise
         self.runs.append(run)
         self.request.node.user_properties.append(
-            ("nvx_hammer", {"threads": threads, "iterations": run.total_iterations,
+            ("nvx_hammer", {"threads": threads, "per_thread": max(run.iterations),
+                            "iterations": run.total_iterations,
                             "wall": round(run.wall_seconds, 3)}))
         return run
 
@@ -242,8 +243,8 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     terminalreporter.line(f"threading: {threading.active_count()} threads alive now, "
                           f"GIL enabled now: {hammer_mod.is_gil_enabled()}")
     for nodeid, runs, calls, duration, shared in sorted(rows, key=lambda row: row[0]):
-        desc = ", ".join(f"{r['threads']}t x {r['iterations']} it in {r['wall']:.2f}s"
-                         for r in runs)
+        desc = ", ".join(f"{r['threads']} threads x {r['per_thread']} iterations in "
+                         f"{r['wall']:.2f}s" for r in runs) or "subprocess probe"
         terminalreporter.line(f"{nodeid}: {desc}; {calls} calls checked; test {duration:.2f}s")
         for r in shared:  # scenario 5: what unsynchronised sharing did (documented, not asserted)
             terminalreporter.line(f"    shared, no lock: {r['kind']} {r['impl']}: {r['threads']}t, "
