@@ -6,7 +6,6 @@ nothing here measures. matplotlib (Agg backend, no display) is imported only to 
 
 from __future__ import annotations
 
-import math
 import statistics
 from collections import defaultdict
 from pathlib import Path
@@ -163,7 +162,7 @@ def _one_thread_work_rate(series: dict) -> float:
 
 
 def ft_cost(results: dict, ft: str, gil: str) -> list[tuple[str, int, float, float, float]]:
-    """Per class of benchmark: (class, n, geometric-mean, min, max) of
+    """Per class of benchmark: (class, n, median, min, max) of
     single-thread throughput(ft build) / throughput(GIL build)."""
     entries = single_thread_entries(results)
     ratios = defaultdict(list)
@@ -185,8 +184,8 @@ def ft_cost(results: dict, ft: str, gil: str) -> list[tuple[str, int, float, flo
                 thr / scal[(gil, workload, frame)])
     rows = []
     for cls, rs in sorted(ratios.items()):
-        geo = math.exp(statistics.fmean(math.log(r) for r in rs))
-        rows.append((cls, len(rs), geo, min(rs), max(rs)))
+        # the median: one benchmark disturbed by the rest of the machine cannot move it
+        rows.append((cls, len(rs), statistics.median(rs), min(rs), max(rs)))
     return rows
 
 
@@ -413,13 +412,14 @@ def summary_markdown(results: dict) -> str:
     cost_rows = []
     for ft in (n for n in ok if n.startswith("3.14t")):
         if gil:
-            for cls, n, geo, lo, hi in ft_cost(results, ft, gil):
-                cost_rows.append([f"{ft} vs {gil}", cls, str(n), f"{geo:.3f} ({geo - 1:+.1%})",
+            for cls, n, mid, lo, hi in ft_cost(results, ft, gil):
+                cost_rows.append([f"{ft} vs {gil}", cls, str(n), f"{mid:.3f} ({mid - 1:+.1%})",
                                   f"{lo:.3f} .. {hi:.3f}"])
     if cost_rows:
         lines.append("Throughput of the free-threaded build relative to the GIL build, one "
                      "thread, same benchmark (1.0 = same speed; below 1.0 = the free-threaded "
-                     "build is slower): geometric mean over the benchmarks of each class.")
+                     "build is slower): median over the benchmarks of each class (sizes, "
+                     "payloads, implementations).")
         lines.append("")
         lines += _table(["builds", "benchmarks", "n", "ft / GIL throughput", "range"], cost_rows)
     else:
