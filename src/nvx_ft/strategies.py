@@ -57,11 +57,15 @@ _by_plane = st.one_of(
     st.characters(min_codepoint=0x10000, max_codepoint=0x10FFFF),
 )
 
+def _utf8_encode(text: str) -> bytes:  # named: Hypothesis parses lambdas to describe them
+    return text.encode("utf-8")
+
+
 #: well-formed UTF-8 of 1-4 byte sequences from all planes, mostly short
 valid_utf8 = st.one_of(
     st.text(alphabet=st.one_of(_by_plane, _any_scalar), max_size=200),
     st.text(alphabet=_by_plane, min_size=200, max_size=3000),
-).map(lambda s: s.encode("utf-8"))
+).map(_utf8_encode)
 
 #: byte sequences RFC 3629 forbids, each a minimal "bad thing" to splice in
 ILL_FORMED_PIECES = (
