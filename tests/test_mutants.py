@@ -4,6 +4,7 @@ containment of crashes and hangs, and one small kill matrix end to end.
 The full matrix (every mutant x its suites) is ``nox -s mutants``, not this file.
 """
 
+import os
 import shutil
 import sys
 import textwrap
@@ -78,27 +79,30 @@ _CONTAINED = {
 def test_crash_and_hang_become_named_failures_with_a_stack(case, status, tmp_path):
     f = tmp_path / f"test_{case}.py"
     f.write_text(_CONTAINED[case])
-    cmd = [sys.executable, "-m", "pytest", str(f), *mrun.COMMON_ARGS, "--timeout=3",
-           "--timeout-method=thread"]
-    r = mrun.run_contained(cmd, dict(__import__("os").environ), 60, tmp_path,
-                           tmp_path / "log.txt", suite=case)
+    r = mrun.run_contained(sys.executable, [str(f), *mrun.COMMON_ARGS], dict(os.environ), 60,
+                           tmp_path, test_timeout=3, log_path=tmp_path / "log.txt", suite=case)
     assert r.status == status, (r, (tmp_path / "log.txt").read_text()[-3000:])
-    if case == "crashes":
-        assert r.test.endswith("::test_segfault_in_c") and "SIGSEGV" in r.detail
-        assert "Fatal Python error" in r.detail and "test_segfault_in_c" in r.detail
-    if case == "hangs":
-        assert r.test.endswith("::test_stuck_in_c") and "test_stuck_in_c" in r.detail
-    if case == "fails":
-        assert r.test.endswith("::test_wrong")
     assert r.killed == (status != "passed")
+    if case == "crashes":
+        assert r.test.endswith("::test_segfault_in_c"), r
+        assert "SIGSEGV" in r.detail and "Fatal Python error" in r.detail
+        assert "test_segfault_in_c" in r.detail  # the faulthandler stack
+    if case == "hangs":
+        assert r.test.endswith("::test_stuck_in_c") and "test_stuck_in_c" in r.detail, r
+    if case == "fails":
+        assert r.test.endswith("::test_wrong") and "assert (1 + 1) == 3" in r.detail, r
 
 
-def test_whole_process_timeout_is_a_hang_with_stacks(tmp_path):
-    """No per-test timeout: the runner's own bound SIGABRTs the process (faulthandler)."""
+def test_an_error_of_pytest_itself_is_not_a_kill(tmp_path):
+    r = mrun.run_contained(sys.executable, [str(tmp_path / "test_missing.py"),
+                                            "--no-such-option"], dict(os.environ), 60, tmp_path)
+    assert r.status == "error" and not r.killed, r
+
+
+def test_whole_suite_bound_is_a_hang_with_stacks(tmp_path):
     f = tmp_path / "test_forever.py"
     f.write_text(_CONTAINED["hangs"])
-    cmd = [sys.executable, "-m", "pytest", str(f), *mrun.COMMON_ARGS, "-p", "no:timeout"]
-    r = mrun.run_contained(cmd, dict(__import__("os").environ), 5, tmp_path)
+    r = mrun.run_contained(sys.executable, [str(f)], dict(os.environ), 5, tmp_path)
     assert r.status == "hung" and r.test.endswith("::test_stuck_in_c"), r
     assert "test_stuck_in_c" in r.detail
 
@@ -107,8 +111,9 @@ def test_whole_process_timeout_is_a_hang_with_stacks(tmp_path):
 
 #: one Hypothesis test of the XOR differential suite: kills crash and hang mutants, and
 #: cannot see a fault that only shows from the second chunk on (a deliberate survivor)
-MINI = {"one-shot": mrun.Suite("one-shot", {"xor": ("tests/test_xor_differential.py::test_one_shot",)},
-                               ("--hypothesis-profile=dev",), test_timeout=5, timeout=120)}
+MINI = {"one-shot": mrun.Suite("one-shot", {"xor": ("tests/test_xor_differential.py",)},
+                               ("--hypothesis-profile=dev",), keyword="test_one_shot",
+                               base_keyword="test_one_shot", test_timeout=5, timeout=120)}
 
 
 def test_small_matrix_contains_crash_and_hang_and_fails_on_a_survivor(tmp_path):
@@ -123,7 +128,7 @@ def test_small_matrix_contains_crash_and_hang_and_fails_on_a_survivor(tmp_path):
     assert "Fatal Python error" in crash["detail"]
     hang = by["xor-scalar-narrow-counter"]["results"]["one-shot"]
     assert hang["status"] == "hung" and "test_one_shot[" in hang["test"], hang
-    assert "Timeout" in hang["detail"] or "Thread" in hang["detail"]
+    assert "hung" in hang["detail"] and "Thread" in hang["detail"]
     # the survivor: a one-shot test cannot see a mask phase lost between chunks
     assert by["xor-scalar-phase-restarts"]["results"]["one-shot"]["status"] == "passed"
     assert not rep["ok"] and rep["problems"] == ["survivors: xor-scalar-phase-restarts"]

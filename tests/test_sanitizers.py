@@ -116,11 +116,12 @@ def test_a_non_tsan_interpreter_is_blocked(monkeypatch, capsys):
 def _mini(sanitizer):
     """One Hypothesis test (asan) / one hammer scenario (tsan) on the XOR masker."""
     if sanitizer == "asan":
-        return {"asan": mrun.Suite("asan", {"xor": ("tests/test_xor_differential.py::test_one_shot",)},
-                                   ("--hypothesis-profile=dev",), test_timeout=60,
+        return {"asan": mrun.Suite("asan", {"xor": ("tests/test_xor_differential.py",)},
+                                   ("--hypothesis-profile=dev",), keyword="test_one_shot",
+                                   base_keyword="test_one_shot", test_timeout=60,
                                    timeout=300, modes=("asan",), sanitizer="asan")}
     return {"tsan": mrun.Suite("tsan", {"xor": ("stress/test_per_thread_objects.py",)},
-                               keyword="xor", test_timeout=300, timeout=900, modes=("tsan",),
+                               keyword="xor", base_keyword="xor", test_timeout=300, timeout=900, modes=("tsan",),
                                sanitizer="tsan")}
 
 

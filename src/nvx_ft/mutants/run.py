@@ -19,9 +19,7 @@ import argparse
 import json
 import os
 import re
-import signal
 import statistics
-import subprocess
 import sys
 import sysconfig
 import tempfile
@@ -37,16 +35,15 @@ ROOT = Path(__file__).resolve().parents[3]  # the checkout: tests/ and stress/ l
 KINDS = {"_xormasker.c": "xor", "_utf8validator.c": "utf8"}
 SEED = 20251124  # one fixed seed: a matrix is reproducible run to run
 
-# Pytest options every suite run gets: verbose (the running test id is printed before
-# it runs, so a crash or hang names it), stop at the first failure (time to kill), no
-# cache state between mutants; per run: fixed seeds, the faulthandler dumping a stuck
-# test's stack, pytest-timeout's thread method ending a test stuck in C.
-COMMON_ARGS = ("-v", "-x", "-p", "no:cacheprovider", "-o", "console_output_style=classic")
+# Pytest options every suite run gets: stop at the first failure (time to kill); per run
+# also fixed seeds. Containment (per-test watchdog, crash/hang naming) is run_suite's.
+COMMON_ARGS = ("-x",)
 
 
 @dataclass(frozen=True)
 class Suite:
-    """One suite as run against a mutant: pytest paths, narrowed to the mutated module.
+    """One suite as run against a mutant: pytest paths (files or folders, no ``::``),
+    narrowed to the mutated module.
 
     ``paths`` maps an NVX module kind ("utf8", "xor") to the pytest paths that exercise
     it ("all" = every kind); ``keyword`` is a ``-k`` expression with ``{kind}`` filled in
@@ -58,7 +55,7 @@ class Suite:
     args: tuple = ()
     keyword: str | None = None
     base_keyword: str | None = None
-    test_timeout: float = 10.0  # one test; a hang in C is stopped by faulthandler
+    test_timeout: float = 10.0  # one test; a hang in C is stopped by faulthandler's watchdog
     timeout: float = 180.0  # whole process; then SIGABRT (faulthandler dump), SIGKILL
     modes: tuple = ("default",)
     sanitizer: str | None = None
@@ -91,10 +88,10 @@ SUITES: dict[str, Suite] = {
     "differential": Suite("differential", _DIFF, ("--hypothesis-profile=dev",)),
     # stress/: the thread hammer (default intensity), without the GIL guard
     "stress": Suite("stress", _STRESS, keyword="{kind} and " + _NOT_STRESS,
-                    base_keyword=_NOT_STRESS, rounds=3),
+                    base_keyword=_NOT_STRESS, rounds=6),
     # the GIL guard: the GIL must stay disabled after importing and using NVX
-    "gil": Suite("gil", {"all": ("stress/test_gil_guard.py::test_nvx_imports_keep_the_gil_disabled",
-                                 "stress/test_gil_after_stress.py")}),
+    "gil": Suite("gil", {"all": ("stress/test_gil_guard.py", "stress/test_gil_after_stress.py")},
+                 base_keyword="nvx_imports_keep_the_gil_disabled or gil_still_disabled"),
     # stress/ under ThreadSanitizer: killed by a race report with NVX frames
     # (without the unsupported shared-object-without-lock experiment: it races by design)
     "tsan": Suite("tsan", _STRESS, keyword="{kind} and " + _NOT_STRESS + " and not without_lock",
@@ -126,104 +123,68 @@ class SuiteResult:
         return self.status in ("failed", "crashed", "hung", "sanitizer")
 
 
-# "path::test[id] " as pytest -v prints it when the test starts ("... PASSED" when done);
-# not "path::test[id]: ..." lines of a terminal summary
-_RUNNING = re.compile(r"^(\S+::\S*[^:\s])(?: (PASSED|FAILED|ERROR|SKIPPED|XFAIL|XPASS)\b)?(?!:)",
-                      re.M)
+def _excerpt(text: str, start_pat: str, lines: int = 14) -> str:
+    m = re.search(start_pat, text, re.M)
+    return "\n".join(text[m.start():].splitlines()[:lines]) if m else ""
 
 
-def _last_started(out: str) -> str | None:
-    started = [m.group(1) for m in _RUNNING.finditer(out) if not m.group(2)]
-    return started[-1] if started else None
+def _is_test_failure(nodeid: str) -> bool:
+    """A failure of a test (kills), not of pytest itself or of collecting (an error)."""
+    return "::" in nodeid
 
 
-def _excerpt(out: str, start_pat: str, lines: int = 25) -> str:
-    m = re.search(start_pat, out, re.M)
-    if not m:
-        return ""
-    return "\n".join(out[m.start():].splitlines()[:lines])
+def classify(res, out: str, sanitizer: str | None) -> tuple[str, str | None, str]:
+    """(status, test, detail) from a :func:`nvx_ft.suites.run_suite` result and the output.
 
-
-_STACK_HEADERS = r"Fatal Python error: .*|Timeout \(\d+:\d+:\d+\)!|\++ Timeout \++"
-
-
-def _stack_detail(out: str, frames: int = 16) -> str:
-    """The dump's headline plus the thread stack that runs the test (innermost first)."""
-    m = re.search(_STACK_HEADERS, out)
-    if not m:
-        return ""
-    blocks = re.split(r"\n\s*\n|\n~+ Stack of ", out[m.end():])[:16]
-    test_frame = re.compile(r'File "[^"]*test_\w+\.py"')
-    chosen = next((b for b in blocks if test_frame.search(b)), blocks[0] if blocks else "")
-    lines = chosen.strip("\n").splitlines()
-    # faulthandler prints the innermost frame first; pytest-timeout prints a traceback
-    lines = lines[:frames] if "most recent call first" in chosen else lines[-frames:]
-    return m.group(0).strip() + "\n" + "\n".join(lines)
-
-
-def classify(out: str, rc: int | None, timed_out: bool, sanitizer: str | None) -> tuple:
-    """(status, test, detail) of one finished pytest process."""
-    if sanitizer:
-        reports = (sanitizers.parse_tsan if sanitizer == "tsan" else sanitizers.parse_asan)(out)
-        nvx = [r for r in reports if r.touches_nvx]
-        if nvx:
-            return "sanitizer", _last_started(out), sanitizers.summarize(nvx)
-    if timed_out:
-        return "hung", _last_started(out), "no result within the suite's time bound\n" \
-            + _stack_detail(out)
-    if rc is not None and rc < 0:
-        sig = signal.Signals(-rc).name if -rc in signal.Signals._value2member_map_ else rc
-        return "crashed", _last_started(out), f"signal {sig}\n" + _stack_detail(out)
-    if "+++++ Timeout +++++" in out or re.search(r"^E\s+Failed: Timeout", out, re.M):
-        return "hung", _last_started(out), _stack_detail(out)
-    if rc == 0:
-        return "passed", None, ""
-    failed = re.findall(r"^(?:FAILED|ERROR) (\S+)", out, re.M)
-    if rc == 1 and failed:
-        example = _excerpt(out, r"^(Falsifying example|E\s+AssertionError|E\s+)", 12)
-        return "failed", failed[0], example
-    if sanitizer and rc not in (0, 1):
-        # a sanitizer report without NVX frames, or the runtime aborting: not a kill
-        return "error", _last_started(out), _excerpt(out, r"(WARNING: ThreadSanitizer|ERROR: AddressSanitizer)", 30)
-    return "error", None, "\n".join(out.splitlines()[-25:])
-
-
-def run_contained(cmd: list[str], env: dict, timeout: float, cwd: Path,
-                  log_path: Path | None = None, sanitizer: str | None = None,
-                  suite: str = "") -> SuiteResult:
-    """One pytest process: output captured, bounded in time, crash/hang classified.
-
-    With a sanitizer, its reports are written to files (``log_path=``), appended to the
-    output and parsed: a report with NVX frames is a kill.
+    Only a test's failure, a crash, a hang, or a sanitizer report with NVX frames kills a
+    mutant; pytest's own errors (usage, collection) are "error", never a kill.
     """
-    started = time.monotonic()
-    timed_out = False
-    with tempfile.TemporaryFile() as buf, tempfile.TemporaryDirectory() as san_dir:
+    first = next(((n, m) for n, m in res.failures if _is_test_failure(n)), (None, ""))
+    if sanitizer:
+        parse = sanitizers.parse_tsan if sanitizer == "tsan" else sanitizers.parse_asan
+        nvx = [r for r in parse(out) if r.touches_nvx]
+        if nvx:
+            return "sanitizer", first[0], sanitizers.summarize(nvx)
+    if res.status == "passed":
+        return "passed", None, ""
+    if res.status in ("crashed", "timeout") and first[0]:
+        return ("hung" if res.status == "timeout" else "crashed"), first[0], first[1]
+    if res.status == "failed" and first[0]:
+        example = _excerpt(first[1], r"^(Falsifying example|E\s)") or first[1][-1500:]
+        return "failed", first[0], example
+    reason = res.reason or "; ".join(m[:300] for _, m in res.failures[:2])
+    if sanitizer:  # a report without NVX frames, or the sanitizer runtime failing
+        reason += "\n" + _excerpt(out, r"WARNING: ThreadSanitizer|ERROR: AddressSanitizer", 30)
+    return "error", first[0], reason
+
+
+def run_contained(python: str, args: list[str], env: dict, timeout: float, cwd: Path,
+                  test_timeout: float | None = None, log_path: Path | None = None,
+                  sanitizer: str | None = None, suite: str = "") -> SuiteResult:
+    """``python -m pytest *args`` contained by :func:`nvx_ft.suites.run_suite` (the gate's
+    runner: a crash or hang is a named failure with its faulthandler stack), without
+    restarts (the first failure is the kill). With a sanitizer, its reports go to files
+    (``log_path=``) that are parsed: a report with NVX frames is a kill.
+    """
+    from nvx_ft import suites as suites_mod
+
+    with tempfile.TemporaryDirectory() as san_dir, tempfile.TemporaryDirectory() as out_dir:
         if sanitizer:
             env = sanitizers.env_for(sanitizer, env, san_dir)
-        proc = subprocess.Popen(cmd, stdout=buf, stderr=subprocess.STDOUT, env=env, cwd=cwd,
-                                start_new_session=True)
-        try:
-            rc = proc.wait(timeout)
-        except subprocess.TimeoutExpired:
-            timed_out = True
-            proc.send_signal(signal.SIGABRT)  # faulthandler: every thread's stack
-            try:
-                rc = proc.wait(10)
-            except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
-                rc = proc.wait()
-        seconds = time.monotonic() - started
-        buf.seek(0)
-        out = buf.read().decode(errors="replace")
+        first = Path(args[0]) if Path(args[0]).is_absolute() else Path(cwd) / args[0]
+        res = suites_mod.run_suite(python, first, env=env, timeout=timeout,
+                                   test_timeout=test_timeout, extra_args=args[1:], cwd=cwd,
+                                   name=suite or "suite", output_dir=out_dir, max_restarts=0)
+        out = "\n".join(Path(p).read_text(errors="replace") for p in res.output
+                        if Path(p).exists())
         if sanitizer:
             out += "\n" + sanitizers.collect_logs(san_dir)
     if log_path:
         log_path.parent.mkdir(parents=True, exist_ok=True)
         log_path.write_text(out)
-    status, test, detail = classify(out, rc, timed_out, sanitizer)
-    return SuiteResult(suite, status, round(seconds, 2), rc, test, detail,
-                       " ".join(cmd), str(log_path) if log_path else None)
+    status, test, detail = classify(res, out, sanitizer)
+    return SuiteResult(suite, status, round(res.duration, 2), None, test, detail,
+                       " ".join(res.command), str(log_path) if log_path else None)
 
 
 # ----------------------------------------------------------------------------- matrix
@@ -267,7 +228,7 @@ def suites_for(mode: str, names: list[str] | None, known: dict | None = None) ->
 
 
 def _suite_exists(suite: Suite) -> bool:
-    return all((ROOT / t.split("::")[0]).exists() for ts in suite.paths.values() for t in ts)
+    return all((ROOT / t).exists() for ts in suite.paths.values() for t in ts)
 
 
 def run_matrix(mode: str = "default", mutant_names=None, suite_names=None,
@@ -342,14 +303,12 @@ def run_matrix(mode: str = "default", mutant_names=None, suite_names=None,
             spent = 0.0
             for rnd in range(suite.rounds):
                 seed = SEED + rnd
-                cmd = [python, "-m", "pytest", *suite.pytest_args(kind), *COMMON_ARGS,
-                       f"--nvx-seed={seed}", f"--hypothesis-seed={seed}", *suite.args,
-                       f"--timeout={suite.test_timeout}", "--timeout-method=thread",
-                       "-o", f"faulthandler_timeout={suite.test_timeout * 0.8:g}"]
+                args = [*suite.pytest_args(kind), *COMMON_ARGS, f"--nvx-seed={seed}",
+                        f"--hypothesis-seed={seed}", *suite.args]
                 with tempfile.TemporaryDirectory() as hyp_dir:
                     env = b.env(env_base)
                     env["HYPOTHESIS_STORAGE_DIRECTORY"] = hyp_dir
-                    r = run_contained(cmd, env, suite.timeout, ROOT,
+                    r = run_contained(python, args, env, suite.timeout, ROOT, suite.test_timeout,
                                       logs / f"{m.name}--{suite.name}.log", suite.sanitizer,
                                       suite.name)
                 spent += r.seconds
@@ -409,7 +368,8 @@ def _cell(res: dict | None) -> str:
     word = {"passed": "survived", "failed": "KILLED", "crashed": "KILLED (crash)",
             "hung": "KILLED (hang)", "sanitizer": "KILLED (report)",
             "error": "ERROR"}.get(res["status"], res["status"])
-    return f"{word} {res['seconds']:.1f}s"
+    rounds = f" ({res['rounds']} rounds)" if res.get("rounds", 1) > 1 else ""
+    return f"{word} {res['seconds']:.1f}s{rounds}"
 
 
 def markdown(rep: dict) -> str:
@@ -460,11 +420,11 @@ def print_matrix(rep: dict, out=sys.stdout) -> None:
     suites = rep["suites"]
     w = max(len(m["name"]) for m in rep["mutants"]) + 2
     print(f"\nNVX kill matrix ({rep['label']}):", file=out)
-    print("".ljust(w) + "".join(s.ljust(22) for s in suites), file=out)
+    print("".ljust(w) + "".join(s.ljust(32) for s in suites), file=out)
     for m in rep["mutants"]:
         cells = (["n/a"] * len(suites) if not m["results"]
                  else [_cell(m["results"].get(s)) for s in suites])
-        print(m["name"].ljust(w) + "".join(c.ljust(22) for c in cells), file=out)
+        print(m["name"].ljust(w) + "".join(c.ljust(32) for c in cells), file=out)
     print(f"median time to kill: {rep['median_time_to_kill']} s (target <= 10 s); "
           f"slowest {rep['max_time_to_kill']} s; total {rep['total_seconds']} s "
           f"(target <= 600 s)", file=out)
