@@ -62,4 +62,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # `python -m nvx_ft.cli`: run the copy subcommands import, so their UsageError and
+    # Blocked are the classes caught above
+    from nvx_ft.cli import main as _main
+
+    sys.exit(_main())
