@@ -74,6 +74,10 @@ _CONTAINED = {
 }
 
 
+_SUBPROCESSES = pytest.mark.thread_unsafe(reason="runs pytest subprocesses bounded in time")
+
+
+@_SUBPROCESSES
 @pytest.mark.parametrize("case,status", [("passes", "passed"), ("fails", "failed"),
                                          ("crashes", "crashed"), ("hangs", "hung")])
 def test_crash_and_hang_become_named_failures_with_a_stack(case, status, tmp_path):
@@ -93,12 +97,14 @@ def test_crash_and_hang_become_named_failures_with_a_stack(case, status, tmp_pat
         assert r.test.endswith("::test_wrong") and "assert (1 + 1) == 3" in r.detail, r
 
 
+@_SUBPROCESSES
 def test_an_error_of_pytest_itself_is_not_a_kill(tmp_path):
     r = mrun.run_contained(sys.executable, [str(tmp_path / "test_missing.py"),
                                             "--no-such-option"], dict(os.environ), 60, tmp_path)
     assert r.status == "error" and not r.killed, r
 
 
+@_SUBPROCESSES
 def test_whole_suite_bound_is_a_hang_with_stacks(tmp_path):
     f = tmp_path / "test_forever.py"
     f.write_text(_CONTAINED["hangs"])
@@ -116,6 +122,7 @@ MINI = {"one-shot": mrun.Suite("one-shot", {"xor": ("tests/test_xor_differential
                                base_keyword="test_one_shot", test_timeout=5, timeout=120)}
 
 
+@_SUBPROCESSES
 def test_small_matrix_contains_crash_and_hang_and_fails_on_a_survivor(tmp_path):
     names = ["xor-sse2-assumes-aligned", "xor-scalar-narrow-counter",
              "xor-scalar-phase-restarts"]

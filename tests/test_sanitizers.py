@@ -5,11 +5,14 @@ interpreter, and ASan / TSan catching their sanitizer-only mutants end to end.
 import os
 import re
 import sys
+import sysconfig
 
 import pytest
 
 from nvx_ft import build, cli, sanitizers
 from nvx_ft.mutants import run as mrun
+
+pytestmark = pytest.mark.thread_unsafe(reason="compiles NVX and runs sanitized subprocesses")
 
 # The shape of ThreadSanitizer's and AddressSanitizer's reports (abridged from real runs
 # of the xor-racy-byte-counter / xor-sse2-tail-overread mutants).
@@ -130,6 +133,12 @@ def test_asan_mode_reports_the_tail_overread_and_nothing_for_the_control(tmp_pat
         sanitizers.libasan()
     except sanitizers.SanitizerUnavailable as exc:
         pytest.skip(f"ASan mode NOT RUN: {exc}")
+    if sysconfig.get_config_var("Py_GIL_DISABLED"):
+        with pytest.raises(sanitizers.SanitizerUnavailable, match="needs a GIL build"):
+            mrun.run_matrix("asan", ["xor-sse2-tail-overread"], out_dir=tmp_path,
+                            log=lambda s: None, suites=_mini("asan"))
+        pytest.skip("ASan mode NOT RUN on a free-threaded build (refused, as checked here): "
+                    "run this test with python3.11-3.14")
     rep = mrun.run_matrix("asan", ["xor-sse2-tail-overread"], out_dir=tmp_path,
                           log=lambda s: None, suites=_mini("asan"))
     by = {m["name"]: m["results"]["asan"] for m in rep["mutants"]}

@@ -319,8 +319,9 @@ def build(source: Path, python: str | None = None, cflags=(), ldflags=(), edits=
     python = python or sys.executable
     cflags, ldflags, edits = list(cflags), list(ldflags), tuple(edits)
     ident = interpreter_identity(python)
+    # cffi's version too: the generated module must match the runtime's _cffi_backend
     ident_for_key = {k: ident[k] for k in ("base_executable", "version", "ext_suffix", "cc",
-                                            "cflags", "ldshared", "config_args")}
+                                            "cflags", "ldshared", "config_args", "cffi")}
     key_material = json.dumps({"recipe": RECIPE, "source": source_hash(source), "interpreter": ident_for_key,
                                "cflags": cflags, "ldflags": ldflags,
                                "patch": patch_text(edits)}, sort_keys=True)
@@ -385,11 +386,11 @@ def build(source: Path, python: str | None = None, cflags=(), ldflags=(), edits=
         data = result.as_dict()
         data.pop("cached")
         (final / RECORD).write_text(json.dumps(data, indent=2))
-        if dest.exists():
-            shutil.rmtree(dest)
+        if dest.exists() and force:
+            shutil.rmtree(dest, ignore_errors=True)
         try:
             final.rename(dest)
-        except OSError:
+        except OSError:  # a concurrent build of the same key finished first: use it
             if not (dest / RECORD).is_file():
                 raise
         return result
