@@ -428,9 +428,9 @@ def add_arguments(parser) -> None:
     parser.add_argument("--python", default=None,
                         help="interpreter to build for: a path or a label like 3.14t "
                              "(default: this one)")
-    parser.add_argument("--cflags", default="", help="extra compiler flags, e.g. "
-                        "'-fsanitize=address -fno-omit-frame-pointer'")
-    parser.add_argument("--ldflags", default="", help="extra linker flags")
+    parser.add_argument("--cflags", default="", help="extra compiler flags, written with '=' "
+                        "since they start with '-': --cflags='-fsanitize=address -g'")
+    parser.add_argument("--ldflags", default="", help="extra linker flags (--ldflags='...')")
     parser.add_argument("--patch", default=None,
                         help="a mutant name (nvx-ft mutants --list) or a TOML file of [[edit]] "
                              "file/old/new tables")

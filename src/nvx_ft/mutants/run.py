@@ -5,9 +5,11 @@ runs): NVX is built from autobahn's sdist (the installed version by default) onc
 unchanged (the control) and once per mutant, for the interpreter that runs the suites
 (for ``tsan``: a venv of the ThreadSanitizer interpreter). Each (mutant, suite) runs in
 its own pytest subprocess with the build first on ``PYTHONPATH``, ``-x`` and a small
-Hypothesis profile, bounded in time: a crash (signal) or a hang (per-test timeout, then
-SIGABRT of the whole process) is a named failure with the faulthandler stack and the
-matrix goes on. Results: ``reports/mutants/<interpreter>-<mode>.{md,json}``.
+Hypothesis profile, contained by ``nvx_ft.suites.run_suite``: a crash (signal) or a hang
+(per-test faulthandler watchdog, then a bound on the whole process) is a named failure
+with its faulthandler stack and the matrix goes on. A suite that catches races by chance
+(stress) gets several rounds with different seeds. Results:
+``reports/mutants/<interpreter>[-<mode>].{md,json}`` plus one log per (mutant, suite).
 
 The run fails (exit 1) when the control fails any suite, when a mutant survives every
 suite run against it, or when a build fails; it reports expected killers that missed.
@@ -21,7 +23,6 @@ import os
 import re
 import statistics
 import sys
-import sysconfig
 import tempfile
 import time
 from dataclasses import asdict, dataclass, field
@@ -111,7 +112,6 @@ class SuiteResult:
     suite: str
     status: str  # passed | failed | crashed | hung | sanitizer | error | not-run
     seconds: float
-    returncode: int | None = None
     test: str | None = None  # the failing / crashing / hanging test id
     detail: str = ""  # minimal example, faulthandler stack, sanitizer frames
     command: str = ""
@@ -183,7 +183,7 @@ def run_contained(python: str, args: list[str], env: dict, timeout: float, cwd: 
         log_path.parent.mkdir(parents=True, exist_ok=True)
         log_path.write_text(out)
     status, test, detail = classify(res, out, sanitizer)
-    return SuiteResult(suite, status, round(res.duration, 2), None, test, detail,
+    return SuiteResult(suite, status, round(res.duration, 2), test, detail,
                        " ".join(res.command), str(log_path) if log_path else None)
 
 
