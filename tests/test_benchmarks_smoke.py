@@ -64,6 +64,7 @@ def test_scaling_harness_reports_every_point(nvx_target):
             assert len(p["work_rate"]) == cfg.repeats and all(w > 0 for w in p["work_rate"])
             assert p["work_efficiency"] > 0
             assert p["median_blocked_share"] is None or 0 <= p["median_blocked_share"] <= 1
+            assert p["median_waiting_share"] is None or p["median_waiting_share"] >= 0
             # an idle estimate only where the GIL is off: with the GIL, waiting is the point
             assert (p["idle_estimate"] is None) == res["gil_enabled"]
             assert p["efficiency"] == pytest.approx(

@@ -19,6 +19,9 @@ CV_TARGET = 0.05
 #: A single thread with less CPU than this (of its wall time) was kept off a core by
 #: other processes: the machine was busy and every number near it is suspect.
 BUSY_CPU_SHARE = 0.9
+#: Threads that had no core for more than this share of the window, with no more threads
+#: than cores: other processes held this run's cores.
+BUSY_WAITING_SHARE = 0.1
 #: Work efficiency (bytes per CPU-second at N / at 1 thread) below this: the threads slow
 #: each other down even when they run (contention), whatever else ran on the machine.
 CONTENDED_WORK = 0.8
@@ -87,15 +90,19 @@ def _anti(point: dict) -> bool:
 
 
 def findings(results: dict) -> dict[str, list[str]]:
-    """Anti-scaling, poor efficiency and noisy points, by name."""
+    """Anti-scaling, poor efficiency, noise, contention, a busy machine: by name."""
     anti, poor, noisy, busy, contended, superlinear = [], [], [], [], [], []
     for name, s in scaling_rows(results):
         where = f"{s['workload']} {human_size(s['frame_size'])} on {name}"
-        one = s["points"][0]
-        if one.get("median_cpu_share", 1.0) < BUSY_CPU_SHARE:
-            busy.append(f"{where}: the single thread ran {_pct(one['median_cpu_share'])} of "
-                        "its wall time")
         cores = (results["builds"][name].get("scaling") or {}).get("cores", 1)
+        one = s["points"][0]
+        starved = [p for p in s["points"] if p["threads"] <= cores
+                   and (p.get("median_waiting_share") or 0) > BUSY_WAITING_SHARE]
+        if one.get("median_cpu_share", 1.0) < BUSY_CPU_SHARE or starved:
+            busy.append(f"{where}: " + ", ".join(
+                [f"the single thread ran {_pct(one['median_cpu_share'])} of its wall time"]
+                + [f"{p['threads']} threads waited for a core "
+                   f"{_pct(p['median_waiting_share'])} of the time" for p in starved]))
         multi = [p for p in s["points"] if p["threads"] > 1]
         bad = [p for p in multi if _anti(p)]
         if bad:
@@ -223,7 +230,7 @@ def _scaling_section(results: dict) -> list[str]:
     copy = _copy_throughput(results)
     threads = sorted({p["threads"] for _, s in scaling_rows(results) for p in s["points"]})
     header = ["workload", "frame", "build", "1 thread MB/s"] + \
-             [f"{n} threads: speedup (cv, eff, cpu, work, blocked; idle est.)"
+             [f"{n} threads: speedup (cv, eff, cpu, work, blocked, no core; idle est.)"
               for n in threads[1:]] + \
              ["best MB/s (threads)", "best as % of copy"]
     rows = []
@@ -248,6 +255,8 @@ def _scaling_section(results: dict) -> list[str]:
             work = f", work {p['work_efficiency']:.2f}" if "work_efficiency" in p else ""
             if p.get("median_blocked_share") is not None:
                 work += f", blocked {_pct(p['median_blocked_share'])}"
+            if p.get("median_waiting_share") is not None:
+                work += f", no core {_pct(p['median_waiting_share'])}"
             idle = (f"; idle est. x{p['idle_estimate']:.2f}" if p.get("idle_estimate")
                     else "")
             cells.append(f"x{p['median_speedup']:.2f} (cv {_pct(p['cv_speedup'])}, "
@@ -377,8 +386,8 @@ def summary_markdown(results: dict) -> str:
                   "speedups.", ""]
     if f["busy"] or (la0 and cores and la0[0] > 0.5 * cores):
         lines += ["> **Warning: the machine was busy during this run** (load average "
-                  f"{la0} at start for {cores} cores; {len(f['busy'])} single-thread "
-                  "baselines got less than a full core). Speedups and the ft/GIL cost are "
+                  f"{la0} at start for {cores} cores; {len(f['busy'])} series with a "
+                  "thread short of a core, see Machine busy). Speedups and the ft/GIL cost are "
                   "distorted by other processes; rerun on an idle machine before quoting "
                   "them.", ""]
     lines.append("**Anti-scaling (speedup below 1.0: more threads, less throughput):**")
@@ -402,7 +411,10 @@ def summary_markdown(results: dict) -> str:
     lines += [f"- {x}" for x in f["beyond_cores"]] or ["- none"]
     lines.append("")
     lines.append(f"**Machine busy (a single thread got less than {_pct(BUSY_CPU_SHARE)} of a "
-                 "core: other processes competed, so speedups there understate NVX):**")
+                 f"core, or with no more threads than cores they waited for a core more than "
+                 f"{_pct(BUSY_WAITING_SHARE)} of the time: other processes competed, so "
+                 "speedups there understate NVX - read the idle estimate / work "
+                 "efficiency):**")
     lines += [f"- {x}" for x in f["busy"]] or ["- none"]
     lines.append("")
 
@@ -442,7 +454,9 @@ def summary_markdown(results: dict) -> str:
         "or a core held by another process), the work efficiency (bytes per CPU-second at N "
         "/ at 1 thread: below 1.0 the threads slow each other down while running; unaffected "
         "by how much CPU other processes left), the blocked share (time a thread neither "
-        "ran nor waited for a core: asleep on the GIL or a lock) and, with the GIL off, the "
+        "ran nor waited for a core: asleep on the GIL or a lock), the no-core share (runnable "
+        "but without a core: other processes, or more threads than cores) and, with the GIL "
+        "off, the "
         "idle-machine "
         "estimate min(N, cores) x work efficiency. **ANTI** = speedup below 1.0, *poor* = "
         f"efficiency below {POOR_EFFICIENCY}. \"% of copy\": throughput relative to a memcpy "

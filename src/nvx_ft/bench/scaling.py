@@ -21,6 +21,8 @@ For every workload and frame size, and for N in 1, 2, 4, ... threads:
 * blocked share (Linux): the part of a thread's window in which it neither ran nor
   waited for a core (``/proc/thread-self/schedstat``) - it slept on the GIL or a lock.
   Mean over threads. With the GIL on and N threads, about 1 - 1/N of it is the GIL.
+  Waiting share: the part in which it was runnable but had no core. With N <= cores,
+  that is other processes taking this run's cores: the machine was busy.
 
 Repeats are *interleaved*: repeat r measures N = 1, 2, 4, ... back to back, so load
 from the rest of the machine hits a repeat's N = 1 and N = 4 alike, and speedup is
@@ -124,14 +126,15 @@ def _calibrate(make_call, target_batch_s: float) -> int:
 
 def measure_window(make_call, n_threads: int, warmup: float, window: float,
                    batch: int, nbytes: int, cores_: int = 1) -> tuple[float, ...]:
-    """(aggregate bytes/second, CPU share, bytes per CPU-second, blocked share) of
-    ``n_threads`` threads, each with its own objects."""
+    """(aggregate bytes/second, CPU share, bytes per CPU-second, blocked share, waiting
+    share) of ``n_threads`` threads, each with its own objects."""
     clock: list[float] = []
     rates = [0.0] * n_threads
     cpu = [0.0] * n_threads  # CPU-seconds per wall-second, per thread
     done = [0] * n_threads  # bytes processed in the window, per thread
     cpu_seconds = [0.0] * n_threads
     blocked = [0.0] * n_threads
+    waiting = [0.0] * n_threads
     errors: list[BaseException] = []
 
     def fix_clock():  # runs once, in the last thread to arrive
@@ -168,8 +171,9 @@ def measure_window(make_call, n_threads: int, warmup: float, window: float,
                 # not running and not waiting for a core: asleep (the GIL, a lock)
                 wanted = (c_last - c_first) + (s_last - s_first) / 1e9
                 blocked[i] = max(0.0, 1.0 - wanted / (t_last - t_first))
+                waiting[i] = (s_last - s_first) / 1e9 / (t_last - t_first)
             else:
-                blocked[i] = float("nan")
+                blocked[i] = waiting[i] = float("nan")
         except BaseException as exc:  # reported, not swallowed
             errors.append(exc)
             barrier.abort()
@@ -184,7 +188,8 @@ def measure_window(make_call, n_threads: int, warmup: float, window: float,
         raise errors[0]
     # thread_time() ticks coarsely on some systems: never divide by a zero CPU time
     work_rate = sum(done) / max(sum(cpu_seconds), 1e-9)
-    return sum(rates), sum(cpu) / min(n_threads, cores_), work_rate, statistics.fmean(blocked)
+    return (sum(rates), sum(cpu) / min(n_threads, cores_), work_rate,
+            statistics.fmean(blocked), statistics.fmean(waiting))
 
 
 def _run_delay() -> int | None:
@@ -224,6 +229,8 @@ class Point:
     idle_estimate: float | None = None
     blocked_share: list[float] = field(default_factory=list)  # per repeat; nan: unknown
     median_blocked_share: float | None = None
+    waiting_share: list[float] = field(default_factory=list)  # per repeat; nan: unknown
+    median_waiting_share: float | None = None
 
 
 @dataclass
@@ -245,11 +252,13 @@ def run_series(target, workload: str, frame: int, cfg: Config, cores_: int,
     cpu_n: dict[int, list[float]] = {n: [] for n in cfg.threads}
     work_n: dict[int, list[float]] = {n: [] for n in cfg.threads}
     blocked_n: dict[int, list[float]] = {n: [] for n in cfg.threads}
+    waiting_n: dict[int, list[float]] = {n: [] for n in cfg.threads}
     for _ in range(cfg.repeats):  # interleaved: every N in every repeat
         for n in cfg.threads:
-            rate, share, work, wait = measure_window(make_call, n, cfg.warmup, cfg.window,
-                                                     batch, frame, cores_)
-            blocked_n[n].append(wait)
+            rate, share, work, asleep, no_core = measure_window(
+                make_call, n, cfg.warmup, cfg.window, batch, frame, cores_)
+            blocked_n[n].append(asleep)
+            waiting_n[n].append(no_core)
             per_n[n].append(rate)
             cpu_n[n].append(share)
             work_n[n].append(work)
@@ -264,7 +273,8 @@ def run_series(target, workload: str, frame: int, cfg: Config, cores_: int,
             n, thr, sp, statistics.median(thr), cv(thr), statistics.median(sp), cv(sp),
             statistics.median(sp) / min(n, cores_), cpu_n[n], statistics.median(cpu_n[n]),
             work_n[n], work_eff, min(n, cores_) * work_eff if gil_off else None,
-            blocked_n[n], _median_known(blocked_n[n])))
+            blocked_n[n], _median_known(blocked_n[n]),
+            waiting_n[n], _median_known(waiting_n[n])))
     log(f"  {workload:18} {wl.human_size(frame):>7}: " + "  ".join(
         f"{p.threads}t {p.median_throughput / 1e6:8.1f} MB/s x{p.median_speedup:4.2f}"
         f" (cv {p.cv_speedup:4.1%}, cpu {p.median_cpu_share:4.0%}, work {p.work_efficiency:4.2f})"
