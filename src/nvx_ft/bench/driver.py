@@ -319,8 +319,8 @@ def run(args) -> int:
     results = run_all(builds, mode, out, venv_root, log=lambda m: print(m, flush=True))
     summary = report.write_report(results, out)
     print(summary)
-    print(f"\nreport: {out}/summary.md, {out}/scaling.png, raw JSON {out}/results.json",
-          flush=True)
+    drawn = f", {out}/scaling.png" if (out / "scaling.png").exists() else ""
+    print(f"\nreport: {out}/summary.md{drawn}, raw JSON {out}/results.json", flush=True)
     statuses = [b["status"] for b in results["builds"].values()]
     if "failed" in statuses:
         return cli.EXIT_FAIL

@@ -566,9 +566,13 @@ def _quantile(values: list[float], q: float) -> float:
 def write_report(results: dict, out: Path) -> str:
     """Write summary.md, single_thread.md and scaling.png into ``out``; return the summary."""
     summary = summary_markdown(results)
+    try:
+        plot_scaling(results, out / "scaling.png")
+    except ImportError as exc:  # matplotlib is in the bench extra; say so, keep the rest
+        summary += (f"\n**scaling.png NOT drawn**: {exc}. Install nvx-ft[bench] in the "
+                    "interpreter that writes the report.\n")
     (out / "summary.md").write_text(summary)
     (out / "single_thread.md").write_text(
         "# Single-thread throughput, every build and size\n\n"
         + "\n".join(_single_thread_tables(results, full=True)) + "\n")
-    plot_scaling(results, out / "scaling.png")
     return summary
