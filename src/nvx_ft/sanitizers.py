@@ -277,7 +277,8 @@ def add_arguments(parser) -> None:
                      "(default: the installed one)")
     src.add_argument("--source", metavar="PATH", help="local autobahn sdist or checkout")
     parser.add_argument("--patch", metavar="MUTANT",
-                        help="also run this mutant of the corpus (shows the mode catching it)")
+                        help="also run this mutant of the corpus: exit 1 unless the mode "
+                             "catches it")
     parser.add_argument("--python", help="interpreter that runs the suite (asan: default "
                         "this one; tsan: default a venv of the TSan interpreter)")
     parser.add_argument("--out", type=Path, default=None, help="report folder")
@@ -318,4 +319,7 @@ def run(args) -> int:
                   f"\n  log: {r['log']}")
             if m["name"] == "control":
                 status = cli.EXIT_FAIL
+        if m["name"] != "control" and m["results"] and not m["killed_by"]:
+            print(f"{m['name']}: NOT CAUGHT by {args.mode}")
+            status = cli.EXIT_FAIL  # --patch asks "does the mode see this fault?"
     return status
