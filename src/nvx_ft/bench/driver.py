@@ -1,6 +1,7 @@
 """``nvx-ft bench`` / ``python -m nvx_ft.bench``: every build, one run, one report.
 
-Builds compared (each in its own venv with nvx-ft and autobahn from PyPI, made once
+Builds compared (each in its own venv with nvx-ft and autobahn built from its PyPI sdist
+by this machine's compiler - the same for every build, see benchmarks/README.md - made once
 under ``.nox/bench-venvs/<label>`` and reused while the interpreter and pyproject.toml
 stay the same):
 
@@ -119,15 +120,17 @@ def provision(interp: interpreters.Interpreter, venv_root: Path, log) -> str:
     # the real binary: nox finds interpreters through a folder of links, a shell via PATH
     real = os.path.realpath(interp.executable)
     stamp_text = json.dumps({
-        "interpreter": real, "version": interp.version, "reqs": reqs,
+        "autobahn": "sdist", "interpreter": real, "version": interp.version, "reqs": reqs,
         "pyproject": hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()})
     stamp = venv / ".nvx-ft-bench-stamp"
     if python.exists() and stamp.exists() and stamp.read_text() == stamp_text:
         return str(python)
     log(f"creating venv {venv} for {real} (once; reused while unchanged)")
     subprocess.run([real, "-m", "venv", "--clear", str(venv)], check=True)
+    # autobahn from its sdist in every venv: there is no cp314t wheel, so 3.14t builds NVX
+    # here; 3.14 must too, or "ft vs GIL" would compare autobahn's CI compiler with ours
     subprocess.run([str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check",
-                    "-e", f"{ROOT}[target]", *reqs], check=True)
+                    "--no-binary", "autobahn", "-e", f"{ROOT}[target]", *reqs], check=True)
     stamp.write_text(stamp_text)
     return str(python)
 
