@@ -21,7 +21,7 @@ sys.path.insert(0, str(ROOT / "src"))
 from nvx_ft import interpreters  # noqa: E402  (stdlib-only module)
 
 nox.options.download_python = "never"  # offline machines; installs are the user's call
-nox.options.sessions = ["tests"]
+nox.options.sessions = ["tests", "harness"]
 nox.options.default_venv_backend = "uv|virtualenv"  # uv when installed: much faster installs
 nox.needs_version = ">=2025.5.1"
 
@@ -88,10 +88,23 @@ def install_target(session: nox.Session) -> None:
 
 @nox.session(python=list(interpreters.LABELS))
 def tests(session: nox.Session) -> None:
-    """Correctness (tests/) and free-threading (stress/) suites on one interpreter."""
+    """NVX on one interpreter: correctness (tests/) and free-threading (stress/) suites.
+
+    nvx-ft's own machinery (tests marked ``harness``) is interpreter-independent and runs
+    once, in ``nox -s harness``.
+    """
     install_target(session)
     session.run("nvx-ft", "info")
-    session.run("pytest", *(session.posargs or ["tests", "stress"]))
+    session.run("pytest", *(session.posargs or ["tests", "stress", "-m", "not harness"]))
+
+
+@nox.session
+def harness(session: nox.Session) -> None:
+    """Self-tests of nvx-ft itself (gate, fileset, inspect, suites, build, mutants, bench,
+    CLI, interpreter discovery, the differential suite's ability to fail), on nox's
+    interpreter: they drive other interpreters themselves where they need them."""
+    install_target(session)
+    session.run("pytest", "tests", "-m", "harness", *session.posargs)
 
 
 @nox.session(reuse_venv=True)

@@ -19,6 +19,8 @@ from nvx_ft.bench import driver, report, scaling
 from nvx_ft.bench import workloads as wl
 from nvx_ft.reference import Utf8Reference, XorReference
 
+pytestmark = pytest.mark.harness
+
 
 @pytest.mark.parametrize("kind", wl.UTF8_KINDS)
 @pytest.mark.parametrize("size", [1, 2, 3, 16, 1000, 4096])

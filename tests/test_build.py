@@ -13,8 +13,11 @@ import pytest
 from nvx_ft import build, cli, sanitizers
 from nvx_ft.build import BuildError, Edit
 
-pytestmark = pytest.mark.thread_unsafe(reason="compiles NVX and runs subprocesses; the build "
-                                               "cache is shared by content")
+pytestmark = [
+    pytest.mark.harness,
+    pytest.mark.thread_unsafe(
+        reason="compiles NVX and runs subprocesses; the build cache is shared by content"),
+]
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,10 @@ import sys
 
 import pytest
 
-pytestmark = pytest.mark.thread_unsafe(reason="runs subprocesses")
+pytestmark = [
+    pytest.mark.harness,
+    pytest.mark.thread_unsafe(reason="runs subprocesses"),
+]
 
 
 @pytest.mark.parametrize("module", ["nvx_ft", "nvx_ft.cli"])

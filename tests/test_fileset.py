@@ -14,6 +14,8 @@ import pytest
 from nvx_ft import cli
 from nvx_ft.fileset import check, load_manifest, names_from_file, normalise_platform
 
+pytestmark = pytest.mark.harness
+
 DATA = Path(__file__).parent / "data" / "fileset"
 CP314T_CELLS = {f"cp314t/{p}" for p in ("macos-arm64", "linux-x86_64", "linux-aarch64",
                                         "windows-amd64")}

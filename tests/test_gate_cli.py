@@ -17,8 +17,10 @@ from packaging import tags as ptags
 
 from nvx_ft import cli, gate, interpreters
 
-pytestmark = pytest.mark.thread_unsafe(
-    reason="builds venvs in subprocesses, changes the working directory")
+pytestmark = [
+    pytest.mark.harness,
+    pytest.mark.thread_unsafe(reason="builds venvs in subprocesses, changes the working directory"),
+]
 
 THIS = interpreters.current()
 MY_TAG = next(iter(ptags.sys_tags()))  # e.g. cp311-cp311-manylinux_2_36_x86_64

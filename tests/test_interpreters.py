@@ -14,7 +14,10 @@ ROOT = Path(__file__).parent.parent
 CURRENT = interpreters.current()
 OTHER_BUILD = CURRENT.label[:-1] if CURRENT.free_threaded else CURRENT.label + "t"
 
-pytestmark = pytest.mark.thread_unsafe(reason="changes os.environ / runs nox")
+pytestmark = [
+    pytest.mark.harness,
+    pytest.mark.thread_unsafe(reason="changes os.environ / runs nox"),
+]
 
 
 @pytest.fixture

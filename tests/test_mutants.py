@@ -14,6 +14,8 @@ import pytest
 from nvx_ft import build, mutants
 from nvx_ft.mutants import run as mrun
 
+pytestmark = pytest.mark.harness
+
 CORPUS = mutants.corpus()
 
 

@@ -12,7 +12,10 @@ import pytest
 from nvx_ft import build, cli, sanitizers
 from nvx_ft.mutants import run as mrun
 
-pytestmark = pytest.mark.thread_unsafe(reason="compiles NVX and runs sanitized subprocesses")
+pytestmark = [
+    pytest.mark.harness,
+    pytest.mark.thread_unsafe(reason="compiles NVX and runs sanitized subprocesses"),
+]
 
 # The shape of ThreadSanitizer's and AddressSanitizer's reports (abridged from real runs
 # of the xor-racy-byte-counter / xor-sse2-tail-overread mutants).

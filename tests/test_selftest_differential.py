@@ -12,7 +12,10 @@ import pytest
 TESTS = Path(__file__).parent
 SUITE = [str(TESTS / "test_utf8_differential.py"), str(TESTS / "test_xor_differential.py")]
 
-pytestmark = pytest.mark.thread_unsafe(reason="runs pytest in a subprocess per test")
+pytestmark = [
+    pytest.mark.harness,
+    pytest.mark.thread_unsafe(reason="runs pytest in a subprocess per test"),
+]
 
 
 def run_suite(pytester, target, *files):

@@ -15,7 +15,10 @@ from nvx_ft.suites import run_suite
 # child pytest start cheap.
 ISOLATED = ["-p", "no:nvx_ft", "-p", "no:run-parallel", "-p", "no:randomly"]
 
-pytestmark = pytest.mark.thread_unsafe(reason="runs pytest in subprocesses and times their hangs")
+pytestmark = [
+    pytest.mark.harness,
+    pytest.mark.thread_unsafe(reason="runs pytest in subprocesses and times their hangs"),
+]
 
 CRASHY = '''
 import ctypes, time

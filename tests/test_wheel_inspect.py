@@ -12,6 +12,8 @@ from packaging.tags import Tag
 from nvx_ft import cli
 from nvx_ft.wheel_inspect import BadWheel, expected_suffixes, inspect_wheel
 
+pytestmark = pytest.mark.harness
+
 FT_CLASSIFIER = "Programming Language :: Python :: Free Threading :: 2 - Beta"
 
 

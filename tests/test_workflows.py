@@ -12,7 +12,10 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.thread_unsafe(reason="runs check-jsonschema in a subprocess")
+pytestmark = [
+    pytest.mark.harness,
+    pytest.mark.thread_unsafe(reason="runs check-jsonschema in a subprocess"),
+]
 
 ROOT = Path(__file__).resolve().parents[1]
 WORKFLOWS = ROOT / ".github" / "workflows"

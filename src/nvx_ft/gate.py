@@ -531,7 +531,9 @@ def run_gate(kind: str, spec: str, interp: interpreters.Interpreter, report_dir:
             check.summary += f"; {res.reason}"
 
     profile = ["--hypothesis-profile=ci", "-p", "no:randomly"]
-    step(by["correctness"], lambda c: suite(c, root / "tests", suite_timeout, profile))
+    # the target's correctness, not nvx-ft's own self-tests (tests marked harness)
+    step(by["correctness"], lambda c: suite(c, root / "tests", suite_timeout,
+                                            [*profile, "-m", "not harness"]))
     step(by["stress"], lambda c: suite(c, root / "stress", stress_timeout, profile))
 
     def bench(check: Check) -> None:
