@@ -99,10 +99,12 @@ def findings(results: dict) -> dict[str, list[str]]:
         starved = [p for p in s["points"] if p["threads"] <= cores
                    and (p.get("median_waiting_share") or 0) > BUSY_WAITING_SHARE]
         if one.get("median_cpu_share", 1.0) < BUSY_CPU_SHARE or starved:
+            short = one.get("median_cpu_share", 1.0) < BUSY_CPU_SHARE
             busy.append(f"{where}: " + ", ".join(
-                [f"the single thread ran {_pct(one['median_cpu_share'])} of its wall time"]
-                + [f"{p['threads']} threads waited for a core "
-                   f"{_pct(p['median_waiting_share'])} of the time" for p in starved]))
+                ([f"the single thread ran {_pct(one['median_cpu_share'])} of its wall time"]
+                 if short else [])
+                + [f"{p['threads']} thread{'s' if p['threads'] > 1 else ''} waited for a "
+                   f"core {_pct(p['median_waiting_share'])} of the time" for p in starved]))
         multi = [p for p in s["points"] if p["threads"] > 1]
         bad = [p for p in multi if _anti(p)]
         if bad:
