@@ -116,6 +116,15 @@ def test_report_names_contention_by_work_efficiency():
         "xor 64 B on 3.14t: work efficiency 0.60 at 2 threads"]
 
 
+def test_report_names_points_where_another_process_held_a_core():
+    res = _fake_results({1: [1.0, 1.0], 2: [1.1, 1.1], 4: [1.9, 1.9]})
+    points = res["builds"]["3.14t"]["scaling"]["series"][0]["points"]
+    points[1]["median_waiting_share"] = 0.5  # 2 threads on 2 cores, one core taken
+    points[2]["median_waiting_share"] = 0.5  # 4 threads on 2 cores: waiting is expected
+    assert report.findings(res)["busy"] == [
+        "xor 64 B on 3.14t: 2 threads waited for a core 50.0 % of the time"]
+
+
 def test_report_of_ideal_scaling_calls_out_nothing():
     res = _fake_results({1: [1.0, 1.0], 2: [2.0, 2.0], 4: [2.0, 2.0]})
     assert report.findings(res) == {"anti_scaling": [], "poor_efficiency": [], "noisy": [],
