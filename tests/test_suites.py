@@ -160,3 +160,20 @@ def test_a_segfault_inside_nvx_is_named_with_its_stack_and_the_suite_goes_on(
     (nodeid, message), = res.failures
     assert nodeid.endswith("::test_nvx_null_masker")
     assert "SIGSEGV" in message and "in test_nvx_null_masker" in message
+
+
+def test_tests_deselected_by_marker_are_not_counted_as_not_run(suite, tmp_path):
+    path = suite('''
+        import pytest
+
+        def test_kept():
+            pass
+
+        @pytest.mark.slow
+        def test_deselected():
+            pass
+    ''')
+    res = run_suite(sys.executable, path, timeout=120, cwd=tmp_path, extra_args=[
+        *ISOLATED, "-m", "not slow", "-W", "ignore::pytest.PytestUnknownMarkWarning"])
+    assert res.status == "passed", res.reason
+    assert res.counts["passed"] == 1 and res.counts["not_run"] == 0

@@ -362,6 +362,9 @@ if __name__ == PLUGIN_NAME:
 
     _arm()
 
+    import pytest
+
+    @pytest.hookimpl(trylast=True)  # after -m/-k: deselected tests are not "not run"
     def pytest_collection_modifyitems(session, config, items):
         with open(os.environ[_SKIP_ENV], encoding="utf-8") as f:
             skip = {line.strip() for line in f if line.strip()}
