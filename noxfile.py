@@ -139,7 +139,8 @@ def parallel(session: nox.Session) -> None:
     """tests/ under pytest-run-parallel: every test in 4 threads at once, then in 'auto'."""
     install_target(session)
     for threads in ("4", "auto"):
-        session.run("pytest", "tests", f"--parallel-threads={threads}", *session.posargs)
+        session.run("pytest", "tests", "-m", "not harness", f"--parallel-threads={threads}",
+                    *session.posargs)
 
 
 @nox.session(venv_backend="none")
