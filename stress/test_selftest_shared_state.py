@@ -1,6 +1,6 @@
 """The hammer can fail: stress/ catches a target with hidden shared state; tests/ cannot.
 
-``nvx_ft.selftest_targets:shared_state`` is right in one thread and wrong when threads
+``nvx_ft.bad_targets:shared_state`` is right in one thread and wrong when threads
 use different objects at once (a module-level scratch position, like a C ``static``).
 Run end to end in a subprocess: the scenario modules must fail with failure messages
 that name the implementation, thread count, seed, input and reproduce command; the
@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parent.parent
 SCENARIOS = ["test_per_thread_objects.py", "test_lifecycle_churn.py", "test_mixed_work.py",
              "test_oversubscription.py", "test_shared_object.py"]
 DIFFERENTIAL = ["tests/test_utf8_differential.py", "tests/test_xor_differential.py"]
-SHARED_STATE = "nvx_ft.selftest_targets:shared_state"
+SHARED_STATE = "nvx_ft.bad_targets:shared_state"
 CONTROL = "nvx_ft.bad_targets:reference_target"
 SEED = 20260601  # fixed: the self-test itself must be reproducible
 

@@ -1,8 +1,16 @@
 """Deliberately wrong Python targets, injected with ``--nvx-target=nvx_ft.bad_targets:NAME``.
 
-The self-tests run the differential suite against each and require it to FAIL, naming
-the implementation and a minimal input; ``reference_target`` is the control that must
+The self-tests run a suite against each and require it to FAIL, naming the
+implementation and a minimal input; ``reference_target`` is the control that must
 pass, so a failure is the bug's doing and not the injection's.
+
+* single-threaded bugs (``xor_ignores_position``, ``utf8_index_off_by_one``,
+  ``xor_pointer_not_reset``): the differential suite in tests/ must catch them;
+* ``shared_state``: exactly right in one thread and wrong as soon as two threads use
+  *different* objects at the same time - like a C extension with a ``static`` scratch
+  variable, each call parks its object's state in a module-level slot and works from
+  there. The differential suite (one object after the other, even interleaved objects in
+  one thread) cannot see it; stress/ must.
 """
 
 from __future__ import annotations
@@ -80,3 +88,63 @@ def utf8_index_off_by_one() -> Target:
 def xor_pointer_not_reset() -> Target:
     return Target("bad-xor-pointer", [_utf8("ref/utf8", Utf8Reference)],
                   [_xor("bad/xor-pointer-not-reset", XorPointerNotReset)])
+
+
+#: The hidden shared state: "the object currently being worked on" and its position.
+_SCRATCH: dict = {"validator": None, "position": 0}
+
+
+class SharedScratchUtf8Validator:
+    """Incremental UTF-8 validation that routes every byte through ``_SCRATCH``."""
+
+    def __init__(self) -> None:
+        self._state = Utf8Reference()
+
+    def reset(self) -> None:
+        self._state.reset()
+
+    def validate(self, data: bytes) -> tuple[bool, bool, int, int]:
+        data = bytes(data)
+        _SCRATCH["validator"] = self._state  # another thread may swap it under our feet
+        result = _SCRATCH["validator"].validate(b"")
+        for k in range(len(data)):
+            result = _SCRATCH["validator"].validate(data[k:k + 1])
+            if not result[0]:
+                return (False, False, k, result[3])
+        # one byte at a time, then report for the whole chunk as the contract says
+        return (result[0], result[1], len(data), result[3]) if data else result
+
+
+class SharedPositionXorMasker:
+    """RFC 6455 masking whose running position lives in a module-level variable."""
+
+    def __init__(self, mask: bytes) -> None:
+        self._mask = bytes(mask)
+        self._ptr = 0
+
+    def pointer(self) -> int:
+        return self._ptr
+
+    def reset(self) -> None:
+        self._ptr = 0
+
+    def process(self, data: bytes) -> bytes:
+        _SCRATCH["position"] = self._ptr
+        out = bytearray(data)
+        for i in range(len(out)):
+            out[i] ^= self._mask[_SCRATCH["position"] % 4]
+            _SCRATCH["position"] += 1
+        self._ptr = _SCRATCH["position"]
+        return bytes(out)
+
+
+def shared_state() -> Target:
+    """Hidden module-level state: only concurrent use shows it."""
+    return Target(
+        "selftest-shared-state",
+        utf8=[Impl("selftest/shared-scratch-utf8", lambda align=0: SharedScratchUtf8Validator())],
+        xor=[Impl("selftest/shared-position-xor",
+                  lambda mask, align=0: SharedPositionXorMasker(mask))],
+        origin={"target": "self-test: Python implementations with module-level shared state"},
+    )
+
