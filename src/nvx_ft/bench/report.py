@@ -84,6 +84,17 @@ def _copy_throughput(results: dict) -> dict:
 # --------------------------------------------------------------------------- findings
 
 
+def _idle_estimate(point: dict) -> float | None:
+    """The idle-machine estimate, only where the threads really ran side by side."""
+    from nvx_ft.bench.scaling import PARALLEL_CPU_SHARE
+
+    if point.get("idle_estimate") is None:
+        return None
+    if point.get("median_cpu_share", 1.0) < PARALLEL_CPU_SHARE:
+        return None
+    return point["idle_estimate"]
+
+
 def _anti(point: dict) -> bool:
     """Speedup below 1.0 as printed (x0.996 reads x1.00 and is no anti-scaling)."""
     return round(point["median_speedup"], 2) < 1.0
@@ -259,8 +270,7 @@ def _scaling_section(results: dict) -> list[str]:
                 work += f", blocked {_pct(p['median_blocked_share'])}"
             if p.get("median_waiting_share") is not None:
                 work += f", no core {_pct(p['median_waiting_share'])}"
-            idle = (f"; idle est. x{p['idle_estimate']:.2f}" if p.get("idle_estimate")
-                    else "")
+            idle = (f"; idle est. x{_idle_estimate(p):.2f}" if _idle_estimate(p) else "")
             cells.append(f"x{p['median_speedup']:.2f} (cv {_pct(p['cv_speedup'])}, "
                          f"eff {p['efficiency']:.2f}{cpu}{work}{idle}){flag}")
         best = max(s["points"], key=lambda p: p["median_throughput"])
@@ -330,8 +340,8 @@ def _glance_section(results: dict) -> list[str]:
             pts = {p["threads"]: p for p in s["points"]}
             at_cores = pts.get(cores) or s["points"][-1]
             most = s["points"][-1]
-            idle = (f" (idle est. x{at_cores['idle_estimate']:.2f})"
-                    if at_cores.get("idle_estimate") else "")
+            idle = (f" (idle est. x{_idle_estimate(at_cores):.2f})"
+                    if _idle_estimate(at_cores) else "")
             cells.append(f"{_mbs(s['points'][0]['median_throughput'])} MB/s; "
                          f"x{at_cores['median_speedup']:.2f} ±{_pct(at_cores['cv_speedup'])} "
                          f"at {at_cores['threads']}{idle}, x{most['median_speedup']:.2f} "
@@ -371,7 +381,8 @@ def summary_markdown(results: dict) -> str:
         "",
         f"Per build: 1-thread throughput; median speedup ± its CV at {cores} threads (= the "
         "cores) - with the GIL off also the idle-machine estimate, min(N, cores) x work "
-        "efficiency - and at the most threads measured (each thread count is a separate "
+        "efficiency, where the threads really ran side by side - and at the most threads "
+        "measured (each thread count is a separate "
         "measurement, so the two can differ by more than noise); last column: what free-threading buys - "
         "the best aggregate throughput (any thread count) of 3.14t over that of 3.14. "
         "Details and efficiency: Parallel scaling.",
@@ -518,9 +529,10 @@ def plot_scaling(results: dict, path: Path) -> None:
                 hi = [_quantile(p["speedup"], 0.75) - m for m, p in zip(med, s["points"])]
                 ax.errorbar(n, med, yerr=[[max(0, x) for x in lo], [max(0, x) for x in hi]],
                             color=colour, marker=marker, ms=4, capsize=2, label=name)
-                est = [p.get("idle_estimate") for p in s["points"]]
-                if all(e is not None for e in est):
-                    ax.plot(n, est, color=colour, marker=marker, ms=4, ls=":", mfc="none",
+                est = [_idle_estimate(p) for p in s["points"]]
+                shown = [(x, e) for x, e in zip(n, est) if e is not None]
+                if len(shown) > 1:
+                    ax.plot([x for x, _ in shown], [e for _, e in shown], color=colour, marker=marker, ms=4, ls=":", mfc="none",
                             label=f"{name}: idle estimate (min(N, cores) x work efficiency)")
             ax.set_title(f"{w}, {human_size(f)} frames", fontsize=10)
             ax.set_xscale("log", base=2)

@@ -17,7 +17,10 @@ For every workload and frame size, and for N in 1, 2, 4, ... threads:
   each CPU-second they got (no contention on caches, allocator, reference counts, locks),
   however much CPU the rest of the machine left them. It ignores time spent waiting, so
   it says nothing about the GIL; with the GIL off, min(N, cores) x work efficiency
-  estimates the speedup an idle machine would show ("idle estimate");
+  estimates the speedup an idle machine would show ("idle estimate") - but only where
+  the threads really ran side by side (CPU share >= PARALLEL_CPU_SHARE): threads that a
+  busy machine squeezed onto one core take turns and cannot contend, so their work
+  efficiency would flatter them;
 * blocked share (Linux): the part of a thread's window in which it neither ran nor
   waited for a core (``/proc/thread-self/schedstat``) - it slept on the GIL or a lock.
   Mean over threads. With the GIL on and N threads, about 1 - 1/N of it is the GIL.
@@ -97,6 +100,9 @@ WORKLOADS: dict[str, tuple[str, Callable]] = {
 }
 
 FRAME_SIZES = (64, wl.KIB, 64 * wl.KIB)
+
+#: CPU share at or above which N threads count as having run in parallel.
+PARALLEL_CPU_SHARE = 0.9
 
 
 def mode_config(mode: str, cores_: int | None = None) -> Config:
@@ -272,7 +278,9 @@ def run_series(target, workload: str, frame: int, cfg: Config, cores_: int,
         series.points.append(Point(
             n, thr, sp, statistics.median(thr), cv(thr), statistics.median(sp), cv(sp),
             statistics.median(sp) / min(n, cores_), cpu_n[n], statistics.median(cpu_n[n]),
-            work_n[n], work_eff, min(n, cores_) * work_eff if gil_off else None,
+            work_n[n], work_eff,
+            min(n, cores_) * work_eff
+            if gil_off and statistics.median(cpu_n[n]) >= PARALLEL_CPU_SHARE else None,
             blocked_n[n], _median_known(blocked_n[n]),
             waiting_n[n], _median_known(waiting_n[n])))
     log(f"  {workload:18} {wl.human_size(frame):>7}: " + "  ".join(
