@@ -397,12 +397,15 @@ def summary_markdown(results: dict) -> str:
     if multi:
         lines += [f"CV target ({_pct(CV_TARGET)}): met by {within} of {len(multi)} reported "
                   "speedups.", ""]
-    if f["busy"] or (la0 and cores and la0[0] > 0.5 * cores):
+    if f["busy"]:
         lines += ["> **Warning: the machine was busy during this run** (load average "
                   f"{la0} at start for {cores} cores; {len(f['busy'])} series with a "
-                  "thread short of a core, see Machine busy). Speedups and the ft/GIL cost are "
-                  "distorted by other processes; rerun on an idle machine before quoting "
-                  "them.", ""]
+                  "thread short of a core, see Machine busy). Speedups there are distorted "
+                  "by other processes; read the idle estimate and work efficiency, or rerun "
+                  "on an idle machine before quoting them.", ""]
+    elif la0 and cores and la0[0] > 0.5 * cores:
+        lines += [f"> Note: load average {la0} at start for {cores} cores - other processes "
+                  "ran, but no measured point lost its core to them (see Machine busy).", ""]
     lines.append("**Anti-scaling (speedup below 1.0: more threads, less throughput):**")
     lines += [f"- {x}" for x in f["anti_scaling"]] or ["- none"]
     lines.append("")
