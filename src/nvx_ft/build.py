@@ -418,13 +418,19 @@ def load_edits(spec: str) -> tuple[str, tuple[Edit, ...]]:
 # ----------------------------------------------------------------------------- CLI
 
 
-def add_arguments(parser) -> None:
+def add_source_arguments(parser) -> None:
+    """--autobahn VERSION | --source PATH: where NVX's C source comes from (every command
+    that builds NVX takes these)."""
     src = parser.add_mutually_exclusive_group()
     src.add_argument("--autobahn", metavar="VERSION",
                      help="download this autobahn sdist from PyPI (default: the installed "
                           "autobahn's version)")
     src.add_argument("--source", metavar="PATH",
                      help="a local autobahn sdist (.tar.gz), unpacked sdist or checkout")
+
+
+def add_arguments(parser) -> None:
+    add_source_arguments(parser)
     parser.add_argument("--python", default=None,
                         help="interpreter to build for: a path or a label like 3.14t "
                              "(default: this one)")

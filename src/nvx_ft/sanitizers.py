@@ -272,10 +272,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("mode", choices=("tsan", "asan"),
                         help="tsan: stress/ under a TSan free-threaded CPython; asan: tests/ "
                              "with NVX built -fsanitize=address under this interpreter")
-    src = parser.add_mutually_exclusive_group()
-    src.add_argument("--autobahn", metavar="VERSION", help="autobahn sdist version to build "
-                     "(default: the installed one)")
-    src.add_argument("--source", metavar="PATH", help="local autobahn sdist or checkout")
+    build_mod.add_source_arguments(parser)
     parser.add_argument("--patch", metavar="MUTANT",
                         help="also run this mutant of the corpus: exit 1 unless the mode "
                              "catches it")

@@ -445,9 +445,7 @@ def add_arguments(p) -> None:
     p.add_argument("--all-suites", action="store_true",
                    help="run every suite of the mode against every mutant, not only the "
                         "expected killers")
-    p.add_argument("--autobahn", help="autobahn version whose sdist to mutate "
-                   "(default: the installed one)")
-    p.add_argument("--source", help="local autobahn sdist or source folder instead")
+    build_mod.add_source_arguments(p)
     p.add_argument("--python", help="interpreter that runs the suites (default: this one; "
                    "tsan mode: a venv of $NVX_FT_PYTHON_TSAN with nvx-ft installed)")
     p.add_argument("--out", type=Path, default=None, help="report folder (reports/mutants)")
