@@ -142,9 +142,8 @@ def shared_state() -> Target:
     """Hidden module-level state: only concurrent use shows it."""
     return Target(
         "selftest-shared-state",
-        utf8=[Impl("selftest/shared-scratch-utf8", lambda align=0: SharedScratchUtf8Validator())],
-        xor=[Impl("selftest/shared-position-xor",
-                  lambda mask, align=0: SharedPositionXorMasker(mask))],
+        utf8=[_utf8("selftest/shared-scratch-utf8", SharedScratchUtf8Validator)],
+        xor=[_xor("selftest/shared-position-xor", SharedPositionXorMasker)],
         origin={"target": "self-test: Python implementations with module-level shared state"},
     )
 
