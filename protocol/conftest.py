@@ -1,0 +1,121 @@
+"""Fixtures of the protocol suite: intensity, the injected fault, invariants, time bounds.
+
+Machinery lives in ``nvx_ft.protocol``; this file only wires it into pytest.
+"""
+
+from __future__ import annotations
+
+import faulthandler
+import os
+import shlex
+import sys
+
+import pytest
+
+from nvx_ft.protocol import faults, intensity as intensity_mod, invariants
+from nvx_ft.pytest_plugin import reproduce_command
+
+ALREADY_THREADED = "already multithreaded: runs its own event-loop threads and processes"
+
+
+def pytest_addoption(parser):
+    group = parser.getgroup("nvx-ft protocol")
+    group.addoption("--protocol-conns", type=int, default=None,
+                    help="connections per traffic run (default: by --nvx-intensity)")
+    group.addoption("--protocol-messages", type=int, default=None,
+                    help="messages per connection (default: by --nvx-intensity)")
+    group.addoption("--protocol-server-threads", type=int, default=None,
+                    help="run the multi-thread traffic tests with only this many server threads")
+
+
+def _intensity(config) -> intensity_mod.ProtocolIntensity:
+    return intensity_mod.resolve(config.getoption("--nvx-intensity"),
+                                 config.getoption("--protocol-conns"),
+                                 config.getoption("--protocol-messages"),
+                                 config.getoption("--protocol-server-threads"))
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "thread_unsafe: not run in pytest-run-parallel threads")
+    config.addinivalue_line("markers", "timeout(seconds): pytest-timeout per-test bound")
+
+
+def pytest_report_header(config):
+    it = _intensity(config)
+    fault = os.environ.get(faults.FAULT_ENV)
+    return [f"nvx-ft protocol: {it.conns} connections x {it.volume.messages} messages "
+            f"(sizes up to {it.volume.max_size} B), server threads {list(it.server_threads)}, "
+            f"autobahn client threads {it.client_threads}, GIL enabled at start: "
+            f"{invariants.gil_enabled()}",
+            f"nvx-ft protocol: injected fault: {fault or 'none'}"]
+
+
+def pytest_generate_tests(metafunc):
+    if "server_threads" in metafunc.fixturenames:
+        counts = _intensity(metafunc.config).server_threads
+        metafunc.parametrize("server_threads", counts, ids=[f"{n}threads" for n in counts])
+
+
+def pytest_collection_modifyitems(config, items):
+    it = _intensity(config)
+    for item in items:
+        if item.path.parent.name != "protocol":
+            continue
+        item.add_marker(pytest.mark.thread_unsafe(reason=ALREADY_THREADED))
+        if item.get_closest_marker("timeout") is None:
+            # signal method: pytest-timeout dumps every thread's stack, the test fails,
+            # the run goes on
+            item.add_marker(pytest.mark.timeout(it.test_timeout, method="signal"))
+
+
+@pytest.fixture(scope="session")
+def protocol_intensity(pytestconfig) -> intensity_mod.ProtocolIntensity:
+    return _intensity(pytestconfig)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def injected_fault():
+    """The fault named by $NVX_FT_PROTOCOL_FAULT, applied to autobahn for the session."""
+    undo = faults.apply()
+    yield faults.active()
+    undo()
+
+
+@pytest.fixture
+def reproduce(request) -> str:
+    cmd = reproduce_command(request.config, request.node.nodeid)
+    fault = os.environ.get(faults.FAULT_ENV)
+    extra = [f"--protocol-conns={request.config.getoption('--protocol-conns')}"
+             if request.config.getoption("--protocol-conns") else "",
+             f"--protocol-messages={request.config.getoption('--protocol-messages')}"
+             if request.config.getoption("--protocol-messages") else ""]
+    return " ".join(filter(None, [f"{faults.FAULT_ENV}={shlex.quote(fault)}" if fault else "",
+                                  cmd, *extra]))
+
+
+@pytest.fixture(autouse=True)
+def protocol_invariants(request, protocol_intensity):
+    """After every test: no unexpected WARNING+ log record, no thread or socket left,
+    GIL still off on a free-threaded build. Also the last-resort hang bound: if the main
+    thread is stuck in C, faulthandler dumps every stack and ends the process."""
+    faulthandler.dump_traceback_later(protocol_intensity.test_timeout + 60, exit=True,
+                                      file=sys.__stderr__)
+    baseline = invariants.Baseline()
+    with invariants.WarningCapture() as capture:
+        yield capture
+    faulthandler.cancel_dump_traceback_later()
+    problems = capture.unexpected() + baseline.leaks()
+    gil = invariants.gil_problem()
+    if gil:
+        problems.append(gil)
+    if problems and not getattr(request.node, "rep_call_failed", lambda: False)():
+        pytest.fail("invariants broken after the run:\n  - " + "\n  - ".join(problems),
+                    pytrace=False)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    if call.when == "call":
+        item.rep_call_failed = lambda: report.failed
+    return report

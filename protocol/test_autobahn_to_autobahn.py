@@ -1,0 +1,32 @@
+"""autobahn asyncio clients in threads -> autobahn asyncio echo servers in threads.
+
+Both ends are autobahn: the client masks (per-frame and per-message maskers), the
+server unmasks and validates. A symmetric bug (both ends wrong the same way) passes
+here - which is why test_websockets_server.py exists.
+"""
+
+import pytest
+
+from nvx_ft.protocol import clients, verify
+from nvx_ft.protocol.servers import EchoServers
+
+
+def test_autobahn_clients_to_autobahn_servers(server_threads, protocol_intensity, nvx_seed,
+                                              reproduce):
+    it = protocol_intensity
+    with EchoServers(server_threads, timeout=it.io_timeout) as servers:
+        run = clients.run_clients(servers.url, it.conns, it.client_threads, nvx_seed,
+                                  it.volume, timeout=it.io_timeout, bound=it.peer_bound)
+    records = {p: r.messages for p, r in servers.recorder.records.items()}
+    problems = (verify.echo_problems(run.results, nvx_seed, it.volume, "autobahn client")
+                + verify.transcript_problems(records, nvx_seed, it.volume, range(it.conns),
+                                             side="autobahn server")
+                + [f"loop exception handler: {e}" for e in servers.loop_errors + run.loop_errors]
+                + [f"task left pending: {t}"
+                   for t in servers.leftover_tasks + run.leftover_tasks])
+    if problems:
+        pytest.fail(verify.fail_message(
+            "autobahn clients -> autobahn servers", problems, seed=nvx_seed,
+            setup=f"{server_threads} server threads, {it.client_threads} client threads, "
+                  f"{it.conns} connections x {it.volume.messages} messages\n"
+                  f"  reproduce: {reproduce}"), pytrace=False)

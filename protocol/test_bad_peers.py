@@ -1,0 +1,60 @@
+"""Malformed frames and invalid UTF-8 from a raw-socket peer, next to good traffic.
+
+One autobahn server thread (one event loop) serves, at the same time, the websockets
+peer's well-behaved connections and a raw-socket peer (our own RFC 6455 encoder) that
+sends: reserved bits, unknown opcodes, an unmasked client frame, oversized and
+fragmented control frames, lengths that lie, frames cut off, a disconnect mid-frame,
+byte-by-byte delivery of a valid message, and every invalid UTF-8 case of
+``nvx_ft.protocol.traffic.INVALID_CASES`` (overlong, surrogate, above U+10FFFF,
+truncated, split across fragments, invalid close reasons). Each bad connection must get
+exactly its close code (1002 protocol error, 1007 invalid payload; autobahn runs with
+failByDrop=False so it says so on the wire) or a clean drop, while every good
+connection on the same loop keeps all its messages intact.
+"""
+
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from nvx_ft.protocol import peers, rawpeer, verify
+from nvx_ft.protocol.servers import EchoServers
+
+
+@pytest.mark.parametrize("loop_threads", [1, 2], ids=["1loop", "2loops"])
+def test_bad_peers_next_to_good_traffic(loop_threads, protocol_intensity, nvx_seed,
+                                        reproduce, protocol_invariants):
+    it = protocol_intensity
+    # autobahn logs each failed connection at WARNING: expected here, and only these
+    protocol_invariants.expect(r"^failing WebSocket connection \(code=100[27]\)")
+    protocol_invariants.expect(r"^dropping connection to peer tcp4:127\.0\.0\.1:\d+ "
+                               r"with abort=False: None$")
+    cases = rawpeer.BAD_CASES
+    with EchoServers(loop_threads, timeout=it.io_timeout, failByDrop=False) as servers:
+        urls = [f"ws://127.0.0.1:{p}" for p in servers.ports]
+        with ThreadPoolExecutor(4, thread_name_prefix="nvx-ft-raw-peer") as pool:
+            good = pool.submit(peers.run_client, urls, it.conns, nvx_seed, it.volume,
+                               timeout=it.io_timeout, bound=it.peer_bound)
+            outcomes = list(pool.map(
+                lambda ic: rawpeer.run(ic[1], "127.0.0.1", servers.ports[ic[0] % loop_threads],
+                                       timeout=it.io_timeout), enumerate(cases)))
+            result = good.result()
+    problems = []
+    for case, out in zip(cases, outcomes):
+        problems += [f"bad peer {case.name}: {p}" for p in out.problems(case)]
+        rec = servers.recorder.records.get(f"/raw/{case.name}")
+        if rec is None or rec.closed is None:
+            problems.append(f"bad peer {case.name}: the server never recorded its close")
+        elif case.close and rec.local_close_code not in case.close:
+            problems.append(f"bad peer {case.name}: server sent close {rec.local_close_code}")
+    records = {p: r.messages for p, r in servers.recorder.records.items()}
+    problems += (verify.echo_problems(result["connections"], nvx_seed, it.volume, "websockets")
+                 + verify.transcript_problems(records, nvx_seed, it.volume, range(it.conns),
+                                              side="autobahn server")
+                 + [f"loop exception handler: {e}" for e in servers.loop_errors]
+                 + [f"task left pending: {t}" for t in servers.leftover_tasks])
+    if problems:
+        pytest.fail(verify.fail_message(
+            "bad peers next to good traffic", problems, seed=nvx_seed,
+            setup=f"{loop_threads} server thread(s), {len(cases)} bad connections, "
+                  f"{it.conns} good connections x {it.volume.messages} messages\n"
+                  f"  reproduce: {reproduce}"), pytrace=False)

@@ -1,0 +1,32 @@
+"""websockets (another process) -> autobahn asyncio echo servers in 1, 2, 4, cpu threads.
+
+Many connections per server thread, seeded text and binary traffic with fragments cut
+inside code points and pings: every echo exact (judged by websockets), and every
+message autobahn delivered recorded in order (judged against the plan).
+"""
+
+import pytest
+
+from nvx_ft.protocol import peers, verify
+from nvx_ft.protocol.servers import EchoServers
+
+
+def test_websockets_clients_to_autobahn_servers(server_threads, protocol_intensity, nvx_seed,
+                                                reproduce):
+    it = protocol_intensity
+    with EchoServers(server_threads, timeout=it.io_timeout) as servers:
+        urls = [f"ws://127.0.0.1:{p}" for p in servers.ports]
+        result = peers.run_client(urls, it.conns, nvx_seed, it.volume, timeout=it.io_timeout,
+                                  bound=it.peer_bound)
+    records = {p: r.messages for p, r in servers.recorder.records.items()}
+    problems = (verify.echo_problems(result["connections"], nvx_seed, it.volume, "websockets")
+                + verify.transcript_problems(records, nvx_seed, it.volume, range(it.conns),
+                                             side="autobahn server")
+                + [f"loop exception handler: {e}" for e in servers.loop_errors]
+                + [f"task left pending: {t}" for t in servers.leftover_tasks])
+    if problems:
+        pytest.fail(verify.fail_message(
+            "websockets clients -> autobahn servers", problems, seed=nvx_seed,
+            setup=f"{server_threads} server threads x {it.conns} connections x "
+                  f"{it.volume.messages} messages\n  peer: {result['command']}\n"
+                  f"  reproduce: {reproduce}"), pytrace=False)

@@ -1,0 +1,85 @@
+"""Faults injected into autobahn's protocol for the self-tests (never an edit of autobahn).
+
+``NVX_FT_PROTOCOL_FAULT=<name>`` makes ``protocol/``'s conftest call :func:`apply`, which
+monkeypatches the names ``autobahn.websocket.protocol`` looks up at run time, in the
+process that runs the autobahn servers and clients (the ``websockets`` peer process is
+never touched: it is the independent judge). Each fault is a bug that has shipped
+somewhere in some form; the self-tests require the suite to FAIL under each.
+"""
+
+from __future__ import annotations
+
+import os
+
+FAULT_ENV = "NVX_FT_PROTOCOL_FAULT"
+
+
+def _shared_validator(proto) -> None:
+    """Every connection (and close-reason check) gets the same Utf8Validator object."""
+    one = proto.Utf8Validator()
+    proto.Utf8Validator = lambda: one
+
+
+def _wrong_client_mask(proto) -> None:
+    """Mask with the frame's key rotated by one byte - on both ends, so autobahn talking
+    to autobahn unmasks what it masked and sees nothing wrong."""
+    real = proto.create_xor_masker
+
+    def rotated(mask, length=None):
+        mask = bytes(mask)
+        return real(mask[1:] + mask[:1], length)
+
+    proto.create_xor_masker = rotated
+
+
+def _nvx_shared_state(proto) -> None:
+    """NVX replaced by implementations with module-level scratch state (bad_targets)."""
+    from nvx_ft.bad_targets import SharedPositionXorMasker, SharedScratchUtf8Validator
+
+    proto.Utf8Validator = SharedScratchUtf8Validator
+    proto.create_xor_masker = lambda mask, length=None: SharedPositionXorMasker(mask)
+
+
+def _no_utf8_validation(proto) -> None:
+    """Nothing to patch in autobahn: the server factory's option is switched off
+    (see :func:`server_options`)."""
+
+
+FAULTS = {
+    "shared-validator": _shared_validator,
+    "wrong-client-mask": _wrong_client_mask,
+    "nvx-shared-state": _nvx_shared_state,
+    "no-utf8-validation": _no_utf8_validation,
+}
+
+
+def active() -> str | None:
+    name = os.environ.get(FAULT_ENV) or None
+    if name is not None and name not in FAULTS:
+        raise ValueError(f"${FAULT_ENV}={name!r}: unknown fault (known: {sorted(FAULTS)})")
+    return name
+
+
+def server_options(options: dict) -> dict:
+    """Protocol options for autobahn's server factories, with the active fault applied."""
+    options = dict(options)
+    if active() == "no-utf8-validation":
+        options["utf8validateIncoming"] = False
+    return options
+
+
+def apply():
+    """Apply the active fault (if any); returns a function that undoes it."""
+    name = active()
+    if name is None:
+        return lambda: None
+    import autobahn.websocket.protocol as proto
+
+    saved = {k: getattr(proto, k) for k in ("Utf8Validator", "create_xor_masker")}
+    FAULTS[name](proto)
+
+    def undo() -> None:
+        for k, v in saved.items():
+            setattr(proto, k, v)
+
+    return undo

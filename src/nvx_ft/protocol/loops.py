@@ -1,0 +1,111 @@
+"""Event loops in threads: one asyncio loop per thread, started and stopped within bounds.
+
+Both the autobahn servers and the autobahn clients run this way - the deployment the
+issue is about (an application serving from several threads, each with its own loop).
+Exceptions handed to a loop's exception handler are collected, never just logged, so an
+invariant check can fail on them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import threading
+import traceback
+from dataclasses import dataclass, field
+
+
+class LoopStuck(AssertionError):
+    """A loop thread did not stop within its bound; carries every thread's stack."""
+
+
+def all_stacks() -> str:
+    frames = sys._current_frames()
+    out = []
+    for t in threading.enumerate():
+        frame = frames.get(t.ident)
+        stack = "".join(traceback.format_stack(frame)) if frame else "  (no Python frame)\n"
+        out.append(f"--- thread {t.name} (daemon={t.daemon}):\n{stack}")
+    return "".join(out)
+
+
+@dataclass
+class LoopThread:
+    """One thread running one event loop; ``setup(loop, index)`` runs in it first."""
+
+    index: int
+    name: str
+    setup: object
+    loop: asyncio.AbstractEventLoop | None = None
+    thread: threading.Thread | None = None
+    value: object = None
+    error: BaseException | None = None
+    #: contexts handed to the loop's exception handler (message, exception repr)
+    loop_errors: list = field(default_factory=list)
+    #: tasks still pending when the loop was stopped
+    leftover_tasks: list = field(default_factory=list)
+    _ready: threading.Event = field(default_factory=threading.Event)
+
+    def _handler(self, loop, context) -> None:
+        exc = context.get("exception")
+        self.loop_errors.append(f"{self.name}: {context.get('message')}"
+                                + (f": {type(exc).__name__}: {exc}" if exc else ""))
+
+    def _main(self) -> None:
+        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
+        loop.set_exception_handler(self._handler)
+        self.loop = loop
+        try:
+            try:
+                self.value = loop.run_until_complete(self.setup(loop, self.index))
+            except BaseException as exc:  # reported by start(), not swallowed
+                self.error = exc
+                return
+            finally:
+                self._ready.set()
+            loop.run_forever()
+            # what is still pending now was left behind by the code under test
+            pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
+            self.leftover_tasks = [repr(t.get_coro()) for t in pending]
+            for t in pending:
+                t.cancel()
+            if pending:
+                loop.run_until_complete(asyncio.wait(pending, timeout=2))
+            loop.run_until_complete(loop.shutdown_asyncgens())
+        finally:
+            asyncio.set_event_loop(None)
+            loop.close()
+
+    def start(self, timeout: float) -> None:
+        self.thread = threading.Thread(target=self._main, name=self.name, daemon=True)
+        self.thread.start()
+        if not self._ready.wait(timeout):
+            raise LoopStuck(f"{self.name}: set-up did not finish within {timeout} s\n"
+                            + all_stacks())
+        if self.error is not None:
+            raise self.error
+
+    def call(self, coro_fn, timeout: float):
+        """Run ``coro_fn()`` on this loop from another thread and wait for its result."""
+        fut = asyncio.run_coroutine_threadsafe(coro_fn(), self.loop)
+        try:
+            return fut.result(timeout)
+        except TimeoutError:
+            fut.cancel()
+            raise LoopStuck(f"{self.name}: {coro_fn!r} did not finish within {timeout} s\n"
+                            + all_stacks()) from None
+
+    def stop(self, before_stop, timeout: float) -> None:
+        """Run ``before_stop()`` (a coroutine function) on the loop, then stop and join."""
+        if self.thread is None or not self.thread.is_alive():
+            return
+        try:
+            if before_stop is not None:
+                self.call(before_stop, timeout)
+        finally:
+            self.loop.call_soon_threadsafe(self.loop.stop)
+            self.thread.join(timeout)
+            if self.thread.is_alive():
+                raise LoopStuck(f"{self.name}: loop thread still running {timeout} s after "
+                                f"stop\n" + all_stacks())

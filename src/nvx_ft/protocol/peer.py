@@ -1,0 +1,134 @@
+"""The independent peer: the ``websockets`` library in its own process.
+
+``python -m nvx_ft.protocol.peer client --urls U1,U2 --conns K --seed S ...`` opens K
+connections (connection c to ``urls[c % len]``/c/<c>), sends each its seeded plan
+(fragments as separate frames, pings before some messages), checks every echo exactly
+and prints one JSON line ``NVX-FT-PEER-RESULT {...}``: per connection, the mismatches
+and the close code.
+
+``python -m nvx_ft.protocol.peer server`` runs a websockets echo server on 127.0.0.1:0,
+prints ``NVX-FT-PEER-READY <port>``, records what it received per request path (digests,
+close codes) and prints ``NVX-FT-PEER-RESULT {...}`` when its stdin closes. websockets
+unmasks and validates UTF-8 by its own reading of RFC 6455, so it judges autobahn's
+client masking.
+
+Imports only websockets and nvx_ft.protocol.traffic (stdlib): never autobahn.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+
+from nvx_ft.protocol.traffic import Volume, digest, plan
+
+RESULT, READY = "NVX-FT-PEER-RESULT", "NVX-FT-PEER-READY"
+
+
+def _close_code(ws) -> int | None:
+    """The close code the other end sent (None: it sent no close frame)."""
+    rcvd = ws.protocol.close_rcvd
+    return rcvd.code if rcvd is not None else None
+
+
+async def _fragments(msg):
+    for frag in msg.fragments:
+        yield frag
+        await asyncio.sleep(0)  # let other connections' frames interleave with ours
+
+
+async def _client_conn(url: str, conn: int, seed: int, volume: Volume, timeout: float) -> dict:
+    from websockets.asyncio.client import connect
+    from websockets.exceptions import ConnectionClosed
+
+    res = {"conn": conn, "url": url, "sent": 0, "ok": 0, "mismatches": [], "error": None,
+           "close_code": None}
+    try:
+        async with connect(url, max_size=None, compression=None, open_timeout=timeout,
+                           close_timeout=timeout, ping_interval=None) as ws:
+            try:
+                for msg in plan(seed, conn, volume):
+                    if msg.ping_before:
+                        await asyncio.wait_for(await ws.ping(f"p{msg.index}".encode()), timeout)
+                    if msg.cuts:
+                        await ws.send(_fragments(msg), text=not msg.binary)
+                    else:
+                        await ws.send(msg.payload, text=not msg.binary)
+                    res["sent"] += 1
+                    got = await asyncio.wait_for(ws.recv(), timeout)
+                    got_binary = isinstance(got, bytes)
+                    got = got if got_binary else got.encode()
+                    if got_binary == msg.binary and got == msg.payload:
+                        res["ok"] += 1
+                    else:
+                        res["mismatches"].append({
+                            "index": msg.index, "what": msg.describe(),
+                            "expected": digest(msg.binary, msg.payload),
+                            "got": digest(got_binary, got)})
+                await ws.close()
+            except ConnectionClosed as exc:
+                res["error"] = f"connection closed early: {exc}"
+            res["close_code"] = _close_code(ws)
+    except (OSError, TimeoutError, ConnectionClosed) as exc:
+        res["error"] = f"{type(exc).__name__}: {exc}"
+    return res
+
+
+async def _client(args) -> dict:
+    urls = args.urls.split(",")
+    volume = Volume(args.messages, args.max_size, args.random_max)
+    conns = [_client_conn(f"{urls[c % len(urls)]}/c/{c}", c, args.seed, volume, args.timeout)
+             for c in range(args.conns)]
+    return {"connections": await asyncio.gather(*conns)}
+
+
+async def _server(args) -> dict:
+    from websockets.asyncio.server import serve
+    from websockets.exceptions import ConnectionClosed
+
+    records: dict = {}
+
+    async def echo(ws):
+        path = ws.request.path
+        rec = records.setdefault(path, {"messages": [], "close_code": None, "error": None})
+        try:
+            async for message in ws:
+                binary = isinstance(message, bytes)
+                data = message if binary else message.encode()
+                rec["messages"].append(digest(binary, data))
+                await ws.send(message)
+        except ConnectionClosed as exc:
+            rec["error"] = str(exc)
+        rec["close_code"] = _close_code(ws)
+
+    async with serve(echo, "127.0.0.1", 0, max_size=None, compression=None,
+                     ping_interval=None, close_timeout=args.timeout) as server:
+        port = next(iter(server.sockets)).getsockname()[1]
+        print(f"{READY} {port}", flush=True)
+        loop = asyncio.get_running_loop()
+        # serve until the parent closes our stdin (or the lifetime bound runs out)
+        await asyncio.wait_for(loop.run_in_executor(None, sys.stdin.read), args.lifetime)
+    return {"connections": records}
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(prog="python -m nvx_ft.protocol.peer")
+    p.add_argument("mode", choices=("client", "server"))
+    p.add_argument("--urls", default="")
+    p.add_argument("--conns", type=int, default=1)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--messages", type=int, default=10)
+    p.add_argument("--max-size", type=int, default=65536)
+    p.add_argument("--random-max", type=int, default=4096)
+    p.add_argument("--timeout", type=float, default=20.0)
+    p.add_argument("--lifetime", type=float, default=300.0)
+    args = p.parse_args(argv)
+    result = asyncio.run(_client(args) if args.mode == "client" else _server(args))
+    print(f"{RESULT} {json.dumps(result)}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

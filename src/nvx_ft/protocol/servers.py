@@ -1,0 +1,146 @@
+"""autobahn's asyncio echo server, in N threads with one event loop each, on 127.0.0.1:0.
+
+Every connection is recorded under its request path (``/c/<n>`` for planned traffic):
+the digest of each message autobahn delivered, in order, and how the connection closed.
+The test compares these transcripts with the plan the peer derived from the same seed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from dataclasses import dataclass, field
+
+from nvx_ft.protocol import faults
+from nvx_ft.protocol.loops import LoopThread
+from nvx_ft.protocol.traffic import digest
+
+HOST = "127.0.0.1"
+
+
+@dataclass
+class ConnectionRecord:
+    path: str
+    thread: int
+    messages: list = field(default_factory=list)
+    #: (wasClean, code, reason) from onClose, and the close codes autobahn sent/received
+    closed: tuple | None = None
+    local_close_code: int | None = None
+    remote_close_code: int | None = None
+
+
+class Recorder:
+    """Thread-safe registry of connection records (one server thread writes each)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.records: dict[str, ConnectionRecord] = {}
+
+    def open(self, path: str, thread: int) -> ConnectionRecord:
+        rec = ConnectionRecord(path, thread)
+        with self._lock:
+            if path in self.records:  # same path twice: keep both, visibly
+                path = f"{path}#{len(self.records)}"
+                rec.path = path
+            self.records[path] = rec
+        return rec
+
+
+def _protocol_class():
+    from autobahn.asyncio.websocket import WebSocketServerProtocol
+
+    class EchoServerProtocol(WebSocketServerProtocol):
+        """Echoes every message as it came (same kind, same bytes) and records it."""
+
+        record = None
+
+        def onConnect(self, request):
+            self.record = self.factory.recorder.open(request.path, self.factory.thread_index)
+            self.factory.live.add(self)
+
+        def onMessage(self, payload, isBinary):
+            self.record.messages.append(digest(isBinary, payload))
+            self.sendMessage(payload, isBinary)
+
+        def onClose(self, wasClean, code, reason):
+            self.factory.live.discard(self)
+            if self.record is not None:
+                self.record.closed = (wasClean, code, reason)
+                self.record.local_close_code = self.localCloseCode
+                self.record.remote_close_code = self.remoteCloseCode
+
+    return EchoServerProtocol
+
+
+class EchoServers:
+    """Context manager: ``threads`` autobahn echo servers, ``ports[i]`` served by thread i."""
+
+    def __init__(self, threads: int, *, timeout: float = 20.0, **options) -> None:
+        self.threads = threads
+        self.timeout = timeout
+        self.options = dict(options)
+        self.recorder = Recorder()
+        self.loops: list[LoopThread] = []
+        self.ports: list[int] = []
+
+    async def _setup(self, loop, index):
+        from autobahn.asyncio.websocket import WebSocketServerFactory
+
+        factory = WebSocketServerFactory(loop=loop)
+        factory.protocol = _protocol_class()
+        # large messages are the point; no compression: NVX sees the bytes as sent
+        factory.setProtocolOptions(maxFramePayloadSize=0, maxMessagePayloadSize=0,
+                                   **faults.server_options(self.options))
+        factory.recorder, factory.thread_index, factory.live = self.recorder, index, set()
+        server = await loop.create_server(factory, HOST, 0)
+        return server, factory
+
+    def __enter__(self) -> "EchoServers":
+        try:
+            for i in range(self.threads):
+                lt = LoopThread(i, f"nvx-ft-ab-server-{i}", self._setup)
+                self.loops.append(lt)
+                lt.start(self.timeout)
+                self.ports.append(lt.value[0].sockets[0].getsockname()[1])
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        errors = []
+        for lt in self.loops:
+            if lt.value is None:
+                continue
+            server, factory = lt.value
+
+            async def shut(server=server, factory=factory):
+                server.close()
+                # connections the test left open are dropped, not waited for
+                for proto in list(factory.live):
+                    proto.transport.abort()
+                await asyncio.wait_for(server.wait_closed(), 5)
+                await asyncio.sleep(0)  # let connection_lost callbacks run
+
+            try:
+                lt.stop(shut, self.timeout)
+            except AssertionError as exc:
+                errors.append(exc)
+        if errors:
+            raise errors[0]
+
+    # ------------------------------------------------------------------ results
+
+    def url(self, conn: int, prefix: str = "c") -> str:
+        return f"ws://{HOST}:{self.ports[conn % self.threads]}/{prefix}/{conn}"
+
+    @property
+    def loop_errors(self) -> list[str]:
+        return [e for lt in self.loops for e in lt.loop_errors]
+
+    @property
+    def leftover_tasks(self) -> list[str]:
+        return [t for lt in self.loops for t in lt.leftover_tasks]

@@ -1,0 +1,69 @@
+"""Comparing what happened with the plan: per connection, per message index, in order.
+
+Every problem line names the connection, the message index with its kind and size
+(and fragment cuts), so a failure says exactly what broke; the caller adds the seed and
+the reproduce command.
+"""
+
+from __future__ import annotations
+
+from nvx_ft.protocol.traffic import Volume, expected_transcript, plan
+
+
+def echo_problems(results, seed: int, volume: Volume, side: str) -> list[str]:
+    """Problems in a peer's per-connection echo results (dicts or ClientResult objects)."""
+    out = []
+    for r in results:
+        r = r if isinstance(r, dict) else vars(r)
+        who = f"{side} connection {r['conn']} ({r['url']})"
+        for m in r["mismatches"]:
+            out.append(f"{who}: echo of {m['what']} differs: expected {m['expected']}, "
+                       f"got {m['got']}")
+        if r["error"]:
+            out.append(f"{who}: {r['error']} (after {r['sent']} of {volume.messages} sent)")
+        elif r["ok"] != volume.messages:
+            out.append(f"{who}: {r['ok']} of {volume.messages} echoes exact")
+        if r["close_code"] != 1000:
+            out.append(f"{who}: closed with {r['close_code']}, expected 1000")
+    return out
+
+
+def _first_difference(got: list[str], want: list[str]) -> int:
+    for i, (g, w) in enumerate(zip(got, want)):
+        if g != w:
+            return i
+    return min(len(got), len(want))
+
+
+def transcript_problems(records: dict, seed: int, volume: Volume, conns, *,
+                        side: str, prefix: str = "/c/") -> list[str]:
+    """Problems in the receiving end's transcripts ``records[path] -> digests``."""
+    out = []
+    for c in conns:
+        path = f"{prefix}{c}"
+        if path not in records:
+            out.append(f"{side}: connection {c} ({path}) never arrived")
+            continue
+        got = records[path]
+        want = expected_transcript(seed, c, volume)
+        if got != want:
+            i = _first_difference(got, want)
+            what = plan(seed, c, volume)[i].describe() if i < len(want) else "no message"
+            out.append(f"{side}: connection {c} transcript differs from message {i} on "
+                       f"({what}): received {len(got)} of {len(want)} messages; "
+                       f"at {i}: got {got[i] if i < len(got) else 'nothing'}, "
+                       f"expected {want[i] if i < len(want) else 'nothing'}")
+    extra = sorted(set(p for p in records if p.startswith(prefix))
+                   - {f"{prefix}{c}" for c in conns})
+    if extra:
+        out.append(f"{side}: unexpected connections {extra}")
+    return out
+
+
+def fail_message(title: str, problems: list[str], *, seed: int, setup: str,
+                 limit: int = 25) -> str:
+    lines = [f"{title}: {len(problems)} problem(s); seed {seed}; {setup}"]
+    lines += [f"  - {p}" for p in problems[:limit]]
+    if len(problems) > limit:
+        lines.append(f"  ... and {len(problems) - limit} more")
+    return "\n".join(lines)
