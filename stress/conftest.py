@@ -103,7 +103,7 @@ def _gil_stays_disabled(request):
     modules_before = set(sys.modules)
     yield
     if not before and hammer_mod.is_gil_enabled():
-        from nvx_ft.gil import extension_modules
+        from nvx_ft.gil_guard import extension_modules
 
         new = extension_modules(set(sys.modules) - modules_before)
         pytest.fail(f"the GIL got enabled during {request.node.nodeid}; extension modules "

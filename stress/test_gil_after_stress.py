@@ -9,7 +9,7 @@ import sysconfig
 
 import pytest
 
-from nvx_ft.gil import extension_modules
+from nvx_ft.gil_guard import extension_modules
 
 
 @pytest.mark.run_last

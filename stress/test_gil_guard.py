@@ -1,4 +1,4 @@
-"""The import GIL guard (``nvx_ft.gil``, ``nvx-ft gil-guard``) and its self-tests.
+"""The import GIL guard (``nvx_ft.gil_guard``, ``nvx-ft gil-guard``) and its self-tests.
 
 On a free-threaded build: importing NVX and the autobahn modules that use it keeps the
 GIL disabled; a build started with ``PYTHON_GIL=1`` is reported as GIL-enabled; and two
@@ -18,7 +18,7 @@ import textwrap
 
 import pytest
 
-from nvx_ft import gil
+from nvx_ft import gil_guard
 
 FREE_THREADED = bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
 needs_free_threading = pytest.mark.skipif(
@@ -73,10 +73,10 @@ def _env(extra_path=None, **kw):
 
 @needs_free_threading
 def test_nvx_imports_keep_the_gil_disabled(nvx_target):
-    checks = gil.guard(gil.DEFAULT_MODULES + nvx_target.extension_modules)
+    checks = gil_guard.guard(gil_guard.DEFAULT_MODULES + nvx_target.extension_modules)
     report = "\n".join(c.line() for c in checks)
     assert not [c for c in checks if c.failed], report
-    assert all(c.status == gil.OK for c in checks), report
+    assert all(c.status == gil_guard.OK for c in checks), report
     # the NVX extensions themselves were loaded (and watched), not skipped somehow
     loaded = {name for c in checks for name, _ in c.extensions}
     assert set(nvx_target.extension_modules) <= loaded, report
@@ -84,15 +84,15 @@ def test_nvx_imports_keep_the_gil_disabled(nvx_target):
 
 @needs_free_threading
 def test_python_gil_1_is_reported_as_gil_enabled():
-    check = gil.check_import("autobahn.nvx", env=_env(PYTHON_GIL="1"))
-    assert check.status == gil.GIL_ENABLED, check.line()
+    check = gil_guard.check_import("autobahn.nvx", env=_env(PYTHON_GIL="1"))
+    assert check.status == gil_guard.GIL_ENABLED, check.line()
     assert "started with the GIL enabled" in check.detail
 
 
 @needs_free_threading
 def test_undeclared_extension_is_caught_and_named(probe_package):
-    check = gil.check_import("nvxft_probe.uses_undeclared", env=_env(probe_package))
-    assert check.status == gil.GIL_ENABLED, check.line()
+    check = gil_guard.check_import("nvxft_probe.uses_undeclared", env=_env(probe_package))
+    assert check.status == gil_guard.GIL_ENABLED, check.line()
     assert check.culprit == "nvxft_probe._undeclared", check.line()
     assert check.culprit_file and check.culprit_file.startswith(str(probe_package))
     assert "nvxft_probe._undeclared" in (check.warning or ""), check.line()
@@ -100,8 +100,8 @@ def test_undeclared_extension_is_caught_and_named(probe_package):
 
 @needs_free_threading
 def test_declared_extension_passes(probe_package):
-    check = gil.check_import("nvxft_probe.uses_declared", env=_env(probe_package))
-    assert check.status == gil.OK, check.line()
+    check = gil_guard.check_import("nvxft_probe.uses_declared", env=_env(probe_package))
+    assert check.status == gil_guard.OK, check.line()
     assert [name for name, _ in check.extensions] == ["nvxft_probe._declared"]
 
 
@@ -130,8 +130,8 @@ def test_gil_build_is_not_applicable():
         python = found.executable
     else:
         python = sys.executable
-    checks = gil.guard(python=python)
-    assert [c.status for c in checks] == [gil.NOT_APPLICABLE], [c.line() for c in checks]
+    checks = gil_guard.guard(python=python)
+    assert [c.status for c in checks] == [gil_guard.NOT_APPLICABLE], [c.line() for c in checks]
     out = subprocess.run([*NVX_FT, "gil-guard", "--python", python],
                          capture_output=True, text=True)
     assert out.returncode == 2 and "not applicable" in out.stderr, out.stdout + out.stderr

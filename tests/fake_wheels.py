@@ -14,7 +14,7 @@ from pathlib import Path
 
 from packaging.tags import parse_tag
 
-from nvx_ft.wheel_inspect import NVX_MODULES, expected_suffixes
+from nvx_ft.release.inspect import NVX_MODULES, expected_suffixes
 
 VERSION = "26.10.2"
 

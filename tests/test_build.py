@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from nvx_ft import build, cli, sanitizers
+from nvx_ft import build, cli, errors, sanitizers
 from nvx_ft.build import BuildError, Edit
 
 pytestmark = [
@@ -118,13 +118,13 @@ def test_patch_snippets_must_match_exactly_once(source, tmp_path):
 
 
 def test_cli_build(control, capsys):
-    assert cli.main(["build", "--json"]) == cli.EXIT_PASS
+    assert cli.main(["build", "--json"]) == errors.EXIT_PASS
     record = json.loads(capsys.readouterr().out)
     assert record["path"] == str(control.path) and record["cached"]
-    assert cli.main(["build", "--patch", "no-such-mutant"]) == cli.EXIT_FAIL
+    assert cli.main(["build", "--patch", "no-such-mutant"]) == errors.EXIT_FAIL
     assert "not a file and not a mutant" in capsys.readouterr().err
-    assert cli.main(["build", "--python", "no-such-python-here"]) == cli.EXIT_USAGE
-    assert cli.main(["build", "--python", "9.99t"]) == cli.EXIT_BLOCKED  # a label not found
+    assert cli.main(["build", "--python", "no-such-python-here"]) == errors.EXIT_USAGE
+    assert cli.main(["build", "--python", "9.99t"]) == errors.EXIT_BLOCKED  # a label not found
 
 
 def test_cli_build_of_a_local_checkout(source, control, tmp_path):

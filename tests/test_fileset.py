@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from nvx_ft import cli
-from nvx_ft.fileset import check, load_manifest, names_from_file, normalise_platform
+from nvx_ft import cli, errors
+from nvx_ft.release.fileset import check, load_manifest, names_from_file, normalise_platform
 
 pytestmark = pytest.mark.harness
 
@@ -64,7 +64,7 @@ def test_26_10_2_reports_the_four_cp314t_cells_missing_and_nothing_else():
 def test_cli_prints_the_table_and_fails_on_required_cells(capsys):
     rc = cli.main(["fileset", "--names", str(DATA / "autobahn-26.6.1.txt")])
     out = capsys.readouterr().out
-    assert rc == cli.EXIT_FAIL
+    assert rc == errors.EXIT_FAIL
     row = next(line for line in out.splitlines() if line.startswith("| cp314 "))
     assert "wrong ABI: cp314t" in row
     assert "FAIL" in out.splitlines()[-1] and "cp314/linux-aarch64" in out.splitlines()[-1]
@@ -75,7 +75,7 @@ def test_cli_json_report(tmp_path, capsys):
     rc = cli.main(["fileset", "--names", str(DATA / "autobahn-26.10.2.txt"), "--json",
                    "--json-out", str(out_file)])
     data = json.loads(capsys.readouterr().out)
-    assert rc == cli.EXIT_FAIL and data == json.loads(out_file.read_text())
+    assert rc == errors.EXIT_FAIL and data == json.loads(out_file.read_text())
     assert data["schema"] == "nvx-ft.fileset/1" and data["verdict"] == "fail"
     assert set(data["failing_cells"]) == CP314T_CELLS
 
@@ -83,7 +83,7 @@ def test_cli_json_report(tmp_path, capsys):
 def test_a_complete_release_passes_from_a_directory(tmp_path, capsys):
     for name in complete_release(load_manifest()):
         (tmp_path / name).write_bytes(b"")
-    assert cli.main(["fileset", str(tmp_path)]) == cli.EXIT_PASS
+    assert cli.main(["fileset", str(tmp_path)]) == errors.EXIT_PASS
     assert capsys.readouterr().out.splitlines()[-1] == "verdict: PASS"
 
 
@@ -132,7 +132,7 @@ def test_optional_cells_are_reported_but_do_not_fail(tmp_path):
 
 def _shipped_manifest_text() -> str:
     from importlib import resources
-    return (resources.files("nvx_ft") / "manifests" / "autobahn.toml").read_text()
+    return (resources.files("nvx_ft.release") / "manifests" / "autobahn.toml").read_text()
 
 
 @pytest.mark.parametrize("args, message", [
@@ -144,7 +144,7 @@ def _shipped_manifest_text() -> str:
      "unknown manifest"),
 ])
 def test_bad_input_is_one_line_exit_3(capsys, args, message):
-    assert cli.main(["fileset", *args]) == cli.EXIT_USAGE
+    assert cli.main(["fileset", *args]) == errors.EXIT_USAGE
     err = capsys.readouterr().err
     assert message in err and len(err.strip().splitlines()) == 1
 
@@ -152,10 +152,10 @@ def test_bad_input_is_one_line_exit_3(capsys, args, message):
 def test_mixed_releases_and_empty_inputs_are_bad_input(tmp_path, capsys):
     mixed = tmp_path / "mixed.txt"
     mixed.write_text("\n".join(recorded("26.6.1") + recorded("26.10.2")))
-    assert cli.main(["fileset", "--names", str(mixed)]) == cli.EXIT_USAGE
+    assert cli.main(["fileset", "--names", str(mixed)]) == errors.EXIT_USAGE
     assert "mixes releases" in capsys.readouterr().err
     (tmp_path / "README.txt").write_text("no wheels here")
-    assert cli.main(["fileset", str(tmp_path)]) == cli.EXIT_USAGE
+    assert cli.main(["fileset", str(tmp_path)]) == errors.EXIT_USAGE
     assert "no wheel or sdist" in capsys.readouterr().err
 
 
@@ -163,7 +163,7 @@ def test_malformed_manifest_is_bad_input(tmp_path, capsys):
     bad = tmp_path / "bad.toml"
     bad.write_text('name = "x"\n[interpreters]\ncp311 = { python = "cp311" }\n')
     assert cli.main(["fileset", "--manifest", str(bad), "--names",
-                     str(DATA / "autobahn-26.6.1.txt")]) == cli.EXIT_USAGE
+                     str(DATA / "autobahn-26.6.1.txt")]) == errors.EXIT_USAGE
     assert "malformed" in capsys.readouterr().err
 
 
@@ -205,20 +205,20 @@ def index(monkeypatch):
 
 
 def test_pypi_release_names_come_from_the_index_without_yanked_files(index, capsys):
-    from nvx_ft.fileset import latest_version, names_from_index
+    from nvx_ft.release.fileset import latest_version, names_from_index
 
     assert names_from_index("autobahn", "26.10.2", index) == sorted(recorded("26.10.2"))
     assert latest_version("autobahn", index) == "26.10.2"  # 27.0.0rc1 is a pre-release
     rc = cli.main(["fileset", "--pypi", "26.6.1", "--index-url", index])
-    assert rc == cli.EXIT_FAIL and "wrong ABI: cp314t" in capsys.readouterr().out
+    assert rc == errors.EXIT_FAIL and "wrong ABI: cp314t" in capsys.readouterr().out
 
 
 def test_pypi_unknown_project_or_version_is_bad_input_and_no_index_is_blocked(index, capsys):
-    assert cli.main(["fileset", "--pypi", "1.0", "--index-url", index]) == cli.EXIT_USAGE
+    assert cli.main(["fileset", "--pypi", "1.0", "--index-url", index]) == errors.EXIT_USAGE
     assert "autobahn 1.0 has no files" in capsys.readouterr().err
     assert cli.main(["fileset", "--pypi", "1.0", "--project", "nope",
-                     "--index-url", index]) == cli.EXIT_USAGE
+                     "--index-url", index]) == errors.EXIT_USAGE
     assert "not on" in capsys.readouterr().err
     assert cli.main(["fileset", "--pypi", "26.10.2",
-                     "--index-url", "http://127.0.0.1:9/simple"]) == cli.EXIT_BLOCKED
+                     "--index-url", "http://127.0.0.1:9/simple"]) == errors.EXIT_BLOCKED
     assert "cannot read the package index" in capsys.readouterr().err

@@ -15,7 +15,7 @@ import pytest
 from fake_wheels import make_wheel
 from packaging import tags as ptags
 
-from nvx_ft import cli, gate, interpreters
+from nvx_ft import cli, errors, gate, interpreters
 
 pytestmark = [
     pytest.mark.harness,
@@ -62,7 +62,7 @@ def assert_one_line(err: str, *needles: str) -> None:
 def test_no_free_threaded_interpreter_is_blocked_with_the_how_to(capsys, monkeypatch):
     monkeypatch.setattr(interpreters, "find", lambda label: None)
     rc, err = run_gate_cli(capsys, "--pypi", "26.10.2")
-    assert rc == cli.EXIT_BLOCKED
+    assert rc == errors.EXIT_BLOCKED
     assert_one_line(err, "no free-threaded CPython 3.14t found", "uv python install 3.14t",
                     "setup-python", "NVX_FT_PYTHON_3_14T")
 
@@ -102,7 +102,7 @@ def test_bad_wheel_is_one_line_exit_3(tmp_path, capsys, case):
     make, needles = BAD_WHEELS[case]
     rc, err = run_gate_cli(capsys, "--wheel", str(make(tmp_path)), "--python", sys.executable,
                            "--reports", str(tmp_path / "reports"))
-    assert rc == cli.EXIT_USAGE
+    assert rc == errors.EXIT_USAGE
     assert_one_line(err, *needles)
     assert not (tmp_path / "reports").exists()  # nothing ran
 
@@ -115,7 +115,7 @@ def _accepted_by_314t() -> list[str]:
 def test_gil_cp314_wheel_given_to_a_free_threaded_gate_is_bad_input(tmp_path):
     ft = interpreters.Interpreter("3.14t", "/opt/py/bin/python3.14t", "3.14.7", True, "test")
     wheel = make_wheel(tmp_path, "cp314-cp314-manylinux_2_28_x86_64")
-    with pytest.raises(cli.UsageError, match=r"a GIL \(cp314\) wheel given to a free-threaded "
+    with pytest.raises(errors.UsageError, match=r"a GIL \(cp314\) wheel given to a free-threaded "
                                              r"gate .*cp314t"):
         gate.validate_wheel(str(wheel), ft, accepted=_accepted_by_314t())
     good = make_wheel(tmp_path, "cp314-cp314t-manylinux_2_28_x86_64")
@@ -128,7 +128,7 @@ def test_gil_cp314_wheel_on_the_real_314t(tmp_path, capsys):
         pytest.skip("NOT RUN: no python3.14t here - " + interpreters.how_to_get("3.14t"))
     wheel = make_wheel(tmp_path, "cp314-cp314-manylinux_2_28_x86_64")
     rc, err = run_gate_cli(capsys, "--wheel", str(wheel), "--python", ft.executable)
-    assert rc == cli.EXIT_USAGE
+    assert rc == errors.EXIT_USAGE
     assert_one_line(err, "a GIL (cp314) wheel given to a free-threaded gate")
 
 
@@ -154,21 +154,21 @@ def _sdist(tmp_path, name="autobahn-26.10.2.tar.gz", pkg_info=True):
 ])
 def test_bad_sdist_is_one_line_exit_3(tmp_path, capsys, make, needle):
     rc, err = run_gate_cli(capsys, "--sdist", str(make(tmp_path)), "--python", sys.executable)
-    assert rc == cli.EXIT_USAGE
+    assert rc == errors.EXIT_USAGE
     assert_one_line(err, needle)
 
 
 def test_bad_version_and_bad_python_are_exit_3(tmp_path, capsys):
     rc, err = run_gate_cli(capsys, "--pypi", "not.a.version!")
-    assert rc == cli.EXIT_USAGE and "not a version" in err
+    assert rc == errors.EXIT_USAGE and "not a version" in err
     rc, err = run_gate_cli(capsys, "--pypi", "26.10.2", "--python", str(tmp_path / "nope"))
-    assert rc == cli.EXIT_USAGE
+    assert rc == errors.EXIT_USAGE
     assert_one_line(err, "not a working CPython")
 
 
 def test_a_checkout_without_the_suites_is_exit_3(tmp_path, capsys):
     rc, err = run_gate_cli(capsys, "--pypi", "26.10.2", "--checkout", str(tmp_path))
-    assert rc == cli.EXIT_USAGE
+    assert rc == errors.EXIT_USAGE
     assert_one_line(err, "not an nvx-ft checkout")
 
 
@@ -225,7 +225,7 @@ def test_a_wheel_whose_modules_do_not_load_fails_install_and_nothing_else_runs(
     reports = tmp_path / "reports" / "gate"
     rc = cli.main(["gate", "--wheel", wheel.name, "--python", sys.executable])
     out = capsys.readouterr().out
-    assert rc == cli.EXIT_FAIL
+    assert rc == errors.EXIT_FAIL
     (run_dir,) = reports.iterdir()
     data = json.loads((run_dir / "gate.json").read_text())
     assert data["schema"] == gate.SCHEMA and data["verdict"] == "fail"
@@ -253,7 +253,7 @@ def test_reports_append_to_the_github_step_summary(tmp_path, monkeypatch):
               "origin": "wheel file"}
     data = gate._report(checks, target, THIS, None, gate.dt.datetime.now(gate.dt.timezone.utc),
                         tmp_path, keep_venv=False)
-    assert data["verdict"] == "not-passed" and data["exit_code"] == cli.EXIT_BLOCKED
+    assert data["verdict"] == "not-passed" and data["exit_code"] == errors.EXIT_BLOCKED
     assert_matches_schema(json.loads((tmp_path / "gate.json").read_text()))
     text = summary.read_text()
     assert text.startswith("earlier step\n") and "# nvx-ft release gate: NOT-PASSED" in text
@@ -306,7 +306,7 @@ def test_nox_gate_session_keeps_the_gate_exit_code():
     out = subprocess.run([sys.executable, "-m", "nox", "-f", str(root / "noxfile.py"),
                           "-s", "gate", "--", "--pypi", "not.a.version!"],
                          capture_output=True, text=True, cwd=root, timeout=300)
-    assert out.returncode == cli.EXIT_USAGE, out.stderr[-2000:]
+    assert out.returncode == errors.EXIT_USAGE, out.stderr[-2000:]
     assert "nvx-ft gate: error: --pypi not.a.version!: not a version" in out.stderr
 
 

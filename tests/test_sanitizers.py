@@ -9,7 +9,7 @@ import sysconfig
 
 import pytest
 
-from nvx_ft import build, cli, sanitizers
+from nvx_ft import build, cli, errors, sanitizers
 from nvx_ft.mutants import run as mrun
 
 pytestmark = [
@@ -115,7 +115,7 @@ def test_a_non_tsan_interpreter_is_blocked(monkeypatch, capsys):
     assert not sanitizers.is_tsan_python(sys.executable)
     with pytest.raises(sanitizers.SanitizerUnavailable, match="not a free-threaded CPython"):
         sanitizers.find_tsan_python()
-    assert cli.main(["sanitize", "tsan"]) == cli.EXIT_BLOCKED
+    assert cli.main(["sanitize", "tsan"]) == errors.EXIT_BLOCKED
     assert "with-thread-sanitizer" in capsys.readouterr().err
 
 

@@ -9,8 +9,8 @@ import pytest
 from fake_wheels import make_wheel
 from packaging.tags import Tag
 
-from nvx_ft import cli
-from nvx_ft.wheel_inspect import BadWheel, expected_suffixes, inspect_wheel
+from nvx_ft import cli, errors
+from nvx_ft.release.inspect import BadWheel, expected_suffixes, inspect_wheel
 
 pytestmark = pytest.mark.harness
 
@@ -140,16 +140,16 @@ def test_corrupt_wheels_are_bad_input(tmp_path, how):
 def test_cli_bad_input_is_one_line_exit_3(tmp_path, capsys, make, message):
     rc = cli.main(["inspect", str(make(tmp_path))])
     err = capsys.readouterr().err
-    assert rc == cli.EXIT_USAGE
+    assert rc == errors.EXIT_USAGE
     assert message in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
 
 
 def test_cli_exit_codes_follow_the_findings(tmp_path, capsys):
     good = make_wheel(tmp_path / "", classifiers=(FT_CLASSIFIER,))
-    assert cli.main(["inspect", str(good)]) == cli.EXIT_PASS
+    assert cli.main(["inspect", str(good)]) == errors.EXIT_PASS
     bad_dir = tmp_path / "bad"
     bad_dir.mkdir()
     bad = make_wheel(bad_dir, requires=("cffi>=1.15",))
-    assert cli.main(["inspect", str(good), str(bad)]) == cli.EXIT_FAIL
+    assert cli.main(["inspect", str(good), str(bad)]) == errors.EXIT_FAIL
     out = capsys.readouterr().out
     assert "FAIL cffi-requirement" in out and "admits cffi<2" in out

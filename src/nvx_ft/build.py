@@ -36,6 +36,8 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from nvx_ft import paths
+
 #: the files of ``src/autobahn/nvx`` that make the two modules (the builder scripts,
 #: the C they read and the flag helper they import)
 NVX_FILES = ("_utf8validator.py", "_utf8validator.c", "_xormasker.py", "_xormasker.c",
@@ -145,10 +147,6 @@ class Build:
         return d
 
 
-def cache_root() -> Path:
-    return Path(os.environ.get("NVX_FT_CACHE") or Path.home() / ".cache" / "nvx-ft")
-
-
 # ----------------------------------------------------------------------------- sources
 
 
@@ -185,7 +183,7 @@ def _extract_nvx(sdist: Path, dest: Path) -> Path:
 
 def download_sdist(version: str) -> Path:
     """autobahn's sdist for ``version`` from the package index (pip download), cached."""
-    dest_dir = cache_root() / "sdists"
+    dest_dir = paths.cache_root() / "sdists"
     dest_dir.mkdir(parents=True, exist_ok=True)
     for existing in dest_dir.glob(f"autobahn-{version}.tar.gz"):
         return existing
@@ -221,7 +219,7 @@ def nvx_source(version: str | None = None, path: str | os.PathLike | None = None
     else:
         sdist = download_sdist(version)
     digest = hashlib.sha256(sdist.read_bytes()).hexdigest()[:16]
-    dest = cache_root() / "sources" / f"{sdist.name.removesuffix('.tar.gz')}-{digest}"
+    dest = paths.cache_root() / "sources" / f"{sdist.name.removesuffix('.tar.gz')}-{digest}"
     if _nvx_dir_of(dest):
         return dest
     dest.parent.mkdir(parents=True, exist_ok=True)
@@ -287,7 +285,7 @@ def build_python(python: str, ident: dict | None = None, no_cache: bool = False)
     if ident["cffi"] and ident["setuptools"]:
         return python
     key = hashlib.sha256((ident["base_executable"] + ident["version"]).encode()).hexdigest()[:16]
-    venv = cache_root() / "buildenv" / key
+    venv = paths.cache_root() / "buildenv" / key
     exe = venv / "bin" / "python"
     if exe.exists():
         vi = interpreter_identity(str(exe))
@@ -326,7 +324,7 @@ def build(source: Path, python: str | None = None, cflags=(), ldflags=(), edits=
                                "cflags": cflags, "ldflags": ldflags,
                                "patch": patch_text(edits)}, sort_keys=True)
     key = hashlib.sha256(key_material.encode()).hexdigest()[:20]
-    dest = cache_root() / "builds" / key
+    dest = paths.cache_root() / "builds" / key
     record = dest / RECORD
     if record.is_file() and not force:
         data = json.loads(record.read_text())
@@ -445,7 +443,7 @@ def add_arguments(parser) -> None:
 
 
 def resolve_python(spec: str | None) -> str:
-    from nvx_ft import cli, interpreters
+    from nvx_ft import errors, interpreters
 
     if not spec:
         return sys.executable
@@ -457,10 +455,10 @@ def resolve_python(spec: str | None) -> str:
         found = shutil.which(spec)
         if found:
             return found
-        raise cli.UsageError(f"--python {spec!r}: not a path, label or command") from None
+        raise errors.UsageError(f"--python {spec!r}: not a path, label or command") from None
     interp = interpreters.find(spec)
     if not interp:
-        raise cli.Blocked(f"python{spec} not found: {interpreters.how_to_get(spec)}")
+        raise errors.Blocked(f"python{spec} not found: {interpreters.how_to_get(spec)}")
     return interp.executable
 
 
@@ -474,14 +472,14 @@ def installed_autobahn_version() -> str | None:
 
 
 def run(args) -> int:
-    from nvx_ft import cli
+    from nvx_ft import errors
 
     python = resolve_python(args.python)
     version = args.autobahn
     if not args.source and not version:
         version = installed_autobahn_version()
         if not version:
-            raise cli.UsageError("autobahn is not installed here: pass --autobahn VERSION "
+            raise errors.UsageError("autobahn is not installed here: pass --autobahn VERSION "
                                  "or --source PATH")
     try:
         src = nvx_source(version=version if not args.source else None, path=args.source)
@@ -490,7 +488,7 @@ def run(args) -> int:
                   force=args.force)
     except BuildError as exc:
         print(f"nvx-ft build: FAILED: {exc}", file=sys.stderr)
-        return cli.EXIT_FAIL
+        return errors.EXIT_FAIL
     if args.json:
         print(json.dumps(b.as_dict(), indent=2))
     else:
@@ -500,4 +498,4 @@ def run(args) -> int:
         print(f"  source: {b.source}\n  python: {b.python}\n  cflags: {' '.join(b.cflags)}"
               f"\n  patch: {b.patch or '-'}")
         print(f"use it: PYTHONPATH={b.path} {b.python} -m pytest ...")
-    return cli.EXIT_PASS
+    return errors.EXIT_PASS

@@ -66,13 +66,15 @@ from packaging.utils import (InvalidSdistFilename, parse_sdist_filename,
                              parse_wheel_filename)
 from packaging.version import InvalidVersion, Version
 
-from nvx_ft import fileset, interpreters, suites, wheel_inspect
-from nvx_ft.cli import EXIT_BLOCKED, EXIT_FAIL, EXIT_PASS, Blocked, UsageError
+from nvx_ft import interpreters, suites
+from nvx_ft.paths import ROOT
+from nvx_ft.release import fileset
+from nvx_ft.release import inspect as wheel_inspect
+from nvx_ft.errors import EXIT_BLOCKED, EXIT_FAIL, EXIT_PASS, Blocked, UsageError
 
 SCHEMA = "nvx-ft.gate/1"
 SCHEMA_FILE = Path(__file__).with_name("schemas") / "gate-1.schema.json"
 PROJECT = "autobahn"
-ROOT = Path(__file__).resolve().parents[2]  # the nvx-ft checkout: tests/, stress/, benchmarks/
 CHECKS = ("install", "static", "gil-guard", "correctness", "stress", "benchmark-smoke")
 FAILING = ("failed", "crashed", "timeout")
 # Child processes must see NVX as a user would: none of these may leak in from our shell.
@@ -493,13 +495,11 @@ def run_gate(kind: str, spec: str, interp: interpreters.Interpreter, report_dir:
     def gil_guard(check: Check) -> None:
         has = venv.python_run("from nvx_ft.cli import COMMANDS; print('gil-guard' in COMMANDS)")
         if has.stdout.strip() != "True":
-            check.summary = "not run: this nvx-ft has no gil-guard command (nvx_ft.gil missing)"
+            check.summary = "not run: this nvx-ft has no gil-guard command (nvx_ft.gil_guard missing)"
             return
         log = logs / "gil-guard.txt"
         check.outputs.append(str(log))
         try:
-            # Not `-m nvx_ft.cli`: run as __main__, cli's exception classes would be a
-            # second copy that gil.py's `raise cli.Blocked` does not match.
             out = subprocess.run([venv.python, "-c", _CLI, "gil-guard", "--json"],
                                  capture_output=True, text=True, env=env, cwd=report_dir,
                                  timeout=suite_timeout)

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from nvx_ft import build as build_mod
+from nvx_ft import paths
 
 TSAN_ENV = "NVX_FT_PYTHON_TSAN"
 SUPPRESSIONS = Path(__file__).with_name("tsan-suppressions.txt")
@@ -82,7 +83,7 @@ def suite_python(base: str, root: Path, autobahn: str | None = None) -> str:
     autobahn to a sanitizer interpreter)."""
     ident = build_mod.interpreter_identity(base)
     key = hashlib.sha256(f"{ident['base_executable']}|{ident['version']}|{root}".encode())
-    venv = build_mod.cache_root() / "venvs" / key.hexdigest()[:16]
+    venv = paths.cache_root() / "venvs" / key.hexdigest()[:16]
     exe = venv / "bin" / "python"
     stamp = venv / "nvx-ft-ready"
     if stamp.is_file():
@@ -283,7 +284,7 @@ def add_arguments(parser) -> None:
 
 def run(args) -> int:
     """Build NVX instrumented, run the mode's suite, fail on reports with NVX frames."""
-    from nvx_ft import cli
+    from nvx_ft import errors
     from nvx_ft.mutants import run as mrun
 
     version = args.autobahn or (None if args.source else build_mod.installed_autobahn_version())
@@ -298,15 +299,15 @@ def run(args) -> int:
                               python=python, out_dir=args.out,
                               log=lambda s: print(s, flush=True))
     except SanitizerUnavailable as exc:
-        raise cli.Blocked(str(exc)) from None
+        raise errors.Blocked(str(exc)) from None
     except build_mod.BuildError as exc:
         print(f"nvx-ft sanitize: FAILED: {exc}", file=sys.stderr)
-        return cli.EXIT_FAIL
-    status = cli.EXIT_PASS
+        return errors.EXIT_FAIL
+    status = errors.EXIT_PASS
     for m in rep["mutants"]:
         if m["note"]:
             print(f"{m['name']}: NOT CHECKED: {m['note']}")
-            status = max(status, cli.EXIT_FAIL)
+            status = max(status, errors.EXIT_FAIL)
         for suite, r in m["results"].items():
             if r["status"] == "passed":
                 print(f"{m['name']}: {args.mode.upper()} clean ({suite}, {r['seconds']}s; "
@@ -315,8 +316,8 @@ def run(args) -> int:
             print(f"{m['name']}: {r['status'].upper()} in {suite} ({r['test']}):\n{r['detail']}"
                   f"\n  log: {r['log']}")
             if m["name"] == "control":
-                status = cli.EXIT_FAIL
+                status = errors.EXIT_FAIL
         if m["name"] != "control" and m["results"] and not m["killed_by"]:
             print(f"{m['name']}: NOT CAUGHT by {args.mode}")
-            status = cli.EXIT_FAIL  # --patch asks "does the mode see this fault?"
+            status = errors.EXIT_FAIL  # --patch asks "does the mode see this fault?"
     return status

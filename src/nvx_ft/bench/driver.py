@@ -35,17 +35,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from nvx_ft import interpreters
-
-
-def _repository() -> Path:
-    """The checkout with ``benchmarks/`` and ``pyproject.toml``: the one this file sits in
-    (an editable install, as nox and CI make), else the current directory."""
-    here = Path(__file__).resolve().parents[3]
-    return here if (here / "benchmarks").is_dir() else Path.cwd()
-
-
-#: The checkout: ``benchmarks/`` and ``pyproject.toml`` live there.
-ROOT = _repository()
+from nvx_ft.paths import ROOT
 
 #: Environment that would change what a child measures: set per build, never inherited.
 _CONTROLLED_ENV = ("PYTHON_GIL", "AUTOBAHN_USE_NVX", "NVX_FT_TARGET", "PYTHONDEVMODE",
@@ -300,7 +290,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args) -> int:
-    from nvx_ft import cli
+    from nvx_ft import errors
     from nvx_ft.bench import report
 
     mode = MODES[args.mode or ("full" if args.full else "quick")]
@@ -313,7 +303,7 @@ def run(args) -> int:
             wanted = [b.strip() for b in args.builds.split(",")]
             unknown = set(wanted) - {b.name for b in BUILDS}
             if unknown:
-                raise cli.UsageError(f"unknown build(s) {sorted(unknown)}; choose from "
+                raise errors.UsageError(f"unknown build(s) {sorted(unknown)}; choose from "
                                      + ", ".join(b.name for b in BUILDS))
             builds = [b for b in BUILDS if b.name in wanted]
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
@@ -326,22 +316,22 @@ def run(args) -> int:
     print(f"\nreport: {out}/summary.md{drawn}, raw JSON {out}/results.json", flush=True)
     statuses = [b["status"] for b in results["builds"].values()]
     if "failed" in statuses:
-        return cli.EXIT_FAIL
+        return errors.EXIT_FAIL
     if not any(b.get("status") == "ok" and (b.get("scaling") or {}).get("origin", {})
                .get("build") == "free-threaded" for b in results["builds"].values()):
         print("nvx-ft bench: BLOCKED - no free-threaded build was measured", file=sys.stderr)
-        return cli.EXIT_BLOCKED
-    return cli.EXIT_PASS
+        return errors.EXIT_BLOCKED
+    return errors.EXIT_PASS
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m nvx_ft.bench",
                                      description=__doc__.split("\n\n")[0])
     add_arguments(parser)
-    from nvx_ft import cli
+    from nvx_ft import errors
 
     try:
         return run(parser.parse_args(argv))
-    except cli.UsageError as exc:
+    except errors.UsageError as exc:
         print(f"nvx-ft bench: error: {exc}", file=sys.stderr)
-        return cli.EXIT_USAGE
+        return errors.EXIT_USAGE

@@ -31,8 +31,8 @@ from pathlib import Path
 from nvx_ft import build as build_mod
 from nvx_ft import mutants as corpus_mod
 from nvx_ft import sanitizers
+from nvx_ft.paths import ROOT
 
-ROOT = Path(__file__).resolve().parents[3]  # the checkout: tests/ and stress/ live here
 KINDS = {"_xormasker.c": "xor", "_utf8validator.c": "utf8"}
 SEED = 20251124  # one fixed seed: a matrix is reproducible run to run
 

@@ -229,27 +229,27 @@ def add_arguments(parser) -> None:
 
 
 def _resolve_python(spec: str | None) -> str:
-    from nvx_ft import cli, interpreters
+    from nvx_ft import errors, interpreters
 
     if not spec:
         return sys.executable
     if os.sep in spec or os.path.exists(spec):
         if not os.path.exists(spec):
-            raise cli.UsageError(f"--python {spec}: no such file")
+            raise errors.UsageError(f"--python {spec}: no such file")
         return spec
     try:
         interpreters.parse_label(spec)
     except ValueError as exc:
-        raise cli.UsageError(str(exc)) from None
+        raise errors.UsageError(str(exc)) from None
     found = interpreters.find(spec)
     if not found:
         how = interpreters.how_to_get(spec) if spec.endswith("t") else f"install CPython {spec}"
-        raise cli.Blocked(f"python{spec} not found: NOT RUN ({how})")
+        raise errors.Blocked(f"python{spec} not found: NOT RUN ({how})")
     return found.executable
 
 
 def run(args) -> int:
-    from nvx_ft import cli
+    from nvx_ft import errors
 
     python = _resolve_python(args.python)
     checks = guard(args.modules, python)
@@ -260,5 +260,5 @@ def run(args) -> int:
         for c in checks:
             print("  " + c.line())
     if all(c.status == NOT_APPLICABLE for c in checks):
-        raise cli.Blocked(checks[0].detail)
-    return cli.EXIT_FAIL if any(c.failed for c in checks) else cli.EXIT_PASS
+        raise errors.Blocked(checks[0].detail)
+    return errors.EXIT_FAIL if any(c.failed for c in checks) else errors.EXIT_PASS

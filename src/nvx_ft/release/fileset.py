@@ -39,7 +39,7 @@ from packaging.utils import (InvalidSdistFilename, InvalidWheelFilename,
                              canonicalize_name, parse_sdist_filename,
                              parse_wheel_filename)
 
-from nvx_ft.cli import EXIT_FAIL, EXIT_PASS, Blocked, UsageError
+from nvx_ft.errors import EXIT_FAIL, EXIT_PASS, Blocked, UsageError
 
 SCHEMA = "nvx-ft.fileset/1"
 DEFAULT_MANIFEST = "autobahn"
@@ -103,11 +103,11 @@ def load_manifest(spec: str | None = None) -> Manifest:
             raise UsageError(f"manifest {spec}: no such file")
         text, source = path.read_text(encoding="utf-8"), str(path)
     else:
-        res = resources.files("nvx_ft") / "manifests" / f"{spec}.toml"
+        res = resources.files("nvx_ft.release") / "manifests" / f"{spec}.toml"
         if not res.is_file():
             raise UsageError(f"unknown manifest {spec!r}: give a shipped name "
                              f"({DEFAULT_MANIFEST}) or a path to a .toml file")
-        text, source = res.read_text(encoding="utf-8"), f"nvx_ft/manifests/{spec}.toml"
+        text, source = res.read_text(encoding="utf-8"), f"nvx_ft/release/manifests/{spec}.toml"
     try:
         data = tomllib.loads(text)
         interps = tuple(Interp(k, v["python"], v["abi"])

@@ -33,7 +33,7 @@ from packaging.tags import Tag
 from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 from packaging.version import Version
 
-from nvx_ft.cli import EXIT_FAIL, EXIT_PASS, UsageError
+from nvx_ft.errors import EXIT_FAIL, EXIT_PASS, UsageError
 
 SCHEMA = "nvx-ft.inspect/1"
 NVX_MODULES = ("_nvx_utf8validator", "_nvx_xormasker")

@@ -1,0 +1,29 @@
+"""Where nvx-ft's files are: the checkout, the build cache, the reports.
+
+Ground floor: no nvx_ft imports.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def _checkout() -> Path:
+    """The nvx-ft checkout this package runs from (nox and CI install it editable, so it
+    is the clone itself); from a non-editable install, the current directory."""
+    here = Path(__file__).resolve().parents[2]
+    return here if (here / "pyproject.toml").is_file() else Path.cwd()
+
+
+#: The nvx-ft checkout: tests/, stress/, protocol/, benchmarks/, pyproject.toml.
+ROOT = _checkout()
+
+#: Each command's report folder lives below this one, relative to the working directory.
+REPORTS = Path("reports")
+
+
+def cache_root() -> Path:
+    """Builds, sdists and venvs nvx-ft keeps between runs: ``$NVX_FT_CACHE`` or
+    ``~/.cache/nvx-ft``."""
+    return Path(os.environ.get("NVX_FT_CACHE") or Path.home() / ".cache" / "nvx-ft")
