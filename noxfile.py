@@ -71,10 +71,8 @@ nox.options.error_on_missing_interpreters = bool(_REQUIRED_MISSING)
 
 for _label in interpreters.LABELS:
     if not FOUND[_label]:
-        _how = interpreters.how_to_get(_label) if _label.endswith("t") else \
-            f"install CPython {_label} or set ${interpreters.env_var_for(_label)}"
-        print(f"nvx-ft: python{_label} NOT FOUND - its sessions will NOT RUN ({_how})",
-              file=sys.stderr)
+        print(f"nvx-ft: python{_label} NOT FOUND - its sessions will NOT RUN "
+              f"({interpreters.how_to_get(_label)})", file=sys.stderr)
 
 
 def install_target(session: nox.Session) -> None:

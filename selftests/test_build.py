@@ -38,13 +38,13 @@ def test_source_is_autobahns_nvx_folder(source):
 
 
 def test_build_has_both_modules_for_this_interpreter(control):
-    ext = build.interpreter_identity(sys.executable)["ext_suffix"]
+    ext = build.identity(sys.executable)["ext_suffix"]
     assert set(control.modules) == set(build.MODULES)
     for mod, path in control.modules.items():
         assert path.startswith(str(control.path)) and path.endswith(ext), (mod, path)
     record = json.loads((control.path / build.RECORD).read_text())
     # reused by every venv of this interpreter: the record names the one that built it
-    here = build.interpreter_identity(sys.executable)
+    here = build.identity(sys.executable)
     assert record["key"] == control.key
     assert record["interpreter"]["base_executable"] == here["base_executable"]
 

@@ -9,7 +9,7 @@ import sysconfig
 
 import pytest
 
-from nvx_ft import build, cli, errors, sanitizers
+from nvx_ft import build, cli, errors, interpreters, sanitizers
 from nvx_ft.mutants import run as mrun
 
 pytestmark = [
@@ -111,10 +111,10 @@ def test_uninstrumented_modules_are_refused(plain_build):
 
 
 def test_a_non_tsan_interpreter_is_blocked(monkeypatch, capsys):
-    monkeypatch.setenv(sanitizers.TSAN_ENV, sys.executable)
-    assert not sanitizers.is_tsan_python(sys.executable)
-    with pytest.raises(sanitizers.SanitizerUnavailable, match="not a free-threaded CPython"):
-        sanitizers.find_tsan_python()
+    monkeypatch.setenv(interpreters.TSAN_ENV, sys.executable)
+    assert not interpreters.is_tsan(interpreters.probe(sys.executable))
+    with pytest.raises(errors.Blocked, match="not a free-threaded CPython"):
+        interpreters.find_tsan()
     assert cli.main(["sanitize", "tsan"]) == errors.EXIT_BLOCKED
     assert "with-thread-sanitizer" in capsys.readouterr().err
 
@@ -155,9 +155,9 @@ def test_asan_mode_reports_the_tail_overread_and_nothing_for_the_control(tmp_pat
 def test_tsan_mode_reports_the_racy_counter_and_nothing_for_the_control(tmp_path):
     """Needs a TSan free-threaded CPython ($NVX_FT_PYTHON_TSAN); nightly (minutes)."""
     try:
-        python = sanitizers.suite_python(sanitizers.find_tsan_python(), mrun.ROOT,
+        python = sanitizers.suite_python(interpreters.find_tsan(), mrun.ROOT,
                                          build.installed_autobahn_version())
-    except sanitizers.SanitizerUnavailable as exc:
+    except errors.Blocked as exc:
         pytest.skip(f"TSan mode NOT RUN: {exc}")
     rep = mrun.run_matrix("tsan", ["xor-racy-byte-counter"], python=python,
                           out_dir=tmp_path, log=lambda s: None, suites=_mini("tsan"))

@@ -36,7 +36,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from nvx_ft import paths
+from nvx_ft import errors, interpreters, paths
 
 #: the files of ``src/autobahn/nvx`` that make the two modules (the builder scripts,
 #: the C they read and the flag helper they import)
@@ -74,30 +74,6 @@ spec.loader.exec_module(mod)
 print("nvx-ft build: compiling", script, "extra flags", extra_c, extra_ld, flush=True)
 mod.ffi.compile(tmpdir=out_dir, verbose=True)
 """
-
-_IDENTITY_PROBE = r"""
-import json, sys, sysconfig
-v = sysconfig.get_config_var
-try:
-    import cffi; cffi_version = cffi.__version__
-except ImportError:
-    cffi_version = None
-try:
-    import setuptools; setuptools_version = setuptools.__version__
-except ImportError:
-    setuptools_version = None
-print(json.dumps({
-    "executable": sys.executable,
-    "base_executable": getattr(sys, "_base_executable", sys.executable),
-    "version": sys.version,
-    "ext_suffix": v("EXT_SUFFIX"),
-    "free_threaded": bool(v("Py_GIL_DISABLED")),
-    "cc": v("CC"), "cflags": v("CFLAGS"), "ldshared": v("LDSHARED"),
-    "config_args": v("CONFIG_ARGS"),
-    "cffi": cffi_version, "setuptools": setuptools_version,
-}))
-"""
-
 
 class BuildError(RuntimeError):
     """The source could not be obtained or the compile failed (message has the log tail)."""
@@ -269,26 +245,26 @@ def patch_text(edits) -> str:
 # ----------------------------------------------------------------------------- interpreters
 
 
-def interpreter_identity(python: str) -> dict:
-    out = subprocess.run([python, "-c", _IDENTITY_PROBE], capture_output=True, text=True,
-                         timeout=60)
-    if out.returncode != 0:
-        raise BuildError(f"{python} does not run: {out.stderr.strip()[-500:]}")
-    return json.loads(out.stdout.strip().splitlines()[-1])
+def identity(python: str) -> dict:
+    """:func:`nvx_ft.interpreters.probe` of the interpreter that builds: it must run."""
+    info = interpreters.probe(python, timeout=60)
+    if info is None:
+        raise BuildError(f"{python} does not run (or is not a Python interpreter)")
+    return info
 
 
 def build_python(python: str, ident: dict | None = None, no_cache: bool = False) -> str:
     """An interpreter that can run the builder scripts (cffi + setuptools): ``python``
     itself when it has them, else a venv of it under the cache with both installed.
     ``no_cache`` keeps pip's wheel cache out (sanitizer interpreters: see README)."""
-    ident = ident or interpreter_identity(python)
+    ident = ident or identity(python)
     if ident["cffi"] and ident["setuptools"]:
         return python
-    key = hashlib.sha256((ident["base_executable"] + ident["version"]).encode()).hexdigest()[:16]
+    key = hashlib.sha256((ident["base_executable"] + ident["sys_version"]).encode()).hexdigest()[:16]
     venv = paths.cache_root() / "buildenv" / key
     exe = venv / "bin" / "python"
     if exe.exists():
-        vi = interpreter_identity(str(exe))
+        vi = identity(str(exe))
         if vi["cffi"] and vi["setuptools"]:
             return str(exe)
     subprocess.run([python, "-m", "venv", "--clear", str(venv)], check=True,
@@ -316,9 +292,9 @@ def build(source: Path, python: str | None = None, cflags=(), ldflags=(), edits=
     """
     python = python or sys.executable
     cflags, ldflags, edits = list(cflags), list(ldflags), tuple(edits)
-    ident = interpreter_identity(python)
+    ident = identity(python)
     # cffi's version too: the generated module must match the runtime's _cffi_backend
-    ident_for_key = {k: ident[k] for k in ("base_executable", "version", "ext_suffix", "cc",
+    ident_for_key = {k: ident[k] for k in ("base_executable", "sys_version", "ext_suffix", "cc",
                                             "cflags", "ldshared", "config_args", "cffi")}
     key_material = json.dumps({"recipe": RECIPE, "source": source_hash(source), "interpreter": ident_for_key,
                                "cflags": cflags, "ldflags": ldflags,
@@ -379,7 +355,8 @@ def build(source: Path, python: str | None = None, cflags=(), ldflags=(), edits=
             shutil.copy2(c, final / c.name)
         result = Build(path=dest, key=key, source=str(source), python=python, cflags=cflags,
                        ldflags=ldflags, patch=patch_name or (patch_text(edits) if edits else None),
-                       modules=modules, interpreter=ident,
+                       modules=modules,
+                       interpreter={k: v for k, v in ident.items() if k != "wheel_tags"},
                        seconds=round(time.monotonic() - started, 2))
         data = result.as_dict()
         data.pop("cached")
@@ -442,26 +419,6 @@ def add_arguments(parser) -> None:
     parser.add_argument("--json", action="store_true", help="print the build record as JSON")
 
 
-def resolve_python(spec: str | None) -> str:
-    from nvx_ft import errors, interpreters
-
-    if not spec:
-        return sys.executable
-    if os.sep in spec or Path(spec).exists():
-        return spec
-    try:
-        interpreters.parse_label(spec)
-    except ValueError:
-        found = shutil.which(spec)
-        if found:
-            return found
-        raise errors.UsageError(f"--python {spec!r}: not a path, label or command") from None
-    interp = interpreters.find(spec)
-    if not interp:
-        raise errors.Blocked(f"python{spec} not found: {interpreters.how_to_get(spec)}")
-    return interp.executable
-
-
 def installed_autobahn_version() -> str | None:
     import importlib.metadata
 
@@ -472,15 +429,13 @@ def installed_autobahn_version() -> str | None:
 
 
 def run(args) -> int:
-    from nvx_ft import errors
-
-    python = resolve_python(args.python)
+    python = interpreters.resolve(args.python).executable
     version = args.autobahn
     if not args.source and not version:
         version = installed_autobahn_version()
         if not version:
             raise errors.UsageError("autobahn is not installed here: pass --autobahn VERSION "
-                                 "or --source PATH")
+                                    "or --source PATH")
     try:
         src = nvx_source(version=version if not args.source else None, path=args.source)
         name, edits = load_edits(args.patch) if args.patch else (None, ())

@@ -22,6 +22,8 @@ import subprocess
 import sys
 from dataclasses import asdict, dataclass, field
 
+from nvx_ft import errors, interpreters
+
 #: Modules whose import must keep the GIL disabled.
 DEFAULT_MODULES = (
     "_nvx_xormasker",
@@ -228,30 +230,8 @@ def add_arguments(parser) -> None:
     parser.add_argument("--json", action="store_true", help="machine-readable output")
 
 
-def _resolve_python(spec: str | None) -> str:
-    from nvx_ft import errors, interpreters
-
-    if not spec:
-        return sys.executable
-    if os.sep in spec or os.path.exists(spec):
-        if not os.path.exists(spec):
-            raise errors.UsageError(f"--python {spec}: no such file")
-        return spec
-    try:
-        interpreters.parse_label(spec)
-    except ValueError as exc:
-        raise errors.UsageError(str(exc)) from None
-    found = interpreters.find(spec)
-    if not found:
-        how = interpreters.how_to_get(spec) if spec.endswith("t") else f"install CPython {spec}"
-        raise errors.Blocked(f"python{spec} not found: NOT RUN ({how})")
-    return found.executable
-
-
 def run(args) -> int:
-    from nvx_ft import errors
-
-    python = _resolve_python(args.python)
+    python = interpreters.resolve(args.python).executable
     checks = guard(args.modules, python)
     if args.json:
         print(json.dumps([asdict(c) for c in checks], indent=2))

@@ -29,7 +29,6 @@ def run(args) -> int:
         print("interpreters:")
         for label, interp in found.items():
             where = (f"{interp.executable} ({interp.source}, {interp.version})" if interp
-                     else "NOT FOUND" + (f" - {interpreters.how_to_get(label)}"
-                                         if label.endswith("t") else ""))
+                     else f"NOT FOUND - {interpreters.how_to_get(label)}")
             print(f"  {label:6} {where}")
     return 1 if err else 0

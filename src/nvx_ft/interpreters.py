@@ -3,10 +3,15 @@
 A label is "3.14" (GIL build) or "3.14t" (free-threaded build). Every candidate is
 *run* and asked what it is, because a name on PATH proves nothing (pyenv shims
 answer "command not found", a python3.14 may be free-threaded, and so on).
+
+The one home of: ``--python`` resolution (:func:`resolve`), the interpreter probe
+(:func:`probe`), and how to get a missing interpreter (:func:`how_to_get`,
+:data:`HOW_TO_GET_TSAN`).
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import re
@@ -16,23 +21,71 @@ import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from nvx_ft.errors import Blocked, UsageError
+
 #: Every interpreter the project knows how to test, oldest first.
 LABELS = ("3.11", "3.12", "3.13", "3.14", "3.14t", "3.15", "3.15t")
+_LABEL = re.compile(r"(\d+\.\d+)(t?)")
 
-HOW_TO_GET_FREE_THREADED = (
-    "get a free-threaded CPython with `uv python install {label}`, "
+HOW_TO_GET = (
+    "get {what} with `uv python install {label}`, "
     "actions/setup-python with python-version '{label}', or name the binary in "
     "${env} (e.g. {env}=/opt/python/bin/python{label})"
 )
 
-_PROBE = (
-    "import json, sys, sysconfig;"
-    "print(json.dumps({'version': '%d.%d.%d' % sys.version_info[:3],"
-    "'free_threaded': bool(sysconfig.get_config_var('Py_GIL_DISABLED')),"
-    "'gil_enabled': getattr(sys, '_is_gil_enabled', lambda: True)(),"
-    "'executable': sys.executable,"
-    "'implementation': sys.implementation.name}))"
+#: names a ThreadSanitizer free-threaded CPython (nvx-ft never builds one)
+TSAN_ENV = "NVX_FT_PYTHON_TSAN"
+HOW_TO_GET_TSAN = (
+    "build CPython 3.14 yourself with `./configure --with-thread-sanitizer --disable-gil` "
+    "(clang; see README 'ThreadSanitizer interpreter') or use a prebuilt TSan image, then "
+    f"set ${TSAN_ENV}=/path/to/python3.14t"
 )
+
+# Runs in the interpreter asked about. Third-party packages are looked up, not imported
+# (importing setuptools costs more than the rest). With a folder holding ``packaging`` as
+# argument, the wheel tags are computed by that copy, not by whatever old one the
+# interpreter may have (it might not know the free-threaded ABI tags).
+_PROBE = r"""
+import importlib.util, json, sys, sysconfig
+from importlib import metadata
+v = sysconfig.get_config_var
+
+def version_of(name):
+    if importlib.util.find_spec(name) is None:
+        return None
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return None
+
+def wheel_tags(packaging_parent):
+    for name in [m for m in sys.modules if m.split(".")[0] == "packaging"]:
+        del sys.modules[name]
+    sys.path.insert(0, packaging_parent)
+    try:
+        from packaging import tags
+        return [str(t) for t in tags.sys_tags()]
+    except Exception:
+        return None
+    finally:
+        sys.path.remove(packaging_parent)
+
+print(json.dumps({
+    "implementation": sys.implementation.name,
+    "executable": sys.executable,
+    "base_executable": getattr(sys, "_base_executable", sys.executable),
+    "version": "%d.%d.%d" % sys.version_info[:3],
+    "sys_version": sys.version,
+    "free_threaded": bool(v("Py_GIL_DISABLED")),
+    "gil_enabled": getattr(sys, "_is_gil_enabled", lambda: True)(),
+    "tsan": "--with-thread-sanitizer" in (v("CONFIG_ARGS") or ""),
+    "ext_suffix": v("EXT_SUFFIX"),
+    "cc": v("CC"), "cflags": v("CFLAGS"), "ldshared": v("LDSHARED"),
+    "config_args": v("CONFIG_ARGS"),
+    "cffi": version_of("cffi"), "setuptools": version_of("setuptools"),
+    "wheel_tags": wheel_tags(sys.argv[1]) if len(sys.argv) > 1 else None,
+}))
+"""
 
 
 @dataclass(frozen=True)
@@ -41,7 +94,7 @@ class Interpreter:
     executable: str
     version: str
     free_threaded: bool
-    source: str  # where it was found: env, PATH, uv, pyenv
+    source: str  # where it was found: env, PATH, uv, pyenv, --python, current
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -52,22 +105,45 @@ def env_var_for(label: str) -> str:
     return "NVX_FT_PYTHON_" + label.replace(".", "_").upper()
 
 
-def how_to_get(label: str) -> str:
-    return HOW_TO_GET_FREE_THREADED.format(label=label, env=env_var_for(label))
-
-
 def parse_label(label: str) -> tuple[str, bool]:
-    m = re.fullmatch(r"(\d+\.\d+)(t?)", label)
+    m = _LABEL.fullmatch(label)
     if not m:
         raise ValueError(f"not an interpreter label: {label!r} (expected e.g. 3.14 or 3.14t)")
     return m.group(1), bool(m.group(2))
 
 
+def _kind(label: str) -> str:
+    """``3.14t`` -> "free-threaded CPython 3.14t", ``3.14`` -> "CPython 3.14"."""
+    return f"{'free-threaded ' if parse_label(label)[1] else ''}CPython {label}"
+
+
+def how_to_get(label: str) -> str:
+    """The one "how to get it" message for a missing interpreter of ``label``."""
+    what = "a free-threaded CPython" if parse_label(label)[1] else f"CPython {label}"
+    return HOW_TO_GET.format(what=what, label=label, env=env_var_for(label))
+
+
+def _packaging_parent() -> str | None:
+    """The folder holding our ``packaging`` (found, not imported: noxfile imports this
+    module before anything is installed)."""
+    spec = importlib.util.find_spec("packaging")
+    return str(Path(spec.origin).resolve().parents[1]) if spec and spec.origin else None
+
+
 def probe(executable: str, timeout: float = 20.0) -> dict | None:
-    """Run ``executable`` and return what it says it is, or None if it does not run."""
+    """Run ``executable`` and return what it says it is, or None if it does not run.
+
+    Keys: ``implementation``, ``executable``, ``base_executable``, ``version`` (x.y.z),
+    ``sys_version`` (all of ``sys.version``), ``free_threaded``, ``gil_enabled``, ``tsan``
+    (configured ``--with-thread-sanitizer``), the sysconfig of extension builds
+    (``ext_suffix``, ``cc``, ``cflags``, ``ldshared``, ``config_args``), the versions of
+    ``cffi`` and ``setuptools`` it can import (or None), and ``wheel_tags`` (the wheel tags
+    it accepts, best first, or None).
+    """
+    packaging_parent = _packaging_parent()
     try:
         out = subprocess.run(
-            [executable, "-c", _PROBE],
+            [executable, "-c", _PROBE, *([packaging_parent] if packaging_parent else [])],
             capture_output=True,
             text=True,
             timeout=timeout,
@@ -119,6 +195,12 @@ def _candidates(label: str):
                 yield str(bindir / name), "pyenv"
 
 
+def _interpreter(info: dict, source: str) -> Interpreter:
+    minor = info["version"].rsplit(".", 1)[0]
+    return Interpreter(minor + ("t" if info["free_threaded"] else ""), info["executable"],
+                       info["version"], info["free_threaded"], source)
+
+
 def find(label: str) -> Interpreter | None:
     """The first working interpreter for ``label``, or None.
 
@@ -128,8 +210,7 @@ def find(label: str) -> Interpreter | None:
     for path, source in _candidates(label):
         info = probe(path)
         if _matches(info, label):
-            return Interpreter(label, info["executable"], info["version"],
-                               info["free_threaded"], source)
+            return _interpreter(info, source)
         if source == "env":
             raise LookupError(
                 f"${env_var_for(label)}={path} is not a working CPython {label} "
@@ -149,6 +230,49 @@ def current() -> Interpreter:
     minor = "%d.%d" % sys.version_info[:2]
     return Interpreter(minor + ("t" if ft else ""), sys.executable,
                        "%d.%d.%d" % sys.version_info[:3], ft, "current")
+
+
+def resolve(spec: str | None, *, default: str | None = None) -> Interpreter:
+    """``--python``: a label (``3.14t``: found, else :class:`Blocked` with how to get it),
+    a path or a command on PATH (it must be a working CPython, else :class:`UsageError`),
+    or nothing (the ``default`` label, else this interpreter)."""
+    spec = spec or default
+    if spec is None:
+        return current()
+    if _LABEL.fullmatch(spec):
+        try:
+            found = find(spec)
+        except LookupError as exc:  # its env var names something else
+            raise UsageError(str(exc)) from None
+        if found is None:
+            raise Blocked(f"no {_kind(spec)} found; {how_to_get(spec)}")
+        return found
+    info = probe(shutil.which(spec) or spec)
+    if not info or info.get("implementation") != "cpython":
+        raise UsageError(f"--python {spec}: not a working CPython interpreter")
+    return _interpreter(info, "--python")
+
+
+def is_tsan(info: dict | None) -> bool:
+    """Does a :func:`probe` answer describe a ThreadSanitizer free-threaded CPython?"""
+    return bool(info and info["tsan"] and info["free_threaded"])
+
+
+def find_tsan() -> str:
+    """``$NVX_FT_PYTHON_TSAN``, else a found free-threaded interpreter built with TSan;
+    :class:`Blocked` with how to get one when there is none."""
+    env = os.environ.get(TSAN_ENV)
+    if env:
+        if not is_tsan(probe(env, timeout=60)):
+            raise Blocked(f"${TSAN_ENV}={env} is not a free-threaded CPython "
+                          "configured --with-thread-sanitizer")
+        return env
+    for label in LABELS:
+        if label.endswith("t"):
+            interp = find(label)
+            if interp and is_tsan(probe(interp.executable, timeout=60)):
+                return interp.executable
+    raise Blocked(f"no ThreadSanitizer free-threaded CPython found: {HOW_TO_GET_TSAN}")
 
 
 if __name__ == "__main__":  # pragma: no cover - manual check

@@ -29,60 +29,27 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from nvx_ft import build as build_mod
-from nvx_ft import paths
+from nvx_ft import errors, interpreters, paths
 
-TSAN_ENV = "NVX_FT_PYTHON_TSAN"
 SUPPRESSIONS = Path(__file__).with_name("tsan-suppressions.txt")
 ASAN_CFLAGS = ("-fsanitize=address", "-fno-omit-frame-pointer", "-g")
 #: frames that are NVX's own code (function names of both C files, and module paths)
 NVX_FRAME = re.compile(r"\b_?nvx_\w+|_nvx_(utf8validator|xormasker)\b")
 
-HOW_TO_GET_TSAN = (
-    "build CPython 3.14 yourself with `./configure --with-thread-sanitizer --disable-gil` "
-    "(clang; see README 'ThreadSanitizer interpreter') or use a prebuilt TSan image, then "
-    f"set ${TSAN_ENV}=/path/to/python3.14t"
-)
+
+class SanitizerUnavailable(errors.Blocked):
+    """The sanitizer mode cannot run here (no libasan, an uninstrumented build): blocked."""
 
 
-class SanitizerUnavailable(RuntimeError):
-    """The sanitizer mode cannot run here (no TSan interpreter, no libasan): blocked."""
-
-
-# ----------------------------------------------------------------------------- interpreters
-
-
-def is_tsan_python(python: str) -> bool:
-    out = subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_config_var("
-                          "'CONFIG_ARGS') or '', sysconfig.get_config_var('Py_GIL_DISABLED'))"],
-                         capture_output=True, text=True, timeout=60)
-    return out.returncode == 0 and "--with-thread-sanitizer" in out.stdout \
-        and out.stdout.strip().endswith("1")
-
-
-def find_tsan_python() -> str:
-    """``$NVX_FT_PYTHON_TSAN``, else a found free-threaded interpreter built with TSan."""
-    env = os.environ.get(TSAN_ENV)
-    if env:
-        if not is_tsan_python(env):
-            raise SanitizerUnavailable(f"${TSAN_ENV}={env} is not a free-threaded CPython "
-                                       "configured --with-thread-sanitizer")
-        return env
-    from nvx_ft import interpreters
-
-    for label in interpreters.LABELS:
-        if label.endswith("t"):
-            interp = interpreters.find(label)
-            if interp and is_tsan_python(interp.executable):
-                return interp.executable
-    raise SanitizerUnavailable(f"no ThreadSanitizer free-threaded CPython found: {HOW_TO_GET_TSAN}")
+# ----------------------------------------------------------------------------- venvs
 
 
 def suite_python(base: str, root: Path, autobahn: str | None = None) -> str:
     """A venv of ``base`` with this checkout of nvx-ft ([target,stress]) installed, under
     the cache; pip's wheel cache is never used (it could hand an uninstrumented build of
     autobahn to a sanitizer interpreter)."""
-    ident = build_mod.interpreter_identity(base)
-    key = hashlib.sha256(f"{ident['base_executable']}|{ident['version']}|{root}".encode())
+    ident = build_mod.identity(base)
+    key = hashlib.sha256(f"{ident['base_executable']}|{ident['sys_version']}|{root}".encode())
     venv = paths.cache_root() / "venvs" / key.hexdigest()[:16]
     exe = venv / "bin" / "python"
     stamp = venv / "nvx-ft-ready"
@@ -284,22 +251,19 @@ def add_arguments(parser) -> None:
 
 def run(args) -> int:
     """Build NVX instrumented, run the mode's suite, fail on reports with NVX frames."""
-    from nvx_ft import errors
     from nvx_ft.mutants import run as mrun
 
     version = args.autobahn or (None if args.source else build_mod.installed_autobahn_version())
     try:
         python = args.python
         if args.mode == "tsan" and not python:
-            python = suite_python(find_tsan_python(), mrun.ROOT, version)
+            python = suite_python(interpreters.find_tsan(), mrun.ROOT, version)
         if args.mode == "asan":
             libasan()
         rep = mrun.run_matrix(args.mode, [args.patch] if args.patch else ["control"],
                               all_suites=True, autobahn=args.autobahn, source=args.source,
                               python=python, out_dir=args.out,
                               log=lambda s: print(s, flush=True))
-    except SanitizerUnavailable as exc:
-        raise errors.Blocked(str(exc)) from None
     except build_mod.BuildError as exc:
         print(f"nvx-ft sanitize: FAILED: {exc}", file=sys.stderr)
         return errors.EXIT_FAIL

@@ -242,9 +242,7 @@ def run_all(builds, mode: Mode, out: Path, venv_root: Path | None, log=print) ->
                 log(f"[{build.name}] MISSING: {exc}")
                 continue
             if interp is None:
-                how = (interpreters.how_to_get(build.label) if build.label.endswith("t")
-                       else f"install CPython {build.label} or set "
-                            f"${interpreters.env_var_for(build.label)}")
+                how = interpreters.how_to_get(build.label)
                 results["builds"][build.name] = {"status": "missing",
                                                  "reason": f"python{build.label} not found; {how}"}
                 log(f"[{build.name}] MISSING - NOT RUN: python{build.label} not found ({how})")

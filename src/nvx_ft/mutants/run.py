@@ -29,6 +29,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from nvx_ft import build as build_mod
+from nvx_ft import errors, interpreters
 from nvx_ft import mutants as corpus_mod
 from nvx_ft import sanitizers
 from nvx_ft.paths import ROOT
@@ -238,11 +239,10 @@ def run_matrix(mode: str = "default", mutant_names=None, suite_names=None,
     """The kill matrix; ``suites`` replaces :data:`SUITES` (self-tests use small ones)."""
     started = time.monotonic()
     python = python or sys.executable
-    ident = build_mod.interpreter_identity(python)
+    ident = build_mod.identity(python)
     free_threaded = ident["free_threaded"]
-    label = "%s%s" % (".".join(ident["version"].split()[0].split(".")[:2]),
-                      "t" if free_threaded else "")
-    if mode == "tsan" and not sanitizers.is_tsan_python(python):
+    label = "%s%s" % (ident["version"].rsplit(".", 1)[0], "t" if free_threaded else "")
+    if mode == "tsan" and not interpreters.is_tsan(ident):
         raise sanitizers.SanitizerUnavailable(f"{python} is not a TSan free-threaded CPython")
     if mode == "asan" and free_threaded:
         # PYTHONMALLOC=malloc does not exist there (mimalloc only): buffers cffi allocates
@@ -354,7 +354,7 @@ def _report(results, suites, mode, label, python, ident, source, wall, missing=(
     if missing:
         problems.append(f"suites missing: {', '.join(missing)}")
     return {
-        "label": label, "mode": mode, "python": python, "interpreter": ident["version"],
+        "label": label, "mode": mode, "python": python, "interpreter": ident["sys_version"],
         "free_threaded": ident["free_threaded"], "autobahn": source,
         "suites": [s.name for s in suites], "seed": SEED,
         "ok": not problems, "problems": problems, "missed_expectations": missed,
@@ -462,13 +462,13 @@ def run(args) -> int:
     try:
         if args.mode == "tsan" and not python:
             python = sanitizers.suite_python(
-                sanitizers.find_tsan_python(), ROOT,
+                interpreters.find_tsan(), ROOT,
                 args.autobahn or build_mod.installed_autobahn_version())
         rep = run_matrix(args.mode, args.mutant, args.suite, args.all_suites, args.autobahn,
                          args.source, python, args.out, log=lambda s: print(s, flush=True))
-    except sanitizers.SanitizerUnavailable as exc:
+    except errors.Blocked as exc:
         print(f"nvx-ft mutants: blocked: {exc}", file=sys.stderr)
-        return 2
+        return errors.EXIT_BLOCKED
     except build_mod.BuildError as exc:
         print(f"nvx-ft mutants: FAILED: {exc}", file=sys.stderr)
         return 1
