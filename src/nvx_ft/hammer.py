@@ -7,6 +7,12 @@ the next is being created), each runs a bounded number of iterations or until a 
 budget is spent, and the caller gets every thread's results back to check *after* the
 concurrent phase, against a model, in one thread.
 
+Unlike those, it measures whether the threads really raced (:mod:`nvx_ft.overlap`):
+every run carries an :class:`~nvx_ft.overlap.OverlapReport`, and given a
+:class:`~nvx_ft.overlap.Need` it runs further rounds until the need is met or its
+``overlap_budget`` is spent; a run that still misses it is *inconclusive*
+(``ThreadedRun.verdict``), which the caller must never report as passed.
+
 It never hangs: threads are daemons, every wait has a deadline, and on timeout
 :class:`HammerTimeout` is raised with the stacks of the threads still running. A
 worker's exception is re-raised in the calling thread with a note naming the thread
@@ -28,8 +34,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterator
 
+from nvx_ft import overlap as overlap_mod
+from nvx_ft.overlap import Need, Overlap, OverlapReport
+
 #: generous: a healthy run of any nvx-ft worker finishes far below this
 DEFAULT_TIMEOUT = 120.0
+#: what one recorded interval is: a whole worker call, or the worker's own marked calls
+RECORD_MODES = ("iterations", "calls")
 
 
 class HammerTimeout(AssertionError):
@@ -41,13 +52,23 @@ class ThreadedRun:
     threads: int
     #: results[thread_index] = the worker's return values, one per iteration
     results: list[list[Any]]
-    #: iterations each thread completed
+    #: iterations each thread completed (over all rounds)
     iterations: list[int]
     wall_seconds: float
+    #: the overlap the threads achieved (nvx_ft.overlap)
+    overlap: OverlapReport | None = None
+    #: the overlap the caller asked for (None: no requirement)
+    need: Need | None = None
+    rounds: int = 1
 
     @property
     def total_iterations(self) -> int:
         return sum(self.iterations)
+
+    @property
+    def verdict(self) -> str:
+        """``conclusive`` or ``inconclusive`` (the need was not met: never a pass)."""
+        return overlap_mod.verdict(self.overlap, self.need)
 
 
 def rng(seed: int, label: str, thread_index: int) -> random.Random:
@@ -97,6 +118,109 @@ def cpu_count() -> int:
     return (os.process_cpu_count() if hasattr(os, "process_cpu_count") else os.cpu_count()) or 1
 
 
+# ------------------------------------------------------------------ the threaded run
+
+
+@dataclass
+class _State:
+    """Everything the threads of every round share."""
+
+    worker: Callable[..., Any]
+    threads: int
+    pass_barrier: bool
+    recorder: Overlap
+    record_iterations: bool
+    timeout: float
+    deadline: float  # monotonic: the hard bound of the whole run
+    stop: threading.Event = field(default_factory=threading.Event)
+    results: list = field(default_factory=list)
+    done: list = field(default_factory=list)
+    errors: list = field(default_factory=list)  # (thread, iteration, exception)
+    errors_lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __post_init__(self) -> None:
+        self.results = [[] for _ in range(self.threads)]
+        self.done = [0] * self.threads
+
+
+def _iterate(st: _State, index: int, limit: int | None, until: float | None,
+             kwargs: dict) -> None:
+    """One thread's loop for one round: from its next iteration up to ``limit`` more."""
+    i, first = st.done[index], st.done[index]
+    while not st.stop.is_set():
+        if limit is not None and i - first >= limit:
+            break
+        if until is not None and i > first and time.monotonic() >= until:
+            break
+        if st.record_iterations:
+            with st.recorder:
+                value = st.worker(index, i, **kwargs)
+        else:
+            value = st.worker(index, i, **kwargs)
+        st.results[index].append(value)
+        i += 1
+        st.done[index] = i
+
+
+def _body(st: _State, index: int, start_line: threading.Barrier,
+          worker_barrier: threading.Barrier | None, limit: int | None,
+          until: float | None) -> None:
+    try:
+        start_line.wait(max(0.0, st.deadline - time.monotonic()))
+    except threading.BrokenBarrierError:
+        return  # another thread failed to start, or we timed out: reported by the caller
+    kwargs = {"barrier": worker_barrier} if worker_barrier is not None else {}
+    try:
+        with st.recorder.thread():
+            _iterate(st, index, limit, until, kwargs)
+    except BaseException as exc:  # noqa: BLE001 - re-raised in the caller
+        with st.errors_lock:
+            st.errors.append((index, st.done[index], exc))
+        st.stop.set()
+        if worker_barrier is not None:
+            worker_barrier.abort()  # release threads waiting for this one
+
+
+def _run_round(st: _State, limit: int | None, until: float | None) -> None:
+    """Start all threads behind a barrier, join them; HammerTimeout past the deadline."""
+    start_line = threading.Barrier(st.threads)
+    worker_barrier = threading.Barrier(st.threads) if st.pass_barrier else None
+    pool = [threading.Thread(target=_body, name=f"nvx-ft-hammer-{k}", daemon=True,
+                             args=(st, k, start_line, worker_barrier, limit, until))
+            for k in range(st.threads)]
+    try:
+        for t in pool:
+            t.start()
+    except BaseException:
+        start_line.abort()  # threads already waiting must not wait forever
+        st.stop.set()
+        raise
+    for t in pool:
+        t.join(max(0.0, st.deadline - time.monotonic()))
+    stuck = [t for t in pool if t.is_alive()]
+    if stuck:
+        st.stop.set()
+        start_line.abort()
+        if worker_barrier is not None:
+            worker_barrier.abort()
+        raise HammerTimeout(
+            f"{len(stuck)} of {st.threads} threads did not finish within {st.timeout:g} s: "
+            f"a hang or deadlock. Iterations done per thread: {st.done}. Stacks "
+            f"of the threads still running:\n{_stacks(stuck)}")
+
+
+def _raise_first_error(st: _State) -> None:
+    if not st.errors:
+        return
+    index, iteration, exc = st.errors[0]
+    others = "" if len(st.errors) == 1 else \
+        f" ({len(st.errors) - 1} other thread(s) failed too: " + ", ".join(
+            f"thread {k}: {type(e).__name__}" for k, _, e in st.errors[1:5]) + ")"
+    exc.add_note(f"nvx-ft hammer: raised in thread {index} of {st.threads}, "
+                 f"iteration {iteration}{others}")
+    raise exc
+
+
 def run_threaded(
     worker: Callable[..., Any],
     threads: int,
@@ -104,17 +228,28 @@ def run_threaded(
     time_budget: float | None = None,
     pass_barrier: bool = False,
     timeout: float = DEFAULT_TIMEOUT,
+    *,
+    need: Need | None = None,
+    overlap_budget: float = 0.0,
+    record: str = "iterations",
+    between_rounds: Callable[[ThreadedRun], None] | None = None,
 ) -> ThreadedRun:
     """Run ``worker(thread_index, iteration)`` in ``threads`` threads started together.
 
-    * ``iterations``: each thread calls the worker this many times (default 1);
-    * ``time_budget``: seconds; each thread stops starting new iterations once the
-      budget (counted from the common start) is spent, after at least one. With both,
-      whichever ends first.
+    * ``iterations``: each thread calls the worker this many times per round (default
+      1); ``time_budget``: seconds; in the first round each thread stops starting new
+      iterations once the budget (counted from the common start) is spent, after at
+      least one. With both, whichever ends first.
     * ``pass_barrier``: also pass ``barrier=`` (a :class:`threading.Barrier` over all
       threads) so a worker can line threads up again mid-run.
-    * ``timeout``: hard deadline for the whole run; threads still alive then are a
-      :class:`HammerTimeout` carrying the stacks of the threads still running.
+    * ``timeout``: hard deadline for the whole run (all rounds); threads still alive
+      then are a :class:`HammerTimeout` carrying the stacks of those threads.
+    * ``record``: what counts as "inside": ``iterations`` (each worker call) or
+      ``calls`` (what the worker marks with ``with nvx_ft.overlap.current():``).
+    * ``need``: the overlap to reach; while it is not met, further rounds of
+      ``iterations`` run (iteration numbers go on) until ``overlap_budget`` seconds
+      from the start are spent; ``between_rounds(run_so_far)`` runs before each further
+      round (it may raise, e.g. to fail early on a wrong answer found so far).
 
     After the first exception in any thread, the other threads stop at their next
     iteration and the exception is re-raised here with a note: thread index, thread
@@ -122,75 +257,31 @@ def run_threaded(
     """
     if threads < 1:
         raise ValueError("threads must be >= 1")
+    if record not in RECORD_MODES:
+        raise ValueError(f"record must be one of {RECORD_MODES}")
     if iterations is None and time_budget is None:
         iterations = 1
-    start_line = threading.Barrier(threads)
-    worker_barrier = threading.Barrier(threads) if pass_barrier else None
-    stop = threading.Event()
-    results: list[list[Any]] = [[] for _ in range(threads)]
-    done: list[int] = [0] * threads
-    errors: list[tuple[int, int, BaseException]] = []
-    errors_lock = threading.Lock()
-
-    def body(index: int) -> None:
-        try:
-            start_line.wait(timeout)
-        except threading.BrokenBarrierError:
-            return  # another thread failed to start, or we timed out: reported below
-        t0 = time.monotonic()
-        kwargs = {"barrier": worker_barrier} if pass_barrier else {}
-        i = 0
-        while not stop.is_set():
-            if iterations is not None and i >= iterations:
-                break
-            if time_budget is not None and i > 0 and time.monotonic() - t0 >= time_budget:
-                break
-            try:
-                results[index].append(worker(index, i, **kwargs))
-            except BaseException as exc:  # noqa: BLE001 - re-raised in the caller
-                with errors_lock:
-                    errors.append((index, i, exc))
-                stop.set()
-                if worker_barrier is not None:
-                    worker_barrier.abort()  # release threads waiting for this one
-                return
-            i += 1
-            done[index] = i
-
-    pool = [threading.Thread(target=body, args=(k,), name=f"nvx-ft-hammer-{k}", daemon=True)
-            for k in range(threads)]
     t_start = time.monotonic()
-    deadline = t_start + timeout
-    try:
-        for t in pool:
-            t.start()
-    except BaseException:
-        start_line.abort()  # threads already waiting must not wait forever
-        stop.set()
-        raise
-    for t in pool:
-        t.join(max(0.0, deadline - time.monotonic()))
+    st = _State(worker, threads, pass_barrier, Overlap(record), record == "iterations",
+                timeout, deadline=t_start + timeout)
+    rounds, until = 0, None if time_budget is None else t_start + time_budget
+    while True:
+        _run_round(st, iterations, until)
+        rounds += 1
+        _raise_first_error(st)
+        run = _snapshot(st, t_start, rounds, need)
+        end = t_start + overlap_budget
+        if need is None or need.met(run.overlap) or time.monotonic() >= end:
+            return run
+        if between_rounds is not None:
+            between_rounds(run)
+        until = end
+
+
+def _snapshot(st: _State, t_start: float, rounds: int, need: Need | None) -> ThreadedRun:
     wall = time.monotonic() - t_start
-    alive = [t.name for t in pool if t.is_alive()]
-    if alive:
-        stop.set()
-        start_line.abort()
-        if worker_barrier is not None:
-            worker_barrier.abort()
-        raise HammerTimeout(
-            f"{len(alive)} of {threads} threads did not finish within {timeout:g} s: a hang "
-            f"or deadlock. Iterations done per thread: {done}. Stacks of the threads still "
-            f"running:\n{_stacks([t for t in pool if t.is_alive()])}"
-        )
-    if errors:
-        index, iteration, exc = errors[0]
-        others = "" if len(errors) == 1 else \
-            f" ({len(errors) - 1} other thread(s) failed too: " + ", ".join(
-                f"thread {k}: {type(e).__name__}" for k, _, e in errors[1:5]) + ")"
-        exc.add_note(f"nvx-ft hammer: raised in thread {index} of {threads}, "
-                     f"iteration {iteration}{others}")
-        raise exc
-    return ThreadedRun(threads, results, done, wall)
+    report = st.recorder.report(rounds=rounds, wall_seconds=wall)
+    return ThreadedRun(st.threads, st.results, list(st.done), wall, report, need, rounds)
 
 
 # --------------------------------------------------------------------------- checking
@@ -214,10 +305,15 @@ class Stream:
     got: list = field(default_factory=list)
 
     def record(self, obj: Any, ops: list) -> None:
+        """Run ``ops`` on ``obj``; each call is one interval of the thread's recorder."""
         from nvx_ft import compare
 
+        inside = overlap_mod.current()
         self.ops.extend(ops)
-        self.got.extend(compare.replay(obj, self.kind, ops))
+        for op in ops:
+            with inside:
+                got = compare.replay(obj, self.kind, (op,))
+            self.got.extend(got)
 
 
 def verify(streams: list[Stream], target_name: str, *, threads: int, seed: int,

@@ -7,6 +7,8 @@
 * ``--nvx-intensity`` (or ``$NVX_FT_INTENSITY``): ``default`` or ``nightly``, for stress.
 * ``--nvx-seed`` (or ``$NVX_FT_SEED``): the one seed every thread's randomness derives
   from; printed in the header and in every failure's reproduce command.
+* ``--nvx-inconclusive=fail|warn``: what a race check that did not reach its overlap
+  does (``nvx_ft.overlap``); never a pass.
 * Tests asking for ``utf8_impl`` / ``xor_impl`` (or ``lib_utf8_impl`` /
   ``lib_xor_impl``, the aligned raw-lib ones) run once per implementation of the target.
 """
@@ -53,6 +55,10 @@ def pytest_addoption(parser):
                     choices=INTENSITIES, help="stress intensity (default: default)")
     group.addoption("--nvx-seed", type=int, default=None,
                     help="seed for per-thread randomness (default: $NVX_FT_SEED or random)")
+    group.addoption("--nvx-inconclusive", default=None, choices=("fail", "warn"),
+                    help="a race check that did not reach its overlap: fail, or warn loudly "
+                         "(default: fail under the gate, NVX_FT_GATE=1, and in CI with "
+                         "NVX_FT_REQUIRE set; warn otherwise; nvx_ft.overlap.inconclusive_mode)")
 
 
 def pytest_configure(config):

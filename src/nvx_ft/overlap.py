@@ -1,0 +1,380 @@
+"""Did the threads really race? Record when each thread is inside the code under test.
+
+A thread hammer only finds a data race if threads run the code under test at the same
+moment. On one CPU (a 1-vCPU container, ``taskset -c 0``) or a busy machine the OS
+time-slices them and a race check may prove nothing, yet it would pass. So every
+concurrent phase records, cheaply, when each thread was *inside* (per thread, no
+shared lock on the hot path: two ``perf_counter_ns`` reads and an append to the
+thread's own array), and after the phase the intervals are merged by a sweep into
+an :class:`OverlapReport`. A :class:`Need` says how much overlap a check must reach;
+a check that did not reach it is *inconclusive* (:func:`enforce`), never passed.
+
+Any concurrent code can record into an :class:`Overlap`::
+
+    ov = Overlap()
+    def thread_body():
+        with ov.thread():        # this thread's CPU time and span; binds ov to the thread
+            for item in work:
+                with ov:          # or ``with overlap.current():`` deeper down the stack
+                    call_the_code_under_test(item)
+    ... start and join the threads ...
+    report = ov.report()
+    enforce(report, Need(interleaved_calls=50, parallel_seconds=0.02), "my check", mode)
+
+Two measures, because "overlap" means two things (stress/README.md, "Overlap"):
+
+* **interleaved calls**: calls during which another thread *started* a call. Counted
+  on wall-clock intervals, so a call suspended mid-way (OS time slice, GIL switch)
+  while another thread enters counts: that is the interleaving a race on state kept
+  across a call (a shared object, a module-level scratch slot) needs, on every build.
+* **parallel seconds**: CPU time the recorded threads got beyond one core,
+  ``sum(thread CPU time) - |union of the threads' spans|`` - a lower bound of the
+  extra thread-seconds that ran *at the same moment*. Time-slicing on one CPU can
+  never produce it (it stays 0 under ``taskset -c 0``), a busy machine produces less.
+  A race inside one C function needs it; free-threaded builds must reach it.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import sysconfig
+import threading
+import time
+import warnings
+from array import array
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from typing import Iterator
+
+_clock = time.perf_counter_ns
+_cpu_clock = time.thread_time_ns
+
+#: env vars that decide what an inconclusive check does (see :func:`inconclusive_mode`)
+GATE_ENV, REQUIRE_ENV, CI_ENV = "NVX_FT_GATE", "NVX_FT_REQUIRE", "CI"
+MODES = ("fail", "warn")
+
+
+class Inconclusive(AssertionError):
+    """A race check that did not reach the overlap it needs (message: ``INCONCLUSIVE: ...``)."""
+
+
+class InconclusiveWarning(UserWarning):
+    """The same, in a local run that only warns."""
+
+
+def gil_enabled() -> bool:
+    return getattr(sys, "_is_gil_enabled", lambda: True)()
+
+
+def usable_cpus() -> int:
+    """CPUs this process may run on (its affinity), else the machine's count."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
+def _load() -> float | None:
+    try:
+        return round(os.getloadavg()[0], 2)
+    except (AttributeError, OSError):
+        return None
+
+
+@dataclass(frozen=True)
+class Machine:
+    """What the concurrent phase could get: CPUs it may use, load at start, GIL."""
+
+    cpus: int
+    cpu_count: int
+    load: float | None
+    gil_enabled: bool
+    free_threaded_build: bool
+
+    @classmethod
+    def now(cls) -> Machine:
+        return cls(usable_cpus(), os.cpu_count() or 1, _load(), gil_enabled(),
+                   bool(sysconfig.get_config_var("Py_GIL_DISABLED")))
+
+
+class _Slot:
+    """One thread's records: its calls (flat array of enter, exit) and its spans."""
+
+    __slots__ = ("depth", "enter", "calls", "spans")
+
+    def __init__(self) -> None:
+        self.depth = 0
+        self.enter = 0
+        self.calls = array("q")  # enter0, exit0, enter1, exit1, ...
+        self.spans: list[tuple[int, int, int]] = []  # (start, end, cpu ns) per thread()
+
+
+class _Null:
+    """What :func:`current` gives a thread no recorder is bound to: records nothing."""
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, *exc) -> bool:
+        return False
+
+
+NULL = _Null()
+_bound = threading.local()
+
+
+def current() -> Overlap | _Null:
+    """The recorder bound to this thread (by :meth:`Overlap.thread`), or a no-op one."""
+    return getattr(_bound, "recorder", NULL)
+
+
+class Overlap:
+    """Per-thread recorder of "inside the code under test" intervals; see the module doc.
+
+    ``with rec:`` marks one call (nested ``with`` in the same thread merge into the
+    outermost one). ``with rec.thread():`` brackets a thread's whole run: it binds the
+    recorder to the thread (so code deeper down can use :func:`current`) and records
+    the thread's CPU time, from which :attr:`OverlapReport.parallel_seconds` comes.
+    """
+
+    def __init__(self, unit: str = "calls") -> None:
+        self.unit = unit
+        self.machine = Machine.now()
+        self._local = threading.local()
+        self._slots: list[_Slot] = []
+        self._lock = threading.Lock()  # only when a thread records for the first time
+        self._reported = 0  # slots already swept (see report(since=...))
+
+    def _slot(self) -> _Slot:
+        try:
+            return self._local.slot
+        except AttributeError:
+            slot = self._local.slot = _Slot()
+            with self._lock:
+                self._slots.append(slot)
+            return slot
+
+    def __enter__(self) -> Overlap:
+        slot = self._slot()
+        if not slot.depth:
+            slot.enter = _clock()
+        slot.depth += 1
+        return self
+
+    def __exit__(self, *exc) -> bool:
+        slot = self._local.slot
+        slot.depth -= 1
+        if not slot.depth:
+            slot.calls.extend((slot.enter, _clock()))
+        return False
+
+    @contextmanager
+    def thread(self) -> Iterator[Overlap]:
+        """Bracket one thread's run: binds the recorder, records span and CPU time."""
+        slot = self._slot()
+        previous = getattr(_bound, "recorder", None)
+        _bound.recorder = self
+        start, cpu = _clock(), _cpu_clock()
+        try:
+            yield self
+        finally:
+            slot.spans.append((start, _clock(), _cpu_clock() - cpu))
+            if previous is None:
+                del _bound.recorder
+            else:
+                _bound.recorder = previous
+
+    def report(self, *, rounds: int = 1, wall_seconds: float | None = None) -> OverlapReport:
+        """Merge every thread's records (call after the concurrent phase)."""
+        with self._lock:
+            slots = list(self._slots)
+        return sweep(slots, self.unit, self.machine, rounds=rounds, wall_seconds=wall_seconds)
+
+
+@dataclass
+class OverlapReport:
+    """The overlap a concurrent phase achieved (``None`` where nothing was recorded)."""
+
+    unit: str  # what one interval is: "calls" into the code under test, or "iterations"
+    threads: int  # threads that recorded at least one interval
+    calls: int
+    wall_seconds: float
+    overlap_seconds: float  # wall time with two or more intervals in progress
+    overlap_pairs: int  # pairs of intervals of different threads in progress at once
+    interleaved_calls: int  # intervals during which another thread started one
+    max_inside: int
+    cpu_seconds: float | None  # sum of the threads' CPU time (from Overlap.thread spans)
+    parallel_seconds: float | None  # lower bound: CPU time beyond one core, at once
+    machine: Machine = field(default_factory=Machine.now)
+    rounds: int = 1
+
+    @property
+    def overlap_share(self) -> float:
+        return self.overlap_seconds / self.wall_seconds if self.wall_seconds > 0 else 0.0
+
+    @property
+    def parallelism(self) -> float | None:
+        """Average number of recorded threads running at once (1.0 = one core's worth)."""
+        if self.cpu_seconds is None or self.wall_seconds <= 0:
+            return None
+        return self.cpu_seconds / self.wall_seconds
+
+    def as_dict(self) -> dict:
+        d = asdict(self)
+        d.update(overlap_share=round(self.overlap_share, 4), parallelism=(
+            None if self.parallelism is None else round(self.parallelism, 3)))
+        return d
+
+    def summary(self) -> str:
+        m = self.machine
+        par = ("n/a" if self.parallel_seconds is None else
+               f"{self.parallel_seconds:.3f}s (x{self.parallelism:.2f})")
+        return (f"{self.interleaved_calls} interleaved of {self.calls} {self.unit}, "
+                f"{self.overlap_pairs} overlapping pairs, >=2 inside "
+                f"{self.overlap_seconds:.3f}s ({100 * self.overlap_share:.0f}% of "
+                f"{self.wall_seconds:.2f}s), parallel {par}, max {self.max_inside} inside, "
+                f"{self.rounds} round(s); {m.cpus} CPU(s) usable, load {m.load}, "
+                f"GIL {'on' if m.gil_enabled else 'off'}")
+
+
+def _events(slots: list[_Slot]) -> list[tuple[int, int, int, int]]:
+    """(time, 0 = exit / 1 = enter, slot, interval) sorted; exits first on a tie."""
+    events = []
+    for s, slot in enumerate(slots):
+        calls = slot.calls
+        for k in range(0, len(calls), 2):
+            events.append((calls[k], 1, s, k))
+            events.append((calls[k + 1], 0, s, k))
+    events.sort()
+    return events
+
+
+def _sweep_calls(slots: list[_Slot]) -> tuple[int, float, int, int, int]:
+    """Sweep every interval once: (pairs, seconds >= 2 inside, interleaved, max, calls)."""
+    open_now: dict[int, int] = {}  # slot -> interval open there (at most one per thread)
+    interleaved: set[tuple[int, int]] = set()
+    pairs = max_inside = 0
+    overlap_ns = 0
+    last = None
+    for t, kind, s, k in _events(slots):
+        if last is not None and len(open_now) >= 2:
+            overlap_ns += t - last
+        last = t
+        if kind == 0:
+            open_now.pop(s, None)
+            continue
+        for u, j in open_now.items():
+            if u != s:
+                pairs += 1
+                interleaved.add((u, j))
+        open_now[s] = k
+        max_inside = max(max_inside, len(open_now))
+    calls = sum(len(slot.calls) // 2 for slot in slots)
+    return pairs, overlap_ns / 1e9, len(interleaved), max_inside, calls
+
+
+def _union_ns(spans: list[tuple[int, int]]) -> int:
+    total, end = 0, None
+    for a, b in sorted(spans):
+        if end is None or a > end:
+            total += b - a
+            end = b
+        elif b > end:
+            total += b - end
+            end = b
+    return total
+
+
+def sweep(slots: list[_Slot], unit: str, machine: Machine, *, rounds: int = 1,
+          wall_seconds: float | None = None) -> OverlapReport:
+    """The figures of :class:`OverlapReport` from per-thread records."""
+    pairs, overlap_s, interleaved, max_inside, calls = _sweep_calls(slots)
+    spans = [sp for slot in slots for sp in slot.spans]
+    cpu = parallel = None
+    if spans:
+        cpu = sum(c for _, _, c in spans) / 1e9
+        parallel = max(0.0, cpu - _union_ns([(a, b) for a, b, _ in spans]) / 1e9)
+    if wall_seconds is None:
+        bounds = [x for slot in slots for x in (slot.calls[:1] + slot.calls[-1:])]
+        bounds += [x for a, b, _ in spans for x in (a, b)]
+        wall_seconds = (max(bounds) - min(bounds)) / 1e9 if bounds else 0.0
+    threads = sum(1 for slot in slots if slot.calls)
+    return OverlapReport(unit, threads, calls, wall_seconds, overlap_s, pairs, interleaved,
+                         max_inside, cpu, parallel, machine, rounds)
+
+
+# ------------------------------------------------------------------ need and verdict
+
+
+@dataclass(frozen=True)
+class Need:
+    """The overlap a check must reach to mean anything (stress/README.md says why).
+
+    * ``interleaved_calls``: on every build;
+    * ``parallel_seconds``: only where the GIL is disabled (threads can really run at
+      once there; a GIL build runs Python one thread at a time by design, so only the
+      interleaving counts there and the figure is reported, not required).
+    """
+
+    interleaved_calls: int = 0
+    parallel_seconds: float = 0.0
+    why: str = ""
+
+    def missing(self, report: OverlapReport) -> list[str]:
+        """What ``report`` lacks, in words; empty when the need is met."""
+        out = []
+        if report.interleaved_calls < self.interleaved_calls:
+            out.append(f"{report.interleaved_calls} of {self.interleaved_calls} interleaved "
+                       f"{report.unit}")
+        if self.parallel_seconds and not report.machine.gil_enabled:
+            got = report.parallel_seconds
+            if got is None or got < self.parallel_seconds:
+                out.append(f"{0.0 if got is None else got:.3f}s of {self.parallel_seconds:g}s "
+                           f"of threads running in parallel")
+        return out
+
+    def met(self, report: OverlapReport) -> bool:
+        return not self.missing(report)
+
+
+def inconclusive_mode(option: str | None = None, environ=None) -> str:
+    """``fail`` or ``warn``: the option if given; else fail under the gate
+    (``NVX_FT_GATE=1``) or in CI with required interpreters (``CI=true`` and
+    ``NVX_FT_REQUIRE`` set, the nightly); else warn (a plain local run, and plain
+    ``CI=true``: stress/README.md, "Inconclusive", explains why)."""
+    if option:
+        if option not in MODES:
+            raise ValueError(f"inconclusive mode must be one of {MODES}, not {option!r}")
+        return option
+    env = os.environ if environ is None else environ
+    if env.get(GATE_ENV, "") not in ("", "0"):
+        return "fail"
+    if env.get(CI_ENV, "").lower() in ("true", "1") and env.get(REQUIRE_ENV, "").strip():
+        return "fail"
+    return "warn"
+
+
+def verdict(report: OverlapReport, need: Need | None) -> str:
+    """``conclusive`` or ``inconclusive`` (no need: conclusive by definition)."""
+    return "conclusive" if need is None or need.met(report) else "inconclusive"
+
+
+def message(report: OverlapReport, need: Need, what: str) -> str:
+    why = f" ({need.why})" if need.why else ""
+    return (f"INCONCLUSIVE: {what} did not reach the overlap it needs{why}: "
+            f"{'; '.join(need.missing(report))}. Achieved: {report.summary()}. Not a pass: "
+            f"the threads did not race enough for this check to prove anything (one CPU, "
+            f"or a busy machine?)")
+
+
+def enforce(report: OverlapReport, need: Need | None, what: str, mode: str) -> str:
+    """Raise :class:`Inconclusive` (mode ``fail``) or warn loudly (``warn``) when
+    ``report`` misses ``need``; return the verdict."""
+    v = verdict(report, need)
+    if v == "inconclusive":
+        text = message(report, need, what)
+        if mode == "fail":
+            raise Inconclusive(text)
+        warnings.warn(InconclusiveWarning(text), stacklevel=2)
+        print(f"\n*** nvx-ft {text}", file=sys.stderr, flush=True)
+    return v
