@@ -325,33 +325,60 @@ def verify(streams: list[Stream], target_name: str, *, threads: int, seed: int,
     to the one that differs (that is all the state the model needs), and the command
     that reproduces the run.
     """
-    from nvx_ft import compare
-    from nvx_ft.divergences import expected_model
+    return Verifier(target_name, threads=threads, seed=seed, reproduce=reproduce)(streams)
 
-    checked = 0
-    for s in streams:
-        model_cls = expected_model(target_name, s.kind, s.impl.name)
-        model = model_cls(*((s.mask,) if s.kind == "xor" else ()))
-        want = compare.replay(model, s.kind, s.ops)
-        for n, (g, w) in enumerate(zip(s.got, want)):
-            if g != w:
-                start = max((k + 1 for k in range(n) if s.ops[k][0] == "reset"), default=0)
-                ops = s.ops[start:n + 1]
-                context = (f" in thread {s.thread} of {threads} threads, seed {seed}"
-                           + (f" (call {n + 1} of this thread's object; shown from its last "
-                              f"reset)" if start else ""))
-                msg = compare.describe_mismatch(s.impl, s.kind, ops, len(ops) - 1, g, w,
-                                                model_cls, mask=s.mask, align=s.align,
-                                                context=context)
-                if s.kind == "xor" and isinstance(g[0], bytes) and isinstance(w[0], bytes):
-                    at = next((k for k, (a, b) in enumerate(zip(g[0], w[0])) if a != b), None)
-                    if at is not None:
-                        msg += f"\n  first wrong output byte: offset {at} of {len(w[0])}"
-                if reproduce:
-                    msg += f"\n  reproduce: {reproduce}"
-                raise AssertionError(msg)
-        if len(s.got) != len(want):
+
+class Verifier:
+    """:func:`verify` that resumes where its last call stopped, stream by stream.
+
+    Streams only grow between rounds of a run, so checking after every round (to fail
+    as soon as a race showed) costs no more than one check at the end.
+    """
+
+    def __init__(self, target_name: str, *, threads: int, seed: int, reproduce: str = ""):
+        self.target_name, self.threads, self.seed = target_name, threads, seed
+        self.reproduce = reproduce
+        #: id(stream) -> [stream, model class, model, calls already checked]
+        self._done: dict[int, list] = {}
+
+    def __call__(self, streams: list[Stream]) -> int:
+        return sum(self._check(s) for s in streams)
+
+    def _check(self, s: Stream) -> int:
+        from nvx_ft import compare
+        from nvx_ft.divergences import expected_model
+
+        entry = self._done.get(id(s))
+        if entry is None:
+            model_cls = expected_model(self.target_name, s.kind, s.impl.name)
+            entry = [s, model_cls, model_cls(*((s.mask,) if s.kind == "xor" else ())), 0]
+            self._done[id(s)] = entry
+        _, model_cls, model, first = entry
+        if len(s.got) != len(s.ops):
             raise AssertionError(f"{s.impl.name}: thread {s.thread} recorded {len(s.got)} "
-                                 f"answers for {len(want)} calls")
-        checked += len(want)
-    return checked
+                                 f"answers for {len(s.ops)} calls")
+        for n in range(first, len(s.ops)):
+            want = compare.replay(model, s.kind, (s.ops[n],))[0]
+            if s.got[n] != want:
+                raise AssertionError(self._mismatch(s, n, want, model_cls))
+        entry[3] = len(s.ops)
+        return len(s.ops)
+
+    def _mismatch(self, s: Stream, n: int, want: Any, model_cls: type) -> str:
+        from nvx_ft import compare
+
+        got = s.got[n]
+        start = max((k + 1 for k in range(n) if s.ops[k][0] == "reset"), default=0)
+        ops = s.ops[start:n + 1]
+        context = (f" in thread {s.thread} of {self.threads} threads, seed {self.seed}"
+                   + (f" (call {n + 1} of this thread's object; shown from its last "
+                      f"reset)" if start else ""))
+        msg = compare.describe_mismatch(s.impl, s.kind, ops, len(ops) - 1, got, want,
+                                        model_cls, mask=s.mask, align=s.align, context=context)
+        if s.kind == "xor" and isinstance(got[0], bytes) and isinstance(want[0], bytes):
+            at = next((k for k, (a, b) in enumerate(zip(got[0], want[0])) if a != b), None)
+            if at is not None:
+                msg += f"\n  first wrong output byte: offset {at} of {len(want[0])}"
+        if self.reproduce:
+            msg += f"\n  reproduce: {self.reproduce}"
+        return msg
