@@ -12,6 +12,7 @@ import sys
 
 import pytest
 
+from nvx_ft.hammer import fast_switching
 from nvx_ft.protocol import faults, intensity as intensity_mod, invariants
 from nvx_ft.pytest_plugin import reproduce_command
 
@@ -101,7 +102,9 @@ def protocol_invariants(request, protocol_intensity):
     faulthandler.dump_traceback_later(protocol_intensity.test_timeout + 60, exit=True,
                                       file=sys.__stderr__)
     baseline = invariants.Baseline()
-    with invariants.WarningCapture() as capture:
+    # GIL builds: switch threads as often as CPython allows, so the Python code of the
+    # loop threads interleaves finely, as it does on a free-threaded build
+    with invariants.WarningCapture() as capture, fast_switching():
         yield capture
     faulthandler.cancel_dump_traceback_later()
     problems = capture.unexpected() + baseline.leaks()

@@ -21,6 +21,7 @@ def test_autobahn_clients_to_autobahn_servers(server_threads, protocol_intensity
     problems = (verify.echo_problems(run.results, nvx_seed, it.volume, "autobahn client")
                 + verify.transcript_problems(records, nvx_seed, it.volume, range(it.conns),
                                              side="autobahn server")
+                + verify.server_close_problems(servers.recorder)
                 + [f"loop exception handler: {e}" for e in servers.loop_errors + run.loop_errors]
                 + [f"task left pending: {t}"
                    for t in servers.leftover_tasks + run.leftover_tasks])

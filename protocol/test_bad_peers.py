@@ -36,7 +36,8 @@ def test_bad_peers_next_to_good_traffic(loop_threads, protocol_intensity, nvx_se
                                timeout=it.io_timeout, bound=it.peer_bound)
             outcomes = list(pool.map(
                 lambda ic: rawpeer.run(ic[1], "127.0.0.1", servers.ports[ic[0] % loop_threads],
-                                       timeout=it.io_timeout), enumerate(cases)))
+                                       timeout=min(it.io_timeout, 5)),
+                enumerate(cases)))
             result = good.result()
     problems = []
     for case, out in zip(cases, outcomes):
@@ -50,6 +51,7 @@ def test_bad_peers_next_to_good_traffic(loop_threads, protocol_intensity, nvx_se
     problems += (verify.echo_problems(result["connections"], nvx_seed, it.volume, "websockets")
                  + verify.transcript_problems(records, nvx_seed, it.volume, range(it.conns),
                                               side="autobahn server")
+                + verify.server_close_problems(servers.recorder)
                  + [f"loop exception handler: {e}" for e in servers.loop_errors]
                  + [f"task left pending: {t}" for t in servers.leftover_tasks])
     if problems:

@@ -22,6 +22,7 @@ def test_websockets_clients_to_autobahn_servers(server_threads, protocol_intensi
     problems = (verify.echo_problems(result["connections"], nvx_seed, it.volume, "websockets")
                 + verify.transcript_problems(records, nvx_seed, it.volume, range(it.conns),
                                              side="autobahn server")
+                + verify.server_close_problems(servers.recorder)
                 + [f"loop exception handler: {e}" for e in servers.loop_errors]
                 + [f"task left pending: {t}" for t in servers.leftover_tasks])
     if problems:

@@ -35,7 +35,7 @@ def _threads(*counts: int) -> tuple[int, ...]:
 INTENSITIES = {
     "default": ProtocolIntensity(conns=8, volume=Volume(10, 65537, 2048),
                                  server_threads=_threads(1, 2, 4, cpu_count()),
-                                 client_threads=2, io_timeout=20, peer_bound=90,
+                                 client_threads=2, io_timeout=10, peer_bound=90,
                                  test_timeout=100),
     "nightly": ProtocolIntensity(conns=32, volume=Volume(40, 262144, 16384),
                                  server_threads=_threads(1, 2, 4, cpu_count(), 2 * cpu_count()),

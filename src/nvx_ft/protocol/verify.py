@@ -60,6 +60,17 @@ def transcript_problems(records: dict, seed: int, volume: Volume, conns, *,
     return out
 
 
+def server_close_problems(recorder, prefix: str = "/c/") -> list[str]:
+    """Connections the autobahn server saw close other than cleanly with 1000, and why."""
+    out = []
+    for path, rec in sorted(recorder.records.items()):
+        if path.startswith(prefix) and rec.closed and rec.closed[:2] != (True, 1000):
+            out.append(f"autobahn server (thread {rec.thread}): {path} closed after "
+                       f"{len(rec.messages)} messages: wasClean={rec.closed[0]}, "
+                       f"code={rec.closed[1]}, reason={rec.closed[2]!r}")
+    return out
+
+
 def fail_message(title: str, problems: list[str], *, seed: int, setup: str,
                  limit: int = 25) -> str:
     lines = [f"{title}: {len(problems)} problem(s); seed {seed}; {setup}"]

@@ -1,0 +1,102 @@
+"""The protocol suite can fail: each injected fault is caught by the check meant for it.
+
+``protocol/`` runs in a subprocess with ``NVX_FT_PROTOCOL_FAULT=<fault>``
+(``nvx_ft.protocol.faults`` monkeypatches autobahn in the process that runs autobahn's
+servers and clients; the websockets peer process is never touched):
+
+* control (no fault): every traffic and bad-peer check passes;
+* ``shared-validator`` (one Utf8Validator for all connections): websockets clients ->
+  autobahn server fails even on ONE loop thread - fragmented text with cuts inside code
+  points, interleaved across connections, lands in the wrong validator state;
+* ``wrong-client-mask`` (a symmetric masking bug): autobahn clients -> websockets server
+  fails, while autobahn -> autobahn passes - only the independent peer sees it;
+* ``nvx-shared-state`` (NVX replaced by ``bad_targets`` implementations with module-level
+  scratch state): fails with 2+ server threads, passes with one;
+* ``no-utf8-validation`` (``utf8validateIncoming=False``): the invalid-UTF-8 cases of the
+  bad-peer check get an echo instead of a 1007 close.
+"""
+
+import os
+import re
+import subprocess
+import sys
+import sysconfig
+from pathlib import Path
+
+import pytest
+
+pytestmark = [pytest.mark.harness]
+
+ROOT = Path(__file__).resolve().parent.parent
+SEED = 20261201  # fixed: the self-test itself must be reproducible
+BOUND = 240
+
+
+def run_protocol(fault, *args):
+    env = {k: v for k, v in os.environ.items() if k != "NVX_FT_PROTOCOL_FAULT"}
+    if fault:
+        env["NVX_FT_PROTOCOL_FAULT"] = fault
+    cmd = [sys.executable, "-m", "pytest", *args, f"--nvx-seed={SEED}", "-p", "no:cacheprovider",
+           "-p", "no:randomly", "-q", "-rfEs", "--tb=short", "--rootdir", str(ROOT)]
+    out = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=env, timeout=BOUND)
+    return out.returncode, out.stdout + out.stderr
+
+
+def outcomes(output):
+    failed = set(re.findall(r"^FAILED (\S+)", output, re.M))
+    passed = re.search(r"(\d+) passed", output)
+    return failed, int(passed.group(1)) if passed else 0
+
+
+WS_CLIENT = "protocol/test_websockets_client.py::test_websockets_clients_to_autobahn_servers"
+AB_AB = "protocol/test_autobahn_to_autobahn.py::test_autobahn_clients_to_autobahn_servers"
+WS_SERVER = "protocol/test_websockets_server.py::test_autobahn_clients_to_websockets_server"
+BAD_PEERS = "protocol/test_bad_peers.py::test_bad_peers_next_to_good_traffic"
+
+
+def test_control_passes():
+    rc, out = run_protocol(None, "protocol/test_websockets_client.py",
+                           "protocol/test_websockets_server.py", "protocol/test_bad_peers.py",
+                           "protocol/test_autobahn_to_autobahn.py",
+                           "--protocol-server-threads=2")
+    assert rc == 0, out
+    assert outcomes(out) == (set(), 5), out
+
+
+def test_shared_validator_is_caught_on_one_loop():
+    rc, out = run_protocol("shared-validator", f"{WS_CLIENT}[1threads]")
+    assert rc == 1, out
+    assert outcomes(out)[0] == {f"{WS_CLIENT}[1threads]"}, out
+    # the failure names connection, message and how the server closed it
+    assert re.search(r"connection \d+ transcript differs from message \d+", out), out
+    assert f"NVX_FT_PROTOCOL_FAULT=shared-validator {sys.executable} -m pytest" in out, out
+
+
+def test_wrong_client_mask_is_caught_only_by_the_independent_peer():
+    rc, out = run_protocol("wrong-client-mask", WS_SERVER, AB_AB,
+                           "--protocol-server-threads=2")
+    assert rc == 1, out
+    failed, passed = outcomes(out)
+    assert failed == {WS_SERVER}, out  # autobahn <-> autobahn: symmetric, passes
+    assert passed == 1, out
+    assert "websockets server: connection" in out, out
+
+
+def test_nvx_shared_state_is_caught_by_several_threads():
+    rc, out = run_protocol("nvx-shared-state", WS_CLIENT + "[1threads]",
+                           WS_CLIENT + "[2threads]", WS_CLIENT + "[4threads]")
+    assert rc == 1, out
+    failed, passed = outcomes(out)
+    several = {f"{WS_CLIENT}[2threads]", f"{WS_CLIENT}[4threads]"}
+    if sysconfig.get_config_var("Py_GIL_DISABLED"):
+        assert several <= failed, out  # real parallelism: every multi-thread run
+    else:
+        assert several & failed, out  # GIL: a matter of where the thread switches fall
+    assert f"{WS_CLIENT}[1threads]" not in failed, out  # one loop thread: no concurrency
+
+
+def test_no_utf8_validation_is_caught_by_the_invalid_utf8_cases():
+    rc, out = run_protocol("no-utf8-validation", BAD_PEERS + "[1loop]")
+    assert rc == 1, out
+    assert outcomes(out)[0] == {f"{BAD_PEERS}[1loop]"}, out
+    assert re.search(r"bad peer utf8-[\w-]+: ", out), out
