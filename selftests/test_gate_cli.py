@@ -1,13 +1,18 @@
 """``nvx-ft gate``: every bad input is one line and exit 3, a missing free-threaded
 interpreter is exit 2 with the how-to, a venv that does not import the artefact fails the
-install check, and the three reports are written."""
+install check, the three reports are written, and the protocol step reports the
+checkout's protocol/ suite (or "not-run" where there is none)."""
 
 from __future__ import annotations
 
+import datetime as dt
+import io
 import json
 import os
+import subprocess
 import sys
 import tarfile
+import types
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -15,7 +20,15 @@ import pytest
 from fake_wheels import make_wheel
 from packaging import tags as ptags
 
-from nvx_ft import cli, errors, gate, interpreters
+from nvx_ft import cli, errors, interpreters, paths
+from nvx_ft.gate import inputs, report, runner
+from nvx_ft.gate.context import Budgets, Check, GateContext, Target
+from nvx_ft.gate.display import Display
+from nvx_ft.gate.steps import CHECKS
+from nvx_ft.gate.steps.gil_guard import gil_guard_outcome
+from nvx_ft.gate.steps.install import Install
+from nvx_ft.gate.wheel import GateWheel, verify_installed
+from nvx_ft.release import fileset
 
 pytestmark = [
     pytest.mark.harness,
@@ -41,7 +54,7 @@ def assert_matches_schema(data: dict) -> None:
         if os.environ.get("NVX_FT_GATE"):
             return  # the rest of the calling test still counts inside the gate
         raise
-    jsonschema.validate(data, json.loads(gate.SCHEMA_FILE.read_text()))
+    jsonschema.validate(data, json.loads(report.SCHEMA_FILE.read_text()))
 
 
 def run_gate_cli(capsys, *args):
@@ -117,9 +130,10 @@ def test_gil_cp314_wheel_given_to_a_free_threaded_gate_is_bad_input(tmp_path):
     wheel = make_wheel(tmp_path, "cp314-cp314-manylinux_2_28_x86_64")
     with pytest.raises(errors.UsageError, match=r"a GIL \(cp314\) wheel given to a free-threaded "
                                              r"gate .*cp314t"):
-        gate.validate_wheel(str(wheel), ft, accepted=_accepted_by_314t())
+        inputs.validate_wheel(GateWheel.read(wheel), ft, accepted=_accepted_by_314t())
     good = make_wheel(tmp_path, "cp314-cp314t-manylinux_2_28_x86_64")
-    assert gate.validate_wheel(str(good), ft, accepted=_accepted_by_314t()).free_threaded
+    assert inputs.validate_wheel(GateWheel.read(good), ft,
+                                 accepted=_accepted_by_314t()).info.free_threaded
 
 
 def test_gil_cp314_wheel_on_the_real_314t(tmp_path, capsys):
@@ -173,22 +187,25 @@ def test_a_checkout_without_the_suites_is_exit_3(tmp_path, capsys):
 
 
 def test_a_good_sdist_passes_validation(tmp_path):
-    gate.validate_sdist(str(_sdist(tmp_path)))  # no exception
+    inputs.validate_sdist(str(_sdist(tmp_path)))  # no exception
 
 
 # --------------------------------------------------------------------------- verdicts
 
 
 @pytest.mark.parametrize("statuses, verdict, code", [
-    (["passed"] * 6, "pass", 0),
-    (["passed"] * 5 + ["not-run"], "not-passed", 2),  # a missing part is never a pass
-    (["passed", "failed"] + ["passed"] * 4, "fail", 1),
-    (["passed"] * 3 + ["crashed", "not-run", "passed"], "fail", 1),
-    (["passed"] * 4 + ["timeout", "passed"], "fail", 1),
+    (["passed"] * 7, "pass", 0),
+    (["passed"] * 6 + ["not-run"], "not-passed", 2),  # a missing part is never a pass
+    (["passed"] * 5 + ["not-run", "passed"], "not-passed", 2),  # no protocol/: not a pass
+    (["passed", "failed"] + ["passed"] * 5, "fail", 1),
+    (["passed"] * 3 + ["crashed", "not-run", "passed", "passed"], "fail", 1),
+    (["passed"] * 4 + ["timeout", "passed", "passed"], "fail", 1),
+    (["passed"] * 5 + ["timeout", "passed"], "fail", 1),
 ])
 def test_verdict(statuses, verdict, code):
-    checks = [gate.Check(n, s) for n, s in zip(gate.CHECKS, statuses)]
-    assert gate.verdict_of(checks) == (verdict, code)
+    assert len(statuses) == len(CHECKS)
+    checks = [Check(n, s) for n, s in zip(CHECKS, statuses)]
+    assert report.verdict_of(checks) == (verdict, code)
 
 
 def test_verify_installed_catches_a_module_that_is_not_the_artefact():
@@ -202,14 +219,14 @@ def test_verify_installed_catches_a_module_that_is_not_the_artefact():
         "_nvx_utf8validator": {"file": "/v/lib/python3.14t/site-packages/"
                                        "_nvx_utf8validator.cpython-314t-x86_64-linux-gnu.so",
                                "sha256": "bb" * 32}}}
-    assert gate.verify_installed(probe, record, tags) == []
+    assert verify_installed(probe, record, tags) == []
     # a different build of the same module (e.g. a cached wheel) ...
     probe["modules"]["_nvx_xormasker"]["sha256"] = "cc" * 32
     # ... one imported from somewhere else on sys.path ...
     probe["modules"]["_nvx_utf8validator"]["file"] = "/work/_nvx_utf8validator.cpython-314t-x86_64-linux-gnu.so"
     # ... and another wheel's metadata
     probe["wheel_tags"] = ["cp314-cp314-linux_x86_64"]
-    problems = gate.verify_installed(probe, record, tags)
+    problems = verify_installed(probe, record, tags)
     assert len(problems) == 3
     assert "differs from the wheel's" in problems[0] or "differs from the wheel's" in problems[1]
     assert any("outside the venv's site-packages" in p for p in problems)
@@ -228,10 +245,10 @@ def test_a_wheel_whose_modules_do_not_load_fails_install_and_nothing_else_runs(
     assert rc == errors.EXIT_FAIL
     (run_dir,) = reports.iterdir()
     data = json.loads((run_dir / "gate.json").read_text())
-    assert data["schema"] == gate.SCHEMA and data["verdict"] == "fail"
+    assert data["schema"] == report.SCHEMA and data["verdict"] == "fail"
     assert_matches_schema(data)
     statuses = {c["name"]: c["status"] for c in data["checks"]}
-    assert statuses == {"install": "failed", **{n: "not-run" for n in gate.CHECKS[1:]}}
+    assert statuses == {"install": "failed", **{n: "not-run" for n in CHECKS[1:]}}
     install = data["checks"][0]
     assert "does not import the artefact" in install["summary"] + " ".join(install["details"])
     assert "import _nvx_utf8validator" in " ".join(install["details"])
@@ -239,20 +256,91 @@ def test_a_wheel_whose_modules_do_not_load_fails_install_and_nothing_else_runs(
     assert "| install " in out and "VERDICT: FAIL" in out
     assert "# nvx-ft release gate: FAIL" in (run_dir / "gate.md").read_text()
     suites = ET.parse(run_dir / "gate.junit.xml").getroot().findall("testsuite")
-    assert [s.get("name") for s in suites] == list(gate.CHECKS)
+    assert [s.get("name") for s in suites] == list(CHECKS)
     assert not (run_dir / "venv").exists()  # removed unless --keep-venv
+
+
+
+def _gate_with_a_stand_in_install(tmp_path, monkeypatch, checkout: Path) -> dict:
+    """The gate's run with this interpreter standing in for the installed venv and every
+    check but the protocol suite skipped: what the gate makes of ``checkout/protocol``."""
+    def stand_in_install(self, ctx, check):
+        ctx.venv = types.SimpleNamespace(
+            python=sys.executable, installer="pip", path=tmp_path / "venv",
+            python_run=lambda code, *args, **kw: subprocess.run(
+                [sys.executable, "-c", code, *args], capture_output=True, text=True))
+        check.status = "passed"
+
+    monkeypatch.setattr(Install, "run", stand_in_install)
+    wheel = GateWheel.read(make_wheel(tmp_path, str(MY_TAG)))
+    ctx = GateContext(Target("wheel", wheel.path.name, wheel, "wheel file"), THIS,
+                      tmp_path / "report", checkout, runner.child_env(fileset.DEFAULT_INDEX),
+                      Budgets(protocol=120, test=60), fileset.DEFAULT_INDEX)
+    skip = tuple(n for n in CHECKS if n not in ("install", "protocol"))
+    return runner.run_gate(ctx, skip=skip, display=Display(io.StringIO()))
+
+
+def _protocol_in_every_report(data: dict, report_dir: Path) -> tuple[dict, ET.Element]:
+    assert_matches_schema(data)
+    assert [c["name"] for c in data["checks"]] == list(CHECKS)
+    assert CHECKS.index("protocol") == CHECKS.index("stress") + 1
+    protocol = next(c for c in data["checks"] if c["name"] == "protocol")
+    row = next(line for line in (report_dir / "gate.md").read_text().splitlines()
+               if line.startswith("| 6 ") and "| protocol" in line)
+    assert protocol["status"].upper() in row
+    suite = ET.parse(report_dir / "gate.junit.xml").getroot().find("testsuite[@name='protocol']")
+    assert suite is not None
+    return protocol, suite
+
+
+def test_the_protocol_step_runs_the_checkouts_protocol_suite(tmp_path, monkeypatch):
+    checkout = tmp_path / "checkout"
+    (checkout / "protocol").mkdir(parents=True)
+    (checkout / "protocol" / "test_echo.py").write_text(
+        "def test_echo():\n    assert True\n\n"
+        "def test_close_code():\n    assert 1007 == 1002, 'wrong close code'\n")
+    monkeypatch.setattr("nvx_ft.gate.steps.suites._installed", lambda ctx, dist: True)
+    data = _gate_with_a_stand_in_install(tmp_path, monkeypatch, checkout)
+    protocol, suite = _protocol_in_every_report(data, tmp_path / "report")
+    assert protocol["status"] == "failed" and data["verdict"] == "fail"
+    assert protocol["counts"]["passed"] == 1 and protocol["counts"]["failed"] == 1
+    assert protocol["failures"][0]["nodeid"] == "protocol/test_echo.py::test_close_code"
+    assert "wrong close code" in protocol["summary"]
+    assert suite.get("tests") == "2" and suite.get("failures") == "1"
+
+
+def test_a_checkout_without_protocol_is_not_run_never_passed(tmp_path, monkeypatch):
+    checkout = tmp_path / "checkout"
+    checkout.mkdir()
+    data = _gate_with_a_stand_in_install(tmp_path, monkeypatch, checkout)
+    protocol, suite = _protocol_in_every_report(data, tmp_path / "report")
+    assert protocol["status"] == "not-run"
+    assert protocol["summary"].startswith("not run: the checkout has no protocol/")
+    assert data["verdict"] == "not-passed" and data["exit_code"] == errors.EXIT_BLOCKED
+    assert suite.find("testcase/skipped").get("message").startswith("NOT RUN")
+
+
+def test_each_suite_has_its_own_budget():
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    inputs.add_arguments(parser)
+    assert inputs.budgets(parser.parse_args([])) == Budgets(suite=900, stress=600,
+                                                           protocol=300, test=300)
+    args = parser.parse_args(["--protocol-timeout", "45", "--skip", "protocol"])
+    assert inputs.budgets(args).protocol == 45 and args.skip == ["protocol"]
 
 
 def test_reports_append_to_the_github_step_summary(tmp_path, monkeypatch):
     summary = tmp_path / "summary.md"
     summary.write_text("earlier step\n")
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
-    checks = [gate.Check(n, "passed", 1.0, "fine") for n in gate.CHECKS]
-    checks[-1] = gate.Check("benchmark-smoke", "not-run", 0.0, "not run: no benchmarks")
-    target = {"kind": "wheel", "spec": "x.whl", "wheel": "/d/x.whl", "wheel_sha256": "ab" * 32,
-              "origin": "wheel file"}
-    data = gate._report(checks, target, THIS, None, gate.dt.datetime.now(gate.dt.timezone.utc),
-                        tmp_path, keep_venv=False)
+    checks = [Check(n, "passed", 1.0, "fine") for n in CHECKS]
+    checks[-1] = Check("benchmark-smoke", "not-run", 0.0, "not run: no benchmarks")
+    wheel = GateWheel.read(make_wheel(tmp_path, str(MY_TAG)))
+    data = report.write_reports(checks, Target("wheel", wheel.path.name, wheel, "wheel file"),
+                                THIS, None, dt.datetime.now(dt.timezone.utc), tmp_path)
+    assert data["target"]["wheel_sha256"] == wheel.sha256
     assert data["verdict"] == "not-passed" and data["exit_code"] == errors.EXIT_BLOCKED
     assert_matches_schema(json.loads((tmp_path / "gate.json").read_text()))
     text = summary.read_text()
@@ -266,15 +354,13 @@ def test_reports_append_to_the_github_step_summary(tmp_path, monkeypatch):
 
 def test_the_schema_rejects_an_unknown_check_status(tmp_path):
     jsonschema = _jsonschema()
-    checks = [gate.Check(n, "passed", 1.0, "fine") for n in gate.CHECKS]
-    target = {"kind": "pypi", "spec": "26.10.2", "wheel": None, "wheel_sha256": None,
-              "origin": None}
-    data = gate._report(checks, target, THIS, None, gate.dt.datetime.now(gate.dt.timezone.utc),
-                        tmp_path, keep_venv=False)
+    checks = [Check(n, "passed", 1.0, "fine") for n in CHECKS]
+    data = report.write_reports(checks, Target("pypi", "26.10.2"), THIS, None,
+                                dt.datetime.now(dt.timezone.utc), tmp_path)
     assert_matches_schema(data)
     data["checks"][2]["status"] = "skipped"  # not a status: "not-run" is the only honest one
     with pytest.raises(jsonschema.ValidationError):
-        jsonschema.validate(data, json.loads(gate.SCHEMA_FILE.read_text()))
+        jsonschema.validate(data, json.loads(report.SCHEMA_FILE.read_text()))
 
 
 @pytest.mark.parametrize("tty", [True, False])
@@ -286,12 +372,12 @@ def test_progress_display_names_the_step_counts_and_the_result(tty):
             return tty
 
     stream = Stream()
-    display = gate.Display(stream)
-    display.start(4, 6, "correctness")
+    display = Display(stream)
+    display.start(4, 7, "correctness")
     display.progress(7, 10, 1, 31.0)  # non-tty: printed (first update after 30 s)
-    display.finish(gate.Check("correctness", "failed", 12.5, "9 passed, 1 failed"))
+    display.finish(Check("correctness", "failed", 12.5, "9 passed, 1 failed"))
     text = stream.getvalue()
-    assert "[4/6] correctness" in text and "7/10 tests, 1 failing" in (
+    assert "[4/7] correctness" in text and "7/10 tests, 1 failing" in (
         text if not tty else display._tests)
     assert text.rstrip().endswith("FAILED     12.5s  9 passed, 1 failed")
     assert ("\r\x1b[2K" in text) is tty
@@ -300,9 +386,7 @@ def test_progress_display_names_the_step_counts_and_the_result(tty):
 def test_nox_gate_session_keeps_the_gate_exit_code():
     """``nox -s gate`` is the README's main job: nox alone would turn 2 and 3 into 1."""
     pytest.importorskip("nox", reason="nox is not installed in this environment")
-    import subprocess
-
-    root = Path(gate.ROOT)
+    root = paths.ROOT
     out = subprocess.run([sys.executable, "-m", "nox", "-f", str(root / "noxfile.py"),
                           "-s", "gate", "--", "--pypi", "not.a.version!"],
                          capture_output=True, text=True, cwd=root, timeout=300)
@@ -320,9 +404,9 @@ def test_nox_gate_session_keeps_the_gate_exit_code():
     (-11, "", "crashed", "SIGSEGV"),
 ])
 def test_gil_guard_outcome_names_the_culprit(returncode, stdout, status, needle):
-    check = gate.Check("gil-guard")
+    check = Check("gil-guard")
     stderr = "nvx-ft gil-guard: blocked: a GIL build" if returncode == 2 else ""
-    gate.gil_guard_outcome(check, returncode, stdout, stderr)
+    gil_guard_outcome(check, returncode, stdout, stderr)
     assert check.status == status and needle in check.summary
     if status == "failed":
         assert check.failures[0]["nodeid"] == "gil-guard::autobahn.nvx"

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import io
 import json
 import re
 import zipfile
@@ -88,8 +89,10 @@ def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).split())
 
 
-def open_wheel(path: str | Path) -> tuple[zipfile.ZipFile, tuple, str]:
-    """Open a wheel for reading: (zip, parsed file name, dist-info dir) or :class:`BadWheel`."""
+def open_wheel(path: str | Path, content: bytes | None = None
+               ) -> tuple[zipfile.ZipFile, tuple, str]:
+    """Open a wheel for reading: (zip, parsed file name, dist-info dir) or :class:`BadWheel`.
+    ``content``: the file's bytes, already read, so the file is not opened again."""
     p = Path(path)
     if not p.exists():
         raise BadWheel(f"{p}: no such file")
@@ -100,7 +103,7 @@ def open_wheel(path: str | Path) -> tuple[zipfile.ZipFile, tuple, str]:
     except InvalidWheelFilename as exc:
         raise BadWheel(f"{p.name}: not a wheel file name ({_one_line(exc)})") from None
     try:
-        zf = zipfile.ZipFile(p)
+        zf = zipfile.ZipFile(p if content is None else io.BytesIO(content))
         bad = zf.testzip()
     except (zipfile.BadZipFile, OSError, EOFError) as exc:
         raise BadWheel(f"{p.name}: corrupt wheel (not a readable zip: {_one_line(exc)})") from None
@@ -127,14 +130,6 @@ def record_hashes(zf: zipfile.ZipFile, dist_info: str) -> dict[str, str]:
             digest = base64.urlsafe_b64decode(parts[1][7:] + "=" * (-len(parts[1][7:]) % 4))
             out[parts[0]] = digest.hex()
     return out
-
-
-def sha256_file(path: str | Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def expected_suffixes(tag: Tag) -> set[str]:
@@ -196,12 +191,29 @@ def _excludes_old_cffi(req: Requirement) -> bool:
     return False
 
 
-def inspect_wheel(path: str | Path) -> WheelInfo:
-    zf, (name, version, _build, tags), dist_info = open_wheel(path)
+def read_wheel(path: str | Path) -> tuple[WheelInfo, dict[str, str], str]:
+    """The wheel's findings, its RECORD hashes and its own sha256, reading the file once."""
+    p = Path(path)
+    content = p.read_bytes() if p.is_file() else None  # else open_wheel says what is wrong
+    zf, parsed, dist_info = open_wheel(p, content)
     with zf:
-        wheel_meta = HeaderParser().parsestr(zf.read(f"{dist_info}/WHEEL").decode("utf-8"))
-        meta = HeaderParser().parsestr(zf.read(f"{dist_info}/METADATA").decode("utf-8"))
-        members = zf.namelist()
+        info = _inspect_archive(path, zf, parsed, dist_info)
+        record = record_hashes(zf, dist_info)
+    return info, record, hashlib.sha256(content).hexdigest()
+
+
+def inspect_wheel(path: str | Path) -> WheelInfo:
+    zf, parsed, dist_info = open_wheel(path)
+    with zf:
+        return _inspect_archive(path, zf, parsed, dist_info)
+
+
+def _inspect_archive(path: str | Path, zf: zipfile.ZipFile, parsed: tuple,
+                     dist_info: str) -> WheelInfo:
+    name, version, _build, tags = parsed
+    wheel_meta = HeaderParser().parsestr(zf.read(f"{dist_info}/WHEEL").decode("utf-8"))
+    meta = HeaderParser().parsestr(zf.read(f"{dist_info}/METADATA").decode("utf-8"))
+    members = zf.namelist()
     wheel_tags = sorted(wheel_meta.get_all("Tag") or [])
     file_tags = sorted(str(t) for t in tags)
     pure = all(t.platform == "any" for t in tags)

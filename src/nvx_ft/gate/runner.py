@@ -1,0 +1,101 @@
+"""``nvx-ft gate``'s run: the inputs checked, then every step in order, then the reports."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import shutil
+import sys
+import time
+import traceback
+from pathlib import Path
+
+from nvx_ft.gate import inputs, report
+from nvx_ft.gate.context import PROJECT, Check, GateContext, Step, StepFailed
+from nvx_ft.gate.display import Display
+from nvx_ft.gate.steps import STEPS
+from nvx_ft.release import fileset
+from nvx_ft.venvs import CommandFailed
+
+# Child processes must see NVX as a user would: none of these may leak in from our shell.
+_SCRUBBED_ENV = ("PYTHONPATH", "PYTHONHOME", "PYTHON_GIL", "AUTOBAHN_USE_NVX",
+                 "PIP_FIND_LINKS", "VIRTUAL_ENV", "NVX_FT_TARGET")
+SKIPPED = "not run: skipped with --skip (the verdict cannot be a pass)"
+NOT_INSTALLED = "not run: the target could not be installed"
+
+
+def run(args) -> int:
+    target, interp, checkout = inputs.read_inputs(args)
+    report_dir = _new_report_dir(Path(args.reports))
+    real = os.path.realpath(interp.executable)
+    where = interp.executable + (f" -> {real}" if real != interp.executable else "")
+    print(f"nvx-ft gate: {PROJECT} {target.kind} {target.spec} on {where} (CPython "
+          f"{interp.version}, {'free-threaded' if interp.free_threaded else 'GIL'}, "
+          f"{interp.source}); reports in {report_dir}", file=sys.stderr, flush=True)
+    ctx = GateContext(target, interp, report_dir.resolve(), checkout,
+                      child_env(args.index_url), inputs.budgets(args), args.index_url)
+    data = run_gate(ctx, skip=tuple(args.skip), keep_venv=args.keep_venv)
+    print(report.render_table(data))
+    print(report.verdict_line(data))
+    print(f"reports: {report_dir / 'gate.json'}, {report_dir / 'gate.md'}, "
+          f"{report_dir / 'gate.junit.xml'}")
+    return data["exit_code"]
+
+
+def _new_report_dir(reports: Path) -> Path:
+    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    report_dir, n = reports / stamp, 1
+    while report_dir.exists():
+        n += 1
+        report_dir = reports / f"{stamp}-{n}"
+    report_dir.mkdir(parents=True)
+    return report_dir
+
+
+def child_env(index_url: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in _SCRUBBED_ENV}
+    env.update({"NVX_FT_GATE": "1", "NVX_FT_HYPOTHESIS_PROFILE": "ci",
+                "PIP_NO_CACHE_DIR": "1", "UV_NO_CACHE": "1", "PIP_NO_INPUT": "1"})
+    if index_url != fileset.DEFAULT_INDEX:
+        env.setdefault("PIP_INDEX_URL", index_url)
+    return env
+
+
+def run_gate(ctx: GateContext, *, skip: tuple[str, ...] = (), keep_venv: bool = False,
+             display: Display | None = None) -> dict:
+    """Every step in order, each filling its check; then the reports. Only a failed
+    install stops the run early: nothing else can run without the target."""
+    display = display or Display()
+    ctx.progress = display.progress
+    started = dt.datetime.now(dt.timezone.utc)
+    ctx.logs.mkdir(parents=True, exist_ok=True)
+    checks = [Check(step.name) for step in STEPS]
+    for i, (step, check) in enumerate(zip(STEPS, checks), 1):
+        display.start(i, len(STEPS), step.name)
+        if i > 1 and checks[0].status != "passed":
+            check.summary = NOT_INSTALLED
+        elif step.name in skip:
+            check.summary = SKIPPED
+        else:
+            _run_step(step, ctx, check)
+        display.finish(check)
+    data = report.write_reports(checks, ctx.target, ctx.interp,
+                                ctx.venv.installer if ctx.venv else None, started,
+                                ctx.report_dir)
+    if ctx.venv and not keep_venv:
+        shutil.rmtree(ctx.venv.path, ignore_errors=True)
+    return data
+
+
+def _run_step(step: Step, ctx: GateContext, check: Check) -> None:
+    t0 = time.monotonic()
+    try:
+        step.run(ctx, check)
+    except (StepFailed, CommandFailed) as exc:
+        check.status, check.summary = "failed", str(exc).splitlines()[0]
+        check.details.append(str(exc))
+    except Exception as exc:  # a bug in a step must not lose the report
+        check.status = "failed"
+        check.summary = f"internal error: {type(exc).__name__}: {exc}"
+        check.details.append(traceback.format_exc())
+    check.duration_s = round(time.monotonic() - t0, 1)
