@@ -37,6 +37,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from nvx_ft import errors, interpreters, paths
+from nvx_ft.childenv import COMPILER, TSAN_QUIET, child_env
 
 #: the files of ``src/autobahn/nvx`` that make the two modules (the builder scripts,
 #: the C they read and the flag helper they import)
@@ -112,10 +113,7 @@ class Build:
 
     def env(self, base: dict | None = None) -> dict:
         """An environment whose Python imports this build's modules first."""
-        env = dict(os.environ if base is None else base)
-        env["PYTHONPATH"] = os.pathsep.join(
-            [str(self.path)] + [p for p in env.get("PYTHONPATH", "").split(os.pathsep) if p])
-        return env
+        return child_env(base=base, pythonpath_first=[self.path])
 
     def as_dict(self) -> dict:
         d = asdict(self)
@@ -283,8 +281,7 @@ def build_python(python: str, ident: dict | None = None, no_cache: bool = False)
 
 
 def build(source: Path, python: str | None = None, cflags=(), ldflags=(), edits=(),
-          patch_name: str | None = None, force: bool = False,
-          env_extra: dict | None = None) -> Build:
+          patch_name: str | None = None, force: bool = False) -> Build:
     """Compile the two modules; returns the (possibly cached) :class:`Build`.
 
     ``source`` is a folder from :func:`nvx_source`. ``edits`` (a patch) are applied
@@ -321,15 +318,11 @@ def build(source: Path, python: str | None = None, cflags=(), ldflags=(), edits=
         apply_edits(nvx, edits)
         out_dir = work / "out"
         out_dir.mkdir()
-        env = {**os.environ, **(env_extra or {})}
-        # Only the interpreter's own flags plus ours: a CFLAGS left in the environment
-        # would replace the interpreter's (newer setuptools) and change the build.
-        for var in ("CFLAGS", "CPPFLAGS", "LDFLAGS", "CC", "LDSHARED"):
-            env.pop(var, None)
-        env["NVX_FT_EXTRA_FLAGS"] = json.dumps([cflags, ldflags])
-        env.pop("PYTHONPATH", None)  # the builders must not see another build's modules
-        if "sanitize=thread" in (ident["cflags"] or ""):
-            env["TSAN_OPTIONS"] = "report_bugs=0 exitcode=0"  # the compile itself is not under test
+        tsan = "sanitize=thread" in (ident["cflags"] or "")
+        # PYTHONPATH: the builders must not see another build's modules
+        env = child_env(scrub=(*COMPILER, "PYTHONPATH"),
+                        set={"NVX_FT_EXTRA_FLAGS": json.dumps([cflags, ldflags]),
+                             **(TSAN_QUIET if tsan else {})})
         log = []
         for script in BUILDERS:
             out = subprocess.run([bpy, "-c", _DRIVER, str(nvx), str(out_dir), script],

@@ -17,12 +17,12 @@ to import), 2 when not applicable (a GIL build: there is no GIL to keep disabled
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from dataclasses import asdict, dataclass, field
 
 from nvx_ft import errors, interpreters
+from nvx_ft.childenv import GIL_FORCED_OFF, child_env
 
 #: Modules whose import must keep the GIL disabled.
 DEFAULT_MODULES = (
@@ -128,22 +128,14 @@ class ImportCheck:
         return f"{head}: {self.detail}"
 
 
-def _child_env() -> dict:
-    env = dict(os.environ)
-    # PYTHON_GIL=0 would force the GIL off and hide the very flip we look for; =1 is
-    # passed through (the guard must then report the GIL enabled).
-    if env.get("PYTHON_GIL") == "0":
-        del env["PYTHON_GIL"]
-    return env
-
-
 def check_import(module: str, python: str | None = None, optional: bool = False,
                  env: dict | None = None, timeout: float = 120.0) -> ImportCheck:
     """Import ``module`` in a fresh ``python`` process and judge what the GIL did."""
     python = python or sys.executable
     try:
         proc = subprocess.run([python, "-c", _CHILD, module], capture_output=True, text=True,
-                              timeout=timeout, env=env if env is not None else _child_env())
+                              timeout=timeout,
+                              env=env if env is not None else child_env(scrub=GIL_FORCED_OFF))
     except subprocess.TimeoutExpired:
         return ImportCheck(module, IMPORT_ERROR, python,
                            detail=f"import did not finish within {timeout:.0f} s")

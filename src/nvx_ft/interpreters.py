@@ -21,6 +21,7 @@ import sys
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from nvx_ft.childenv import child_env
 from nvx_ft.errors import Blocked, UsageError
 
 #: Every interpreter the project knows how to test, oldest first.
@@ -182,7 +183,7 @@ def _candidates(label: str):
             out = subprocess.run(
                 [uv, "python", "find", "--no-project", label],
                 capture_output=True, text=True, timeout=30,
-                env={**os.environ, "UV_PYTHON_DOWNLOADS": "never"},
+                env=child_env(set={"UV_PYTHON_DOWNLOADS": "never"}),
             )
             if out.returncode == 0 and out.stdout.strip():
                 yield out.stdout.strip(), "uv"

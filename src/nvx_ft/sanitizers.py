@@ -30,6 +30,7 @@ from pathlib import Path
 
 from nvx_ft import build as build_mod
 from nvx_ft import errors, interpreters, paths
+from nvx_ft.childenv import child_env
 
 SUPPRESSIONS = Path(__file__).with_name("tsan-suppressions.txt")
 ASAN_CFLAGS = ("-fsanitize=address", "-fno-omit-frame-pointer", "-g")
@@ -110,27 +111,25 @@ def libasan() -> str:
 
 def tsan_env(base: dict | None = None, log_dir: str | None = None) -> dict:
     """Reports go to files in ``log_dir`` (pytest's fd capture would swallow stderr)."""
-    env = dict(os.environ if base is None else base)
     # halt at the first report: the test running then is the one named (pytest -v prints
     # it before it runs), and the rest of the suite's time is not spent
     opts = [f"suppressions={SUPPRESSIONS}", "halt_on_error=1", "exitcode=66",
             "second_deadlock_stack=1", "report_signal_unsafe=0"]
     if log_dir:
         opts.append(f"log_path={Path(log_dir) / 'tsan'}")
-    env["TSAN_OPTIONS"] = " ".join(opts)
-    env["PYTHON_GIL"] = "0"  # a re-enabled GIL would hide races; the gil suite checks that
-    return env
+    # PYTHON_GIL=0: a re-enabled GIL would hide races; the gil suite checks that
+    return child_env(base=base, set={"TSAN_OPTIONS": " ".join(opts), "PYTHON_GIL": "0"})
 
 
 def asan_env(base: dict | None = None, log_dir: str | None = None) -> dict:
-    env = dict(os.environ if base is None else base)
-    env["LD_PRELOAD"] = " ".join(p for p in (libasan(), env.get("LD_PRELOAD", "")) if p)
-    env["PYTHONMALLOC"] = "malloc"  # real heap blocks with redzones, not pymalloc arenas
+    preload = (base if base is not None else os.environ).get("LD_PRELOAD", "")
     opts = ["detect_leaks=0", "halt_on_error=1", "exitcode=67"]
     if log_dir:
         opts.append(f"log_path={Path(log_dir) / 'asan'}")
-    env["ASAN_OPTIONS"] = ":".join(opts)
-    return env
+    # PYTHONMALLOC=malloc: real heap blocks with redzones, not pymalloc arenas
+    return child_env(base=base, set={
+        "LD_PRELOAD": " ".join(p for p in (libasan(), preload) if p),
+        "PYTHONMALLOC": "malloc", "ASAN_OPTIONS": ":".join(opts)})
 
 
 def env_for(sanitizer: str | None, base: dict | None = None, log_dir: str | None = None) -> dict:
@@ -138,7 +137,7 @@ def env_for(sanitizer: str | None, base: dict | None = None, log_dir: str | None
         return tsan_env(base, log_dir)
     if sanitizer == "asan":
         return asan_env(base, log_dir)
-    return dict(os.environ if base is None else base)
+    return child_env(base=base)
 
 
 # ----------------------------------------------------------------------------- reports

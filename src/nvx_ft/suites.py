@@ -118,13 +118,13 @@ def run_suite(
     shutil.copyfile(__file__, work / f"{PLUGIN_NAME}.py")
     events_path, skip_path = work / "events.jsonl", work / "skip.txt"
     skip_path.write_text("", encoding="utf-8")
-    child_env = dict(os.environ if env is None else env)
-    child_env.update({
+    # imported here, not at the top: this file also runs as the child's plugin, where
+    # nvx_ft need not be installed
+    from nvx_ft.childenv import child_env
+
+    suite_env = child_env(base=env, pythonpath_first=[work], set={
         _EVENTS_ENV: str(events_path), _SKIP_ENV: str(skip_path),
-        _TEST_TIMEOUT_ENV: str(test_timeout or timeout),
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(work), child_env.get("PYTHONPATH")])),
-        "PYTHONUNBUFFERED": "1",
-    })
+        _TEST_TIMEOUT_ENV: str(test_timeout or timeout), "PYTHONUNBUFFERED": "1"})
     command = [python, "-m", "pytest", str(suite), "-p", PLUGIN_NAME, "-p", "no:faulthandler",
                "-p", "no:cacheprovider", "-q", *extra_args]
     result = SuiteResult(name, "passed", {}, 0.0, [], command=command)
@@ -140,7 +140,7 @@ def run_suite(
         deadline = start + timeout
         with open(out_file, "wb") as out:
             proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT,
-                                    env=child_env, cwd=cwd)
+                                    env=suite_env, cwd=cwd)
             hit_deadline = _wait(proc, deadline, events_path, progress, start, outcomes,
                                  len(collected))
         events = _read_events(events_path)

@@ -35,12 +35,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from nvx_ft import interpreters
+from nvx_ft.childenv import MEASUREMENT, child_env
 from nvx_ft.paths import ROOT
-
-#: Environment that would change what a child measures: set per build, never inherited.
-_CONTROLLED_ENV = ("PYTHON_GIL", "AUTOBAHN_USE_NVX", "NVX_FT_TARGET", "PYTHONDEVMODE",
-                   "PYTHONMALLOC", "PYTHONTRACEMALLOC")
-
 
 @dataclass(frozen=True)
 class Build:
@@ -129,10 +125,7 @@ def provision(interp: interpreters.Interpreter, venv_root: Path, log) -> str:
 
 
 def _child_env(build: Build, extra: dict[str, str] | None = None) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in _CONTROLLED_ENV}
-    env.update(build.env)
-    env.update(extra or {})
-    return env
+    return child_env(scrub=MEASUREMENT, set={**build.env, **(extra or {})})
 
 
 def _run_child(cmd: list[str], env: dict, log_path: Path, timeout: float) -> str | None:

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
 import statistics
 import sys
@@ -30,6 +29,7 @@ from pathlib import Path
 
 from nvx_ft import build as build_mod
 from nvx_ft import errors, interpreters
+from nvx_ft.childenv import child_env
 from nvx_ft import mutants as corpus_mod
 from nvx_ft import sanitizers
 from nvx_ft.paths import ROOT
@@ -256,10 +256,8 @@ def run_matrix(mode: str = "default", mutant_names=None, suite_names=None,
     version = autobahn or (None if source else build_mod.installed_autobahn_version())
     src = build_mod.nvx_source(version=version if not source else None, path=source)
     cflags = list(sanitizers.ASAN_CFLAGS) if mode == "asan" else []
-    env_base = os.environ.copy()
-    env_base.pop("PYTHONPATH", None)
-    env_base["PYTHONFAULTHANDLER"] = "1"
-    env_base.pop("NVX_FT_HYPOTHESIS_PROFILE", None)
+    env_base = child_env(scrub=("PYTHONPATH", "NVX_FT_HYPOTHESIS_PROFILE"),
+                         set={"PYTHONFAULTHANDLER": "1"})
     chosen = suites_for(mode, suite_names, suites)
     missing = [s for s in chosen if not _suite_exists(s)]
     suites = [s for s in chosen if s not in missing]
@@ -312,8 +310,8 @@ def run_matrix(mode: str = "default", mutant_names=None, suite_names=None,
                 args = [*suite.pytest_args(kind), *COMMON_ARGS, f"--nvx-seed={seed}",
                         f"--hypothesis-seed={seed}", *suite.args]
                 with tempfile.TemporaryDirectory() as hyp_dir:
-                    env = b.env(env_base)
-                    env["HYPOTHESIS_STORAGE_DIRECTORY"] = hyp_dir
+                    env = child_env(base=b.env(env_base),
+                                    set={"HYPOTHESIS_STORAGE_DIRECTORY": hyp_dir})
                     r = run_contained(python, args, env, suite.timeout, ROOT, suite.test_timeout,
                                       logs / f"{m.name}--{suite.name}.log", suite.sanitizer,
                                       suite.name)
