@@ -27,6 +27,8 @@ nox.needs_version = ">=2025.5.1"
 
 FOUND = interpreters.find_all()
 FREE_THREADED = [label for label in interpreters.LABELS if label.endswith("t")]
+#: self-tests whose verdict depends on the interpreter's build (free-threaded or not)
+PER_INTERPRETER_SELFTESTS = "selftests/per_interpreter"
 
 
 def _link_found_interpreters() -> None:
@@ -78,7 +80,7 @@ for _label in interpreters.LABELS:
 def install_target(session: nox.Session) -> None:
     """nvx-ft plus autobahn from PyPI (a wheel, or an sdist build where none exists).
 
-    ``bench`` too: tests/test_benchmarks_smoke.py runs every benchmark once and draws the
+    ``bench`` too: selftests/test_benchmarks_smoke.py runs every benchmark once and draws the
     plot, so the benchmark code cannot rot (matplotlib has cp314t wheels).
     """
     session.install("-e", ".[target,stress,dev,bench]")
@@ -88,21 +90,24 @@ def install_target(session: nox.Session) -> None:
 def tests(session: nox.Session) -> None:
     """NVX on one interpreter: correctness (tests/) and free-threading (stress/) suites.
 
-    nvx-ft's own machinery (tests marked ``harness``) is interpreter-independent and runs
-    once, in ``nox -s harness``.
+    Also the self-tests whose verdict depends on the interpreter's build
+    (selftests/per_interpreter/: the hammer, the GIL guard, stress/ catching shared state);
+    the rest of nvx-ft's own machinery runs once, in ``nox -s harness``.
     """
     install_target(session)
     session.run("nvx-ft", "info")
-    session.run("pytest", *(session.posargs or ["tests", "stress", "-m", "not harness"]))
+    session.run("pytest", *(session.posargs or ["tests", "stress", PER_INTERPRETER_SELFTESTS]))
 
 
 @nox.session
 def harness(session: nox.Session) -> None:
-    """Self-tests of nvx-ft itself (gate, fileset, inspect, suites, build, mutants, bench,
-    CLI, interpreter discovery, the differential suite's ability to fail), on nox's
-    interpreter: they drive other interpreters themselves where they need them."""
+    """Self-tests of nvx-ft itself, selftests/ (gate, fileset, inspect, suites, build,
+    mutants, sanitizers, bench, CLI, interpreter discovery, workflows, the hammer and the
+    GIL guard, the differential and stress suites' ability to fail), on nox's
+    interpreter: they drive other interpreters themselves where they need them.
+    selftests/per_interpreter/ is left to ``nox -s tests``, which runs it on each one."""
     install_target(session)
-    session.run("pytest", "tests", "-m", "harness", *session.posargs)
+    session.run("pytest", "selftests", f"--ignore={PER_INTERPRETER_SELFTESTS}", *session.posargs)
 
 
 @nox.session(reuse_venv=True)
@@ -137,8 +142,7 @@ def parallel(session: nox.Session) -> None:
     """tests/ under pytest-run-parallel: every test in 4 threads at once, then in 'auto'."""
     install_target(session)
     for threads in ("4", "auto"):
-        session.run("pytest", "tests", "-m", "not harness", f"--parallel-threads={threads}",
-                    *session.posargs)
+        session.run("pytest", "tests", f"--parallel-threads={threads}", *session.posargs)
 
 
 @nox.session(venv_backend="none")

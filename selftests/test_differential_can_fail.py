@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
-TESTS = Path(__file__).parent
-SUITE = [str(TESTS / "test_utf8_differential.py"), str(TESTS / "test_xor_differential.py")]
+ROOT = Path(__file__).resolve().parent.parent
+SUITE = [str(ROOT / "tests" / "test_utf8_differential.py"),
+         str(ROOT / "tests" / "test_xor_differential.py")]
 
 pytestmark = [
     pytest.mark.harness,
@@ -22,7 +23,7 @@ def run_suite(pytester, target, *files):
     return pytester.runpytest_subprocess(
         *(files or SUITE), f"--nvx-target=nvx_ft.bad_targets:{target}",
         "-p", "no:cacheprovider", "-p", "no:randomly", "--hypothesis-seed=0",
-        "--rootdir", str(TESTS.parent), timeout=300,
+        "--rootdir", str(ROOT), timeout=300,
     )
 
 

@@ -6,6 +6,11 @@ import pytest
 
 from nvx_ft.hammer import HammerTimeout, rng, run_threaded
 
+pytestmark = [
+    pytest.mark.harness,
+    pytest.mark.thread_unsafe(reason="starts its own threads through run_threaded"),
+]
+
 
 def test_threads_really_overlap():
     # every thread waits for all the others mid-run: only possible if they all run at once

@@ -24,7 +24,7 @@ FREE_THREADED = bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
 needs_free_threading = pytest.mark.skipif(
     not FREE_THREADED,
     reason=f"not applicable: Python {sys.version.split()[0]} is a GIL build, there is no "
-           f"disabled GIL to guard (run selftests/ with python3.14t)")
+           f"disabled GIL to guard (nox -s tests-3.14t runs selftests/per_interpreter/)")
 
 _MODULE_C = """\
 #include <Python.h>
@@ -37,6 +37,11 @@ PyMODINIT_FUNC PyInit_%s(void) { return PyModuleDef_Init(&def); }
 _DECLARES = "    {Py_mod_gil, Py_MOD_GIL_NOT_USED},\n"
 #: ``nvx-ft`` as the console script runs it (``-m nvx_ft.cli`` would load cli twice)
 NVX_FT = [sys.executable, "-c", "import sys; from nvx_ft.cli import main; sys.exit(main())"]
+
+pytestmark = [
+    pytest.mark.harness,
+    pytest.mark.thread_unsafe(reason="compiles extensions and runs subprocesses"),
+]
 
 
 @pytest.fixture(scope="session")

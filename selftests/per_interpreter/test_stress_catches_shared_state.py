@@ -17,13 +17,20 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from nvx_ft.stress_settings import INTENSITIES
+
+ROOT = Path(__file__).resolve().parents[2]
 SCENARIOS = ["test_per_thread_objects.py", "test_lifecycle_churn.py", "test_mixed_work.py",
              "test_oversubscription.py", "test_shared_object.py"]
 DIFFERENTIAL = ["tests/test_utf8_differential.py", "tests/test_xor_differential.py"]
 SHARED_STATE = "nvx_ft.bad_targets:shared_state"
 CONTROL = "nvx_ft.bad_targets:reference_target"
 SEED = 20260601  # fixed: the self-test itself must be reproducible
+
+pytestmark = [
+    pytest.mark.harness,
+    pytest.mark.thread_unsafe(reason="runs the stress suite in subprocesses"),
+]
 
 
 def run_pytest(target, files, timeout):
@@ -44,8 +51,8 @@ def shared_state_stress(hammer_timeout):
 
 
 @pytest.fixture(scope="module")
-def hammer_timeout(intensity):
-    return 4 * intensity.test_timeout
+def hammer_timeout(nvx_intensity):
+    return 4 * INTENSITIES[nvx_intensity].test_timeout
 
 
 def test_stress_catches_shared_state(shared_state_stress):
