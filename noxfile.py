@@ -138,6 +138,17 @@ def stress(session: nox.Session) -> None:
 
 
 @nox.session(python=list(interpreters.LABELS))
+def protocol(session: nox.Session) -> None:
+    """autobahn's WebSocket protocol driving NVX (protocol/): autobahn asyncio servers and
+    clients in threads, the websockets peer in its own process, bad raw-socket peers,
+    Twisted, the protocol import graphs' GIL guard. ``-- --nvx-intensity=nightly`` for more.
+    """
+    session.install("-e", ".[target,stress,protocol]")
+    session.run("nvx-ft", "info")
+    session.run("pytest", "protocol", *session.posargs)
+
+
+@nox.session(python=list(interpreters.LABELS))
 def parallel(session: nox.Session) -> None:
     """tests/ under pytest-run-parallel: every test in 4 threads at once, then in 'auto'."""
     install_target(session)
