@@ -102,10 +102,10 @@ def tests(session: nox.Session) -> None:
 @nox.session
 def harness(session: nox.Session) -> None:
     """Self-tests of nvx-ft itself, selftests/ (gate, fileset, inspect, suites, build,
-    mutants, sanitizers, bench, CLI, interpreter discovery, workflows, the hammer and the
-    GIL guard, the differential and stress suites' ability to fail), on nox's
-    interpreter: they drive other interpreters themselves where they need them.
-    selftests/per_interpreter/ is left to ``nox -s tests``, which runs it on each one."""
+    mutants, sanitizers, bench, CLI, interpreter discovery, workflows, protocol faults,
+    the differential suite's ability to fail), on nox's interpreter: they drive other
+    interpreters themselves where they need them. selftests/per_interpreter/ (the hammer,
+    the GIL guard) is left to ``nox -s tests``, which runs it on each interpreter."""
     install_target(session)
     session.run("pytest", "selftests", f"--ignore={PER_INTERPRETER_SELFTESTS}", *session.posargs)
 
