@@ -248,7 +248,10 @@ def test_a_wheel_whose_modules_do_not_load_fails_install_and_nothing_else_runs(
     assert data["schema"] == report.SCHEMA and data["verdict"] == "fail"
     assert_matches_schema(data)
     statuses = {c["name"]: c["status"] for c in data["checks"]}
-    assert statuses == {"install": "failed", **{n: "not-run" for n in CHECKS[1:]}}
+    # the classifier check: a failed gate supports no classifier, the wheel declares none
+    assert statuses == {"install": "failed", **{n: "not-run" for n in CHECKS[1:]},
+                        "classifier": "passed"}
+    assert data["recommendation"]["label"] == "none"
     install = data["checks"][0]
     assert "does not import the artefact" in install["summary"] + " ".join(install["details"])
     assert "import _nvx_utf8validator" in " ".join(install["details"])
@@ -256,7 +259,7 @@ def test_a_wheel_whose_modules_do_not_load_fails_install_and_nothing_else_runs(
     assert "| install " in out and "VERDICT: FAIL" in out
     assert "# nvx-ft release gate: FAIL" in (run_dir / "gate.md").read_text()
     suites = ET.parse(run_dir / "gate.junit.xml").getroot().findall("testsuite")
-    assert [s.get("name") for s in suites] == list(CHECKS)
+    assert [s.get("name") for s in suites] == [*CHECKS, "classifier"]
     assert not (run_dir / "venv").exists()  # removed unless --keep-venv
 
 
@@ -282,7 +285,7 @@ def _gate_with_a_stand_in_install(tmp_path, monkeypatch, checkout: Path) -> dict
 
 def _protocol_in_every_report(data: dict, report_dir: Path) -> tuple[dict, ET.Element]:
     assert_matches_schema(data)
-    assert [c["name"] for c in data["checks"]] == list(CHECKS)
+    assert [c["name"] for c in data["checks"]] == [*CHECKS, "classifier"]
     assert CHECKS.index("protocol") == CHECKS.index("stress") + 1
     protocol = next(c for c in data["checks"] if c["name"] == "protocol")
     row = next(line for line in (report_dir / "gate.md").read_text().splitlines()

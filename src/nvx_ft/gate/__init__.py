@@ -41,7 +41,10 @@ to a 3.14t gate -, a pure-Python wheel without NVX).
 ``free_threaded``, ``source``), ``installer``, ``nvx_ft`` (version, git commit),
 ``checks``: a list of {``name``, ``status`` (passed | failed | crashed | timeout |
 not-run), ``duration_s``, ``summary``, ``counts``, ``failures`` [{``nodeid``,
-``message``}], ``details``, ``outputs``}, one per step in the order above.
+``message``}], ``details``, ``outputs``}, one per step in the order above, then
+``classifier``; ``recommendation``: the Free Threading classifier the checks support, the
+rule, the evidence per level and the wheel's declared classifiers against it
+(``recommend.py``; the ``classifier`` check fails when the wheel declares more).
 """
 
 from nvx_ft.gate.inputs import add_arguments

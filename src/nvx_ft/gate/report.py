@@ -13,6 +13,7 @@ from pathlib import Path
 
 from nvx_ft import suites
 from nvx_ft.errors import EXIT_BLOCKED, EXIT_FAIL, EXIT_PASS
+from nvx_ft.gate import recommend
 from nvx_ft.gate.context import Check, Target
 from nvx_ft.interpreters import Interpreter
 from nvx_ft.paths import ROOT
@@ -34,7 +35,9 @@ def verdict_of(checks: list[Check]) -> tuple[str, int]:
 def write_reports(checks: list[Check], target: Target, interp: Interpreter,
                   installer: str | None, started: dt.datetime, report_dir: Path) -> dict:
     """Write the three reports (and the step summary); return ``gate.json``'s data."""
+    checks, rec = with_recommendation(checks, target, interp)
     data = _report_data(checks, target, interp, installer, started)
+    data["recommendation"] = rec
     (report_dir / "gate.json").write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
     md = render_markdown(data)
     (report_dir / "gate.md").write_text(md, encoding="utf-8")
@@ -45,6 +48,15 @@ def write_reports(checks: list[Check], target: Target, interp: Interpreter,
     suites.write_junit(report_dir / "gate.junit.xml",
                        [suites.junit_testsuite(c.suite or _as_suite_result(c)) for c in checks])
     return data
+
+
+def with_recommendation(checks: list[Check], target: Target, interp) -> tuple[list[Check], dict]:
+    """The Free Threading classifier the checks support (``recommend.py``) and the
+    ``classifier`` check: failed when the wheel declares more than that."""
+    declared = target.wheel.info.classifiers if target.wheel else None
+    rec, c = recommend.for_gate([c.as_dict() for c in checks], interp.free_threaded, declared)
+    return [*checks, Check(recommend.CHECK_NAME, c["status"], 0.0, c["summary"],
+                           details=c["details"])], rec
 
 
 def _report_data(checks, target, interp, installer, started) -> dict:
@@ -130,4 +142,6 @@ def render_markdown(data: dict) -> str:
             for f in c["failures"][:20]:
                 lines += ["", f"### `{f['nodeid']}`", "", "```", f["message"][:3000], "```"]
             lines.append("")
+    if data.get("recommendation"):
+        lines.append(recommend.render_markdown(data["recommendation"]))
     return "\n".join(lines)

@@ -10,7 +10,7 @@ import time
 import traceback
 from pathlib import Path
 
-from nvx_ft.gate import inputs, report
+from nvx_ft.gate import inputs, recommend, report
 from nvx_ft.gate.context import PROJECT, Check, GateContext, Step, StepFailed
 from nvx_ft.gate.display import Display
 from nvx_ft.gate.steps import STEPS
@@ -37,6 +37,7 @@ def run(args) -> int:
     data = run_gate(ctx, skip=tuple(args.skip), keep_venv=args.keep_venv)
     print(report.render_table(data))
     print(report.verdict_line(data))
+    print(recommend.render_text(data["recommendation"]))
     print(f"reports: {report_dir / 'gate.json'}, {report_dir / 'gate.md'}, "
           f"{report_dir / 'gate.junit.xml'}")
     return data["exit_code"]
