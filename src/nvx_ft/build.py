@@ -36,7 +36,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from nvx_ft import errors, interpreters, paths
+from nvx_ft import errors, interpreters, paths, venvs
 from nvx_ft.childenv import COMPILER, TSAN_QUIET, child_env
 
 #: the files of ``src/autobahn/nvx`` that make the two modules (the builder scripts,
@@ -253,28 +253,20 @@ def identity(python: str) -> dict:
 
 def build_python(python: str, ident: dict | None = None, no_cache: bool = False) -> str:
     """An interpreter that can run the builder scripts (cffi + setuptools): ``python``
-    itself when it has them, else a venv of it under the cache with both installed.
-    ``no_cache`` keeps pip's wheel cache out (sanitizer interpreters: see README)."""
+    itself when it has them, else a venv of its base interpreter under the cache with
+    both installed. ``no_cache`` keeps pip's wheel cache out (sanitizer interpreters: see
+    README)."""
     ident = ident or identity(python)
     if ident["cffi"] and ident["setuptools"]:
         return python
-    key = hashlib.sha256((ident["base_executable"] + ident["sys_version"]).encode()).hexdigest()[:16]
-    venv = paths.cache_root() / "buildenv" / key
-    exe = venv / "bin" / "python"
-    if exe.exists():
-        vi = identity(str(exe))
-        if vi["cffi"] and vi["setuptools"]:
-            return str(exe)
-    subprocess.run([python, "-m", "venv", "--clear", str(venv)], check=True,
-                   capture_output=True, timeout=300)
-    cmd = [str(exe), "-m", "pip", "install", "--disable-pip-version-check", "-q",
-           "cffi>=2", "setuptools"]
-    if no_cache:
-        cmd.insert(4, "--no-cache-dir")
-    out = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
-    if out.returncode != 0:
-        raise BuildError(f"could not make a build env for {python}: {out.stderr[-1500:]}")
-    return str(exe)
+    base = ident["base_executable"]
+    key = hashlib.sha256((base + ident["sys_version"]).encode()).hexdigest()[:16]
+    try:
+        return venvs.provisioned(base, paths.cache_root() / "buildenv" / key,
+                                 ["cffi>=2", "setuptools"], cache=not no_cache,
+                                 env=child_env(set=TSAN_QUIET), timeout=900)
+    except venvs.CommandFailed as exc:
+        raise BuildError(f"could not make a build env for {python}: {exc}") from None
 
 
 # ----------------------------------------------------------------------------- build

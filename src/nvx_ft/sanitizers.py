@@ -19,7 +19,6 @@ with redzones): out-of-bounds reads/writes in SIMD heads and tails become report
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import re
 import shutil
@@ -29,8 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from nvx_ft import build as build_mod
-from nvx_ft import errors, interpreters, paths
-from nvx_ft.childenv import child_env
+from nvx_ft import errors, interpreters, paths, venvs
+from nvx_ft.childenv import TSAN_QUIET, child_env
 
 SUPPRESSIONS = Path(__file__).with_name("tsan-suppressions.txt")
 ASAN_CFLAGS = ("-fsanitize=address", "-fno-omit-frame-pointer", "-g")
@@ -51,25 +50,14 @@ def suite_python(base: str, root: Path, autobahn: str | None = None) -> str:
     autobahn to a sanitizer interpreter)."""
     ident = build_mod.identity(base)
     key = hashlib.sha256(f"{ident['base_executable']}|{ident['sys_version']}|{root}".encode())
-    venv = paths.cache_root() / "venvs" / key.hexdigest()[:16]
-    exe = venv / "bin" / "python"
-    stamp = venv / "nvx-ft-ready"
-    if stamp.is_file():
-        return str(exe)
-    quiet = {**os.environ, "TSAN_OPTIONS": "report_bugs=0 exitcode=0"}
-    subprocess.run([base, "-m", "venv", "--clear", str(venv)], check=True, env=quiet,
-                   capture_output=True, timeout=600)
-    reqs = [f"-e{root}[target,stress]", "setuptools"]
-    if autobahn:
-        reqs.append(f"autobahn=={autobahn}")
-    out = subprocess.run([str(exe), "-m", "pip", "install", "--no-cache-dir",
-                          "--disable-pip-version-check", "-q", *reqs],
-                         capture_output=True, text=True, env=quiet, timeout=3600)
-    if out.returncode != 0:
+    reqs = [f"-e{root}[target,stress]", "setuptools",
+            *([f"autobahn=={autobahn}"] if autobahn else [])]
+    try:
+        return venvs.provisioned(base, paths.cache_root() / "venvs" / key.hexdigest()[:16],
+                                 reqs, env=child_env(set=TSAN_QUIET), timeout=3600)
+    except venvs.CommandFailed as exc:
         raise SanitizerUnavailable(f"could not install nvx-ft into a venv of {base}:\n"
-                                   f"{out.stderr[-2000:]}")
-    stamp.write_text(json.dumps({"base": base, "root": str(root)}))
-    return str(exe)
+                                   f"{exc}") from None
 
 
 # ----------------------------------------------------------------------------- instrumentation

@@ -34,7 +34,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from nvx_ft import interpreters
+from nvx_ft import interpreters, venvs
 from nvx_ft.childenv import MEASUREMENT, child_env
 from nvx_ft.paths import ROOT
 
@@ -100,25 +100,15 @@ def _bench_requirements() -> list[str]:
 
 def provision(interp: interpreters.Interpreter, venv_root: Path, log) -> str:
     """A venv for ``interp`` with nvx-ft (editable) and autobahn; its python."""
-    venv = venv_root / interp.label
-    python = venv / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
-    reqs = _bench_requirements()
     # the real binary: nox finds interpreters through a folder of links, a shell via PATH
     real = os.path.realpath(interp.executable)
-    stamp_text = json.dumps({
-        "autobahn": "sdist", "interpreter": real, "version": interp.version, "reqs": reqs,
-        "pyproject": hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()})
-    stamp = venv / ".nvx-ft-bench-stamp"
-    if python.exists() and stamp.exists() and stamp.read_text() == stamp_text:
-        return str(python)
-    log(f"creating venv {venv} for {real} (once; reused while unchanged)")
-    subprocess.run([real, "-m", "venv", "--clear", str(venv)], check=True)
     # autobahn from its sdist in every venv: there is no cp314t wheel, so 3.14t builds NVX
     # here; 3.14 must too, or "ft vs GIL" would compare autobahn's CI compiler with ours
-    subprocess.run([str(python), "-m", "pip", "install", "-q", "--disable-pip-version-check",
-                    "--no-binary", "autobahn", "-e", f"{ROOT}[target]", *reqs], check=True)
-    stamp.write_text(stamp_text)
-    return str(python)
+    requirements = ["--no-binary", "autobahn", "-e", f"{ROOT}[target]", *_bench_requirements()]
+    pyproject = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
+    return venvs.provisioned(real, venv_root / interp.label, requirements,
+                             stamp={"version": interp.version, "pyproject": pyproject},
+                             progress=log, log=venv_root / f"{interp.label}.log", cache=True)
 
 
 # --------------------------------------------------------------------------- children
@@ -243,7 +233,7 @@ def run_all(builds, mode: Mode, out: Path, venv_root: Path | None, log=print) ->
             interp_info = {**interp.as_dict(), "executable": os.path.realpath(interp.executable)}
             try:
                 python = provision(interp, venv_root, log) if venv_root else interp.executable
-            except subprocess.CalledProcessError as exc:
+            except venvs.CommandFailed as exc:
                 results["builds"][build.name] = {"status": "failed", "interpreter": interp_info,
                                                  "errors": [f"venv setup failed: {exc}"]}
                 log(f"[{build.name}] FAILED: venv setup: {exc}")
