@@ -28,6 +28,7 @@ class ClientResult:
     error: str | None = None
     close_code: int | None = None
     was_clean: bool | None = None
+    close_reason: str | None = None
 
 
 def _protocol_class():
@@ -43,7 +44,7 @@ def _protocol_class():
 
         def onClose(self, wasClean, code, reason):
             res = self.factory.result
-            res.was_clean, res.close_code = wasClean, code
+            res.was_clean, res.close_code, res.close_reason = wasClean, code, reason
             if hasattr(self, "inbox"):
                 self.inbox.put_nowait(None)  # wake the plan if it is waiting for an echo
             self.factory.closed.set_result(None) if not self.factory.closed.done() else None
@@ -83,8 +84,12 @@ def _protocol_class():
     return PlanClientProtocol
 
 
-def _ws_options() -> dict:
-    return dict(maxFramePayloadSize=0, maxMessagePayloadSize=0, autoPingInterval=0)
+def _ws_options(timeout: float) -> dict:
+    # handshake timeouts as long as the run's bound: under load autobahn's defaults
+    # (5 s open, 1 s close, 1 s server drop) would fail healthy connections
+    return dict(maxFramePayloadSize=0, maxMessagePayloadSize=0, autoPingInterval=0,
+                openHandshakeTimeout=timeout, closeHandshakeTimeout=timeout,
+                serverConnectionDropTimeout=timeout)
 
 
 @dataclass
@@ -105,7 +110,7 @@ def run_clients(url_for, conns: int, threads: int, seed: int, volume: Volume, *,
     async def one(loop, res: ClientResult):
         factory = WebSocketClientFactory(res.url, loop=loop)
         factory.protocol = proto_cls
-        factory.setProtocolOptions(**_ws_options())
+        factory.setProtocolOptions(**_ws_options(timeout))
         factory.result, factory.seed, factory.volume, factory.timeout = res, seed, volume, timeout
         factory.closed, factory.task = loop.create_future(), None
         host, port = res.url.split("/")[2].split(":")

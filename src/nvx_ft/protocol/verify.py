@@ -24,7 +24,8 @@ def echo_problems(results, seed: int, volume: Volume, side: str) -> list[str]:
         elif r["ok"] != volume.messages:
             out.append(f"{who}: {r['ok']} of {volume.messages} echoes exact")
         if r["close_code"] != 1000:
-            out.append(f"{who}: closed with {r['close_code']}, expected 1000")
+            why = f" ({r['close_reason']})" if r.get("close_reason") else ""
+            out.append(f"{who}: closed with {r['close_code']}{why}, expected 1000")
     return out
 
 
