@@ -10,8 +10,9 @@ import sys
 
 import pytest
 
-from nvx_ft import build, cli, errors, sanitizers
-from nvx_ft.build import BuildError, Edit
+from nvx_ft import build, cli, errors, patches, sanitizers, sources
+from nvx_ft.patches import Edit
+from nvx_ft.sources import BuildError
 
 pytestmark = [
     pytest.mark.harness,
@@ -22,9 +23,9 @@ pytestmark = [
 
 @pytest.fixture(scope="module")
 def source():
-    version = build.installed_autobahn_version()
+    version = sources.installed_autobahn_version()
     assert version, "autobahn must be installed for nvx-ft's own tests ([target] extra)"
-    return build.nvx_source(version=version)
+    return sources.nvx_source(version=version)
 
 
 @pytest.fixture(scope="module")
@@ -33,7 +34,7 @@ def control(source):
 
 
 def test_source_is_autobahns_nvx_folder(source):
-    assert sorted(p.name for p in source.iterdir()) == sorted(build.NVX_FILES)
+    assert sorted(p.name for p in source.iterdir()) == sorted(sources.NVX_FILES)
     assert "nvx_xormask_process" in (source / "_xormasker.c").read_text()
 
 
@@ -103,13 +104,13 @@ def test_patch_snippets_must_match_exactly_once(source, tmp_path):
     work = tmp_path / "nvx"
     shutil.copytree(source, work)
     with pytest.raises(BuildError, match="occurs 0 times"):
-        build.apply_edits(work, [Edit("_xormasker.c", "no such code", "x")])
+        patches.apply_edits(work, [Edit("_xormasker.c", "no such code", "x")])
     with pytest.raises(BuildError, match="occurs [2-9] times"):
-        build.apply_edits(work, [Edit("_xormasker.c", "masker->ptr", "x")])
+        patches.apply_edits(work, [Edit("_xormasker.c", "masker->ptr", "x")])
     with pytest.raises(BuildError, match="not one of"):
-        build.apply_edits(work, [Edit("../setup.py", "a", "b")])
+        patches.apply_edits(work, [Edit("../setup.py", "a", "b")])
     # ``after`` picks the first occurrence behind a unique anchor
-    build.apply_edits(work, [Edit("_xormasker.c", "masker->ptr = ptr;", "masker->ptr = 0;",
+    patches.apply_edits(work, [Edit("_xormasker.c", "masker->ptr = ptr;", "masker->ptr = 0;",
                                   after="void _nvx_xormask_process_sse2")])
     text = (work / "_xormasker.c").read_text()
     assert text.count("masker->ptr = 0;") == 3  # reset, new, and the one replaced

@@ -11,7 +11,7 @@ import textwrap
 
 import pytest
 
-from nvx_ft import build, mutants
+from nvx_ft import mutants, patches, sources
 from nvx_ft.mutants import run as mrun
 
 pytestmark = pytest.mark.harness
@@ -44,16 +44,16 @@ def test_mutant_is_well_formed(mutant):
 
 @pytest.fixture(scope="module")
 def source():
-    return build.nvx_source(version=build.installed_autobahn_version())
+    return sources.nvx_source(version=sources.installed_autobahn_version())
 
 
 @pytest.mark.parametrize("mutant", CORPUS, ids=[m.name for m in CORPUS])
 def test_mutant_applies_to_autobahns_source_and_changes_it(mutant, source, tmp_path):
     work = tmp_path / "nvx"
     shutil.copytree(source, work)
-    build.apply_edits(work, mutant.edits)
-    changed = [f for f in build.NVX_FILES if (work / f).read_text() != (source / f).read_text()]
-    assert changed == sorted({e.file for e in mutant.edits}, key=build.NVX_FILES.index)
+    patches.apply_edits(work, mutant.edits)
+    changed = [f for f in sources.NVX_FILES if (work / f).read_text() != (source / f).read_text()]
+    assert changed == sorted({e.file for e in mutant.edits}, key=sources.NVX_FILES.index)
 
 
 # ----------------------------------------------------------------------------- containment

@@ -9,7 +9,7 @@ import sysconfig
 
 import pytest
 
-from nvx_ft import build, cli, errors, interpreters, sanitizers
+from nvx_ft import build, cli, errors, interpreters, sanitizers, sources
 from nvx_ft.mutants import run as mrun
 
 pytestmark = [
@@ -99,7 +99,7 @@ def test_suppressions_can_never_hide_nvx():
 
 @pytest.fixture(scope="module")
 def plain_build():
-    return build.build(build.nvx_source(version=build.installed_autobahn_version()))
+    return build.build(sources.nvx_source(version=sources.installed_autobahn_version()))
 
 
 def test_uninstrumented_modules_are_refused(plain_build):
@@ -156,7 +156,7 @@ def test_tsan_mode_reports_the_racy_counter_and_nothing_for_the_control(tmp_path
     """Needs a TSan free-threaded CPython ($NVX_FT_PYTHON_TSAN); nightly (minutes)."""
     try:
         python = sanitizers.suite_python(interpreters.find_tsan(), mrun.ROOT,
-                                         build.installed_autobahn_version())
+                                         sources.installed_autobahn_version())
     except errors.Blocked as exc:
         pytest.skip(f"TSan mode NOT RUN: {exc}")
     rep = mrun.run_matrix("tsan", ["xor-racy-byte-counter"], python=python,

@@ -1,13 +1,14 @@
 """Build NVX's two CFFI modules from autobahn's source, for any interpreter and flags.
 
 ``build(...)`` compiles only ``_nvx_utf8validator`` and ``_nvx_xormasker`` from an
-autobahn source (an sdist downloaded from PyPI by version, a local sdist file, or a
-checkout/unpacked sdist folder), optionally after applying a patch (a list of exact
-snippet replacements, which is what the mutant corpus is made of), with extra compiler
-flags, for a given interpreter. The result is a folder holding just the two extension
-modules; putting it first on ``PYTHONPATH`` makes ``import _nvx_utf8validator`` (which
-``autobahn.nvx`` does) load this build instead of the installed wheel's, and the pytest
-header (``nvx_ft.target.describe``) shows the module paths, i.e. which build is under test.
+autobahn source (:mod:`nvx_ft.sources`: an sdist downloaded from PyPI by version, a local
+sdist file, or a checkout/unpacked sdist folder), optionally after applying a patch
+(:mod:`nvx_ft.patches`: exact snippet replacements, which is what the mutant corpus is
+made of), with extra compiler flags, for a given interpreter. The result is a folder
+holding just the two extension modules; putting it first on ``PYTHONPATH`` makes
+``import _nvx_utf8validator`` (which ``autobahn.nvx`` does) load this build instead of
+the installed wheel's, and the pytest header (``nvx_ft.target.describe``) shows the
+module paths, i.e. which build is under test.
 
 The compile is done by autobahn's own CFFI builder scripts (``src/autobahn/nvx/
 _utf8validator.py`` / ``_xormasker.py`` from the source given), run by the target
@@ -26,23 +27,19 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 import subprocess
 import sys
-import tarfile
 import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from nvx_ft import errors, interpreters, paths, venvs
+from nvx_ft import interpreters, paths, venvs
 from nvx_ft.childenv import COMPILER, TSAN_QUIET, child_env
+from nvx_ft.patches import apply_edits, patch_text
+from nvx_ft.sources import NVX_FILES, BuildError, source_hash
 
-#: the files of ``src/autobahn/nvx`` that make the two modules (the builder scripts,
-#: the C they read and the flag helper they import)
-NVX_FILES = ("_utf8validator.py", "_utf8validator.c", "_xormasker.py", "_xormasker.c",
-             "_compile_args.py")
 BUILDERS = ("_utf8validator.py", "_xormasker.py")
 MODULES = ("_nvx_utf8validator", "_nvx_xormasker")
 RECORD = "nvx-build.json"
@@ -76,24 +73,6 @@ print("nvx-ft build: compiling", script, "extra flags", extra_c, extra_ld, flush
 mod.ffi.compile(tmpdir=out_dir, verbose=True)
 """
 
-class BuildError(RuntimeError):
-    """The source could not be obtained or the compile failed (message has the log tail)."""
-
-
-@dataclass(frozen=True)
-class Edit:
-    """Replace ``old`` in ``file`` (a name in src/autobahn/nvx) by ``new``.
-
-    ``old`` must occur exactly once, or, with ``after``, ``after`` must occur exactly
-    once and the first ``old`` behind it is replaced (for code repeated in several
-    functions, ``after`` names the function).
-    """
-
-    file: str
-    old: str
-    new: str
-    after: str = ""
-
 
 @dataclass
 class Build:
@@ -119,125 +98,6 @@ class Build:
         d = asdict(self)
         d["path"] = str(self.path)
         return d
-
-
-# ----------------------------------------------------------------------------- sources
-
-
-def _nvx_dir_of(root: Path) -> Path | None:
-    for cand in (root / "src" / "autobahn" / "nvx", root / "autobahn" / "nvx", root):
-        if all((cand / f).is_file() for f in NVX_FILES):
-            return cand
-    return None
-
-
-def _extract_nvx(sdist: Path, dest: Path) -> Path:
-    """Unpack only src/autobahn/nvx/<NVX_FILES> of an sdist into ``dest``."""
-    tmp = Path(tempfile.mkdtemp(prefix=".nvx-src-", dir=dest.parent))
-    try:
-        with tarfile.open(sdist) as tf:
-            wanted = [m for m in tf.getmembers()
-                      if m.isfile() and "/src/autobahn/nvx/" in m.name
-                      and m.name.rsplit("/", 1)[-1] in NVX_FILES
-                      and m.name.count("/") == 4]
-            for m in wanted:
-                with tf.extractfile(m) as fh:
-                    (tmp / m.name.rsplit("/", 1)[-1]).write_bytes(fh.read())
-        if not _nvx_dir_of(tmp):
-            raise BuildError(f"{sdist} has no src/autobahn/nvx with {', '.join(NVX_FILES)}")
-        try:
-            tmp.rename(dest)
-        except OSError:  # another process unpacked it meanwhile
-            shutil.rmtree(tmp)
-        return dest
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-
-
-def download_sdist(version: str) -> Path:
-    """autobahn's sdist for ``version`` from the package index (pip download), cached."""
-    dest_dir = paths.cache_root() / "sdists"
-    dest_dir.mkdir(parents=True, exist_ok=True)
-    for existing in dest_dir.glob(f"autobahn-{version}.tar.gz"):
-        return existing
-    with tempfile.TemporaryDirectory(dir=dest_dir) as tmp:
-        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:",
-               "--disable-pip-version-check", "-d", tmp, f"autobahn=={version}"]
-        out = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
-        files = list(Path(tmp).glob("autobahn-*.tar.gz"))
-        if out.returncode != 0 or not files:
-            raise BuildError(f"could not download the autobahn {version} sdist "
-                             f"({' '.join(cmd)}):\n{(out.stdout + out.stderr)[-2000:]}")
-        final = dest_dir / files[0].name
-        os.replace(files[0], final)
-        return final
-
-
-def nvx_source(version: str | None = None, path: str | os.PathLike | None = None) -> Path:
-    """The folder with autobahn's NVX files: from PyPI by ``version``, or a local ``path``
-    (an sdist ``.tar.gz``, an unpacked sdist, a checkout, or the nvx folder itself)."""
-    if (version is None) == (path is None):
-        raise ValueError("give exactly one of version= or path=")
-    if path is not None:
-        p = Path(path).expanduser().resolve()
-        if p.is_file() and p.name.endswith((".tar.gz", ".tgz")):
-            sdist = p
-        elif p.is_dir():
-            found = _nvx_dir_of(p)
-            if not found:
-                raise BuildError(f"{p} has no src/autobahn/nvx with {', '.join(NVX_FILES)}")
-            return found
-        else:
-            raise BuildError(f"{p} is neither an autobahn sdist (.tar.gz) nor a source folder")
-    else:
-        sdist = download_sdist(version)
-    digest = hashlib.sha256(sdist.read_bytes()).hexdigest()[:16]
-    dest = paths.cache_root() / "sources" / f"{sdist.name.removesuffix('.tar.gz')}-{digest}"
-    if _nvx_dir_of(dest):
-        return dest
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    return _extract_nvx(sdist, dest)
-
-
-def source_hash(nvx_dir: Path) -> str:
-    h = hashlib.sha256()
-    for name in NVX_FILES:
-        h.update(name.encode() + b"\0" + (nvx_dir / name).read_bytes() + b"\0")
-    return h.hexdigest()
-
-
-# ----------------------------------------------------------------------------- patches
-
-
-def apply_edits(nvx_dir: Path, edits: list[Edit] | tuple[Edit, ...]) -> None:
-    """Apply ``edits`` in place; each ``old`` must occur exactly once (a moved or already
-    fixed upstream snippet must fail loudly, not build an unmutated "mutant")."""
-    for e in edits:
-        f = nvx_dir / e.file
-        if e.file not in NVX_FILES or not f.is_file():
-            raise BuildError(f"patch edits {e.file!r}, not one of {', '.join(NVX_FILES)}")
-        text = f.read_text()
-        start = 0
-        if e.after:
-            if text.count(e.after) != 1:
-                raise BuildError(f"patch anchor occurs {text.count(e.after)} times in "
-                                 f"{e.file}, expected once: {e.after!r}")
-            start = text.index(e.after)
-            at = text.find(e.old, start)
-            n = 0 if at < 0 else 1
-        else:
-            n = text.count(e.old)
-            at = text.find(e.old)
-        if n != 1:
-            raise BuildError(f"patch snippet occurs {n} times in {e.file}"
-                             f"{' after ' + repr(e.after) if e.after else ''}, expected once:\n"
-                             f"{e.old}")
-        f.write_text(text[:at] + e.new + text[at + len(e.old):])
-
-
-def patch_text(edits) -> str:
-    return json.dumps([asdict(e) for e in edits], sort_keys=True)
 
 
 # ----------------------------------------------------------------------------- interpreters
@@ -356,86 +216,3 @@ def build(source: Path, python: str | None = None, cflags=(), ldflags=(), edits=
         return result
     finally:
         shutil.rmtree(work, ignore_errors=True)
-
-
-def load_edits(spec: str) -> tuple[str, tuple[Edit, ...]]:
-    """``--patch``: a mutant name from the corpus, or a TOML file with [[edit]] tables."""
-    from nvx_ft import mutants
-
-    p = Path(spec)
-    if p.is_file():
-        import tomllib
-
-        data = tomllib.loads(p.read_text())
-        return p.stem, tuple(Edit(**e) for e in data.get("edit", []))
-    try:
-        return spec, mutants.get(spec).edits
-    except KeyError:
-        raise BuildError(f"--patch {spec!r}: not a file and not a mutant "
-                         f"({', '.join(m.name for m in mutants.corpus())})") from None
-
-
-# ----------------------------------------------------------------------------- CLI
-
-
-def add_source_arguments(parser) -> None:
-    """--autobahn VERSION | --source PATH: where NVX's C source comes from (every command
-    that builds NVX takes these)."""
-    src = parser.add_mutually_exclusive_group()
-    src.add_argument("--autobahn", metavar="VERSION",
-                     help="download this autobahn sdist from PyPI (default: the installed "
-                          "autobahn's version)")
-    src.add_argument("--source", metavar="PATH",
-                     help="a local autobahn sdist (.tar.gz), unpacked sdist or checkout")
-
-
-def add_arguments(parser) -> None:
-    add_source_arguments(parser)
-    parser.add_argument("--python", default=None,
-                        help="interpreter to build for: a path or a label like 3.14t "
-                             "(default: this one)")
-    parser.add_argument("--cflags", default="", help="extra compiler flags, written with '=' "
-                        "since they start with '-': --cflags='-fsanitize=address -g'")
-    parser.add_argument("--ldflags", default="", help="extra linker flags (--ldflags='...')")
-    parser.add_argument("--patch", default=None,
-                        help="a mutant name (nvx-ft mutants --list) or a TOML file of [[edit]] "
-                             "file/old/new tables")
-    parser.add_argument("--force", action="store_true", help="rebuild even if cached")
-    parser.add_argument("--json", action="store_true", help="print the build record as JSON")
-
-
-def installed_autobahn_version() -> str | None:
-    import importlib.metadata
-
-    try:
-        return importlib.metadata.version("autobahn")
-    except importlib.metadata.PackageNotFoundError:
-        return None
-
-
-def run(args) -> int:
-    python = interpreters.resolve(args.python).executable
-    version = args.autobahn
-    if not args.source and not version:
-        version = installed_autobahn_version()
-        if not version:
-            raise errors.UsageError("autobahn is not installed here: pass --autobahn VERSION "
-                                    "or --source PATH")
-    try:
-        src = nvx_source(version=version if not args.source else None, path=args.source)
-        name, edits = load_edits(args.patch) if args.patch else (None, ())
-        b = build(src, python, args.cflags.split(), args.ldflags.split(), edits, name,
-                  force=args.force)
-    except BuildError as exc:
-        print(f"nvx-ft build: FAILED: {exc}", file=sys.stderr)
-        return errors.EXIT_FAIL
-    if args.json:
-        print(json.dumps(b.as_dict(), indent=2))
-    else:
-        print(f"nvx-ft build: {'cached' if b.cached else 'built'} {b.path}")
-        for mod, path in b.modules.items():
-            print(f"  {mod}: {path}")
-        print(f"  source: {b.source}\n  python: {b.python}\n  cflags: {' '.join(b.cflags)}"
-              f"\n  patch: {b.patch or '-'}")
-        print(f"use it: PYTHONPATH={b.path} {b.python} -m pytest ...")
-    return errors.EXIT_PASS

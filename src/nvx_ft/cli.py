@@ -22,9 +22,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "inspect": ("nvx_ft.release.inspect", "static checks of a wheel: tags, suffixes, NVX, cffi pin"),
     "gate": ("nvx_ft.gate", "release gate: install a wheel/sdist/PyPI release, run every check"),
     "gil-guard": ("nvx_ft.gil_guard", "import NVX modules in fresh processes: does the GIL stay disabled?"),
-    "build": ("nvx_ft.build", "build NVX's two CFFI modules from an autobahn sdist/checkout (flags, patch)"),
+    "build": ("nvx_ft.build_command", "build NVX's two CFFI modules from an autobahn sdist/checkout (flags, patch)"),
     "mutants": ("nvx_ft.mutants.run", "build every NVX mutant, run the suites, write the kill matrix"),
-    "sanitize": ("nvx_ft.sanitizers", "NVX under ThreadSanitizer (TSan 3.14t) or AddressSanitizer"),
+    "sanitize": ("nvx_ft.mutants.sanitize", "NVX under ThreadSanitizer (TSan 3.14t) or AddressSanitizer"),
 }
 
 

@@ -23,12 +23,11 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from nvx_ft import build as build_mod
-from nvx_ft import errors, interpreters, paths, venvs
+from nvx_ft import errors, paths, venvs
 from nvx_ft.childenv import TSAN_QUIET, child_env
 
 SUPPRESSIONS = Path(__file__).with_name("tsan-suppressions.txt")
@@ -218,57 +217,3 @@ def collect_logs(log_dir: str | os.PathLike) -> str:
         if f.is_file():
             texts.append(f.read_text(errors="replace"))
     return "\n".join(texts)
-
-
-# ----------------------------------------------------------------------------- CLI
-
-
-def add_arguments(parser) -> None:
-    parser.add_argument("mode", choices=("tsan", "asan"),
-                        help="tsan: stress/ under a TSan free-threaded CPython; asan: tests/ "
-                             "with NVX built -fsanitize=address under this interpreter")
-    build_mod.add_source_arguments(parser)
-    parser.add_argument("--patch", metavar="MUTANT",
-                        help="also run this mutant of the corpus: exit 1 unless the mode "
-                             "catches it")
-    parser.add_argument("--python", help="interpreter that runs the suite (asan: default "
-                        "this one; tsan: default a venv of the TSan interpreter)")
-    parser.add_argument("--out", type=Path, default=None, help="report folder")
-
-
-def run(args) -> int:
-    """Build NVX instrumented, run the mode's suite, fail on reports with NVX frames."""
-    from nvx_ft.mutants import run as mrun
-
-    version = args.autobahn or (None if args.source else build_mod.installed_autobahn_version())
-    try:
-        python = args.python
-        if args.mode == "tsan" and not python:
-            python = suite_python(interpreters.find_tsan(), mrun.ROOT, version)
-        if args.mode == "asan":
-            libasan()
-        rep = mrun.run_matrix(args.mode, [args.patch] if args.patch else ["control"],
-                              all_suites=True, autobahn=args.autobahn, source=args.source,
-                              python=python, out_dir=args.out,
-                              log=lambda s: print(s, flush=True))
-    except build_mod.BuildError as exc:
-        print(f"nvx-ft sanitize: FAILED: {exc}", file=sys.stderr)
-        return errors.EXIT_FAIL
-    status = errors.EXIT_PASS
-    for m in rep["mutants"]:
-        if m["note"]:
-            print(f"{m['name']}: NOT CHECKED: {m['note']}")
-            status = max(status, errors.EXIT_FAIL)
-        for suite, r in m["results"].items():
-            if r["status"] == "passed":
-                print(f"{m['name']}: {args.mode.upper()} clean ({suite}, {r['seconds']}s; "
-                      f"modules instrumented)")
-                continue
-            print(f"{m['name']}: {r['status'].upper()} in {suite} ({r['test']}):\n{r['detail']}"
-                  f"\n  log: {r['log']}")
-            if m["name"] == "control":
-                status = errors.EXIT_FAIL
-        if m["name"] != "control" and m["results"] and not m["killed_by"]:
-            print(f"{m['name']}: NOT CAUGHT by {args.mode}")
-            status = errors.EXIT_FAIL  # --patch asks "does the mode see this fault?"
-    return status

@@ -1,6 +1,6 @@
 """The mutant corpus: deliberate faults in NVX's C code, as data (``corpus.toml``).
 
-A mutant is a patch (a list of :class:`nvx_ft.build.Edit`) applied to autobahn's own
+A mutant is a patch (a list of :class:`nvx_ft.patches.Edit`) applied to autobahn's own
 source by :func:`nvx_ft.build.build`, plus what it is, which suites are expected to kill
 it and in which mode (default, tsan, asan) it is run. ``nox -s mutants`` /
 ``python -m nvx_ft.mutants.run`` builds each and writes the kill matrix.
@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 
-from nvx_ft.build import Edit
+from nvx_ft.patches import Edit
 
 MODES = ("default", "tsan", "asan")
 CONTROL = "control"

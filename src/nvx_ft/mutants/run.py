@@ -33,6 +33,8 @@ from nvx_ft.childenv import child_env
 from nvx_ft import mutants as corpus_mod
 from nvx_ft import sanitizers
 from nvx_ft.paths import ROOT
+from nvx_ft.sources import (BuildError, add_source_arguments, installed_autobahn_version,
+                             nvx_source)
 
 KINDS = {"_xormasker.c": "xor", "_utf8validator.c": "utf8"}
 SEED = 20251124  # one fixed seed: a matrix is reproducible run to run
@@ -223,7 +225,7 @@ def suites_for(mode: str, names: list[str] | None, known: dict | None = None) ->
     if names:
         unknown = set(names) - set(known)
         if unknown:
-            raise build_mod.BuildError(f"unknown suites {sorted(unknown)}; known: {', '.join(known)}")
+            raise BuildError(f"unknown suites {sorted(unknown)}; known: {', '.join(known)}")
         chosen = [s for s in chosen if s.name in names]
     return chosen
 
@@ -253,8 +255,8 @@ def run_matrix(mode: str = "default", mutant_names=None, suite_names=None,
     label += "" if mode == "default" else f"-{mode}"
     out_dir = out_dir or ROOT / "reports" / "mutants"
     logs = out_dir / "logs" / label
-    version = autobahn or (None if source else build_mod.installed_autobahn_version())
-    src = build_mod.nvx_source(version=version if not source else None, path=source)
+    version = autobahn or (None if source else installed_autobahn_version())
+    src = nvx_source(version=version if not source else None, path=source)
     cflags = list(sanitizers.ASAN_CFLAGS) if mode == "asan" else []
     env_base = child_env(scrub=("PYTHONPATH", "NVX_FT_HYPOTHESIS_PROFILE"),
                          set={"PYTHONFAULTHANDLER": "1"})
@@ -267,7 +269,7 @@ def run_matrix(mode: str = "default", mutant_names=None, suite_names=None,
     if mutant_names:  # named ones run in any mode (e.g. a default mutant under ASan)
         unknown = set(mutant_names) - {m.name for m in corpus_mod.corpus()} - {corpus_mod.CONTROL}
         if unknown:
-            raise build_mod.BuildError(f"unknown mutants {sorted(unknown)} (see --list)")
+            raise BuildError(f"unknown mutants {sorted(unknown)} (see --list)")
         mutants = [corpus_mod.CONTROL_MUTANT] + [m for m in corpus_mod.corpus()
                                                  if m.name in mutant_names]
     else:
@@ -285,7 +287,7 @@ def run_matrix(mode: str = "default", mutant_names=None, suite_names=None,
         try:
             b = build_mod.build(src, python, cflags, edits=m.edits,
                                 patch_name=None if m.name == "control" else m.name)
-        except build_mod.BuildError as exc:
+        except BuildError as exc:
             mr.note = f"BUILD FAILED: {exc}"
             log(f"  {m.name}: {mr.note}")
             continue
@@ -443,7 +445,7 @@ def add_arguments(p) -> None:
     p.add_argument("--all-suites", action="store_true",
                    help="run every suite of the mode against every mutant, not only the "
                         "expected killers")
-    build_mod.add_source_arguments(p)
+    add_source_arguments(p)
     p.add_argument("--python", help="interpreter that runs the suites (default: this one; "
                    "tsan mode: a venv of $NVX_FT_PYTHON_TSAN with nvx-ft installed)")
     p.add_argument("--out", type=Path, default=None, help="report folder (reports/mutants)")
@@ -461,13 +463,13 @@ def run(args) -> int:
         if args.mode == "tsan" and not python:
             python = sanitizers.suite_python(
                 interpreters.find_tsan(), ROOT,
-                args.autobahn or build_mod.installed_autobahn_version())
+                args.autobahn or installed_autobahn_version())
         rep = run_matrix(args.mode, args.mutant, args.suite, args.all_suites, args.autobahn,
                          args.source, python, args.out, log=lambda s: print(s, flush=True))
     except errors.Blocked as exc:
         print(f"nvx-ft mutants: blocked: {exc}", file=sys.stderr)
         return errors.EXIT_BLOCKED
-    except build_mod.BuildError as exc:
+    except BuildError as exc:
         print(f"nvx-ft mutants: FAILED: {exc}", file=sys.stderr)
         return 1
     print_matrix(rep)
