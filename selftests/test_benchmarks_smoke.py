@@ -141,8 +141,8 @@ def test_every_benchmark_runs_once_and_the_report_is_written(tmp_path, nvx_targe
     found, which must be reported as missing rather than dropped."""
     pytest.importorskip("pytest_benchmark", reason="install nvx-ft[bench]")
     pytest.importorskip("matplotlib", reason="install nvx-ft[bench]")
-    builds = [driver.Build("current", "3.11", python=sys.executable),
-              driver.Build("3.99t", "3.99t")]
+    builds = [driver.Variant("current", "3.11", python=sys.executable),
+              driver.Variant("3.99t", "3.99t")]
     results = driver.run_all(builds, driver.MODES["smoke"], tmp_path, venv_root=None,
                              log=lambda m: None)
     current = results["builds"]["current"]

@@ -38,8 +38,12 @@ from nvx_ft import interpreters, venvs
 from nvx_ft.childenv import MEASUREMENT, child_env
 from nvx_ft.paths import ROOT
 
+
 @dataclass(frozen=True)
-class Build:
+class Variant:
+    """One of the builds compared: an interpreter and the environment it runs with (one
+    free-threaded binary is two variants, with and without ``PYTHON_GIL=1``)."""
+
     name: str  # as it appears in the report
     label: str  # interpreter label for nvx_ft.interpreters.find
     env: dict[str, str] = field(default_factory=dict)
@@ -47,10 +51,10 @@ class Build:
     python: str | None = None
 
 
-BUILDS = (
-    Build("3.14", "3.14"),
-    Build("3.14t", "3.14t"),
-    Build("3.14t PYTHON_GIL=1", "3.14t", {"PYTHON_GIL": "1"}),
+VARIANTS = (
+    Variant("3.14", "3.14"),
+    Variant("3.14t", "3.14t"),
+    Variant("3.14t PYTHON_GIL=1", "3.14t", {"PYTHON_GIL": "1"}),
 )
 
 
@@ -114,8 +118,8 @@ def provision(interp: interpreters.Interpreter, venv_root: Path, log) -> str:
 # --------------------------------------------------------------------------- children
 
 
-def _child_env(build: Build, extra: dict[str, str] | None = None) -> dict[str, str]:
-    return child_env(scrub=MEASUREMENT, set={**build.env, **(extra or {})})
+def _child_env(variant: Variant, extra: dict[str, str] | None = None) -> dict[str, str]:
+    return child_env(scrub=MEASUREMENT, set={**variant.env, **(extra or {})})
 
 
 def _run_child(cmd: list[str], env: dict, log_path: Path, timeout: float) -> str | None:
@@ -134,35 +138,35 @@ def _run_child(cmd: list[str], env: dict, log_path: Path, timeout: float) -> str
     return f"exit code {rc} (log: {log_path}):\n" + "\n".join(tail)
 
 
-def run_build(build: Build, python: str, mode: Mode, out: Path, log) -> dict:
+def run_variant(variant: Variant, python: str, mode: Mode, out: Path, log) -> dict:
     """Scaling + single-thread benchmarks of one build; the parts that worked, and errors."""
     out.mkdir(parents=True, exist_ok=True)
-    result: dict = {"status": "ok", "python": python, "env": build.env, "errors": []}
+    result: dict = {"status": "ok", "python": python, "env": variant.env, "errors": []}
     t0 = time.monotonic()
 
-    log(f"[{build.name}] scaling ({mode.name})")
+    log(f"[{variant.name}] scaling ({mode.name})")
     scaling_json = out / "scaling.json"
     err = _run_child([python, "-m", "nvx_ft.bench.scaling", "--mode", mode.name,
-                      "--json", str(scaling_json)], _child_env(build), out / "scaling.log",
+                      "--json", str(scaling_json)], _child_env(variant), out / "scaling.log",
                      mode.timeout)
     if err:
         result["errors"].append(f"scaling: {err}")
     else:
         result["scaling"] = json.loads(scaling_json.read_text())
 
-    if mode.single_thread_builds is None or build.name in mode.single_thread_builds \
-            or build.python:
+    if mode.single_thread_builds is None or variant.name in mode.single_thread_builds \
+            or variant.python:
         result["single"] = {}
         for target, extra_env, select in (("autobahn", {}, []),
                                           ("fallback", {"AUTOBAHN_USE_NVX": "0"},
                                            ["-k", "not reference"])):
-            log(f"[{build.name}] single-thread benchmarks: {target}")
+            log(f"[{variant.name}] single-thread benchmarks: {target}")
             bench_json = out / f"single-{target}.json"  # pytest-benchmark's own format
             err = _run_child([python, "-m", "pytest", str(ROOT / "benchmarks"), "-q",
                               "-p", "no:cacheprovider", f"--nvx-target={target}", *select,
                               f"--benchmark-json={bench_json}", "--benchmark-sort=name",
                               "--benchmark-columns=median,ops,rounds", *mode.pytest_args],
-                             _child_env(build, extra_env), out / f"single-{target}.log",
+                             _child_env(variant, extra_env), out / f"single-{target}.log",
                              mode.timeout)
             if err:
                 result["errors"].append(f"single-thread {target}: {err}")
@@ -204,7 +208,7 @@ def load_average() -> list[float] | None:
         return None
 
 
-def run_all(builds, mode: Mode, out: Path, venv_root: Path | None, log=print) -> dict:
+def run_all(variants, mode: Mode, out: Path, venv_root: Path | None, log=print) -> dict:
     """Every build in turn; the combined results (also written to ``out/results.json``)."""
     out.mkdir(parents=True, exist_ok=True)
     started = time.time()
@@ -212,38 +216,38 @@ def run_all(builds, mode: Mode, out: Path, venv_root: Path | None, log=print) ->
                      "started": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(started)),
                      "machine": machine_info(), "load_average_start": load_average(),
                      "builds": {}}
-    for build in builds:
-        slot = out / re.sub(r"[^A-Za-z0-9.]+", "-", build.name)
-        if build.python:
-            interp_info = {"executable": build.python, "source": "given"}
-            python = build.python
+    for variant in variants:
+        slot = out / re.sub(r"[^A-Za-z0-9.]+", "-", variant.name)
+        if variant.python:
+            interp_info = {"executable": variant.python, "source": "given"}
+            python = variant.python
         else:
             try:
-                interp = interpreters.find(build.label)
+                interp = interpreters.find(variant.label)
             except LookupError as exc:  # an env var names something that is not it
-                results["builds"][build.name] = {"status": "missing", "reason": str(exc)}
-                log(f"[{build.name}] MISSING: {exc}")
+                results["builds"][variant.name] = {"status": "missing", "reason": str(exc)}
+                log(f"[{variant.name}] MISSING: {exc}")
                 continue
             if interp is None:
-                how = interpreters.how_to_get(build.label)
-                results["builds"][build.name] = {"status": "missing",
-                                                 "reason": f"python{build.label} not found; {how}"}
-                log(f"[{build.name}] MISSING - NOT RUN: python{build.label} not found ({how})")
+                how = interpreters.how_to_get(variant.label)
+                results["builds"][variant.name] = {"status": "missing",
+                                                 "reason": f"python{variant.label} not found; {how}"}
+                log(f"[{variant.name}] MISSING - NOT RUN: python{variant.label} not found ({how})")
                 continue
             interp_info = {**interp.as_dict(), "executable": os.path.realpath(interp.executable)}
             try:
                 python = provision(interp, venv_root, log) if venv_root else interp.executable
             except venvs.CommandFailed as exc:
-                results["builds"][build.name] = {"status": "failed", "interpreter": interp_info,
+                results["builds"][variant.name] = {"status": "failed", "interpreter": interp_info,
                                                  "errors": [f"venv setup failed: {exc}"]}
-                log(f"[{build.name}] FAILED: venv setup: {exc}")
+                log(f"[{variant.name}] FAILED: venv setup: {exc}")
                 continue
-        res = run_build(build, python, mode, slot, log)
+        res = run_variant(variant, python, mode, slot, log)
         res["interpreter"] = interp_info
         res["dir"] = slot.name
-        results["builds"][build.name] = res
+        results["builds"][variant.name] = res
         for e in res["errors"]:
-            log(f"[{build.name}] ERROR {e}")
+            log(f"[{variant.name}] ERROR {e}")
     results["load_average_end"] = load_average()
     results["seconds"] = time.time() - started
     (out / "results.json").write_text(json.dumps(results, indent=1))
@@ -261,7 +265,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--out", default=None,
                         help="report folder (default: reports/bench/<UTC timestamp>)")
     parser.add_argument("--builds", default=None,
-                        help="comma-separated subset of: " + ", ".join(b.name for b in BUILDS))
+                        help="comma-separated subset of: " + ", ".join(b.name for b in VARIANTS))
     parser.add_argument("--current", action="store_true",
                         help="measure only the running interpreter, as it is (no venvs)")
     parser.add_argument("--venv-root", default=str(ROOT / ".nox" / "bench-venvs"),
@@ -277,20 +281,20 @@ def run(args) -> int:
     mode = MODES[args.mode or ("full" if args.full else "quick")]
     if args.current:
         interp = interpreters.current()
-        builds = [Build(f"{interp.label} (current)", interp.label, python=sys.executable)]
+        variants = [Variant(f"{interp.label} (current)", interp.label, python=sys.executable)]
     else:
-        builds = list(BUILDS)
+        variants = list(VARIANTS)
         if args.builds:
             wanted = [b.strip() for b in args.builds.split(",")]
-            unknown = set(wanted) - {b.name for b in BUILDS}
+            unknown = set(wanted) - {b.name for b in VARIANTS}
             if unknown:
                 raise errors.UsageError(f"unknown build(s) {sorted(unknown)}; choose from "
-                                     + ", ".join(b.name for b in BUILDS))
-            builds = [b for b in BUILDS if b.name in wanted]
+                                     + ", ".join(b.name for b in VARIANTS))
+            variants = [v for v in VARIANTS if v.name in wanted]
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
     out = Path(args.out) if args.out else ROOT / "reports" / "bench" / stamp
     venv_root = None if (args.no_venv or args.current) else Path(args.venv_root)
-    results = run_all(builds, mode, out, venv_root, log=lambda m: print(m, flush=True))
+    results = run_all(variants, mode, out, venv_root, log=lambda m: print(m, flush=True))
     summary = report.write_report(results, out)
     print(summary)
     drawn = f", {out}/scaling.png" if (out / "scaling.png").exists() else ""

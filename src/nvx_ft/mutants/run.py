@@ -111,7 +111,10 @@ SUITES: dict[str, Suite] = {
 
 
 @dataclass
-class SuiteResult:
+class SuiteRun:
+    """One suite run against one build (the control or a mutant), judged: killed or not.
+    (:class:`nvx_ft.suites.SuiteResult` is the pytest run it is judged from.)"""
+
     suite: str
     status: str  # passed | failed | crashed | hung | sanitizer | error | not-run
     seconds: float
@@ -163,7 +166,7 @@ def classify(res, out: str, sanitizer: str | None) -> tuple[str, str | None, str
 
 def run_contained(python: str, args: list[str], env: dict, timeout: float, cwd: Path,
                   test_timeout: float | None = None, log_path: Path | None = None,
-                  sanitizer: str | None = None, suite: str = "") -> SuiteResult:
+                  sanitizer: str | None = None, suite: str = "") -> SuiteRun:
     """``python -m pytest *args`` contained by :func:`nvx_ft.suites.run_suite` (the gate's
     runner: a crash or hang is a named failure with its faulthandler stack), without
     restarts (the first failure is the kill). With a sanitizer, its reports go to files
@@ -186,7 +189,7 @@ def run_contained(python: str, args: list[str], env: dict, timeout: float, cwd: 
         log_path.parent.mkdir(parents=True, exist_ok=True)
         log_path.write_text(out)
     status, test, detail = classify(res, out, sanitizer)
-    return SuiteResult(suite, status, round(res.duration, 2), test, detail,
+    return SuiteRun(suite, status, round(res.duration, 2), test, detail,
                        " ".join(res.command), str(log_path) if log_path else None)
 
 
@@ -202,7 +205,7 @@ class MutantResult:
     applicable: bool
     note: str = ""
     build: dict = field(default_factory=dict)
-    results: dict = field(default_factory=dict)  # suite -> SuiteResult
+    results: dict = field(default_factory=dict)  # suite -> SuiteRun
 
     @property
     def killed_by(self) -> list[str]:
