@@ -12,8 +12,9 @@ servers and clients; the websockets peer process is never touched):
   fails, while autobahn -> autobahn passes - only the independent peer sees it;
 * ``nvx-shared-state`` (NVX replaced by ``bad_targets`` implementations with module-level
   scratch state): fails with 2+ server threads, passes with one;
-* ``no-utf8-validation`` (``utf8validateIncoming=False``): the invalid-UTF-8 cases of the
-  bad-peer check get an echo instead of a 1007 close.
+* ``no-utf8-validation`` (``utf8validateIncoming=False`` on server and client factories):
+  the invalid-UTF-8 cases get an echo (server) or a delivered message (client) instead of
+  a 1007 close.
 """
 
 import os
@@ -52,15 +53,17 @@ WS_CLIENT = "protocol/test_websockets_client.py::test_websockets_clients_to_auto
 AB_AB = "protocol/test_autobahn_to_autobahn.py::test_autobahn_clients_to_autobahn_servers"
 WS_SERVER = "protocol/test_websockets_server.py::test_autobahn_clients_to_websockets_server"
 BAD_PEERS = "protocol/test_bad_peers.py::test_bad_peers_next_to_good_traffic"
+TO_CLIENTS = "protocol/test_invalid_utf8_to_clients.py::test_autobahn_clients_reject_invalid_utf8"
 
 
 def test_control_passes():
     rc, out = run_protocol(None, "protocol/test_websockets_client.py",
                            "protocol/test_websockets_server.py", "protocol/test_bad_peers.py",
                            "protocol/test_autobahn_to_autobahn.py",
+                           "protocol/test_invalid_utf8_to_clients.py",
                            "--protocol-server-threads=2")
     assert rc == 0, out
-    assert outcomes(out) == (set(), 5), out
+    assert outcomes(out) == (set(), 6), out
 
 
 def test_shared_validator_is_caught_on_one_loop():
@@ -96,7 +99,8 @@ def test_nvx_shared_state_is_caught_by_several_threads():
 
 
 def test_no_utf8_validation_is_caught_by_the_invalid_utf8_cases():
-    rc, out = run_protocol("no-utf8-validation", BAD_PEERS + "[1loop]")
+    rc, out = run_protocol("no-utf8-validation", BAD_PEERS + "[1loop]", TO_CLIENTS)
     assert rc == 1, out
-    assert outcomes(out)[0] == {f"{BAD_PEERS}[1loop]"}, out
+    assert outcomes(out)[0] == {f"{BAD_PEERS}[1loop]", TO_CLIENTS}, out
     assert re.search(r"bad peer utf8-[\w-]+: ", out), out
+    assert re.search(r"autobahn client \d+ \([\w-]+\): delivered ", out), out

@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass, field
 
+from nvx_ft.protocol import faults
 from nvx_ft.protocol.loops import LoopThread
 from nvx_ft.protocol.traffic import Volume, digest, plan
 
@@ -37,10 +38,16 @@ def _protocol_class():
     class PlanClientProtocol(WebSocketClientProtocol):
         def onOpen(self):
             self.inbox = asyncio.Queue()
+            if self.factory.listen_only:
+                return
             self.factory.task = asyncio.get_running_loop().create_task(self._run())
 
         def onMessage(self, payload, isBinary):
             self.inbox.put_nowait((isBinary, payload))
+            if self.factory.listen_only:  # it should have been rejected, not delivered
+                self.factory.result.mismatches.append(
+                    {"index": self.inbox.qsize() - 1, "what": "a message that must be rejected",
+                     "expected": "close 1007", "got": digest(isBinary, payload)})
 
         def onClose(self, wasClean, code, reason):
             res = self.factory.result
@@ -100,8 +107,14 @@ class ClientRun:
 
 
 def run_clients(url_for, conns: int, threads: int, seed: int, volume: Volume, *,
-                timeout: float = 20.0, bound: float = 120.0) -> ClientRun:
-    """Run ``conns`` autobahn client connections on ``threads`` loops to completion."""
+                timeout: float = 20.0, bound: float = 120.0,
+                listen_only=frozenset()) -> ClientRun:
+    """Run ``conns`` autobahn client connections on ``threads`` loops to completion.
+
+    Connections in ``listen_only`` send nothing and wait for the server to close (the
+    server sends them something to reject); they fail on the wire (failByDrop=False),
+    so the server learns their close code.
+    """
     from autobahn.asyncio.websocket import WebSocketClientFactory
 
     results = [ClientResult(c, url_for(c), c % threads) for c in range(conns)]
@@ -110,7 +123,10 @@ def run_clients(url_for, conns: int, threads: int, seed: int, volume: Volume, *,
     async def one(loop, res: ClientResult):
         factory = WebSocketClientFactory(res.url, loop=loop)
         factory.protocol = proto_cls
-        factory.setProtocolOptions(**_ws_options(timeout))
+        factory.setProtocolOptions(**faults.protocol_options(_ws_options(timeout)))
+        if res.conn in listen_only:
+            factory.setProtocolOptions(failByDrop=False)
+        factory.listen_only = res.conn in listen_only
         factory.result, factory.seed, factory.volume, factory.timeout = res, seed, volume, timeout
         factory.closed, factory.task = loop.create_future(), None
         host, port = res.url.split("/")[2].split(":")

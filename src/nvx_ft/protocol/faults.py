@@ -41,8 +41,8 @@ def _nvx_shared_state(proto) -> None:
 
 
 def _no_utf8_validation(proto) -> None:
-    """Nothing to patch in autobahn: the server factory's option is switched off
-    (see :func:`server_options`)."""
+    """Nothing to patch in autobahn: the factories' option is switched off
+    (see :func:`protocol_options`)."""
 
 
 FAULTS = {
@@ -60,8 +60,9 @@ def active() -> str | None:
     return name
 
 
-def server_options(options: dict) -> dict:
-    """Protocol options for autobahn's server factories, with the active fault applied."""
+def protocol_options(options: dict) -> dict:
+    """Protocol options for autobahn's server and client factories, with the active
+    fault applied."""
     options = dict(options)
     if active() == "no-utf8-validation":
         options["utf8validateIncoming"] = False

@@ -22,7 +22,7 @@ import asyncio
 import json
 import sys
 
-from nvx_ft.protocol.traffic import Volume, digest, plan
+from nvx_ft.protocol.traffic import INVALID_CASES, Volume, digest, plan
 
 RESULT, READY = "NVX-FT-PEER-RESULT", "NVX-FT-PEER-READY"
 
@@ -93,6 +93,16 @@ async def _server(args) -> dict:
     async def echo(ws):
         path = ws.request.path
         rec = records.setdefault(path, {"messages": [], "close_code": None, "error": None})
+        if path.startswith("/bad/"):  # send the named invalid UTF-8 text; the client must close
+            case = next(c for c in INVALID_CASES if c.name == path.split("/")[2])
+            try:
+                frags = case.fragments
+                await ws.send(frags[0] if len(frags) == 1 else iter(frags), text=True)
+                await asyncio.wait_for(ws.wait_closed(), args.timeout)
+            except (ConnectionClosed, TimeoutError) as exc:
+                rec["error"] = f"{type(exc).__name__}: {exc}"
+            rec["close_code"] = _close_code(ws)
+            return
         try:
             async for message in ws:
                 binary = isinstance(message, bytes)

@@ -94,7 +94,7 @@ class EchoServers:
         factory.setProtocolOptions(maxFramePayloadSize=0, maxMessagePayloadSize=0,
                                    openHandshakeTimeout=self.timeout,
                                    closeHandshakeTimeout=self.timeout,
-                                   **faults.server_options(self.options))
+                                   **faults.protocol_options(self.options))
         factory.recorder, factory.thread_index, factory.live = self.recorder, index, set()
         server = await loop.create_server(factory, HOST, 0)
         return server, factory
