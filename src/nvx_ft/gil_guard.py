@@ -172,15 +172,14 @@ def check_import(module: str, python: str | None = None, optional: bool = False,
                         "enabled (PYTHON_GIL=1 or -X gil=1)")
         return check
     if rep["gil_after"]:
+        # CPython enables the GIL only to load an undeclared extension, and warns then
         check.status = GIL_ENABLED
         flip = next((ld for ld in rep["loads"] if not ld["before"] and ld["after"]), None)
         if flip:
             check.culprit, check.culprit_file = flip["module"], flip["file"]
-        elif check.warning:  # e.g. loaded by a custom loader we did not see
+        else:  # loaded past our finder (e.g. importlib.util.module_from_spec): no file
             check.culprit = check.warning[len(_GIL_WARNING):].split("'", 1)[0]
-            check.culprit_file = seen.get(check.culprit, "?")
-        else:
-            check.detail = "enabled during the import, by an unidentified module"
+            check.culprit_file = "?"
     return check
 
 

@@ -31,6 +31,7 @@ import re
 import subprocess
 import sys
 import time
+import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -93,10 +94,6 @@ MODES = {
 
 def _bench_requirements() -> list[str]:
     """The ``bench`` extra minus plotting: children measure, the parent plots."""
-    try:
-        import tomllib
-    except ImportError:  # pragma: no cover - Python 3.10
-        import tomli as tomllib
     extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"][
         "optional-dependencies"]
     return [r for r in extras["bench"] if not r.lower().startswith("matplotlib")]

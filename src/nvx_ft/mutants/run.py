@@ -88,7 +88,8 @@ _STRESS = {"all": ("stress",)}
 _NOT_STRESS = "not gil and not selftest and not test_hammer"
 
 SUITES: dict[str, Suite] = {
-    # tests/: Hypothesis differential against the references, dev profile (25 examples)
+    # tests/: Hypothesis differential against the references, dev profile (its example
+    # count: nvx_ft.pytest_plugin.PROFILES)
     "differential": Suite("differential", _DIFF, ("--hypothesis-profile=dev",)),
     # stress/: the thread hammer (default intensity), without the GIL guard
     "stress": Suite("stress", _STRESS, keyword="{kind} and " + _NOT_STRESS,
