@@ -118,80 +118,122 @@ def run_suite(
     shutil.copyfile(__file__, work / f"{PLUGIN_NAME}.py")
     events_path, skip_path = work / "events.jsonl", work / "skip.txt"
     skip_path.write_text("", encoding="utf-8")
-    # imported here, not at the top: this file also runs as the child's plugin, where
-    # nvx_ft need not be installed
-    from nvx_ft.childenv import child_env
-
-    suite_env = child_env(base=env, pythonpath_first=[work], set={
-        _EVENTS_ENV: str(events_path), _SKIP_ENV: str(skip_path),
-        _TEST_TIMEOUT_ENV: str(test_timeout or timeout), "PYTHONUNBUFFERED": "1"})
+    suite_env = _suite_env(env, work, events_path, skip_path, test_timeout or timeout)
     command = [python, "-m", "pytest", str(suite), "-p", PLUGIN_NAME, "-p", "no:faulthandler",
                "-p", "no:cacheprovider", "-q", *extra_args]
     result = SuiteResult(name, "passed", {}, 0.0, [], command=command)
-    outcomes: dict[str, TestOutcome] = {}
-    collected: list[str] = []
-    blamed: set[str] = set()
-    collect_errors: list[tuple[str, str]] = []
+    found = _Found()
+    deadline = start + timeout
 
     for attempt in range(1, max_restarts + 2):
         result.attempts = attempt
         out_file = out_dir / f"{_slug(name)}.attempt{attempt}.txt"
         result.output.append(str(out_file))
-        deadline = start + timeout
         with open(out_file, "wb") as out:
             proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT,
                                     env=suite_env, cwd=cwd)
-            hit_deadline = _wait(proc, deadline, events_path, progress, start, outcomes,
-                                 len(collected))
+            hit_deadline = _wait(proc, deadline, events_path, progress, start, found.outcomes,
+                                 len(found.collected))
         events = _read_events(events_path)
-        for ev in events:
-            if ev["event"] == "collected" and not collected:
-                collected = list(ev["nodeids"])
-            elif ev["event"] == "finish":
-                outcomes[ev["nodeid"]] = TestOutcome(ev["nodeid"], ev["outcome"],
-                                                     ev.get("duration", 0.0), ev.get("message", ""))
-            elif ev["event"] == "collect-error":
-                collect_errors.append((ev["nodeid"], ev["message"]))
-        session_finished = any(ev["event"] == "sessionfinish" for ev in events)
-        rc = proc.returncode
-        if session_finished and not hit_deadline:
-            if rc == 5 and not outcomes:
-                result.status, result.reason = "not-run", "no tests collected"
-            elif rc not in (0, 1):
-                result.reason = f"pytest exited {rc}: " + _tail(out_file, 1500)
-                if rc == 2 and collect_errors:
-                    result.reason = f"{len(collect_errors)} collection error(s)"
-                collect_errors = collect_errors or [("<pytest>", result.reason)]
+        found.absorb(events)
+        if any(ev["event"] == "sessionfinish" for ev in events) and not hit_deadline:
+            _judge_exit(result, found, proc.returncode, out_file)
             break
         # The child died abruptly (signal, faulthandler watchdog) or we stopped it.
-        started = [ev["nodeid"] for ev in events if ev["event"] == "start"]
-        running = next((n for n in reversed(started) if n not in outcomes), None)
-        text = out_file.read_text(encoding="utf-8", errors="replace")
-        hang = hit_deadline or "Timeout (" in text
-        kind = "timeout" if hang else "crashed"
-        why = (f"hung: no result within {'the suite timeout' if hit_deadline else 'the test timeout'} "
-               f"({timeout if hit_deadline else (test_timeout or timeout):.0f}s)" if hang
-               else f"crashed: {_describe_exit(rc)}")
-        message = f"{why}\n{_stack(text)}"
-        nodeid = running or "<session>"
-        outcomes[nodeid] = TestOutcome(nodeid, kind, 0.0, message)
-        blamed.add(nodeid)
+        running = found.blame_abrupt_end(events, out_file, proc.returncode, hit_deadline,
+                                         timeout, test_timeout or timeout)
         if (hit_deadline or running is None or attempt > max_restarts
                 or time.monotonic() > deadline - 5  # no time left for a restart to say anything
-                or not [n for n in collected if n not in outcomes]):
+                or not found.left):
             break
-        skip_path.write_text("\n".join(sorted(set(outcomes) | blamed)) + "\n", encoding="utf-8")
         # Restart without the tests already done; they keep their outcome.
+        skip_path.write_text("\n".join(sorted(set(found.outcomes) | found.blamed)) + "\n",
+                             encoding="utf-8")
         events_path.write_text("", encoding="utf-8")
 
-    result.tests = [outcomes[n] for n in collected if n in outcomes] + \
-                   [o for n, o in outcomes.items() if n not in collected]
+    _tally(result, found)
+    result.duration = time.monotonic() - start
+    shutil.rmtree(work, ignore_errors=True) if output_dir else None
+    return _finish(result, junit)
+
+
+def _suite_env(env, work: Path, events_path: Path, skip_path: Path,
+               test_timeout: float) -> dict[str, str]:
+    """``env`` (default: ours) with the plugin importable and told where to write."""
+    # imported here, not at the top: this file also runs as the child's plugin, where
+    # nvx_ft need not be installed
+    from nvx_ft.childenv import child_env
+
+    return child_env(base=env, pythonpath_first=[work], set={
+        _EVENTS_ENV: str(events_path), _SKIP_ENV: str(skip_path),
+        _TEST_TIMEOUT_ENV: str(test_timeout), "PYTHONUNBUFFERED": "1"})
+
+
+@dataclass
+class _Found:
+    """What the attempts of one suite run learnt: the tests, their outcomes, the blamed."""
+
+    collected: list[str] = field(default_factory=list)
+    outcomes: dict[str, TestOutcome] = field(default_factory=dict)
+    blamed: set[str] = field(default_factory=set)
+    collect_errors: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def left(self) -> list[str]:
+        """Collected tests without an outcome yet."""
+        return [n for n in self.collected if n not in self.outcomes]
+
+    def absorb(self, events: list[dict]) -> None:
+        for ev in events:
+            if ev["event"] == "collected" and not self.collected:
+                self.collected = list(ev["nodeids"])
+            elif ev["event"] == "finish":
+                self.outcomes[ev["nodeid"]] = TestOutcome(
+                    ev["nodeid"], ev["outcome"], ev.get("duration", 0.0), ev.get("message", ""))
+            elif ev["event"] == "collect-error":
+                self.collect_errors.append((ev["nodeid"], ev["message"]))
+
+    def blame_abrupt_end(self, events: list[dict], out_file: Path, rc: int | None,
+                         hit_deadline: bool, timeout: float,
+                         test_timeout: float) -> str | None:
+        """A crash or hang is the outcome of the test that was running (or of the session);
+        returns that test's id, None when no test was running."""
+        started = [ev["nodeid"] for ev in events if ev["event"] == "start"]
+        running = next((n for n in reversed(started) if n not in self.outcomes), None)
+        text = out_file.read_text(encoding="utf-8", errors="replace")
+        hang = hit_deadline or "Timeout (" in text
+        bound, seconds = (("the suite timeout", timeout) if hit_deadline
+                          else ("the test timeout", test_timeout))
+        why = (f"hung: no result within {bound} ({seconds:.0f}s)" if hang
+               else f"crashed: {_describe_exit(rc)}")
+        nodeid = running or "<session>"
+        self.outcomes[nodeid] = TestOutcome(nodeid, "timeout" if hang else "crashed", 0.0,
+                                            f"{why}\n{_stack(text)}")
+        self.blamed.add(nodeid)
+        return running
+
+
+def _judge_exit(result: SuiteResult, found: _Found, rc: int, out_file: Path) -> None:
+    """pytest finished its session: what its exit code says beyond the outcomes."""
+    if rc == 5 and not found.outcomes:
+        result.status, result.reason = "not-run", "no tests collected"
+    elif rc not in (0, 1):
+        result.reason = f"pytest exited {rc}: " + _tail(out_file, 1500)
+        if rc == 2 and found.collect_errors:
+            result.reason = f"{len(found.collect_errors)} collection error(s)"
+        found.collect_errors = found.collect_errors or [("<pytest>", result.reason)]
+
+
+def _tally(result: SuiteResult, found: _Found) -> None:
+    """The result's tests, counts, failures and status, from every attempt's outcomes."""
+    result.tests = [found.outcomes[n] for n in found.collected if n in found.outcomes] + \
+                   [o for n, o in found.outcomes.items() if n not in found.collected]
     result.counts = {k: sum(1 for o in result.tests if o.outcome == k) for k in OUTCOMES}
-    not_run = [n for n in collected if n not in outcomes]
+    not_run = found.left
     result.counts["not_run"] = len(not_run)
     result.failures = ([(o.nodeid, o.message) for o in result.tests
                         if o.outcome in ("failed", "error", "xpassed", "crashed", "timeout")]
-                       + collect_errors)
+                       + found.collect_errors)
     if result.status != "not-run":
         if result.counts["crashed"]:
             result.status = "crashed"
@@ -203,9 +245,6 @@ def run_suite(
             result.status, result.reason = "not-run", result.reason or "no test ran"
     if not_run and not result.reason:
         result.reason = f"{len(not_run)} test(s) not run after the suite was stopped"
-    result.duration = time.monotonic() - start
-    shutil.rmtree(work, ignore_errors=True) if output_dir else None
-    return _finish(result, junit)
 
 
 def _wait(proc, deadline, events_path, progress, start, outcomes, total_known) -> bool:
