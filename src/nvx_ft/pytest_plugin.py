@@ -9,6 +9,9 @@
   from; printed in the header and in every failure's reproduce command.
 * ``--nvx-inconclusive=fail|warn``: what a race check that did not reach its overlap
   does (``nvx_ft.overlap``); never a pass.
+* ``--nvx-test-timeout=SECONDS`` (or ``$NVX_FT_TEST_TIMEOUT``; default 300, 1200 at
+  nightly intensity, 0 off): every test is bounded - a hang fails it with every thread's
+  stack (``nvx_ft.hang_bound``: pytest-timeout, plus a watchdog for code stuck in C).
 * Tests asking for ``utf8_impl`` / ``xor_impl`` (or ``lib_utf8_impl`` /
   ``lib_xor_impl``, the aligned raw-lib ones) run once per implementation of the target.
 """
@@ -23,6 +26,7 @@ import sys
 import pytest
 from hypothesis import HealthCheck, Verbosity, settings
 
+from nvx_ft import hang_bound
 from nvx_ft import target as target_mod
 
 PROFILES = {
@@ -59,6 +63,7 @@ def pytest_addoption(parser):
                     help="a race check that did not reach its overlap: fail, or warn loudly "
                          "(default: fail under the gate, NVX_FT_GATE=1, and in CI with "
                          "NVX_FT_REQUIRE set; warn otherwise; nvx_ft.overlap.inconclusive_mode)")
+    hang_bound.add_option(group)
 
 
 def pytest_configure(config):
@@ -68,9 +73,20 @@ def pytest_configure(config):
         seed = int(env) if env else random.SystemRandom().randrange(2**32)
     config.option.nvx_seed = seed
     config.stash[_TARGET_KEY] = _load(config.getoption("--nvx-target"))
+    config.stash[_BOUND_KEY] = hang_bound.configured(config, nightly_enabled(config))
+    if config.stash[_BOUND_KEY] is not None:
+        config.stash[_WATCHDOG_KEY] = hang_bound.Watchdog()
+
+
+def pytest_unconfigure(config):
+    watchdog = config.stash.get(_WATCHDOG_KEY, None)
+    if watchdog is not None:
+        watchdog.stop()
 
 
 _TARGET_KEY = pytest.StashKey[object]()
+_BOUND_KEY = pytest.StashKey[object]()
+_WATCHDOG_KEY = pytest.StashKey[object]()
 
 
 def _load(spec):
@@ -95,6 +111,13 @@ def pytest_report_header(config):
     lines.append(f"nvx-ft hypothesis profile: {settings.get_current_profile_name()}, "
                  f"intensity: {config.getoption('--nvx-intensity')}, "
                  f"seed: {config.option.nvx_seed}")
+    bound = config.stash[_BOUND_KEY]
+    if bound is None:
+        lines.append("nvx-ft test bound: off here (0, or a contained run that bounds its tests)")
+    else:
+        how = ("pytest-timeout + watchdog" if config.pluginmanager.hasplugin("timeout")
+               else "watchdog only: pytest-timeout not installed")
+        lines.append(f"nvx-ft test bound: {bound:.0f}s per test unless marked ({how})")
     return lines
 
 
@@ -103,7 +126,9 @@ def nightly_enabled(config) -> bool:
             or settings.get_current_profile_name() == "nightly")
 
 
+@pytest.hookimpl(trylast=True)  # after the conftests' hooks: their timeout markers win
 def pytest_collection_modifyitems(config, items):
+    hang_bound.add_markers(config, items, config.stash[_BOUND_KEY])
     if nightly_enabled(config):
         return
     skip = pytest.mark.skip(reason="nightly tier: run with --nvx-intensity=nightly "
@@ -175,6 +200,20 @@ def reproduce_command(config, nodeid: str) -> str:
     if config.getoption("--nvx-target"):
         args.append(f"--nvx-target={config.getoption('--nvx-target')}")
     return " ".join(shlex.quote(a) for a in args)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    """The watchdog covers setup, call and teardown of every bounded test."""
+    watchdog = item.config.stash.get(_WATCHDOG_KEY, None)
+    bound = hang_bound.item_bound(item, item.config.stash[_BOUND_KEY]) if watchdog else None
+    if bound:
+        watchdog.arm(item.nodeid, bound, reproduce_command(item.config, item.nodeid))
+    try:
+        return (yield)
+    finally:
+        if bound:
+            watchdog.disarm()
 
 
 @pytest.hookimpl(wrapper=True)
