@@ -10,6 +10,7 @@ import time
 import traceback
 from pathlib import Path
 
+from nvx_ft import childenv
 from nvx_ft.gate import inputs, recommend, report
 from nvx_ft.gate.context import PROJECT, Check, GateContext, Step, StepFailed
 from nvx_ft.gate.display import Display
@@ -17,9 +18,6 @@ from nvx_ft.gate.steps import STEPS
 from nvx_ft.release import fileset
 from nvx_ft.venvs import CommandFailed
 
-# Child processes must see NVX as a user would: none of these may leak in from our shell.
-_SCRUBBED_ENV = ("PYTHONPATH", "PYTHONHOME", "PYTHON_GIL", "AUTOBAHN_USE_NVX",
-                 "PIP_FIND_LINKS", "VIRTUAL_ENV", "NVX_FT_TARGET")
 SKIPPED = "not run: skipped with --skip (the verdict cannot be a pass)"
 NOT_INSTALLED = "not run: the target could not be installed"
 
@@ -33,7 +31,7 @@ def run(args) -> int:
           f"{interp.version}, {'free-threaded' if interp.free_threaded else 'GIL'}, "
           f"{interp.source}); reports in {report_dir}", file=sys.stderr, flush=True)
     ctx = GateContext(target, interp, report_dir.resolve(), checkout,
-                      child_env(args.index_url), inputs.budgets(args), args.index_url)
+                      gate_env(args.index_url), inputs.budgets(args), args.index_url)
     data = run_gate(ctx, skip=tuple(args.skip), keep_venv=args.keep_venv)
     print(report.render_table(data))
     print(report.verdict_line(data))
@@ -53,11 +51,14 @@ def _new_report_dir(reports: Path) -> Path:
     return report_dir
 
 
-def child_env(index_url: str) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k not in _SCRUBBED_ENV}
-    env.update({"NVX_FT_GATE": "1", "NVX_FT_HYPOTHESIS_PROFILE": "ci",
-                "PIP_NO_CACHE_DIR": "1", "UV_NO_CACHE": "1", "PIP_NO_INPUT": "1"})
-    if index_url != fileset.DEFAULT_INDEX:
+def gate_env(index_url: str) -> dict[str, str]:
+    """Every child's environment: NVX as users get it, no installer cache, the suites told
+    they run in the gate (``ci`` Hypothesis profile)."""
+    env = childenv.child_env(scrub=childenv.AS_USERS_GET_IT,
+                             set={"NVX_FT_GATE": "1", "NVX_FT_HYPOTHESIS_PROFILE": "ci",
+                                  "PIP_NO_CACHE_DIR": "1", "UV_NO_CACHE": "1",
+                                  "PIP_NO_INPUT": "1"})
+    if index_url != fileset.DEFAULT_INDEX:  # a user's own PIP_INDEX_URL wins
         env.setdefault("PIP_INDEX_URL", index_url)
     return env
 

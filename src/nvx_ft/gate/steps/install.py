@@ -100,14 +100,12 @@ def _verify(ctx: GateContext, venv: Venv, wheel: GateWheel) -> dict:
 
 def suite_requirements(checkout: Path) -> list[str]:
     """``pip install`` arguments for what the suites need, as the checkout declares it:
-    nvx-ft editable with its stress and protocol extras (a checkout without the protocol
-    extra gets the protocol suite's peer, ``websockets``), and the bench extra's
+    nvx-ft editable with its stress and protocol extras, and the bench extra's
     pytest-benchmark (the smoke run draws no plots)."""
     extras = _optional_dependencies(checkout)
     wanted = ",".join(e for e in ("stress", "protocol") if e in extras)
-    protocol_peer = [] if "protocol" in extras else ["websockets"]
     bench = [r for r in extras.get("bench", []) if "pytest-benchmark" in r]
-    return ["-e", f"{checkout}[{wanted}]" if wanted else str(checkout), *protocol_peer, *bench]
+    return ["-e", f"{checkout}[{wanted}]" if wanted else str(checkout), *bench]
 
 
 def _optional_dependencies(checkout: Path) -> dict[str, list[str]]:
