@@ -12,7 +12,7 @@ import textwrap
 import pytest
 
 from nvx_ft import mutants, patches, sources
-from nvx_ft.mutants import run as mrun
+from nvx_ft.mutants import kill_suites, matrix
 
 pytestmark = pytest.mark.harness
 
@@ -33,11 +33,11 @@ def test_corpus_covers_every_fault_class_the_harness_must_catch():
 
 @pytest.mark.parametrize("mutant", CORPUS, ids=[m.name for m in CORPUS])
 def test_mutant_is_well_formed(mutant):
-    assert mutant.killers and set(mutant.killers) <= set(mrun.SUITES), mutant.killers
+    assert mutant.killers and set(mutant.killers) <= set(kill_suites.SUITES), mutant.killers
     assert set(mutant.modes) <= set(mutants.MODES)
     # every expected killer runs in one of the mutant's modes
     for k in mutant.killers:
-        assert set(mrun.SUITES[k].modes) & set(mutant.modes), (k, mutant.modes)
+        assert set(kill_suites.SUITES[k].modes) & set(mutant.modes), (k, mutant.modes)
     sanitizer_only = "sanitizer-only" in mutant.category
     assert sanitizer_only == ("default" not in mutant.modes), mutant.category
 
@@ -85,8 +85,9 @@ _SUBPROCESSES = pytest.mark.thread_unsafe(reason="runs pytest subprocesses bound
 def test_crash_and_hang_become_named_failures_with_a_stack(case, status, tmp_path):
     f = tmp_path / f"test_{case}.py"
     f.write_text(_CONTAINED[case])
-    r = mrun.run_contained(sys.executable, [str(f), *mrun.COMMON_ARGS], dict(os.environ), 60,
-                           tmp_path, test_timeout=3, log_path=tmp_path / "log.txt", suite=case)
+    r = kill_suites.run_contained(sys.executable, [str(f), *kill_suites.COMMON_ARGS],
+                                  dict(os.environ), 60, tmp_path, test_timeout=3,
+                                  log_path=tmp_path / "log.txt", suite=case)
     assert r.status == status, (r, (tmp_path / "log.txt").read_text()[-3000:])
     assert r.killed == (status != "passed")
     if case == "crashes":
@@ -101,8 +102,9 @@ def test_crash_and_hang_become_named_failures_with_a_stack(case, status, tmp_pat
 
 @_SUBPROCESSES
 def test_an_error_of_pytest_itself_is_not_a_kill(tmp_path):
-    r = mrun.run_contained(sys.executable, [str(tmp_path / "test_missing.py"),
-                                            "--no-such-option"], dict(os.environ), 60, tmp_path)
+    r = kill_suites.run_contained(sys.executable, [str(tmp_path / "test_missing.py"),
+                                                   "--no-such-option"],
+                                  dict(os.environ), 60, tmp_path)
     assert r.status == "error" and not r.killed, r
 
 
@@ -110,7 +112,7 @@ def test_an_error_of_pytest_itself_is_not_a_kill(tmp_path):
 def test_whole_suite_bound_is_a_hang_with_stacks(tmp_path):
     f = tmp_path / "test_forever.py"
     f.write_text(_CONTAINED["hangs"])
-    r = mrun.run_contained(sys.executable, [str(f)], dict(os.environ), 5, tmp_path)
+    r = kill_suites.run_contained(sys.executable, [str(f)], dict(os.environ), 5, tmp_path)
     assert r.status == "hung" and r.test.endswith("::test_stuck_in_c"), r
     assert "test_stuck_in_c" in r.detail
 
@@ -119,16 +121,16 @@ def test_whole_suite_bound_is_a_hang_with_stacks(tmp_path):
 
 #: one Hypothesis test of the XOR differential suite: kills crash and hang mutants, and
 #: cannot see a fault that only shows from the second chunk on (a deliberate survivor)
-MINI = {"one-shot": mrun.Suite("one-shot", {"xor": ("tests/test_xor_differential.py",)},
-                               ("--hypothesis-profile=dev",), keyword="test_one_shot",
-                               base_keyword="test_one_shot", test_timeout=5, timeout=120)}
+MINI = {"one-shot": kill_suites.Suite(
+    "one-shot", {"xor": ("tests/test_xor_differential.py",)}, ("--hypothesis-profile=dev",),
+    keyword="test_one_shot", base_keyword="test_one_shot", test_timeout=5, timeout=120)}
 
 
 @_SUBPROCESSES
 def test_small_matrix_contains_crash_and_hang_and_fails_on_a_survivor(tmp_path):
     names = ["xor-sse2-assumes-aligned", "xor-scalar-narrow-counter",
              "xor-scalar-phase-restarts"]
-    rep = mrun.run_matrix("default", names, all_suites=True, out_dir=tmp_path,
+    rep = matrix.run_matrix("default", names, all_suites=True, out_dir=tmp_path,
                           log=lambda s: None, suites=MINI)
     by = {m["name"]: m for m in rep["mutants"]}
     assert by["control"]["results"]["one-shot"]["status"] == "passed"

@@ -9,8 +9,8 @@ import sysconfig
 
 import pytest
 
-from nvx_ft import build, cli, errors, interpreters, sanitizers, sources
-from nvx_ft.mutants import run as mrun
+from nvx_ft import build, cli, errors, interpreters, paths, sanitizers, sources
+from nvx_ft.mutants import kill_suites, matrix
 
 pytestmark = [
     pytest.mark.harness,
@@ -122,13 +122,13 @@ def test_a_non_tsan_interpreter_is_blocked(monkeypatch, capsys):
 def _mini(sanitizer):
     """One Hypothesis test (asan) / one hammer scenario (tsan) on the XOR masker."""
     if sanitizer == "asan":
-        return {"asan": mrun.Suite("asan", {"xor": ("tests/test_xor_differential.py",)},
-                                   ("--hypothesis-profile=dev",), keyword="test_one_shot",
-                                   base_keyword="test_one_shot", test_timeout=60,
-                                   timeout=300, modes=("asan",), sanitizer="asan")}
-    return {"tsan": mrun.Suite("tsan", {"xor": ("stress/test_per_thread_objects.py",)},
-                               keyword="xor", base_keyword="xor", test_timeout=300, timeout=900, modes=("tsan",),
-                               sanitizer="tsan")}
+        return {"asan": kill_suites.Suite(
+            "asan", {"xor": ("tests/test_xor_differential.py",)}, ("--hypothesis-profile=dev",),
+            keyword="test_one_shot", base_keyword="test_one_shot", test_timeout=60,
+            timeout=300, modes=("asan",), sanitizer="asan")}
+    return {"tsan": kill_suites.Suite(
+        "tsan", {"xor": ("stress/test_per_thread_objects.py",)}, keyword="xor",
+        base_keyword="xor", test_timeout=300, timeout=900, modes=("tsan",), sanitizer="tsan")}
 
 
 def test_asan_mode_reports_the_tail_overread_and_nothing_for_the_control(tmp_path):
@@ -138,11 +138,11 @@ def test_asan_mode_reports_the_tail_overread_and_nothing_for_the_control(tmp_pat
         pytest.skip(f"ASan mode NOT RUN: {exc}")
     if sysconfig.get_config_var("Py_GIL_DISABLED"):
         with pytest.raises(sanitizers.SanitizerUnavailable, match="needs a GIL build"):
-            mrun.run_matrix("asan", ["xor-sse2-tail-overread"], out_dir=tmp_path,
+            matrix.run_matrix("asan", ["xor-sse2-tail-overread"], out_dir=tmp_path,
                             log=lambda s: None, suites=_mini("asan"))
         pytest.skip("ASan mode NOT RUN on a free-threaded build (refused, as checked here): "
                     "run this test with python3.11-3.14")
-    rep = mrun.run_matrix("asan", ["xor-sse2-tail-overread"], out_dir=tmp_path,
+    rep = matrix.run_matrix("asan", ["xor-sse2-tail-overread"], out_dir=tmp_path,
                           log=lambda s: None, suites=_mini("asan"))
     by = {m["name"]: m["results"]["asan"] for m in rep["mutants"]}
     assert by["control"]["status"] == "passed", by["control"]
@@ -155,11 +155,11 @@ def test_asan_mode_reports_the_tail_overread_and_nothing_for_the_control(tmp_pat
 def test_tsan_mode_reports_the_racy_counter_and_nothing_for_the_control(tmp_path):
     """Needs a TSan free-threaded CPython ($NVX_FT_PYTHON_TSAN); nightly (minutes)."""
     try:
-        python = sanitizers.suite_python(interpreters.find_tsan(), mrun.ROOT,
+        python = sanitizers.suite_python(interpreters.find_tsan(), paths.ROOT,
                                          sources.installed_autobahn_version())
     except errors.Blocked as exc:
         pytest.skip(f"TSan mode NOT RUN: {exc}")
-    rep = mrun.run_matrix("tsan", ["xor-racy-byte-counter"], python=python,
+    rep = matrix.run_matrix("tsan", ["xor-racy-byte-counter"], python=python,
                           out_dir=tmp_path, log=lambda s: None, suites=_mini("tsan"))
     by = {m["name"]: m["results"]["tsan"] for m in rep["mutants"]}
     assert by["control"]["status"] == "passed", by["control"]

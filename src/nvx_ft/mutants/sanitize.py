@@ -1,6 +1,6 @@
 """``nvx-ft sanitize tsan|asan``: NVX under ThreadSanitizer or AddressSanitizer.
 
-The kill matrix (:mod:`nvx_ft.mutants.run`) in a sanitizer mode (:mod:`nvx_ft.sanitizers`)
+The kill matrix (:mod:`nvx_ft.mutants.matrix`) in a sanitizer mode (:mod:`nvx_ft.sanitizers`)
 for the unmutated control, and with ``--patch`` one mutant: exit 0 when the control is
 clean (and the mutant caught), 1 when not, 2 when the mode cannot run here.
 """
@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from nvx_ft import errors, interpreters, sanitizers
-from nvx_ft.mutants import run as mrun
+from nvx_ft.mutants import matrix
 from nvx_ft.paths import ROOT
 from nvx_ft.sources import BuildError, add_source_arguments, installed_autobahn_version
 
@@ -38,10 +38,10 @@ def run(args) -> int:
             python = sanitizers.suite_python(interpreters.find_tsan(), ROOT, version)
         if args.mode == "asan":
             sanitizers.libasan()
-        rep = mrun.run_matrix(args.mode, [args.patch] if args.patch else ["control"],
-                              all_suites=True, autobahn=args.autobahn, source=args.source,
-                              python=python, out_dir=args.out,
-                              log=lambda s: print(s, flush=True))
+        rep = matrix.run_matrix(args.mode, [args.patch] if args.patch else ["control"],
+                                all_suites=True, autobahn=args.autobahn, source=args.source,
+                                python=python, out_dir=args.out,
+                                log=lambda s: print(s, flush=True))
     except BuildError as exc:
         print(f"nvx-ft sanitize: FAILED: {exc}", file=sys.stderr)
         return errors.EXIT_FAIL
