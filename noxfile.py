@@ -5,7 +5,9 @@ Interpreters are found by ``nvx_ft.interpreters`` (``$NVX_FT_PYTHON_3_14T``, PAT
 PATH, so ``tests-3.14t`` uses exactly the binary the rest of nvx-ft reports. A missing
 interpreter is skipped with a loud reason; it is an error when its session is named
 on the command line (``nox -s tests-3.14t``) or listed in ``$NVX_FT_REQUIRE``
-(comma-separated labels, what the nightly workflow sets).
+(comma-separated labels, what the nightly workflow sets). A missing 3.14t is first
+provisioned with ``uv python install 3.14t`` when a session that uses it is asked for
+(bounded; off with ``$NVX_FT_NO_PROVISION=1`` or ``nox -s gate -- --no-provision``).
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import nox
 ROOT = Path(__file__).parent
 sys.path.insert(0, str(ROOT / "src"))
 from nvx_ft import interpreters  # noqa: E402  (stdlib-only module)
+from nvx_ft.errors import Blocked  # noqa: E402
 
 nox.options.download_python = "never"  # offline machines; installs are the user's call
 nox.options.sessions = ["tests", "harness"]
@@ -26,6 +29,50 @@ nox.options.default_venv_backend = "uv|virtualenv"  # uv when installed: much fa
 nox.needs_version = ">=2025.5.1"
 
 FOUND = interpreters.find_all()
+#: sessions that run on a free-threaded interpreter (or, for gate and bench, use one)
+_USES_FREE_THREADED = {"tests", "stress", "protocol", "parallel", "mutants", "bench", "gate"}
+
+
+def _wants_provisioning(argv: list[str]) -> bool:
+    """Does this nox run use a provisioned label? Not for ``--list``, ``harness`` alone,
+    a GIL label, or ``-- --no-provision``."""
+    if "--" in argv:
+        argv, posargs = argv[:argv.index("--")], argv[argv.index("--") + 1:]
+        if "--no-provision" in posargs:
+            return False
+    if {"-l", "--list", "--list-sessions", "--json", "-h", "--help", "--version",
+            "--usage"} & set(argv):
+        return False
+    names, pythons, keywords = [], [], False
+    for i, arg in enumerate(argv):
+        key, eq, value = arg.partition("=")
+        if key in ("-s", "--session", "--sessions", "-e", "-p", "--python", "--pythons"):
+            values = [value] if eq else []
+            if not eq:
+                for more in argv[i + 1:]:
+                    if more.startswith("-"):
+                        break
+                    values.append(more)
+            (pythons if key.startswith(("-p", "--python")) else names).extend(values)
+        keywords = keywords or key in ("-k", "--keywords", "-t", "--tags")
+    if pythons:
+        return any(p in interpreters.PROVISIONED for p in pythons)
+    if keywords or not names:  # no names: the default sessions, tests-3.14t among them
+        return True
+    for name in names:
+        base, _, label = name.partition("-")
+        if (label in interpreters.PROVISIONED) if label else base in _USES_FREE_THREADED:
+            return True
+    return False
+
+
+if interpreters.provisioning_enabled() and _wants_provisioning(sys.argv[1:]):
+    for _label in interpreters.PROVISIONED:
+        if FOUND.get(_label) is None:
+            try:
+                FOUND[_label] = interpreters.provision_with_uv(_label)
+            except Blocked as exc:  # reported NOT RUN below, with uv's own error here
+                print(f"nvx-ft: {exc}", file=sys.stderr)
 FREE_THREADED = [label for label in interpreters.LABELS if label.endswith("t")]
 #: self-tests whose verdict depends on the interpreter's build (free-threaded or not)
 PER_INTERPRETER_SELFTESTS = "selftests/per_interpreter"

@@ -5,8 +5,10 @@ A label is "3.14" (GIL build) or "3.14t" (free-threaded build). Every candidate 
 answer "command not found", a python3.14 may be free-threaded, and so on).
 
 The one home of: ``--python`` resolution (:func:`resolve`), the interpreter probe
-(:func:`probe`), and how to get a missing interpreter (:func:`how_to_get`,
-:data:`HOW_TO_GET_TSAN`).
+(:func:`probe`), how to get a missing interpreter (:func:`how_to_get`,
+:data:`HOW_TO_GET_TSAN`), and getting it: a missing free-threaded 3.14 is provisioned
+with ``uv python install 3.14t`` (:func:`find_or_provision`, :func:`provision_with_uv`;
+off with ``$NVX_FT_NO_PROVISION=1`` or the gate's ``--no-provision``).
 """
 
 from __future__ import annotations
@@ -33,6 +35,18 @@ HOW_TO_GET = (
     "actions/setup-python with python-version '{label}', or name the binary in "
     "${env} (e.g. {env}=/opt/python/bin/python{label})"
 )
+
+#: labels uv is asked to install when none is found: what the gate and the free-threaded
+#: nox sessions need (the others are only looked for)
+PROVISIONED = ("3.14t",)
+NO_PROVISION_ENV = "NVX_FT_NO_PROVISION"
+#: bound in seconds for ``uv python install`` (a download of about 35 MB; offline it fails
+#: in about 2 s with one HTTP retry, but DNS or a proxy can hang)
+PROVISION_TIMEOUT_ENV = "NVX_FT_PROVISION_TIMEOUT"
+PROVISION_TIMEOUT = 180.0
+#: set in our environment after a failed attempt, so runs started from this one (nox
+#: inside nox, the gate inside ``nox -s gate``) report it instead of trying again
+PROVISION_FAILED_ENV = "NVX_FT_PROVISION_FAILED"
 
 #: names a ThreadSanitizer free-threaded CPython (nvx-ft never builds one)
 TSAN_ENV = "NVX_FT_PYTHON_TSAN"
@@ -233,21 +247,108 @@ def current() -> Interpreter:
                        "%d.%d.%d" % sys.version_info[:3], ft, "current")
 
 
-def resolve(spec: str | None, *, default: str | None = None) -> Interpreter:
-    """``--python``: a label (``3.14t``: found, else :class:`Blocked` with how to get it),
-    a path or a command on PATH (it must be a working CPython, else :class:`UsageError`),
-    or nothing (the ``default`` label, else this interpreter)."""
+def provisioning_enabled() -> bool:
+    """Off when ``$NVX_FT_NO_PROVISION`` is set to anything but 0/false/no/off."""
+    value = os.environ.get(NO_PROVISION_ENV, "").strip().lower()
+    return value in ("", "0", "false", "no", "off")
+
+
+def _one_line(text: str, most: int = 1200) -> str:
+    """uv's multi-line error ("error: ... / cause: ...") as one line."""
+    line = " <- ".join(x.strip() for x in text.strip().splitlines() if x.strip())
+    return line if len(line) <= most else line[:most] + " ..."
+
+
+def provision_with_uv(label: str, *, log=None) -> Interpreter:
+    """``uv python install <label>`` (bounded by ``$NVX_FT_PROVISION_TIMEOUT``, default
+    :data:`PROVISION_TIMEOUT` s), then ``uv python find <label>``: the interpreter uv
+    provides. :class:`Blocked` with uv's own error and the manual ways when it cannot
+    (no uv, offline, a timeout); the failure is remembered for child processes."""
+    kind = _kind(label)
+    log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
+    earlier = os.environ.get(PROVISION_FAILED_ENV, "")
+    if earlier.startswith(label + ": "):
+        raise Blocked(f"no {kind} found and uv could not provide one (tried earlier in this "
+                      f"run: {earlier[len(label) + 2:]}); {how_to_get(label)}")
+
+    def failed(reason: str) -> Blocked:
+        os.environ[PROVISION_FAILED_ENV] = f"{label}: {reason}"
+        return Blocked(f"no {kind} found and uv could not provide one ({reason}); "
+                       f"{how_to_get(label)}")
+
+    uv = shutil.which("uv")
+    if not uv:
+        raise failed("uv is not on PATH: https://docs.astral.sh/uv/ or `pip install uv`")
+    try:
+        timeout = float(os.environ.get(PROVISION_TIMEOUT_ENV) or PROVISION_TIMEOUT)
+    except ValueError:
+        raise UsageError(f"${PROVISION_TIMEOUT_ENV}: not a number of seconds") from None
+    log(f"nvx-ft: no {kind} found; provisioning it: uv python install {label} (at most "
+        f"{timeout:.0f}s; ${NO_PROVISION_ENV}=1 or the gate's --no-provision turn this off)")
+    # one HTTP retry, not uv's three: offline, the attempt then fails in about 2 s, not 11
+    env = child_env(base={"UV_HTTP_RETRIES": "1", **os.environ},
+                    set={"UV_PYTHON_DOWNLOADS": "automatic"})
+    command = [uv, "python", "install", label]
+    try:
+        out = subprocess.run(command, capture_output=True, text=True, timeout=timeout,
+                             env=env, stdin=subprocess.DEVNULL)
+    except subprocess.TimeoutExpired as exc:
+        said = exc.stderr.decode(errors="replace") if isinstance(exc.stderr, bytes) else exc.stderr
+        raise failed(f"`uv python install {label}` did not finish within {timeout:.0f}s "
+                     f"(network? ${PROVISION_TIMEOUT_ENV} sets the bound)"
+                     + (f": {_one_line(said)}" if said and said.strip() else "")) from None
+    except OSError as exc:
+        raise failed(f"cannot run {uv}: {exc}") from None
+    if out.returncode != 0:
+        raise failed(f"`uv python install {label}` failed: "
+                     f"{_one_line(out.stderr or out.stdout) or f'exit {out.returncode}'}")
+    try:
+        found = subprocess.run([uv, "python", "find", "--no-project", label],
+                               capture_output=True, text=True, timeout=60,
+                               env=child_env(base=env, set={"UV_PYTHON_DOWNLOADS": "never"}))
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise failed(f"`uv python find {label}` after the install: {exc}") from None
+    path = found.stdout.strip().splitlines()[-1] if found.stdout.strip() else ""
+    info = probe(path) if path else None
+    if found.returncode != 0 or not _matches(info, label):
+        raise failed(f"`uv python find {label}` after the install gave "
+                     f"{path or _one_line(found.stderr) or 'nothing'}, not a working {kind}")
+    interp = _interpreter(info, "uv install")
+    log(f"nvx-ft: provisioned {kind}: {interp.executable} (CPython {interp.version})")
+    return interp
+
+
+def find_or_provision(label: str, *, provision: bool | None = None) -> Interpreter:
+    """:func:`find`, else - for a label of :data:`PROVISIONED`, provisioning being on
+    (``provision``, default :func:`provisioning_enabled`) - :func:`provision_with_uv`;
+    else :class:`Blocked` with how to get it."""
+    found = find(label)
+    if found is not None:
+        return found
+    if label in PROVISIONED:
+        if provision is None:
+            provision = provisioning_enabled()
+        if provision:
+            return provision_with_uv(label)
+        raise Blocked(f"no {_kind(label)} found (provisioning with uv is off: "
+                      f"--no-provision or ${NO_PROVISION_ENV}); {how_to_get(label)}")
+    raise Blocked(f"no {_kind(label)} found; {how_to_get(label)}")
+
+
+def resolve(spec: str | None, *, default: str | None = None,
+            provision: bool | None = None) -> Interpreter:
+    """``--python``: a label (``3.14t``: found, else provisioned with uv - see
+    :func:`find_or_provision` -, else :class:`Blocked` with how to get it), a path or a
+    command on PATH (it must be a working CPython, else :class:`UsageError`), or nothing
+    (the ``default`` label, else this interpreter)."""
     spec = spec or default
     if spec is None:
         return current()
     if _LABEL.fullmatch(spec):
         try:
-            found = find(spec)
+            return find_or_provision(spec, provision=provision)
         except LookupError as exc:  # its env var names something else
             raise UsageError(str(exc)) from None
-        if found is None:
-            raise Blocked(f"no {_kind(spec)} found; {how_to_get(spec)}")
-        return found
     info = probe(shutil.which(spec) or spec)
     if not info or info.get("implementation") != "cpython":
         raise UsageError(f"--python {spec}: not a working CPython interpreter")

@@ -29,7 +29,11 @@ def add_arguments(parser) -> None:
     what.add_argument("--pypi", metavar="VERSION",
                       help="a release on PyPI (default: the latest)")
     parser.add_argument("--python", metavar="PATH|LABEL",
-                        help="interpreter to gate on (default: a discovered 3.14t)")
+                        help="interpreter to gate on (default: a discovered 3.14t, else "
+                             "one provisioned with `uv python install 3.14t`)")
+    parser.add_argument("--no-provision", action="store_true",
+                        help="never ask uv to install a missing 3.14t: exit 2 with how to get "
+                             "one (also $NVX_FT_NO_PROVISION=1)")
     parser.add_argument("--reports", metavar="DIR", default="reports/gate",
                         help="where the run's report folder goes (default: reports/gate)")
     parser.add_argument("--suite-timeout", type=float, default=_DEFAULT.suite,
@@ -73,7 +77,8 @@ def read_inputs(args) -> tuple[Target, interpreters.Interpreter, Path]:
     if not ((checkout / "pyproject.toml").is_file() and (checkout / "tests").is_dir()):
         raise UsageError(f"--checkout {checkout}: not an nvx-ft checkout (no pyproject.toml "
                          "and tests/); the gate runs the suites of a clone of nvx-ft")
-    interp = interpreters.resolve(args.python, default="3.14t")
+    interp = interpreters.resolve(args.python, default="3.14t",
+                                  provision=False if getattr(args, "no_provision", False) else None)
     if wheel:
         return Target("wheel", args.wheel, validate_wheel(wheel, interp), "wheel file"), \
             interp, checkout

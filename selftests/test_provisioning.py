@@ -1,0 +1,195 @@
+"""Provisioning a missing free-threaded interpreter with uv (``nvx_ft.interpreters``):
+``uv python install`` then ``uv python find``; uv's own error and the manual ways when it
+cannot (offline, no uv, a hang); ``--no-provision`` / ``$NVX_FT_NO_PROVISION`` turn it
+off. A stand-in ``uv`` on PATH plays uv: nothing is ever downloaded here."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from nvx_ft import errors, interpreters, paths
+
+pytestmark = [
+    pytest.mark.harness,
+    pytest.mark.thread_unsafe(reason="changes os.environ and PATH, runs subprocesses"),
+]
+
+CURRENT = interpreters.current()
+#: what the real uv 0.13 prints offline (seen here, shortened)
+OFFLINE = """\
+error: Failed to install cpython-3.14.10+freethreaded-linux-x86_64-gnu
+  cause: Request failed after 1 retries in 1.6s
+  cause: error sending request for url (https://github.com/astral-sh/python-build-standalone/...)
+  cause: dns error
+  cause: failed to lookup address information: Name or service not known
+"""
+
+
+def stand_in_uv(folder: Path, mode: str, provides: str = sys.executable) -> Path:
+    """A ``uv`` that logs its calls to ``folder/uv.log``. ``ok``: ``python install``
+    succeeds and ``python find`` then prints ``provides``; ``offline``: install fails as
+    the real uv does without network; ``hang``: install never returns."""
+    folder.mkdir(parents=True, exist_ok=True)
+    uv = folder / "uv"
+    uv.write_text(f"#!{sys.executable}\n" + textwrap.dedent(f"""\
+        import sys, time
+        from pathlib import Path
+        here = Path(__file__).parent
+        with open(here / "uv.log", "a") as log:
+            log.write(" ".join(sys.argv[1:]) + "\\n")
+        args = sys.argv[1:]
+        if args[:2] == ["python", "install"]:
+            if {mode!r} == "offline":
+                sys.stderr.write({OFFLINE!r})
+                sys.exit(1)
+            if {mode!r} == "hang":
+                time.sleep(120)
+            (here / "installed").write_text("yes")
+            sys.exit(0)
+        if args[:2] == ["python", "find"] and (here / "installed").exists():
+            print({provides!r})
+            sys.exit(0)
+        sys.stderr.write("error: No interpreter found for " + args[-1] + "\\n")
+        sys.exit(2)
+        """))
+    uv.chmod(0o755)
+    return folder
+
+
+def calls(folder: Path) -> list[str]:
+    log = folder / "uv.log"
+    return log.read_text().splitlines() if log.exists() else []
+
+
+@pytest.fixture
+def fresh_machine(monkeypatch, tmp_path):
+    """Nothing to find but a stand-in uv (set up by the test) in ``tmp_path/bin``;
+    provisioning on, no earlier failure remembered."""
+    monkeypatch.setenv("PATH", str(tmp_path / "bin"))
+    monkeypatch.setenv("PYENV_ROOT", str(tmp_path / "no-pyenv"))
+    for label in interpreters.LABELS:
+        monkeypatch.delenv(interpreters.env_var_for(label), raising=False)
+    for name in (interpreters.NO_PROVISION_ENV, interpreters.PROVISION_FAILED_ENV,
+                 interpreters.PROVISION_TIMEOUT_ENV):
+        monkeypatch.delenv(name, raising=False)
+    return tmp_path / "bin"
+
+
+def test_uv_installs_then_finds_the_interpreter(fresh_machine):
+    stand_in_uv(fresh_machine, "ok")
+    got = interpreters.provision_with_uv(CURRENT.label, log=lambda m: None)
+    assert got.source == "uv install" and got.label == CURRENT.label
+    assert os.path.realpath(got.executable) == os.path.realpath(sys.executable)
+    assert calls(fresh_machine) == [f"python install {CURRENT.label}",
+                                    f"python find --no-project {CURRENT.label}"]
+
+
+def test_offline_uv_is_blocked_with_uvs_error_and_the_manual_ways(fresh_machine):
+    stand_in_uv(fresh_machine, "offline")
+    with pytest.raises(errors.Blocked) as exc:
+        interpreters.provision_with_uv("3.14t", log=lambda m: None)
+    msg = str(exc.value)
+    assert "`uv python install 3.14t` failed: error: Failed to install" in msg
+    assert "dns error" in msg and "\n" not in msg
+    assert "actions/setup-python" in msg and "NVX_FT_PYTHON_3_14T" in msg
+    # remembered: a run started from this one (nox in nox) does not try again
+    with pytest.raises(errors.Blocked, match="tried earlier in this run: .*dns error"):
+        interpreters.provision_with_uv("3.14t", log=lambda m: None)
+    assert calls(fresh_machine) == ["python install 3.14t"]
+
+
+def test_no_uv_is_blocked_with_the_manual_ways(fresh_machine):
+    fresh_machine.mkdir()
+    with pytest.raises(errors.Blocked, match="uv is not on PATH.*uv python install 3.14t"):
+        interpreters.provision_with_uv("3.14t", log=lambda m: None)
+
+
+def test_a_hanging_uv_is_bounded(fresh_machine, monkeypatch):
+    stand_in_uv(fresh_machine, "hang")
+    monkeypatch.setenv(interpreters.PROVISION_TIMEOUT_ENV, "1")
+    started = time.monotonic()
+    with pytest.raises(errors.Blocked, match="did not finish within 1s"):
+        interpreters.provision_with_uv("3.14t", log=lambda m: None)
+    assert time.monotonic() - started < 15
+
+
+def test_resolve_provisions_only_what_is_missing_and_only_when_on(fresh_machine,
+                                                                  monkeypatch):
+    stand_in_uv(fresh_machine, "ok")
+    monkeypatch.setattr(interpreters, "PROVISIONED", (CURRENT.label,))
+    monkeypatch.setattr(interpreters, "find", lambda label: None)
+    with pytest.raises(errors.Blocked, match="provisioning with uv is off: --no-provision"):
+        interpreters.resolve(CURRENT.label, provision=False)
+    monkeypatch.setenv(interpreters.NO_PROVISION_ENV, "1")
+    with pytest.raises(errors.Blocked, match=interpreters.NO_PROVISION_ENV):
+        interpreters.resolve(CURRENT.label)
+    assert calls(fresh_machine) == []  # off means uv is never asked
+    monkeypatch.setenv(interpreters.NO_PROVISION_ENV, "0")
+    assert interpreters.resolve(CURRENT.label).source == "uv install"
+    other = CURRENT.label[:-1] if CURRENT.free_threaded else CURRENT.label + "t"
+    with pytest.raises(errors.Blocked, match=f"no .*CPython {other} found; get"):
+        interpreters.resolve(other)  # not a provisioned label: only looked for
+
+
+def _run(fresh_machine: Path, *args: str, **env_extra: str) -> tuple[int, str, float]:
+    env = {k: v for k, v in os.environ.items()
+           if k not in (interpreters.NO_PROVISION_ENV, interpreters.PROVISION_FAILED_ENV,
+                        "VIRTUAL_ENV", "PYTHONPATH")
+           and not k.startswith("NVX_FT_PYTHON_")}
+    env.update(PATH=str(fresh_machine), PYENV_ROOT=str(fresh_machine.parent / "no-pyenv"),
+               **env_extra)
+    started = time.monotonic()
+    out = subprocess.run([sys.executable, *args], capture_output=True, text=True,
+                         timeout=300, env=env, cwd=paths.ROOT)
+    return out.returncode, out.stdout + out.stderr, time.monotonic() - started
+
+
+def test_gate_on_a_machine_without_314t_tries_uv_then_exits_2(fresh_machine):
+    stand_in_uv(fresh_machine, "offline")
+    rc, out, seconds = _run(fresh_machine, "-m", "nvx_ft.cli", "gate", "--pypi", "26.10.2")
+    assert rc == errors.EXIT_BLOCKED, out
+    assert "provisioning it: uv python install 3.14t" in out
+    assert "blocked: no free-threaded CPython 3.14t found and uv could not provide one" in out
+    assert "dns error" in out and "NVX_FT_PYTHON_3_14T" in out
+    assert calls(fresh_machine) == ["python find --no-project 3.14t", "python install 3.14t"]
+    assert seconds < 60, seconds
+
+
+def test_gate_no_provision_never_asks_uv(fresh_machine):
+    stand_in_uv(fresh_machine, "ok")
+    rc, out, _ = _run(fresh_machine, "-m", "nvx_ft.cli", "gate", "--pypi", "26.10.2",
+                      "--no-provision")
+    assert rc == errors.EXIT_BLOCKED, out
+    assert "provisioning with uv is off: --no-provision" in out
+    assert "python install" not in "\n".join(calls(fresh_machine))
+
+
+def test_nox_gate_provisions_once_and_keeps_exit_2(fresh_machine):
+    """The README's main job on a fresh offline machine: the noxfile asks uv once, the
+    gate inside it reports that failure instead of asking again."""
+    pytest.importorskip("nox", reason="nox is not installed in this environment")
+    stand_in_uv(fresh_machine, "offline")
+    rc, out, seconds = _run(fresh_machine, "-m", "nox", "-f", str(paths.ROOT / "noxfile.py"),
+                            "-s", "gate", "--", "--pypi", "26.10.2")
+    assert rc == errors.EXIT_BLOCKED, out[-3000:]
+    assert "tried earlier in this run" in out and "dns error" in out
+    assert [c for c in calls(fresh_machine) if c.startswith("python install")] == \
+        ["python install 3.14t"]
+    assert seconds < 120, seconds
+
+
+@pytest.mark.parametrize("args", [["--list"], ["-s", "harness", "--list"],
+                                  ["-s", "tests-3.11", "--list"]])
+def test_nox_listing_never_provisions(fresh_machine, args):
+    pytest.importorskip("nox", reason="nox is not installed in this environment")
+    stand_in_uv(fresh_machine, "ok")
+    rc, out, _ = _run(fresh_machine, "-m", "nox", "-f", str(paths.ROOT / "noxfile.py"), *args)
+    assert rc == 0, out[-3000:]
+    assert "python install" not in "\n".join(calls(fresh_machine))
