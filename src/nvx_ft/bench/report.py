@@ -1,37 +1,20 @@
 """The benchmark report: ``summary.md``, ``single_thread.md`` and ``scaling.png``.
 
 Input is the dict :func:`nvx_ft.bench.driver.run_all` writes to ``results.json``;
-nothing here measures. matplotlib (Agg backend, no display) is imported only to plot.
+what it says is :mod:`nvx_ft.bench.findings`, the plot :mod:`nvx_ft.bench.plot`.
 """
 
 from __future__ import annotations
 
-import statistics
 from collections import defaultdict
 from pathlib import Path
 
+from nvx_ft.bench.findings import (BUSY_CPU_SHARE, BUSY_WAITING_SHARE, CONTENDED_WORK,
+                                   CV_TARGET, POOR_EFFICIENCY, findings, ft_cost,
+                                   idle_estimate, is_anti_scaling, pct, scaling_rows,
+                                   single_thread_entries, workload_order)
+from nvx_ft.bench.plot import plot_scaling
 from nvx_ft.bench.workloads import human_size
-
-#: Efficiency (speedup / min(N, cores)) below this is called out as poor.
-POOR_EFFICIENCY = 0.7
-#: Speedups whose coefficient of variation over repeats exceeds this are called noisy.
-CV_TARGET = 0.05
-#: A single thread with less CPU than this (of its wall time) was kept off a core by
-#: other processes: the machine was busy and every number near it is suspect.
-BUSY_CPU_SHARE = 0.9
-#: Threads that had no core for more than this share of the window, with no more threads
-#: than cores: other processes held this run's cores.
-BUSY_WAITING_SHARE = 0.1
-#: Work efficiency (bytes per CPU-second at N / at 1 thread) below this: the threads slow
-#: each other down even when they run (contention), whatever else ran on the machine.
-CONTENDED_WORK = 0.8
-#: One colour per build, so the plot reads the same from run to run.
-BUILD_STYLE = {"3.14": ("tab:blue", "o"), "3.14t": ("tab:red", "s"),
-               "3.14t PYTHON_GIL=1": ("tab:orange", "^")}
-
-
-def _pct(x: float) -> str:
-    return f"{100 * x:.1f} %"
 
 
 def _mbs(bytes_per_s: float) -> str:
@@ -57,20 +40,6 @@ def _gil(build: dict) -> str:
     return state
 
 
-def _workload_order(workload: str) -> int:
-    from nvx_ft.bench.scaling import WORKLOADS
-
-    order = list(WORKLOADS)
-    return order.index(workload) if workload in order else len(order)
-
-
-def scaling_rows(results: dict):
-    """(build, series dict) for every measured series, in build order."""
-    for name, b in results["builds"].items():
-        for s in (b.get("scaling") or {}).get("series", []):
-            yield name, s
-
-
 def _copy_throughput(results: dict) -> dict:
     """(build, frame, threads) -> copy bytes/s, to read XOR/UTF-8 as a fraction of it."""
     out = {}
@@ -79,137 +48,6 @@ def _copy_throughput(results: dict) -> dict:
             for p in s["points"]:
                 out[(name, s["frame_size"], p["threads"])] = p["median_throughput"]
     return out
-
-
-# --------------------------------------------------------------------------- findings
-
-
-def _idle_estimate(point: dict) -> float | None:
-    """The idle-machine estimate, only where the threads really ran side by side."""
-    from nvx_ft.bench.scaling import PARALLEL_CPU_SHARE
-
-    if point.get("idle_estimate") is None:
-        return None
-    if point.get("median_cpu_share", 1.0) < PARALLEL_CPU_SHARE:
-        return None
-    return point["idle_estimate"]
-
-
-def _anti(point: dict) -> bool:
-    """Speedup below 1.0 as printed (x0.996 reads x1.00 and is no anti-scaling)."""
-    return round(point["median_speedup"], 2) < 1.0
-
-
-def findings(results: dict) -> dict[str, list[str]]:
-    """Anti-scaling, poor efficiency, noise, contention, a busy machine: by name."""
-    anti, poor, noisy, busy, contended, superlinear = [], [], [], [], [], []
-    for name, s in scaling_rows(results):
-        where = f"{s['workload']} {human_size(s['frame_size'])} on {name}"
-        cores = (results["builds"][name].get("scaling") or {}).get("cores", 1)
-        one = s["points"][0]
-        starved = [p for p in s["points"] if p["threads"] <= cores
-                   and (p.get("median_waiting_share") or 0) > BUSY_WAITING_SHARE]
-        if one.get("median_cpu_share", 1.0) < BUSY_CPU_SHARE or starved:
-            short = one.get("median_cpu_share", 1.0) < BUSY_CPU_SHARE
-            busy.append(f"{where}: " + ", ".join(
-                ([f"the single thread ran {_pct(one['median_cpu_share'])} of its wall time"]
-                 if short else [])
-                + [f"{p['threads']} thread{'s' if p['threads'] > 1 else ''} waited for a "
-                   f"core {_pct(p['median_waiting_share'])} of the time" for p in starved]))
-        multi = [p for p in s["points"] if p["threads"] > 1]
-        bad = [p for p in multi if _anti(p)]
-        if bad:
-            anti.append(f"{where}: " + ", ".join(
-                f"x{p['median_speedup']:.2f} at {p['threads']} threads "
-                f"(cv {_pct(p['cv_speedup'])})" for p in bad))
-        weak = [p for p in multi if p["efficiency"] < POOR_EFFICIENCY and p not in bad]
-        if weak:
-            poor.append(f"{where}: " + ", ".join(
-                f"efficiency {p['efficiency']:.2f} at {p['threads']} threads "
-                f"(x{p['median_speedup']:.2f} of ideal x{min(p['threads'], cores)})"
-                for p in weak))
-        beyond = [p for p in multi if p["median_speedup"] > 1.1 * min(p["threads"], cores)]
-        if beyond:
-            superlinear.append(f"{where}: " + ", ".join(
-                f"x{p['median_speedup']:.2f} at {p['threads']} threads" for p in beyond))
-        slow = [p for p in multi if p.get("work_efficiency", 1.0) < CONTENDED_WORK]
-        if slow:
-            contended.append(f"{where}: " + ", ".join(
-                f"work efficiency {p['work_efficiency']:.2f} at {p['threads']} threads"
-                for p in slow))
-        loud = [p for p in multi if p["cv_speedup"] > CV_TARGET]
-        if loud:
-            noisy.append(f"{where}: " + ", ".join(
-                f"cv {_pct(p['cv_speedup'])} at {p['threads']} threads" for p in loud))
-    return {"anti_scaling": anti, "poor_efficiency": poor, "noisy": noisy, "busy": busy,
-            "contended": contended, "beyond_cores": superlinear}
-
-
-# --------------------------------------------------------------------------- single thread
-
-
-def single_thread_entries(results: dict) -> dict:
-    """(build, group, impl, size) -> {seconds, calls_per_s, bytes_per_s} from pytest-benchmark."""
-    out = {}
-    for name, b in results["builds"].items():
-        for target_json in (b.get("single") or {}).values():
-            for bench in target_json.get("benchmarks", []):
-                info, stats = bench.get("extra_info", {}), bench["stats"]
-                if not info.get("bytes") or not stats.get("median"):
-                    continue
-                median = stats["median"]
-                out[(name, info["workload"], info["impl"], info["bytes"])] = {
-                    "seconds": median, "calls_per_s": 1 / median,
-                    "bytes_per_s": info["bytes"] / median, "rounds": stats.get("rounds"),
-                    "level": info.get("level")}
-    return out
-
-
-def _impl_class(impl: str, level: str | None) -> str:
-    workload_kind = "NVX " + (level or "?")
-    if impl.startswith("fallback/"):
-        return "autobahn fallback (pure Python)"
-    if impl.startswith("reference/"):
-        return "nvx-ft reference (pure Python)"
-    return workload_kind
-
-
-def _one_thread_work_rate(series: dict) -> float:
-    one = series["points"][0]
-    if one.get("work_rate"):
-        return statistics.median(one["work_rate"])
-    return one["median_throughput"]
-
-
-def ft_cost(results: dict, ft: str, gil: str) -> list[tuple[str, int, float, float, float]]:
-    """Per class of benchmark: (class, n, median, min, max) of
-    single-thread throughput(ft build) / throughput(GIL build)."""
-    entries = single_thread_entries(results)
-    ratios = defaultdict(list)
-    for (build, group, impl, size), e in entries.items():
-        if build != ft:
-            continue
-        base = entries.get((gil, group, impl, size))
-        if base:
-            kind = group.split("-")[0]
-            ratios[f"{kind}: {_impl_class(impl, e['level'])}"].append(
-                e["bytes_per_s"] / base["bytes_per_s"])
-    # the scaling harness's 1-thread points are single-thread numbers as well; per
-    # CPU-second, so that a build that got less of a busy machine is not called slower
-    scal = {(b, s["workload"], s["frame_size"]): _one_thread_work_rate(s)
-            for b, s in scaling_rows(results)}
-    for (build, workload, frame), thr in scal.items():
-        if build == ft and (gil, workload, frame) in scal:
-            ratios[f"scaling harness, 1 thread, per CPU-second: {workload}"].append(
-                thr / scal[(gil, workload, frame)])
-    rows = []
-    for cls, rs in sorted(ratios.items()):
-        # the median: one benchmark disturbed by the rest of the machine cannot move it
-        rows.append((cls, len(rs), statistics.median(rs), min(rs), max(rs)))
-    return rows
-
-
-# --------------------------------------------------------------------------- markdown
 
 
 def _table(header: list[str], rows: list[list[str]]) -> list[str]:
@@ -248,35 +86,35 @@ def _scaling_section(results: dict) -> list[str]:
              ["best MB/s (threads)", "best as % of copy"]
     rows = []
     ordered = sorted(scaling_rows(results),
-                     key=lambda bs: (_workload_order(bs[1]["workload"]), bs[1]["frame_size"],
+                     key=lambda bs: (workload_order(bs[1]["workload"]), bs[1]["frame_size"],
                                      list(results["builds"]).index(bs[0])))
     for name, s in ordered:
         pts = {p["threads"]: p for p in s["points"]}
         one = pts[1]
         cells = [s["workload"], human_size(s["frame_size"]), name,
-                 f"{_mbs(one['median_throughput'])} (cv {_pct(one['cv_throughput'])}"
-                 + (f", cpu {_pct(one['median_cpu_share'])})" if "median_cpu_share" in one
+                 f"{_mbs(one['median_throughput'])} (cv {pct(one['cv_throughput'])}"
+                 + (f", cpu {pct(one['median_cpu_share'])})" if "median_cpu_share" in one
                     else ")")]
         for n in threads[1:]:
             p = pts.get(n)
             if not p:
                 cells.append("-")
                 continue
-            flag = " **ANTI**" if _anti(p) else (
+            flag = " **ANTI**" if is_anti_scaling(p) else (
                 " *poor*" if p["efficiency"] < POOR_EFFICIENCY else "")
-            cpu = f", cpu {_pct(p['median_cpu_share'])}" if "median_cpu_share" in p else ""
+            cpu = f", cpu {pct(p['median_cpu_share'])}" if "median_cpu_share" in p else ""
             work = f", work {p['work_efficiency']:.2f}" if "work_efficiency" in p else ""
             if p.get("median_blocked_share") is not None:
-                work += f", blocked {_pct(p['median_blocked_share'])}"
+                work += f", blocked {pct(p['median_blocked_share'])}"
             if p.get("median_waiting_share") is not None:
-                work += f", no core {_pct(p['median_waiting_share'])}"
-            idle = (f"; idle est. x{_idle_estimate(p):.2f}" if _idle_estimate(p) else "")
-            cells.append(f"x{p['median_speedup']:.2f} (cv {_pct(p['cv_speedup'])}, "
+                work += f", no core {pct(p['median_waiting_share'])}"
+            idle = (f"; idle est. x{idle_estimate(p):.2f}" if idle_estimate(p) else "")
+            cells.append(f"x{p['median_speedup']:.2f} (cv {pct(p['cv_speedup'])}, "
                          f"eff {p['efficiency']:.2f}{cpu}{work}{idle}){flag}")
         best = max(s["points"], key=lambda p: p["median_throughput"])
         cells.append(f"{_mbs(best['median_throughput'])} ({best['threads']})")
         c = copy.get((name, s["frame_size"], best["threads"]))
-        cells.append(_pct(best["median_throughput"] / c) if c and s["workload"] != "copy" else "-")
+        cells.append(pct(best["median_throughput"] / c) if c and s["workload"] != "copy" else "-")
         rows.append(cells)
     return _table(header, rows)
 
@@ -330,7 +168,7 @@ def _glance_section(results: dict) -> list[str]:
         by_key[(s["workload"], s["frame_size"])][name] = s
     builds = [n for n, b in results["builds"].items() if b.get("scaling")]
     rows = []
-    for (w, f) in sorted(by_key, key=lambda k: (_workload_order(k[0]), k[1])):
+    for (w, f) in sorted(by_key, key=lambda k: (workload_order(k[0]), k[1])):
         cells = [w, human_size(f)]
         for b in builds:
             s = by_key[(w, f)].get(b)
@@ -340,12 +178,12 @@ def _glance_section(results: dict) -> list[str]:
             pts = {p["threads"]: p for p in s["points"]}
             at_cores = pts.get(cores) or s["points"][-1]
             most = s["points"][-1]
-            idle = (f" (idle est. x{_idle_estimate(at_cores):.2f})"
-                    if _idle_estimate(at_cores) else "")
+            idle = (f" (idle est. x{idle_estimate(at_cores):.2f})"
+                    if idle_estimate(at_cores) else "")
             cells.append(f"{_mbs(s['points'][0]['median_throughput'])} MB/s; "
-                         f"x{at_cores['median_speedup']:.2f} ±{_pct(at_cores['cv_speedup'])} "
+                         f"x{at_cores['median_speedup']:.2f} ±{pct(at_cores['cv_speedup'])} "
                          f"at {at_cores['threads']}{idle}, x{most['median_speedup']:.2f} "
-                         f"±{_pct(most['cv_speedup'])} at {most['threads']}")
+                         f"±{pct(most['cv_speedup'])} at {most['threads']}")
         ft, gil = by_key[(w, f)].get("3.14t"), by_key[(w, f)].get("3.14")
         if ft and gil:
             best = [max(p["median_throughput"] for p in x["points"]) for x in (ft, gil)]
@@ -361,10 +199,18 @@ def _glance_section(results: dict) -> list[str]:
 
 
 def summary_markdown(results: dict) -> str:
+    """``summary.md``: machine and builds, at a glance, findings, the single-thread cost of
+    free-threading, parallel scaling, single-thread throughput."""
+    lines = [*_overview(results), *_findings_section(results), *_ft_cost_section(results),
+             *_parallel_section(results), *_single_thread_section(results)]
+    return "\n".join(lines) + "\n"
+
+
+def _overview(results: dict) -> list[str]:
     m = results["machine"]
     la0, la1 = results.get("load_average_start"), results.get("load_average_end")
     cores = m.get("cores_usable")
-    lines = [
+    return [
         "# NVX benchmarks: free-threaded vs GIL build",
         "",
         f"{results['started']}, **{results['mode']} mode**, {results['seconds']:.0f} s wall. "
@@ -382,20 +228,25 @@ def summary_markdown(results: dict) -> str:
         f"Per build: 1-thread throughput; median speedup ± its CV at {cores} threads (= the "
         "cores) - with the GIL off also the idle-machine estimate, min(N, cores) x work "
         "efficiency, where the threads really ran side by side - and at the most threads "
-        "measured (each thread count is a separate "
-        "measurement, so the two can differ by more than noise); last column: what free-threading buys - "
-        "the best aggregate throughput (any thread count) of 3.14t over that of 3.14. "
+        "measured (each thread count is a separate measurement, so the two can differ by "
+        "more than noise); last column: what free-threading buys - the best aggregate "
+        "throughput (any thread count) of 3.14t over that of 3.14. "
         "Details and efficiency: Parallel scaling.",
         "",
         *_glance_section(results),
         "",
     ]
+
+
+def _findings_section(results: dict) -> list[str]:
+    la0 = results.get("load_average_start")
+    cores = results["machine"].get("cores_usable")
     f = findings(results)
     multi = [p for _, s in scaling_rows(results) for p in s["points"] if p["threads"] > 1]
     within = sum(p["cv_speedup"] <= CV_TARGET for p in multi)
-    lines += ["## Findings", ""]
+    lines = ["## Findings", ""]
     if multi:
-        lines += [f"CV target ({_pct(CV_TARGET)}): met by {within} of {len(multi)} reported "
+        lines += [f"CV target ({pct(CV_TARGET)}): met by {within} of {len(multi)} reported "
                   "speedups.", ""]
     if f["busy"]:
         lines += ["> **Warning: the machine was busy during this run** (load average "
@@ -412,7 +263,7 @@ def summary_markdown(results: dict) -> str:
     lines.append(f"**Poor efficiency (speedup / min(threads, cores) below {POOR_EFFICIENCY}):**")
     lines += [f"- {x}" for x in f["poor_efficiency"]] or ["- none"]
     lines.append("")
-    lines.append(f"**Noisy (CV of the speedup above {_pct(CV_TARGET)}; read those numbers "
+    lines.append(f"**Noisy (CV of the speedup above {pct(CV_TARGET)}; read those numbers "
                  "with care, or rerun on a quiet machine):**")
     lines += [f"- {x}" for x in f["noisy"]] or ["- none"]
     lines.append("")
@@ -426,17 +277,20 @@ def summary_markdown(results: dict) -> str:
                  "machine from other processes):**")
     lines += [f"- {x}" for x in f["beyond_cores"]] or ["- none"]
     lines.append("")
-    lines.append(f"**Machine busy (a single thread got less than {_pct(BUSY_CPU_SHARE)} of a "
+    lines.append(f"**Machine busy (a single thread got less than {pct(BUSY_CPU_SHARE)} of a "
                  f"core, or with no more threads than cores they waited for a core more than "
-                 f"{_pct(BUSY_WAITING_SHARE)} of the time: other processes competed, so "
+                 f"{pct(BUSY_WAITING_SHARE)} of the time: other processes competed, so "
                  "speedups there understate NVX - read the idle estimate / work "
                  "efficiency):**")
     lines += [f"- {x}" for x in f["busy"]] or ["- none"]
     lines.append("")
+    return lines
 
+
+def _ft_cost_section(results: dict) -> list[str]:
     ok = [n for n, b in results["builds"].items() if b["status"] != "missing"]
     gil = next((n for n in ok if n == "3.14" or not n.startswith("3.14t")), None)
-    lines += ["## Single-thread cost of free-threading", ""]
+    lines = ["## Single-thread cost of free-threading", ""]
     cost_rows = []
     for ft in (n for n in ok if n.startswith("3.14t")):
         if gil:
@@ -453,11 +307,14 @@ def summary_markdown(results: dict) -> str:
     else:
         lines.append("Not available: needs both a GIL build and a free-threaded build measured.")
     lines.append("")
+    return lines
 
+
+def _parallel_section(results: dict) -> list[str]:
     threads = sorted({p["threads"] for _, s in scaling_rows(results) for p in s["points"]})
     cfgs = {json_key: v for b in results["builds"].values()
             for json_key, v in ((b.get("scaling") or {}).get("config") or {}).items()}
-    lines += [
+    return [
         "## Parallel scaling",
         "",
         f"Aggregate throughput of 1..{threads[-1] if threads else '?'} threads, each with its "
@@ -480,6 +337,11 @@ def summary_markdown(results: dict) -> str:
         "",
         *(_scaling_section(results) if threads else ["No scaling results."]),
         "",
+    ]
+
+
+def _single_thread_section(results: dict) -> list[str]:
+    lines = [
         "## Single-thread throughput (pytest-benchmark)",
         "",
         "Median over rounds of the process's CPU time per call (robust to other processes; "
@@ -492,92 +354,7 @@ def summary_markdown(results: dict) -> str:
         if b.get("single_not_run"):
             lines.append(f"- {name}: not run: {b['single_not_run']}.")
     lines.append("")
-    lines += _single_thread_tables(results, full=False)
-    return "\n".join(lines) + "\n"
-
-
-# --------------------------------------------------------------------------- plot
-
-
-def plot_scaling(results: dict, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    panels = sorted({(s["workload"], s["frame_size"]) for _, s in scaling_rows(results)},
-                    key=lambda p: (_workload_order(p[0]), p[1]))
-    workloads = list(dict.fromkeys(w for w, _ in panels))
-    frames = sorted({f for _, f in panels})
-    cores = results["machine"].get("cores_usable") or 1
-    fig, axes = plt.subplots(max(1, len(workloads)), max(1, len(frames)), squeeze=False,
-                             figsize=(max(8.0, 4.2 * len(frames)), 1.0 + 3.0 * max(1, len(workloads))),
-                             sharex=True)
-    series = defaultdict(dict)
-    for name, s in scaling_rows(results):
-        series[(s["workload"], s["frame_size"])][name] = s
-    max_threads = max([p["threads"] for _, s in scaling_rows(results) for p in s["points"]] or [1])
-    for i, w in enumerate(workloads):
-        for j, f in enumerate(frames):
-            ax = axes[i][j]
-            xs = list(range(1, max_threads + 1))
-            ax.plot(xs, [min(x, cores) for x in xs], color="0.6", ls="--", lw=1,
-                    label=f"ideal (min(N, {cores} cores))")
-            ax.axhline(1.0, color="0.8", lw=0.8)
-            for name, s in series.get((w, f), {}).items():
-                colour, marker = BUILD_STYLE.get(name, (None, "o"))
-                n = [p["threads"] for p in s["points"]]
-                med = [p["median_speedup"] for p in s["points"]]
-                lo = [m - _quantile(p["speedup"], 0.25) for m, p in zip(med, s["points"])]
-                hi = [_quantile(p["speedup"], 0.75) - m for m, p in zip(med, s["points"])]
-                ax.errorbar(n, med, yerr=[[max(0, x) for x in lo], [max(0, x) for x in hi]],
-                            color=colour, marker=marker, ms=4, capsize=2, label=name)
-                est = [_idle_estimate(p) for p in s["points"]]
-                shown = [(x, e) for x, e in zip(n, est) if e is not None]
-                if len(shown) > 1:
-                    ax.plot([x for x, _ in shown], [e for _, e in shown], color=colour, marker=marker, ms=4, ls=":", mfc="none",
-                            label=f"{name}: idle estimate (min(N, cores) x work efficiency)")
-            ax.set_title(f"{w}, {human_size(f)} frames", fontsize=10)
-            ax.set_xscale("log", base=2)
-            ax.set_xticks([p for p in (1, 2, 4, 8, 16, 32) if p <= max_threads] +
-                          ([3] if 3 <= max_threads and 3 in {p["threads"] for _, s in
-                                                               scaling_rows(results)
-                                                               for p in s["points"]} else []))
-            ax.get_xaxis().set_major_formatter(matplotlib.ticker.ScalarFormatter())
-            ax.set_ylim(bottom=0)
-            if j == 0:
-                ax.set_ylabel("speedup vs 1 thread")
-            if i == len(workloads) - 1:
-                ax.set_xlabel("threads")
-            ax.grid(alpha=0.3)
-    # one legend for the figure; missing/failed builds appear in it, marked
-    handles, labels = axes[0][0].get_legend_handles_labels()
-    from matplotlib.lines import Line2D
-
-    for name, b in results["builds"].items():
-        if b["status"] == "missing" or not b.get("scaling"):
-            colour, marker = BUILD_STYLE.get(name, ("0.5", "o"))
-            handles.append(Line2D([], [], color=colour, marker=marker, ls=":", alpha=0.4))
-            labels.append(f"{name} ({b['status'].upper()} - not run)")
-    seen = {}
-    for h, lab in zip(handles, labels):
-        seen.setdefault(lab, h)
-    fig.legend(list(seen.values()), list(seen), loc="lower center", ncol=min(3, len(seen)),
-               frameon=False, fontsize=9)
-    m = results["machine"]
-    fig.suptitle(f"NVX parallel scaling: aggregate throughput(N) / throughput(1); "
-                 "dotted: idle-machine estimate where the GIL is off\n"
-                 f"{m.get('cpu')}, {cores} cores, {results['mode']} mode, {results['started']}; "
-                 "bars: interquartile range over repeats", fontsize=10)
-    fig.tight_layout(rect=(0, 0.08, 1, 0.95))
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-
-
-def _quantile(values: list[float], q: float) -> float:
-    if len(values) < 2:
-        return values[0]
-    return statistics.quantiles(values, n=4, method="inclusive")[int(q * 4) - 1]
+    return lines + _single_thread_tables(results, full=False)
 
 
 def write_report(results: dict, out: Path) -> str:
