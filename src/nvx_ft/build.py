@@ -142,21 +142,10 @@ def build(source: Path, python: str | None = None, cflags=(), ldflags=(), edits=
     python = python or sys.executable
     cflags, ldflags, edits = list(cflags), list(ldflags), tuple(edits)
     ident = identity(python)
-    # cffi's version too: the generated module must match the runtime's _cffi_backend
-    ident_for_key = {k: ident[k] for k in ("base_executable", "sys_version", "ext_suffix", "cc",
-                                            "cflags", "ldshared", "config_args", "cffi")}
-    key_material = json.dumps({"recipe": RECIPE, "source": source_hash(source), "interpreter": ident_for_key,
-                               "cflags": cflags, "ldflags": ldflags,
-                               "patch": patch_text(edits)}, sort_keys=True)
-    key = hashlib.sha256(key_material.encode()).hexdigest()[:20]
+    key = cache_key(source, ident, cflags, ldflags, edits)
     dest = paths.cache_root() / "builds" / key
-    record = dest / RECORD
-    if record.is_file() and not force:
-        data = json.loads(record.read_text())
-        if all((dest / Path(p).name).is_file() for p in data["modules"].values()):
-            data["path"] = dest
-            data["cached"] = True
-            return Build(**data)
+    if not force and (cached := _cached(dest)):
+        return cached
     sanitized = any("sanitize" in f for f in cflags) or "sanitize" in (ident["cflags"] or "")
     bpy = build_python(python, ident, no_cache=sanitized)
     started = time.monotonic()
@@ -170,49 +159,91 @@ def build(source: Path, python: str | None = None, cflags=(), ldflags=(), edits=
         apply_edits(nvx, edits)
         out_dir = work / "out"
         out_dir.mkdir()
-        tsan = "sanitize=thread" in (ident["cflags"] or "")
-        # PYTHONPATH: the builders must not see another build's modules
-        env = child_env(scrub=(*COMPILER, "PYTHONPATH"),
-                        set={"NVX_FT_EXTRA_FLAGS": json.dumps([cflags, ldflags]),
-                             **(TSAN_QUIET if tsan else {})})
-        log = []
-        for script in BUILDERS:
-            out = subprocess.run([bpy, "-c", _DRIVER, str(nvx), str(out_dir), script],
-                                 capture_output=True, text=True, env=env, cwd=work,
-                                 timeout=BUILD_TIMEOUT)
-            log.append(out.stdout + out.stderr)
-            if out.returncode != 0:
-                raise BuildError(f"compiling {script} for {python} failed "
-                                 f"(extra flags {cflags} {ldflags}):\n{log[-1][-3000:]}")
+        log = _compile(bpy, nvx, out_dir, ident, cflags, ldflags, python)
         final = work / "final"
         final.mkdir()
-        modules = {}
-        for mod in MODULES:
-            built = [p for p in out_dir.iterdir()
-                     if p.name.startswith(mod + ".") and p.name.endswith(ident["ext_suffix"])]
-            if len(built) != 1:
-                raise BuildError(f"the builder for {mod} made {[p.name for p in built]}, "
-                                 f"expected one {mod}{ident['ext_suffix']}:\n{log[-1][-2000:]}")
-            shutil.copy2(built[0], final / built[0].name)
-            modules[mod] = str(dest / built[0].name)
+        modules = _collect(out_dir, final, dest, ident["ext_suffix"], log)
         (final / "build.log").write_text("\n".join(log))
-        for c in out_dir.glob("_nvx_*.c"):  # the generated C: what sanitizer frames cite
-            shutil.copy2(c, final / c.name)
         result = Build(path=dest, key=key, source=str(source), python=python, cflags=cflags,
                        ldflags=ldflags, patch=patch_name or (patch_text(edits) if edits else None),
                        modules=modules,
                        interpreter={k: v for k, v in ident.items() if k != "wheel_tags"},
                        seconds=round(time.monotonic() - started, 2))
-        data = result.as_dict()
-        data.pop("cached")
-        (final / RECORD).write_text(json.dumps(data, indent=2))
-        if dest.exists() and force:
-            shutil.rmtree(dest, ignore_errors=True)
-        try:
-            final.rename(dest)
-        except OSError:  # a concurrent build of the same key finished first: use it
-            if not (dest / RECORD).is_file():
-                raise
+        _publish(result, final, dest, force)
         return result
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def cache_key(source: Path, ident: dict, cflags: list, ldflags: list, edits: tuple) -> str:
+    """The build's identity: NVX's source, the interpreter, flags and patch."""
+    # cffi's version too: the generated module must match the runtime's _cffi_backend
+    ident_for_key = {k: ident[k] for k in ("base_executable", "sys_version", "ext_suffix", "cc",
+                                            "cflags", "ldshared", "config_args", "cffi")}
+    key_material = json.dumps({"recipe": RECIPE, "source": source_hash(source),
+                               "interpreter": ident_for_key, "cflags": cflags,
+                               "ldflags": ldflags, "patch": patch_text(edits)}, sort_keys=True)
+    return hashlib.sha256(key_material.encode()).hexdigest()[:20]
+
+
+def _cached(dest: Path) -> Build | None:
+    """The build in ``dest`` when its record and both modules are there."""
+    record = dest / RECORD
+    if not record.is_file():
+        return None
+    data = json.loads(record.read_text())
+    if not all((dest / Path(p).name).is_file() for p in data["modules"].values()):
+        return None
+    return Build(**{**data, "path": dest, "cached": True})
+
+
+def _compile(bpy: str, nvx: Path, out_dir: Path, ident: dict, cflags: list, ldflags: list,
+             python: str) -> list[str]:
+    """Run autobahn's two builder scripts with ``bpy``; their logs."""
+    tsan = "sanitize=thread" in (ident["cflags"] or "")
+    # PYTHONPATH: the builders must not see another build's modules
+    env = child_env(scrub=(*COMPILER, "PYTHONPATH"),
+                    set={"NVX_FT_EXTRA_FLAGS": json.dumps([cflags, ldflags]),
+                         **(TSAN_QUIET if tsan else {})})
+    log = []
+    for script in BUILDERS:
+        out = subprocess.run([bpy, "-c", _DRIVER, str(nvx), str(out_dir), script],
+                             capture_output=True, text=True, env=env, cwd=out_dir.parent,
+                             timeout=BUILD_TIMEOUT)
+        log.append(out.stdout + out.stderr)
+        if out.returncode != 0:
+            raise BuildError(f"compiling {script} for {python} failed "
+                             f"(extra flags {cflags} {ldflags}):\n{log[-1][-3000:]}")
+    return log
+
+
+def _collect(out_dir: Path, final: Path, dest: Path, ext_suffix: str,
+             log: list[str]) -> dict[str, str]:
+    """Copy the two modules (and the generated C, which sanitizer frames cite) into
+    ``final``; module -> its path once ``final`` is ``dest``."""
+    modules = {}
+    for mod in MODULES:
+        built = [p for p in out_dir.iterdir()
+                 if p.name.startswith(mod + ".") and p.name.endswith(ext_suffix)]
+        if len(built) != 1:
+            raise BuildError(f"the builder for {mod} made {[p.name for p in built]}, "
+                             f"expected one {mod}{ext_suffix}:\n{log[-1][-2000:]}")
+        shutil.copy2(built[0], final / built[0].name)
+        modules[mod] = str(dest / built[0].name)
+    for c in out_dir.glob("_nvx_*.c"):
+        shutil.copy2(c, final / c.name)
+    return modules
+
+
+def _publish(result: Build, final: Path, dest: Path, force: bool) -> None:
+    """Write the record and move ``final`` to ``dest`` in one rename."""
+    data = result.as_dict()
+    data.pop("cached")
+    (final / RECORD).write_text(json.dumps(data, indent=2))
+    if dest.exists() and force:
+        shutil.rmtree(dest, ignore_errors=True)
+    try:
+        final.rename(dest)
+    except OSError:  # a concurrent build of the same key finished first: use it
+        if not (dest / RECORD).is_file():
+            raise
