@@ -52,6 +52,17 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     stress_pytest.write_hammer_summary(terminalreporter)
 
 
+@pytest.hookimpl(wrapper=True)
+def pytest_pyfunc_call(pyfuncitem):
+    """A test whose threads did not reach the overlap its scenario needs is
+    inconclusive - failed or loudly warned (``--nvx-inconclusive``), never passed."""
+    result = yield
+    hammer = pyfuncitem.funcargs.get("hammer")
+    if hammer is not None:
+        hammer.conclude(stress_pytest.inconclusive_mode(pyfuncitem.config))
+    return result
+
+
 @pytest.fixture(autouse=True)
 def _watchdog(request, intensity):
     """Last resort behind pytest-timeout, a minute after the test's bound."""

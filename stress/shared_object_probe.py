@@ -14,8 +14,13 @@ Invariants (hold for any interleaving, given NVX's per-object state of plain int
   utf8-total-bounded           total_index <= bytes fed in total
 Symptoms (counted): lost pointer/total updates, torn current_index, valid UTF-8
 reported invalid when threads interleave mid-code-point.
+Overlap (``nvx_ft.overlap``, one report per threaded run, each call one interval):
+with ``--need-interleaved N --need-parallel S`` a run goes on in rounds until N
+interleaved calls (and S seconds of parallel running where the GIL is off) or until
+``--budget`` seconds; the test calls a run that missed it inconclusive.
 
 Usage: python shared_object_probe.py --threads 4 --iterations 2000 [--target SPEC]
+       [--need-interleaved N --need-parallel S --budget SECONDS]
 """
 
 from __future__ import annotations
@@ -26,7 +31,12 @@ import sys
 import threading
 
 from nvx_ft import hammer, target as target_mod
+from nvx_ft.overlap import Need
 from nvx_ft.reference import XorReference
+
+#: set by main(): the overlap every run needs, and the seconds it may take to get it
+NEED: Need | None = None
+BUDGET = 0.0
 
 # Chunks per thread for the UTF-8 experiments: thread t uses entry t mod len.
 _ASCII = [b"a" * n for n in (1, 7, 16, 33, 64, 129)]
@@ -36,7 +46,8 @@ _SPLITS = [2, 9, 16, 0, 5, 13]  # most of them mid-code-point; 0 = whole message
 
 def _run(worker, threads, iterations):
     with hammer.fast_switching():
-        return hammer.run_threaded(worker, threads, iterations, timeout=300)
+        return hammer.run_threaded(worker, threads, iterations, timeout=300, need=NEED,
+                                   overlap_budget=BUDGET)
 
 
 def probe_xor(impl, threads: int, iterations: int) -> dict:
@@ -69,6 +80,7 @@ def probe_xor(impl, threads: int, iterations: int) -> dict:
             ("xor-pointer-bounded", 0 < final <= total),
         ) if not ok],
         "symptoms": {"lost_pointer_bytes": total - final, "torn_outputs": torn},
+        "overlap": [run.overlap.as_dict()],
     }
 
 
@@ -119,6 +131,7 @@ def probe_utf8(impl, threads: int, iterations: int) -> dict:
         ) if not ok],
         "symptoms": {"lost_total_bytes": fed - total, "torn_current_index": torn_index,
                      "valid_text_rejected": false_rejections},
+        "overlap": [run.overlap.as_dict(), run2.overlap.as_dict()],
     }
 
 
@@ -127,7 +140,13 @@ def main(argv=None) -> int:
     ap.add_argument("--target", default=None)
     ap.add_argument("--threads", type=int, default=4)
     ap.add_argument("--iterations", type=int, default=2000)
+    ap.add_argument("--need-interleaved", type=int, default=0)
+    ap.add_argument("--need-parallel", type=float, default=0.0)
+    ap.add_argument("--budget", type=float, default=0.0)
     args = ap.parse_args(argv)
+    global NEED, BUDGET
+    NEED = Need(args.need_interleaved, args.need_parallel)
+    BUDGET = args.budget
     t = target_mod.load(args.target)
     report = {"target": t.name, "gil_enabled": hammer.is_gil_enabled(),
               "python": sys.version.split()[0], "results": []}

@@ -4,12 +4,20 @@ Every object is used by one thread at a time, but it may be *dropped* by another
 (handed over through a shared queue) or by the cyclic garbage collector run from any
 thread, so ``ffi.gc`` finalisers (``nvx_*_free``) run while other threads allocate
 with ``nvx_*_new``. Each object's answers are checked against its model afterwards.
+Creating and dropping objects count as calls into the target for the overlap (an
+allocation racing a free is what this scenario is after), like their method calls.
 """
 
 import gc
 import queue
 
+from nvx_ft import overlap
 from nvx_ft.hammer import Stream
+from nvx_ft.overlap import Need
+
+#: allocations and frees of two threads must really overlap (and the calls between them)
+NEED = Need(interleaved_calls=100, parallel_seconds=0.25,
+            why="nvx_*_new racing nvx_*_free only happens in overlapping calls")
 
 
 def _churn(hammer, impl, kind, inputs, masks=None):
@@ -21,11 +29,13 @@ def _churn(hammer, impl, kind, inputs, masks=None):
 
     def worker(t, i):
         r = rngs[t]
+        inside = overlap.current()  # this run's recorder: new and drop are calls too
         live = []
         for _ in range(r.randint(1, 6)):
             mask = r.choice(masks) if masks else None
             s = Stream(impl, kind, t, mask=mask, align=r.randrange(16))
-            obj = impl.new(*((mask,) if mask else ()), align=s.align)
+            with inside:
+                obj = impl.new(*((mask,) if mask else ()), align=s.align)
             s.record(obj, hammer.chunk_ops(r, op, r.choice(inputs), max_chunks=3))
             streams[t].append(s)
             live.append(obj)
@@ -35,20 +45,27 @@ def _churn(hammer, impl, kind, inputs, masks=None):
         if r.random() < 0.3:
             cycle = [live]  # a reference cycle: only the collector frees these
             cycle.append(cycle)
-        del live
+        with inside:
+            del live  # the other half goes here (unless in the cycle)
         for _ in range(r.randint(0, 4)):
             try:
-                handover.get_nowait()  # and dropped right here
+                with inside:
+                    handover.get_nowait()  # and dropped right here
             except queue.Empty:
                 break
         if r.random() < 0.05:
-            gc.collect()
+            with inside:
+                gc.collect()
 
-    hammer.run(worker, threads, 2 * hammer.intensity.iterations)
+    def all_streams():
+        return [s for per_thread in streams for s in per_thread]
+
+    hammer.run(worker, threads, 2 * hammer.intensity.iterations, need=NEED,
+               streams=all_streams)
     while not handover.empty():
         handover.get_nowait()
     gc.collect()
-    hammer.verify([s for per_thread in streams for s in per_thread], threads)
+    hammer.verify(all_streams(), threads)
 
 
 def test_utf8_validator_churn(hammer, utf8_impl, shared_inputs):

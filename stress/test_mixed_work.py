@@ -9,8 +9,12 @@ functions run side by side in one thread and across threads.
 """
 
 from nvx_ft.hammer import Stream
+from nvx_ft.overlap import Need
 
 SCALE = 4  # iterations = SCALE * intensity.iterations
+#: different C functions side by side: the calls of two threads must really overlap
+NEED = Need(interleaved_calls=100, parallel_seconds=0.25,
+            why="XOR and UTF-8 code side by side is only tested by overlapping calls")
 
 
 def test_mask_unmask_validate(hammer, utf8_impl, nvx_target, shared_inputs):
@@ -42,5 +46,9 @@ def test_mask_unmask_validate(hammer, utf8_impl, nvx_target, shared_inputs):
                                    hammer.chunk_ops(r, "validate", plain, max_chunks=2))
         vstreams[t].record(validators[t], [("reset",)])
 
-    hammer.run(worker, threads, SCALE * hammer.intensity.iterations)
-    hammer.verify(vstreams + [s for per_thread in streams for s in per_thread], threads)
+    def all_streams():
+        return vstreams + [s for per_thread in streams for s in per_thread]
+
+    hammer.run(worker, threads, SCALE * hammer.intensity.iterations, need=NEED,
+               streams=all_streams)
+    hammer.verify(all_streams(), threads)

@@ -8,11 +8,16 @@ interleaved as finely as CPython allows.
 """
 
 from nvx_ft.hammer import Stream, fast_switching
+from nvx_ft.overlap import Need
 
 SMALL = 256  # short payloads: many C calls, many thread switches per second
 #: iterations = SCALE * intensity.iterations: each thread must outlive its scheduler
 #: time slices, or on a free-threaded build 16 threads just run one after the other
 SCALE = 10
+#: many threads per core: calls are preempted mid-way all the time; on a free-threaded
+#: build they must also have run side by side
+NEED = Need(interleaved_calls=200, parallel_seconds=0.25,
+            why="threads preempted mid-call are what oversubscription is about")
 
 
 def _oversubscribed(hammer, impls, kind, inputs, masks=None):
@@ -34,7 +39,8 @@ def _oversubscribed(hammer, impls, kind, inputs, masks=None):
         s.record(objects[t], hammer.chunk_ops(r, op, r.choice(small)) + [("reset",)])
 
     with fast_switching():
-        hammer.run(worker, threads, SCALE * hammer.intensity.iterations)
+        hammer.run(worker, threads, SCALE * hammer.intensity.iterations, need=NEED,
+                   streams=lambda: streams)
     hammer.verify(streams, threads)
 
 

@@ -16,8 +16,17 @@ import threading
 from pathlib import Path
 
 from nvx_ft.hammer import Stream, fast_switching
+from nvx_ft.overlap import Need, OverlapReport
 
 PROBE = Path(__file__).with_name("shared_object_probe.py")
+#: under the lock no two calls ever overlap (that is the point); what the test needs is
+#: contention - threads queueing for the lock, so the object changes thread all the time
+LOCKED_NEED = Need(interleaved_calls=20,
+                   why="the object must change hands between threads queueing for it")
+#: one shared object: its state is read at the start of a call and written at the end,
+#: so only calls in progress at once - on a free-threaded build side by side - touch it
+UNLOCKED_NEED = Need(interleaved_calls=100, parallel_seconds=0.1,
+                     why="unsynchronised calls on one object must really overlap")
 
 
 def _shared_under_lock(hammer, impl, kind, inputs, mask=None):
@@ -36,8 +45,9 @@ def _shared_under_lock(hammer, impl, kind, inputs, mask=None):
         with lock:  # the calls land in the stream in the order they ran
             stream.record(obj, ops)
 
-    with fast_switching():
-        hammer.run(worker, threads, 2 * hammer.intensity.iterations)
+    with fast_switching():  # an iteration includes its wait for the lock
+        hammer.run(worker, threads, 2 * hammer.intensity.iterations, need=LOCKED_NEED,
+                   streams=lambda: [stream], record="iterations")
     hammer.verify([stream], threads)
 
 
@@ -54,8 +64,11 @@ def test_shared_object_without_lock_is_memory_safe(hammer, nvx_target, pytestcon
     spec = pytestconfig.getoption("--nvx-target")
     threads = hammer.intensity.threads
     iterations = 50 * hammer.intensity.iterations
+    need = UNLOCKED_NEED
     cmd = [sys.executable, "-X", "faulthandler", str(PROBE), "--threads", str(threads),
-           "--iterations", str(iterations)] + (["--target", spec] if spec else [])
+           "--iterations", str(iterations), "--need-interleaved", str(need.interleaved_calls),
+           "--need-parallel", str(need.parallel_seconds),
+           "--budget", str(hammer.intensity.budget / 4)] + (["--target", spec] if spec else [])
     proc = subprocess.run(cmd, capture_output=True, text=True,
                           timeout=hammer.intensity.hang_timeout * 4)
     assert proc.returncode == 0, (
@@ -70,6 +83,9 @@ def test_shared_object_without_lock_is_memory_safe(hammer, nvx_target, pytestcon
         lines.append(f"  {r['kind']:4} {r['impl']:28} {r['calls']:7} calls "
                      f"{r['wall']:.2f}s  {r['symptoms']}")
         hammer.request.node.user_properties.append(("nvx_shared_object", r))
+        for o in r["overlap"]:
+            hammer.note(OverlapReport.from_dict(o), need, threads=threads,
+                        impl=r["impl"], calls=r["calls"])
     print("\n".join(lines))
     violated = {r["impl"]: r["invariants_violated"] for r in report["results"]
                 if r["invariants_violated"]}

@@ -225,6 +225,14 @@ class OverlapReport:
             None if self.parallelism is None else round(self.parallelism, 3)))
         return d
 
+    @classmethod
+    def from_dict(cls, d: dict) -> OverlapReport:
+        """Back from :meth:`as_dict` (e.g. a report a subprocess printed as JSON)."""
+        names = {f for f in cls.__dataclass_fields__}
+        kw = {k: v for k, v in d.items() if k in names}
+        kw["machine"] = Machine(**d["machine"])
+        return cls(**kw)
+
     def summary(self) -> str:
         m = self.machine
         par = ("n/a" if self.parallel_seconds is None else

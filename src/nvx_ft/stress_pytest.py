@@ -11,17 +11,30 @@ from __future__ import annotations
 import faulthandler
 import sys
 import threading
+import warnings
 from contextlib import contextmanager
-from typing import Iterator
+from dataclasses import asdict
+from typing import Callable, Iterator
+
+import pytest
 
 from nvx_ft import hammer as hammer_mod
+from nvx_ft import overlap as overlap_mod
+from nvx_ft.overlap import Need, OverlapReport
 from nvx_ft.pytest_plugin import reproduce_command
 from nvx_ft.stress_inputs import chunk_ops
 from nvx_ft.stress_settings import INTENSITIES
 
 
 class Hammer:
-    """One stress test's view of the run: seed, intensity, target, thread runs, checks."""
+    """One stress test's view of the run: seed, intensity, target, thread runs, checks.
+
+    Every run states the overlap its scenario needs (:class:`nvx_ft.overlap.Need`); it
+    goes on in rounds, checked after each (a race found fails the test at once), until
+    the need is met or the intensity's overlap budget is spent. A run that missed it
+    leaves the test *inconclusive* (:meth:`conclude`, called by stress/conftest.py
+    after a test body that passed): a failure ``INCONCLUSIVE: ...`` or a loud warning.
+    """
 
     def __init__(self, request, target, seed: int, intensity_name: str):
         self.request = request
@@ -31,6 +44,10 @@ class Hammer:
         self.intensity = INTENSITIES[intensity_name]
         self.label = request.node.nodeid
         self.runs: list[hammer_mod.ThreadedRun] = []
+        #: (what, report, need) of every run that missed its need
+        self.inconclusive: list[tuple[str, OverlapReport, Need]] = []
+        self._verifier: hammer_mod.Verifier | None = None
+        self._noted = 0
 
     chunk_ops = staticmethod(chunk_ops)
 
@@ -41,28 +58,66 @@ class Hammer:
     def reproduce(self) -> str:
         return reproduce_command(self.request.config, self.request.node.nodeid)
 
-    def run(self, worker, threads: int, iterations: int, **kw) -> hammer_mod.ThreadedRun:
+    def run(self, worker, threads: int, iterations: int, *, need: Need | None,
+            streams: Callable[[], list] | None = None, record: str = "calls",
+            **kw) -> hammer_mod.ThreadedRun:
+        """``run_threaded`` with the scenario's ``need``; ``streams()`` (all the
+        streams so far) are verified after every round that is not the last."""
         kw.setdefault("timeout", self.intensity.hang_timeout)
+        kw.setdefault("overlap_budget", min(self.intensity.budget, kw["timeout"] / 2))
+        if streams is not None:
+            kw.setdefault("between_rounds", lambda _run: self._verify(streams(), threads))
         try:
-            run = hammer_mod.run_threaded(worker, threads, iterations, **kw)
+            run = hammer_mod.run_threaded(worker, threads, iterations, need=need,
+                                          record=record, **kw)
         except BaseException as exc:
             exc.add_note(f"nvx-ft: seed {self.seed}, {threads} threads, intensity "
                          f"{self.intensity_name}\n  reproduce: {self.reproduce}")
             raise
         self.runs.append(run)
-        self.request.node.user_properties.append(
-            ("nvx_hammer", {"threads": threads, "per_thread": max(run.iterations),
-                            "iterations": run.total_iterations,
-                            "wall": round(run.wall_seconds, 3)}))
+        self.note(run.overlap, need, threads=threads, per_thread=max(run.iterations),
+                  iterations=run.total_iterations, wall=round(run.wall_seconds, 3))
         return run
+
+    def note(self, report: OverlapReport, need: Need | None, **figures) -> str:
+        """Record a concurrent phase's overlap (also one run elsewhere, e.g. in a
+        subprocess) for the summary and :meth:`conclude`; returns its verdict."""
+        verdict = overlap_mod.verdict(report, need)
+        self._noted += 1
+        what = f"{self.label} (run {self._noted})"
+        if verdict == "inconclusive":
+            self.inconclusive.append((what, report, need))
+        self.request.node.user_properties.append(("nvx_hammer", {
+            **figures, "overlap": report.as_dict(), "verdict": verdict,
+            "need": None if need is None else asdict(need)}))
+        return verdict
+
+    def _verify(self, streams, threads: int) -> int:
+        if self._verifier is None:
+            self._verifier = hammer_mod.Verifier(self.target.name, threads=threads,
+                                                 seed=self.seed, reproduce=self.reproduce)
+        return self._verifier(streams)
 
     def verify(self, streams, threads: int) -> int:
         """Exact comparison of every stream with its model; returns the calls checked."""
-        checked = hammer_mod.verify(streams, self.target.name, threads=threads,
-                                    seed=self.seed, reproduce=self.reproduce)
+        checked = self._verify(streams, threads)
         self.request.node.user_properties.append(("nvx_checked_calls", checked))
         assert checked > 0, "nothing was checked"
         return checked
+
+    def conclude(self, mode: str) -> None:
+        """After a test body that passed: an inconclusive run fails it (``fail``) or
+        warns loudly (``warn``) - it is never reported as a plain pass."""
+        for what, report, need in self.inconclusive:
+            text = overlap_mod.message(report, need, what)
+            if mode == "fail":
+                pytest.fail(text, pytrace=False)
+            warnings.warn(overlap_mod.InconclusiveWarning(text), stacklevel=2)
+
+
+def inconclusive_mode(config) -> str:
+    """``fail`` or ``warn`` for this session (``--nvx-inconclusive``, else the environment)."""
+    return overlap_mod.inconclusive_mode(config.getoption("--nvx-inconclusive", None))
 
 
 def _stderr_fd(config) -> int:
@@ -87,30 +142,66 @@ def watchdog(seconds: float, config) -> Iterator[None]:
         faulthandler.cancel_dump_traceback_later()
 
 
-def write_hammer_summary(terminalreporter) -> None:
-    """Per stress test: its thread runs, the calls checked, and what unsynchronised
-    sharing did (scenario 5: documented, not asserted)."""
+def _rows(terminalreporter) -> list[tuple]:
     rows = []
     for reports in terminalreporter.stats.values():
         for rep in reports:
             if getattr(rep, "when", None) != "call" or "stress" not in rep.nodeid.split("::")[0]:
                 continue
-            runs = [v for k, v in getattr(rep, "user_properties", ()) if k == "nvx_hammer"]
-            calls = sum(v for k, v in getattr(rep, "user_properties", ())
-                        if k == "nvx_checked_calls")
-            shared = [v for k, v in getattr(rep, "user_properties", ())
-                      if k == "nvx_shared_object"]
+            props = getattr(rep, "user_properties", ())
+            runs = [v for k, v in props if k == "nvx_hammer"]
+            calls = sum(v for k, v in props if k == "nvx_checked_calls")
+            shared = [v for k, v in props if k == "nvx_shared_object"]
             if runs or shared:
-                rows.append((rep.nodeid, runs, calls, rep.duration, shared))
+                rows.append((rep.nodeid, runs, calls, rep, shared))
+    return sorted(rows, key=lambda row: row[0])
+
+
+def outcome(rep, runs: list[dict]) -> str:
+    """``passed``, ``killed`` (a check failed), or ``INCONCLUSIVE`` (never a pass)."""
+    if rep.failed:
+        text = str(getattr(rep, "longreprtext", "") or rep.longrepr or "")
+        return "INCONCLUSIVE" if text.lstrip().startswith("INCONCLUSIVE:") else "killed"
+    if any(r.get("verdict") == "inconclusive" for r in runs):
+        return "INCONCLUSIVE"
+    return "passed" if rep.passed else rep.outcome
+
+
+def write_hammer_summary(terminalreporter) -> None:
+    """Per stress test: its thread runs, the overlap they reached, the calls checked,
+    the outcome (passed / killed / INCONCLUSIVE), and what unsynchronised sharing did
+    (scenario 5: documented, not asserted)."""
+    rows = _rows(terminalreporter)
     if not rows:
         return
-    terminalreporter.section("nvx-ft hammer runs")
-    terminalreporter.line(f"threading: {threading.active_count()} threads alive now, "
-                          f"GIL enabled now: {hammer_mod.is_gil_enabled()}")
-    for nodeid, runs, calls, duration, shared in sorted(rows, key=lambda row: row[0]):
+    tr = terminalreporter
+    tr.section("nvx-ft hammer runs")
+    tr.line(f"threading: {threading.active_count()} threads alive now, "
+            f"GIL enabled now: {hammer_mod.is_gil_enabled()}")
+    counts: dict[str, int] = {}
+    for nodeid, runs, calls, rep, shared in rows:
+        result = outcome(rep, runs)
+        counts[result] = counts.get(result, 0) + 1
         desc = ", ".join(f"{r['threads']} threads x {r['per_thread']} iterations in "
-                         f"{r['wall']:.2f}s" for r in runs) or "subprocess probe"
-        terminalreporter.line(f"{nodeid}: {desc}; {calls} calls checked; test {duration:.2f}s")
+                         f"{r['wall']:.2f}s" for r in runs if "per_thread" in r)
+        tr.line(f"{nodeid}: {desc or 'subprocess probe'}; {calls} calls checked; "
+                f"test {rep.duration:.2f}s: {result}", yellow=result == "INCONCLUSIVE")
+        for r in runs:
+            tr.line(f"    overlap: {OverlapReport.from_dict(r['overlap']).summary()}"
+                    f"{_missed(r)}")
         for r in shared:
-            terminalreporter.line(f"    shared, no lock: {r['kind']} {r['impl']}: {r['threads']}t, "
-                                  f"{r['calls']} calls: {r['symptoms']}")
+            tr.line(f"    shared, no lock: {r['kind']} {r['impl']}: {r['threads']}t, "
+                    f"{r['calls']} calls: {r['symptoms']}")
+    tr.line("race checks: " + ", ".join(f"{n} {k}" for k, n in sorted(counts.items())),
+            bold=True)
+    if counts.get("INCONCLUSIVE"):
+        tr.line(f"*** {counts['INCONCLUSIVE']} race check(s) INCONCLUSIVE: their threads did "
+                f"not overlap enough to prove anything - NOT passed (stress/README.md, "
+                f"'Overlap')", yellow=True, bold=True)
+
+
+def _missed(run: dict) -> str:
+    if run.get("verdict") != "inconclusive" or not run.get("need"):
+        return ""
+    report = OverlapReport.from_dict(run["overlap"])
+    return " - INCONCLUSIVE, got " + "; ".join(Need(**run["need"]).missing(report))

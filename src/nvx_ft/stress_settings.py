@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 
 from nvx_ft.hammer import cpu_count
+
+#: seconds a run may go on in further rounds to reach its overlap (overrides the intensity's)
+OVERLAP_BUDGET_ENV = "NVX_FT_OVERLAP_BUDGET"
 
 
 @dataclass(frozen=True)
@@ -21,14 +25,24 @@ class Intensity:
     hang_timeout: float
     #: pytest-timeout per test (covers set-up and the check after the concurrent phase)
     test_timeout: float
+    #: seconds from a run's start during which further rounds may run until the overlap
+    #: its scenario needs is reached (nvx_ft.overlap.Need); then it is inconclusive
+    overlap_budget: float = 4.0
+
+    @property
+    def budget(self) -> float:
+        """The overlap budget, or ``$NVX_FT_OVERLAP_BUDGET`` seconds when set."""
+        env = os.environ.get(OVERLAP_BUDGET_ENV, "").strip()
+        return float(env) if env else self.overlap_budget
 
 
 _CPUS = cpu_count()
 INTENSITIES = {
     # stress/ within 2 minutes on 2 cores, on any build
     "default": Intensity(threads=4, oversubscribed=max(16, 8 * _CPUS), iterations=40,
-                         max_payload=4096, hang_timeout=60, test_timeout=90),
+                         max_payload=4096, hang_timeout=60, test_timeout=90,
+                         overlap_budget=4.0),
     "nightly": Intensity(threads=max(8, 2 * _CPUS), oversubscribed=max(64, 16 * _CPUS),
                          iterations=600, max_payload=256 * 1024, hang_timeout=900,
-                         test_timeout=1200),
+                         test_timeout=1200, overlap_budget=60.0),
 }

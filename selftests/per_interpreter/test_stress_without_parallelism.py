@@ -1,0 +1,126 @@
+"""Without parallelism a race check ends killed or inconclusive - never passed (issue 15).
+
+stress/'s scenario modules run in a subprocess against the racy
+``nvx_ft.bad_targets:shared_state`` and the clean ``reference_target``, (a) with the
+child pinned to one CPU (``sched_setaffinity``, like ``taskset -c 0`` or a 1-vCPU
+container) and (b) while busy-loop processes occupy every CPU this process may use
+(started here, bounded in time, reaped here). ``--nvx-inconclusive=fail`` makes an
+inconclusive check a failure whose message starts with ``INCONCLUSIVE:``, so each test's
+outcome is one of killed / inconclusive / passed:
+
+* racy target: every race check is killed or inconclusive (the under-lock checks are
+  exact by construction: passed or inconclusive);
+* clean target: every check is passed or inconclusive, none killed.
+
+The overlap budget is cut to ``BUDGET`` seconds (``$NVX_FT_OVERLAP_BUDGET``) so an
+inconclusive run ends quickly; each case stays under about a minute on 2 cores.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+from contextlib import contextmanager, nullcontext
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SCENARIOS = ["test_per_thread_objects.py", "test_lifecycle_churn.py", "test_mixed_work.py",
+             "test_oversubscription.py", "test_shared_object.py"]
+RACY = "nvx_ft.bad_targets:shared_state"
+CLEAN = "nvx_ft.bad_targets:reference_target"
+SEED = 20261201
+BUDGET = 2.0  # seconds of further rounds per run before a check is inconclusive
+CHILD_TIMEOUT = 150
+
+pytestmark = [
+    pytest.mark.harness,
+    pytest.mark.thread_unsafe(reason="runs the stress suite in subprocesses, pins and loads CPUs"),
+    pytest.mark.skipif(not hasattr(os, "sched_setaffinity"),
+                       reason="not applicable: no CPU affinity on this platform"),
+]
+
+
+def _pin_to_one_cpu() -> None:  # preexec_fn: runs in the child before exec
+    os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})
+
+
+@contextmanager
+def busy_cpus(seconds: float):
+    """One busy-loop process per CPU this process may use; each stops by itself after
+    ``seconds`` and is killed and reaped on the way out anyway."""
+    loop = f"import time\nend = time.monotonic() + {seconds}\nwhile time.monotonic() < end: pass"
+    procs = [subprocess.Popen([sys.executable, "-c", loop])
+             for _ in range(len(os.sched_getaffinity(0)))]
+    try:
+        time.sleep(0.2)  # let them get going
+        yield len(procs)
+    finally:
+        for p in procs:
+            p.kill()
+        for p in procs:
+            p.wait(10)
+
+
+def run_stress(target: str, *, pinned: bool) -> tuple[dict[str, str], str, float]:
+    """nodeid -> killed | inconclusive | passed (| skipped), the output, the seconds."""
+    cmd = [sys.executable, "-m", "pytest", *[f"stress/{f}" for f in SCENARIOS],
+           f"--nvx-target={target}", f"--nvx-seed={SEED}", "--nvx-inconclusive=fail",
+           "-p", "no:cacheprovider", "-p", "no:randomly", "-q", "--tb=line", "-rA",
+           "--rootdir", str(ROOT)]
+    env = {**os.environ, "NVX_FT_OVERLAP_BUDGET": str(BUDGET), "COLUMNS": "4000"}  # no "..."
+    start = time.monotonic()
+    out = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=env,
+                         timeout=CHILD_TIMEOUT, preexec_fn=_pin_to_one_cpu if pinned else None)
+    text = out.stdout + out.stderr
+    outcomes = {}
+    for word, nodeid, rest in re.findall(r"^(PASSED|FAILED|SKIPPED|ERROR) (\S+)(.*)$", text,
+                                         re.M):
+        outcomes[nodeid] = ("passed" if word == "PASSED" else "skipped" if word == "SKIPPED"
+                            else "inconclusive" if re.match(r" - (Failed: )?INCONCLUSIVE:", rest)
+                            else "killed")
+    assert outcomes, f"no outcomes parsed (exit {out.returncode}):\n{text[-6000:]}"
+    return outcomes, text, time.monotonic() - start
+
+
+def _conditions(condition: str):
+    if condition == "pinned":
+        return nullcontext(), True
+    return busy_cpus(CHILD_TIMEOUT), False
+
+
+@pytest.mark.parametrize("condition", ["pinned", "loaded"])
+def test_racy_target_is_killed_or_inconclusive_never_passed(condition):
+    ctx, pinned = _conditions(condition)
+    with ctx:
+        outcomes, out, seconds = run_stress(RACY, pinned=pinned)
+    races = {n: o for n, o in outcomes.items() if "under_lock" not in n}
+    assert len(races) >= 8, out[-6000:]
+    passed = sorted(n for n, o in races.items() if o not in ("killed", "inconclusive"))
+    assert not passed, f"{condition}: a race check passed on the racy target: {passed}\n" \
+                       + out[-8000:]
+    locked = {n: o for n, o in outcomes.items() if "under_lock" in n}
+    assert all(o in ("passed", "inconclusive") for o in locked.values()), out[-8000:]
+    print(f"{condition}, racy: {_tally(outcomes)} in {seconds:.1f}s")
+
+
+@pytest.mark.parametrize("condition", ["pinned", "loaded"])
+def test_clean_target_is_passed_or_inconclusive_never_failed(condition):
+    ctx, pinned = _conditions(condition)
+    with ctx:
+        outcomes, out, seconds = run_stress(CLEAN, pinned=pinned)
+    assert len(outcomes) >= 10, out[-6000:]
+    killed = sorted(n for n, o in outcomes.items() if o == "killed")
+    assert not killed, f"{condition}: the clean target failed: {killed}\n" + out[-8000:]
+    print(f"{condition}, clean: {_tally(outcomes)} in {seconds:.1f}s")
+
+
+def _tally(outcomes: dict[str, str]) -> str:
+    counts: dict[str, int] = {}
+    for o in outcomes.values():
+        counts[o] = counts.get(o, 0) + 1
+    return ", ".join(f"{n} {k}" for k, n in sorted(counts.items()))

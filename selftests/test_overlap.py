@@ -1,0 +1,212 @@
+"""Self-tests of ``nvx_ft.overlap`` and of run_threaded's rounds: the figures, the need, the modes.
+
+The sweep is checked on intervals whose times the test sets itself (a fake clock), so
+the expected figures are exact; the rounds with real threads.
+"""
+
+import threading
+import time
+
+import pytest
+
+from nvx_ft import overlap
+from nvx_ft.hammer import run_threaded
+from nvx_ft.overlap import Machine, Need, Overlap
+
+pytestmark = [
+    pytest.mark.harness,
+    pytest.mark.thread_unsafe(reason="records per thread and starts its own threads"),
+]
+
+
+class FakeClock:
+    def __init__(self):
+        self.now = 0
+
+    def __call__(self):
+        return self.now
+
+
+@pytest.fixture
+def clocks(monkeypatch):
+    wall, cpu = FakeClock(), FakeClock()
+    monkeypatch.setattr(overlap, "_clock", wall)
+    monkeypatch.setattr(overlap, "_cpu_clock", cpu)
+    return wall, cpu
+
+
+def record_in_thread(fn):
+    """Run ``fn`` in a new thread (each thread has its own slot) and wait for it."""
+    t = threading.Thread(target=fn)
+    t.start()
+    t.join()
+
+
+def interval(rec, wall, start, end):
+    wall.now = start
+    rec.__enter__()
+    wall.now = end
+    rec.__exit__(None, None, None)
+
+
+def test_sweep_counts_pairs_interleaved_calls_and_time(clocks):
+    wall, _ = clocks
+    rec = Overlap()
+    # Intervals are recorded per thread; the sweep only looks at their times:
+    # A [0,10]; B [5,15] and [16,20]; C [17,18] and [20,22] (touches B's end: no overlap)
+    record_in_thread(lambda: interval(rec, wall, 0, 10))
+    record_in_thread(lambda: (interval(rec, wall, 5, 15), interval(rec, wall, 16, 20)))
+    record_in_thread(lambda: (interval(rec, wall, 17, 18), interval(rec, wall, 20, 22)))
+    r = rec.report()
+    assert r.calls == 5 and r.threads == 3
+    assert r.overlap_pairs == 2  # B1 starts inside A, C1 inside B2
+    assert r.interleaved_calls == 2  # A and B2 saw another thread start a call
+    assert r.overlap_seconds == pytest.approx((5 + 1) / 1e9)
+    assert r.max_inside == 2
+    assert r.wall_seconds == pytest.approx(22 / 1e9)
+    assert r.cpu_seconds is None and r.parallel_seconds is None  # no thread() spans
+
+
+def test_nested_entries_of_one_thread_are_one_interval(clocks):
+    wall, _ = clocks
+    rec = Overlap()
+
+    def body():
+        wall.now = 1
+        with rec:
+            wall.now = 2
+            with rec:
+                wall.now = 3
+            wall.now = 4
+    record_in_thread(body)
+    assert rec.report().calls == 1
+
+
+def spans(rec, wall, cpu, start, end, cpu_used):
+    def body():
+        wall.now, cpu.now = start, 0
+        with rec.thread():
+            interval(rec, wall, start, end)
+            cpu.now = cpu_used
+            wall.now = end
+    record_in_thread(body)
+
+
+def test_parallel_seconds_is_cpu_time_beyond_one_core(clocks):
+    wall, cpu = clocks
+    side_by_side = Overlap()
+    spans(side_by_side, wall, cpu, 0, 100, 100)
+    spans(side_by_side, wall, cpu, 0, 100, 100)
+    r = side_by_side.report()
+    assert r.cpu_seconds == pytest.approx(200e-9)
+    assert r.parallel_seconds == pytest.approx(100e-9)
+    assert r.parallelism == pytest.approx(2.0)
+    time_sliced = Overlap()  # two threads sharing one core: never at the same moment
+    spans(time_sliced, wall, cpu, 0, 100, 50)
+    spans(time_sliced, wall, cpu, 0, 100, 50)
+    r = time_sliced.report()
+    assert r.interleaved_calls == 1 and r.parallel_seconds == 0.0
+
+
+def report_with(gil: bool, interleaved: int, parallel: float | None):
+    machine = Machine(cpus=2, cpu_count=2, load=0.0, gil_enabled=gil, free_threaded_build=not gil)
+    return overlap.OverlapReport("calls", 4, 1000, 1.0, 0.5, 500, interleaved, 4,
+                                 None if parallel is None else 1.0, parallel, machine)
+
+
+def test_need_requires_parallel_time_only_where_the_gil_is_off():
+    need = Need(interleaved_calls=100, parallel_seconds=0.2)
+    assert need.met(report_with(gil=False, interleaved=100, parallel=0.2))
+    assert need.missing(report_with(gil=False, interleaved=5000, parallel=0.0)) == [
+        "0.000s of 0.2s of threads running in parallel"]
+    assert not need.met(report_with(gil=False, interleaved=100, parallel=None))
+    assert need.met(report_with(gil=True, interleaved=100, parallel=0.0))
+    assert need.missing(report_with(gil=True, interleaved=99, parallel=0.0)) == [
+        "99 of 100 interleaved calls"]
+
+
+def test_inconclusive_fails_or_warns_and_never_passes(capsys):
+    need = Need(interleaved_calls=100, why="a shared slot is only hit by overlapping calls")
+    thin = report_with(gil=True, interleaved=3, parallel=0.0)
+    with pytest.raises(overlap.Inconclusive, match=r"^INCONCLUSIVE: the check did not reach "
+                                                   r".*3 of 100 interleaved calls"):
+        overlap.enforce(thin, need, "the check", "fail")
+    with pytest.warns(overlap.InconclusiveWarning, match="^INCONCLUSIVE:"):
+        assert overlap.enforce(thin, need, "the check", "warn") == "inconclusive"
+    assert "*** nvx-ft INCONCLUSIVE:" in capsys.readouterr().err
+    assert overlap.enforce(report_with(True, 100, 0.0), need, "x", "fail") == "conclusive"
+    assert overlap.verdict(thin, None) == "conclusive"  # no need stated: nothing to miss
+
+
+@pytest.mark.parametrize("env, mode", [
+    ({}, "warn"),
+    ({"CI": "true"}, "warn"),  # plain CI: see stress/README.md, "Inconclusive"
+    ({"CI": "true", "NVX_FT_REQUIRE": "3.14t"}, "fail"),
+    ({"NVX_FT_REQUIRE": "3.14t"}, "warn"),
+    ({"NVX_FT_GATE": "1"}, "fail"),
+    ({"NVX_FT_GATE": "0", "CI": "false"}, "warn"),
+])
+def test_inconclusive_mode_from_the_environment(env, mode):
+    assert overlap.inconclusive_mode(None, env) == mode
+    assert overlap.inconclusive_mode("warn", {"NVX_FT_GATE": "1"}) == "warn"  # option wins
+    with pytest.raises(ValueError):
+        overlap.inconclusive_mode("pass", env)
+
+
+def test_current_is_the_runs_recorder_inside_a_worker_and_a_no_op_outside():
+    assert overlap.current() is overlap.NULL
+    seen = []
+    run_threaded(lambda t, i: seen.append(overlap.current()), 2, iterations=2, record="calls")
+    assert len({id(r) for r in seen}) == 1 and seen[0] is not overlap.NULL
+    assert overlap.current() is overlap.NULL
+
+
+def test_rounds_go_on_until_the_need_is_met():
+    def worker(t, i):
+        with overlap.current():
+            time.sleep(0.001)  # threads sleep inside their calls: they interleave
+        return i
+
+    run = run_threaded(worker, 3, iterations=2, record="calls",
+                       need=Need(interleaved_calls=30), overlap_budget=30, timeout=60)
+    assert run.verdict == "conclusive" and run.rounds > 1
+    assert run.overlap.interleaved_calls >= 30
+    # iteration numbers go on across rounds
+    assert all(r == list(range(len(r))) for r in run.results)
+    assert run.iterations == [2 * run.rounds] * 3
+
+
+def test_an_unreachable_need_is_inconclusive_within_its_budget():
+    lock = threading.Lock()
+    rounds_seen = []
+
+    def worker(t, i):
+        with lock, overlap.current():  # one thread inside at a time: never interleaved
+            pass
+
+    start = time.monotonic()
+    run = run_threaded(worker, 2, iterations=5, record="calls", need=Need(interleaved_calls=1),
+                       overlap_budget=0.3, between_rounds=rounds_seen.append, timeout=60)
+    assert time.monotonic() - start < 5
+    assert run.verdict == "inconclusive" and run.overlap.interleaved_calls == 0
+    assert run.rounds > 1 and len(rounds_seen) == run.rounds - 1
+
+
+def test_between_rounds_can_stop_the_run():
+    class Found(Exception):
+        pass
+
+    def check(run):
+        raise Found(f"after round {run.rounds}")
+
+    with pytest.raises(Found, match="after round 1"):
+        run_threaded(lambda t, i: None, 2, iterations=1, need=Need(interleaved_calls=10**9),
+                     overlap_budget=30, between_rounds=check)
+
+
+def test_a_run_reports_the_machine_it_had():
+    run = run_threaded(lambda t, i: None, 2, iterations=3)
+    m = run.overlap.machine
+    assert m.cpus >= 1 and m.cpus <= (m.cpu_count or m.cpus)
+    assert run.overlap.unit == "iterations" and run.overlap.calls == 6
+    assert "CPU(s) usable" in run.overlap.summary()
