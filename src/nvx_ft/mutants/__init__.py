@@ -3,7 +3,8 @@
 A mutant is a patch (a list of :class:`nvx_ft.patches.Edit`) applied to autobahn's own
 source by :func:`nvx_ft.build.build`, plus what it is, which suites are expected to kill
 it and in which mode (default, tsan, asan) it is run. ``nox -s mutants`` /
-``python -m nvx_ft.mutants.run`` builds each and writes the kill matrix.
+``python -m nvx_ft.mutants.run`` builds each and writes the kill matrix. Users' corpora in
+the same format run beside it or alone (``--corpus FILE``, :mod:`nvx_ft.mutants.corpora`).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ class Mutant:
     edits: tuple[Edit, ...]
     modes: tuple[str, ...] = ("default",)
     requires: str | None = None
+    origin: str = "built-in"  # the corpus it comes from: "built-in" or a TOML file's path
 
     def applies(self, free_threaded: bool) -> bool:
         return self.requires != "free-threaded" or free_threaded
@@ -37,7 +39,7 @@ CONTROL_MUTANT = Mutant(CONTROL, "control", "autobahn's NVX source unchanged: mu
                         "suite", (), (), MODES)
 
 
-def _parse(data: dict) -> tuple[Mutant, ...]:
+def _parse(data: dict, origin: str = "built-in") -> tuple[Mutant, ...]:
     out = []
     for m in data["mutant"]:
         unknown = set(m) - {"name", "category", "summary", "killers", "edit", "modes",
@@ -47,8 +49,14 @@ def _parse(data: dict) -> tuple[Mutant, ...]:
         modes = tuple(m.get("modes", ("default",)))
         if set(modes) - set(MODES):
             raise ValueError(f"mutant {m['name']}: unknown modes {modes}")
-        out.append(Mutant(m["name"], m["category"], m["summary"], tuple(m["killers"]),
-                          tuple(Edit(**e) for e in m["edit"]), modes, m.get("requires")))
+        try:
+            out.append(Mutant(m["name"], m["category"], m["summary"], tuple(m["killers"]),
+                              tuple(Edit(**e) for e in m["edit"]), modes, m.get("requires"),
+                              origin))
+        except KeyError as exc:
+            raise ValueError(f"mutant {m.get('name')}: no {exc.args[0]!r}") from None
+        except TypeError as exc:  # an [[mutant.edit]] with other keys than file/old/new/after
+            raise ValueError(f"mutant {m.get('name')}: bad [[mutant.edit]]: {exc}") from None
     names = [m.name for m in out]
     if len(set(names)) != len(names) or CONTROL in names:
         raise ValueError(f"mutant names must be unique and not {CONTROL!r}: {names}")

@@ -20,7 +20,7 @@ from nvx_ft import build as build_mod
 from nvx_ft import interpreters, sanitizers
 from nvx_ft import mutants as corpus_mod
 from nvx_ft.childenv import child_env
-from nvx_ft.mutants import report
+from nvx_ft.mutants import corpora, report
 from nvx_ft.mutants.kill_suites import (COMMON_ARGS, SEED, SUITES, Suite, SuiteRun,
                                         run_contained)
 from nvx_ft.paths import ROOT
@@ -40,6 +40,7 @@ class MutantResult:
     note: str = ""
     build: dict = field(default_factory=dict)
     results: dict = field(default_factory=dict)  # suite -> SuiteRun
+    origin: str = "built-in"  # its corpus: "built-in" or a --corpus file
 
     @property
     def killed_by(self) -> list[str]:
@@ -81,10 +82,11 @@ def suites_for(mode: str, names: list[str] | None, known: dict | None = None) ->
     return chosen
 
 
-def mutants_for(mode: str, names: list[str] | None) -> list[corpus_mod.Mutant]:
+def mutants_for(mode: str, names: list[str] | None,
+                corpus: tuple[corpus_mod.Mutant, ...] | None = None) -> list[corpus_mod.Mutant]:
     """The control, then the named mutants (in any mode, e.g. a default one under ASan),
-    else every mutant of the mode."""
-    corpus = corpus_mod.corpus()
+    else every mutant of the mode; from ``corpus`` (default: the built-in one)."""
+    corpus = corpus_mod.corpus() if corpus is None else corpus
     if names:
         unknown = set(names) - {m.name for m in corpus} - {corpus_mod.CONTROL}
         if unknown:
@@ -96,8 +98,10 @@ def mutants_for(mode: str, names: list[str] | None) -> list[corpus_mod.Mutant]:
 def run_matrix(mode: str = "default", mutant_names=None, suite_names=None,
                all_suites: bool = False, autobahn: str | None = None,
                source: str | None = None, python: str | None = None,
-               out_dir: Path | None = None, log=print, suites: dict | None = None) -> dict:
-    """The kill matrix; ``suites`` replaces :data:`SUITES` (self-tests use small ones)."""
+               out_dir: Path | None = None, log=print, suites: dict | None = None,
+               corpus: tuple[corpus_mod.Mutant, ...] | None = None) -> dict:
+    """The kill matrix; ``suites`` replaces :data:`SUITES` (self-tests use small ones);
+    ``corpus`` the built-in mutants (:func:`nvx_ft.mutants.corpora.select`)."""
     started = time.monotonic()
     python = python or sys.executable
     ident = build_mod.identity(python)
@@ -116,7 +120,9 @@ def run_matrix(mode: str = "default", mutant_names=None, suite_names=None,
     present = [s for s in chosen if s not in missing]
     for s in missing:
         log(f"nvx-ft mutants: suite {s.name} NOT RUN: {s.pytest_args(None)} missing in {ROOT}")
-    results = [_run_mutant(m, present, setup, log) for m in mutants_for(mode, mutant_names)]
+    mutants = mutants_for(mode, mutant_names, corpus)
+    corpora.check_snippets(mutants, setup.source)  # users' snippets, before any build
+    results = [_run_mutant(m, present, setup, log) for m in mutants]
     rep = report.summary(results, present, mode, label, python, ident, version or source,
                          time.monotonic() - started, [s.name for s in missing])
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -150,7 +156,7 @@ def _run_mutant(m: corpus_mod.Mutant, suites: list[Suite], setup: _Setup,
     """Build ``m`` and run the suites meant for it; a build that fails or a build without
     the sanitizer's instrumentation is a note, not a result."""
     mr = MutantResult(m.name, m.category, m.summary, list(m.killers),
-                      m.applies(setup.free_threaded))
+                      m.applies(setup.free_threaded), origin=m.origin)
     if not mr.applicable:
         mr.note = f"not applicable: requires a {m.requires} build"
         log(f"  {m.name}: n/a ({mr.note})")

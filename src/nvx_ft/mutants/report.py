@@ -37,6 +37,8 @@ def summary(results, suites, mode, label, python, ident, source, wall, missing=(
         "label": label, "mode": mode, "python": python, "interpreter": ident["sys_version"],
         "free_threaded": ident["free_threaded"], "autobahn": source,
         "suites": [s.name for s in suites], "seed": SEED,
+        "corpora": sorted({r.origin for r in results if r.name != corpus_mod.CONTROL},
+                          key=lambda o: (o != "built-in", o)),
         "ok": not problems, "problems": problems, "missed_expectations": missed,
         "median_time_to_kill": round(statistics.median(ttk), 2) if ttk else None,
         "max_time_to_kill": round(max(ttk), 2) if ttk else None,
@@ -66,6 +68,7 @@ def markdown(rep: dict) -> str:
              f"Python {rep['interpreter'].split()[0]} "
              f"({'free-threaded' if rep['free_threaded'] else 'GIL'} build), mode "
              f"`{rep['mode']}`, autobahn {rep['autobahn']}, seed {rep['seed']}.",
+             f"Corpora: {', '.join(rep.get('corpora') or ['built-in'])}.",
              f"Result: **{'OK' if rep['ok'] else 'FAILED: ' + '; '.join(rep['problems'])}**",
              f"Median time to kill {rep['median_time_to_kill']} s (target <= 10 s), slowest "
              f"{rep['max_time_to_kill']} s; whole matrix {rep['total_seconds']} s "
@@ -84,7 +87,7 @@ def markdown(rep: dict) -> str:
                 verdict = "clean" if ok else "CONTROL FAILED"
             else:
                 verdict = f"killed in {m['time_to_kill']:.1f}s" if m["killed_by"] else "SURVIVED"
-        lines.append(f"| `{m['name']}` | {m['category']} | " + " | ".join(cells)
+        lines.append(f"| `{m['name']}`{_from(m)} | {m['category']} | " + " | ".join(cells)
                      + f" | {verdict} |")
     if rep["missed_expectations"]:
         lines += ["", "Expected killers that missed: " + "; ".join(
@@ -102,11 +105,18 @@ def markdown(rep: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _from(m: dict) -> str:
+    """`` (from my.toml)`` for a mutant of a user's corpus."""
+    origin = m.get("origin", "built-in")
+    return "" if origin == "built-in" else f" (from {origin})"
+
+
 def print_matrix(rep: dict, out=sys.stdout) -> None:
     """The matrix on the terminal."""
     suites = rep["suites"]
     w = max(len(m["name"]) for m in rep["mutants"]) + 2
-    print(f"\nNVX kill matrix ({rep['label']}):", file=out)
+    print(f"\nNVX kill matrix ({rep['label']}; corpora: "
+          f"{', '.join(rep.get('corpora') or ['built-in'])}):", file=out)
     print("".ljust(w) + "".join(s.ljust(32) for s in suites), file=out)
     for m in rep["mutants"]:
         cells = (["n/a"] * len(suites) if not m["results"]

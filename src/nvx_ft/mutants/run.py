@@ -20,7 +20,7 @@ from pathlib import Path
 
 from nvx_ft import errors, interpreters, sanitizers
 from nvx_ft import mutants as corpus_mod
-from nvx_ft.mutants import matrix, report
+from nvx_ft.mutants import corpora, matrix, report
 from nvx_ft.paths import ROOT
 from nvx_ft.sources import BuildError, add_source_arguments, installed_autobahn_version
 
@@ -38,13 +38,20 @@ def add_arguments(p) -> None:
                    "tsan mode: a venv of $NVX_FT_PYTHON_TSAN with nvx-ft installed)")
     p.add_argument("--out", type=Path, default=None, help="report folder (reports/mutants)")
     p.add_argument("--list", action="store_true", help="list the corpus and exit")
+    p.add_argument("--corpus", action="append", default=[], metavar="FILE",
+                   help="also run the mutants of this TOML file (the built-in corpus's "
+                        "format, README: 'Your own mutants'); repeatable")
+    p.add_argument("--no-builtin", action="store_true",
+                   help="run only the --corpus files' mutants (and the control)")
 
 
 def run(args) -> int:
+    corpus = corpora.select(args.corpus, builtin=not args.no_builtin)
     if args.list:
-        for m in corpus_mod.corpus():
+        for m in corpus:
             print(f"{m.name:36} {m.category:40} killers={','.join(m.killers)} "
-                  f"modes={','.join(m.modes)}")
+                  f"modes={','.join(m.modes)}"
+                  + ("" if m.origin == "built-in" else f" from={m.origin}"))
         return 0
     python = args.python
     try:
@@ -54,7 +61,7 @@ def run(args) -> int:
                 args.autobahn or installed_autobahn_version())
         rep = matrix.run_matrix(args.mode, args.mutant, args.suite, args.all_suites,
                                 args.autobahn, args.source, python, args.out,
-                                log=lambda s: print(s, flush=True))
+                                log=lambda s: print(s, flush=True), corpus=corpus)
     except errors.Blocked as exc:
         print(f"nvx-ft mutants: blocked: {exc}", file=sys.stderr)
         return errors.EXIT_BLOCKED
@@ -69,7 +76,11 @@ def main(argv=None) -> int:
     p = argparse.ArgumentParser(prog="python -m nvx_ft.mutants.run",
                                 description=__doc__.split("\n\n")[0])
     add_arguments(p)
-    return run(p.parse_args(argv))
+    try:
+        return run(p.parse_args(argv))
+    except errors.UsageError as exc:  # nvx-ft's cli does the same for `nvx-ft mutants`
+        print(f"nvx-ft mutants: error: {exc}", file=sys.stderr)
+        return errors.EXIT_USAGE
 
 
 if __name__ == "__main__":
