@@ -244,16 +244,15 @@ def run_threaded(
       threads) so a worker can line threads up again mid-run.
     * ``timeout``: hard deadline for the whole run (all rounds); threads still alive
       then are a :class:`HammerTimeout` carrying the stacks of those threads.
-    * ``record``: what counts as "inside": ``iterations`` (each worker call) or
-      ``calls`` (what the worker marks with ``with nvx_ft.overlap.current():``).
+    * ``record``: what is "inside": ``iterations`` (each worker call) or ``calls``
+      (what the worker marks with ``with nvx_ft.overlap.current():``).
     * ``need``: the overlap to reach; while it is not met, further rounds of
       ``iterations`` run (iteration numbers go on) until ``overlap_budget`` seconds
       from the start are spent; ``between_rounds(run_so_far)`` runs before each further
       round (it may raise, e.g. to fail early on a wrong answer found so far).
 
-    After the first exception in any thread, the other threads stop at their next
-    iteration and the exception is re-raised here with a note: thread index, thread
-    count, iteration (and how many other threads failed too).
+    The first exception in any thread stops the others at their next iteration and is
+    re-raised here with a note: thread index and count, iteration, other failures.
     """
     if threads < 1:
         raise ValueError("threads must be >= 1")
