@@ -65,19 +65,30 @@ class Hammer:
         streams so far) are verified after every round that is not the last."""
         kw.setdefault("timeout", self.intensity.hang_timeout)
         kw.setdefault("overlap_budget", min(self.intensity.budget, kw["timeout"] / 2))
+        so_far: list[hammer_mod.ThreadedRun] = []  # the rounds before a race was caught
+
+        def between_rounds(run: hammer_mod.ThreadedRun) -> None:
+            so_far[:] = [run]
+            self._verify(streams(), threads)
+
         if streams is not None:
-            kw.setdefault("between_rounds", lambda _run: self._verify(streams(), threads))
+            kw.setdefault("between_rounds", between_rounds)
         try:
             run = hammer_mod.run_threaded(worker, threads, iterations, need=need,
                                           record=record, **kw)
         except BaseException as exc:
             exc.add_note(f"nvx-ft: seed {self.seed}, {threads} threads, intensity "
                          f"{self.intensity_name}\n  reproduce: {self.reproduce}")
+            if so_far:
+                self._note_run(so_far[0], need)
             raise
-        self.runs.append(run)
-        self.note(run.overlap, need, threads=threads, per_thread=max(run.iterations),
-                  iterations=run.total_iterations, wall=round(run.wall_seconds, 3))
+        self._note_run(run, need)
         return run
+
+    def _note_run(self, run: hammer_mod.ThreadedRun, need: Need | None) -> None:
+        self.runs.append(run)
+        self.note(run.overlap, need, threads=run.threads, per_thread=max(run.iterations),
+                  iterations=run.total_iterations, wall=round(run.wall_seconds, 3))
 
     def note(self, report: OverlapReport, need: Need | None, **figures) -> str:
         """Record a concurrent phase's overlap (also one run elsewhere, e.g. in a
