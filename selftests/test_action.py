@@ -81,8 +81,8 @@ def test_inputs_steps_and_what_the_action_promises():
 
 
 def _run_step(name: str, env: dict, tmp_path: Path) -> tuple[subprocess.CompletedProcess, dict]:
-    if not BASH:
-        pytest.skip("bash is not installed")
+    if not BASH or os.name == "nt":
+        pytest.skip("runs the steps with a POSIX bash and a shebang stand-in")
     script = step(load(), name)["run"]
     output, summary = tmp_path / "output", tmp_path / "summary"
     base = {"PATH": os.environ["PATH"], "GITHUB_OUTPUT": str(output),

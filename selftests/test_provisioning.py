@@ -8,64 +8,29 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import textwrap
 import time
 from pathlib import Path
 
 import pytest
 
+import stand_in_uv as stand_in
 from nvx_ft import errors, interpreters, paths
 
 pytestmark = [
     pytest.mark.harness,
+    pytest.mark.skipif(os.name == "nt", reason="the stand-in uv is a script run through its shebang"),
     pytest.mark.thread_unsafe(reason="changes os.environ and PATH, runs subprocesses"),
 ]
 
 CURRENT = interpreters.current()
-#: what the real uv 0.13 prints offline (seen here, shortened)
-OFFLINE = """\
-error: Failed to install cpython-3.14.10+freethreaded-linux-x86_64-gnu
-  cause: Request failed after 1 retries in 1.6s
-  cause: error sending request for url (https://github.com/astral-sh/python-build-standalone/...)
-  cause: dns error
-  cause: failed to lookup address information: Name or service not known
-"""
 
 
-def stand_in_uv(folder: Path, mode: str, provides: str = sys.executable) -> Path:
-    """A ``uv`` that logs its calls to ``folder/uv.log``. ``ok``: ``python install``
-    succeeds and ``python find`` then prints ``provides``; ``offline``: install fails as
-    the real uv does without network; ``hang``: install never returns."""
-    folder.mkdir(parents=True, exist_ok=True)
-    uv = folder / "uv"
-    uv.write_text(f"#!{sys.executable}\n" + textwrap.dedent(f"""\
-        import sys, time
-        from pathlib import Path
-        here = Path(__file__).parent
-        with open(here / "uv.log", "a") as log:
-            log.write(" ".join(sys.argv[1:]) + "\\n")
-        args = sys.argv[1:]
-        if args[:2] == ["python", "install"]:
-            if {mode!r} == "offline":
-                sys.stderr.write({OFFLINE!r})
-                sys.exit(1)
-            if {mode!r} == "hang":
-                time.sleep(120)
-            (here / "installed").write_text("yes")
-            sys.exit(0)
-        if args[:2] == ["python", "find"] and (here / "installed").exists():
-            print({provides!r})
-            sys.exit(0)
-        sys.stderr.write("error: No interpreter found for " + args[-1] + "\\n")
-        sys.exit(2)
-        """))
-    uv.chmod(0o755)
-    return folder
+def stand_in_uv(folder: Path, mode: str) -> Path:
+    return stand_in.write(folder, mode)
 
 
 def calls(folder: Path) -> list[str]:
-    log = folder / "uv.log"
-    return log.read_text().splitlines() if log.exists() else []
+    return stand_in.calls(folder)
 
 
 @pytest.fixture
