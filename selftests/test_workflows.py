@@ -115,3 +115,14 @@ def test_piped_commands_keep_their_exit_code(path):
         for step in job["steps"]:
             if "|" in str(step.get("run", "")).replace("||", ""):
                 assert step.get("shell", job_shell) == "bash", (name, step.get("name"))
+
+
+def test_nightly_runs_nvx_under_threadsanitizer_in_a_tsan_image():
+    job = load(NIGHTLY)["jobs"]["tsan"]
+    assert job["container"]["image"].startswith("ghcr.io/nascheme/cpython-tsan:3.14")
+    runs = "\n".join(str(s.get("run", "")) for s in job["steps"])
+    assert "nvx-ft sanitize tsan" in runs  # stress/ under TSan, instrumentation checked
+    assert "--parallel-threads=4" in runs and '"tests"' in runs  # tests/ in 4 threads
+    assert "require_instrumented" in runs  # an uninstrumented build never reports "clean"
+    assert "tsan-suppressions.txt" in runs  # the suppressions used go with the reports
+    assert job["env"]["PIP_NO_CACHE_DIR"] == "1"
