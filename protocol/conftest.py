@@ -17,6 +17,8 @@ from nvx_ft.protocol import faults, intensity as intensity_mod, invariants
 from nvx_ft.pytest_plugin import reproduce_command
 
 ALREADY_THREADED = "already multithreaded: runs its own event-loop threads and processes"
+PROTOCOL_OPTIONS = ("--protocol-conns", "--protocol-messages", "--protocol-server-threads",
+                    "--protocol-io-timeout")
 
 
 def pytest_addoption(parser):
@@ -27,13 +29,17 @@ def pytest_addoption(parser):
                     help="messages per connection (default: by --nvx-intensity)")
     group.addoption("--protocol-server-threads", type=int, default=None,
                     help="run the multi-thread traffic tests with only this many server threads")
+    group.addoption("--protocol-io-timeout", type=float, default=None,
+                    help="seconds one wait (echo, pong, handshake) may take before the "
+                         "connection counts as broken (default: by --nvx-intensity)")
 
 
 def _intensity(config) -> intensity_mod.ProtocolIntensity:
     return intensity_mod.resolve(config.getoption("--nvx-intensity"),
                                  config.getoption("--protocol-conns"),
                                  config.getoption("--protocol-messages"),
-                                 config.getoption("--protocol-server-threads"))
+                                 config.getoption("--protocol-server-threads"),
+                                 config.getoption("--protocol-io-timeout"))
 
 
 def pytest_configure(config):
@@ -86,10 +92,8 @@ def injected_fault():
 def reproduce(request) -> str:
     cmd = reproduce_command(request.config, request.node.nodeid)
     fault = os.environ.get(faults.FAULT_ENV)
-    extra = [f"--protocol-conns={request.config.getoption('--protocol-conns')}"
-             if request.config.getoption("--protocol-conns") else "",
-             f"--protocol-messages={request.config.getoption('--protocol-messages')}"
-             if request.config.getoption("--protocol-messages") else ""]
+    extra = [f"{opt}={request.config.getoption(opt)}" for opt in PROTOCOL_OPTIONS
+             if request.config.getoption(opt)]
     return " ".join(filter(None, [f"{faults.FAULT_ENV}={shlex.quote(fault)}" if fault else "",
                                   cmd, *extra]))
 

@@ -21,7 +21,6 @@ import os
 import re
 import subprocess
 import sys
-import sysconfig
 from pathlib import Path
 
 import pytest
@@ -31,13 +30,18 @@ pytestmark = [pytest.mark.harness]
 ROOT = Path(__file__).resolve().parent.parent
 SEED = 20261201  # fixed: the self-test itself must be reproducible
 BOUND = 240
+# broken connections give up after 5 s (not 10): a fault's failures come quickly
+VOLUME = ("--protocol-conns=8", "--protocol-messages=10", "--protocol-io-timeout=5")
 
 
 def run_protocol(fault, *args):
     env = {k: v for k, v in os.environ.items() if k != "NVX_FT_PROTOCOL_FAULT"}
     if fault:
         env["NVX_FT_PROTOCOL_FAULT"] = fault
-    cmd = [sys.executable, "-m", "pytest", *args, f"--nvx-seed={SEED}", "-p", "no:cacheprovider",
+    # a smaller volume than the suite's default: enough to catch each fault, and the pure-
+    # Python bad_targets NVX stays within the bound
+    cmd = [sys.executable, "-m", "pytest", *args, f"--nvx-seed={SEED}", *VOLUME,
+           "-p", "no:cacheprovider",
            "-p", "no:randomly", "-q", "-rfEs", "--tb=short", "--rootdir", str(ROOT)]
     out = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=env, timeout=BOUND)
     return out.returncode, out.stdout + out.stderr
@@ -82,7 +86,10 @@ def test_wrong_client_mask_is_caught_only_by_the_independent_peer():
     failed, passed = outcomes(out)
     assert failed == {WS_SERVER}, out  # autobahn <-> autobahn: symmetric, passes
     assert passed == 1, out
-    assert "websockets server: connection" in out, out
+    # websockets unmasked with the key on the wire: garbled echoes, or a 1007 close for
+    # text that the wrong mask turned into invalid UTF-8
+    assert re.search(r"echo of message \d+ .* differs|closed with 1007|websockets server: "
+                     r"connection \d+ transcript differs", out), out
 
 
 def test_nvx_shared_state_is_caught_by_several_threads():
@@ -91,10 +98,8 @@ def test_nvx_shared_state_is_caught_by_several_threads():
     assert rc == 1, out
     failed, passed = outcomes(out)
     several = {f"{WS_CLIENT}[2threads]", f"{WS_CLIENT}[4threads]"}
-    if sysconfig.get_config_var("Py_GIL_DISABLED"):
-        assert several <= failed, out  # real parallelism: every multi-thread run
-    else:
-        assert several & failed, out  # GIL: a matter of where the thread switches fall
+    # a race: which multi-thread run hits it depends on the interleaving (2 cores here)
+    assert several & failed, out
     assert f"{WS_CLIENT}[1threads]" not in failed, out  # one loop thread: no concurrency
 
 

@@ -33,7 +33,7 @@ def _threads(*counts: int) -> tuple[int, ...]:
 
 
 INTENSITIES = {
-    "default": ProtocolIntensity(conns=8, volume=Volume(10, 65537, 2048),
+    "default": ProtocolIntensity(conns=16, volume=Volume(16, 65537, 2048),
                                  server_threads=_threads(1, 2, 4, cpu_count()),
                                  client_threads=2, io_timeout=10, peer_bound=90,
                                  test_timeout=100),
@@ -45,9 +45,12 @@ INTENSITIES = {
 
 
 def resolve(name: str, conns: int | None = None, messages: int | None = None,
-            server_threads: int | None = None) -> ProtocolIntensity:
+            server_threads: int | None = None,
+            io_timeout: float | None = None) -> ProtocolIntensity:
     """The named intensity with command-line overrides applied."""
     it = INTENSITIES[name]
+    if io_timeout:
+        it = replace(it, io_timeout=io_timeout)
     if conns:
         it = replace(it, conns=conns)
     if messages:

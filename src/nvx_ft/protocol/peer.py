@@ -36,7 +36,9 @@ def _close_code(ws) -> int | None:
 async def _fragments(msg):
     for frag in msg.fragments:
         yield frag
-        await asyncio.sleep(0)  # let other connections' frames interleave with ours
+        # a pause, so the server reads this message in pieces with other connections'
+        # frames in between (what per-connection state must survive); not a timing check
+        await asyncio.sleep(0.002)
 
 
 async def _client_conn(url: str, conn: int, seed: int, volume: Volume, timeout: float) -> dict:
