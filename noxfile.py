@@ -38,7 +38,8 @@ def _wants_provisioning(argv: list[str]) -> bool:
     a GIL label, or ``-- --no-provision``."""
     if "--" in argv:
         argv, posargs = argv[:argv.index("--")], argv[argv.index("--") + 1:]
-        if "--no-provision" in posargs:
+        if "--no-provision" in posargs or any(  # the gate told which interpreter to use
+                a == "--python" or a.startswith("--python=") for a in posargs):
             return False
     if {"-l", "--list", "--list-sessions", "--json", "-h", "--help", "--version",
             "--usage"} & set(argv):
