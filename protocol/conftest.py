@@ -120,6 +120,31 @@ def protocol_invariants(request, protocol_intensity):
                     pytrace=False)
 
 
+@pytest.fixture
+def record_run(request):
+    """``record_run(what, threads, conns, messages)``: one line of the terminal summary."""
+    def record(what: str, **numbers) -> None:
+        request.node.user_properties.append(("nvx_protocol", {"what": what, **numbers}))
+    return record
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config):
+    rows = [(rep.nodeid, rep.outcome, rep.duration, v)
+            for reports in terminalreporter.stats.values() for rep in reports
+            if getattr(rep, "when", None) == "call"
+            for k, v in getattr(rep, "user_properties", ()) if k == "nvx_protocol"]
+    if not rows:
+        return
+    terminalreporter.section("nvx-ft protocol runs")
+    terminalreporter.line(f"fault: {faults.active() or 'none'}; GIL enabled now: "
+                          f"{invariants.gil_enabled()} (free-threaded build: "
+                          f"{invariants.FREE_THREADED})")
+    for nodeid, outcome, duration, v in sorted(rows, key=lambda r: r[0]):
+        nums = ", ".join(f"{k} {n}" for k, n in v.items() if k != "what")
+        terminalreporter.line(f"{outcome.upper():7} {nodeid.split('::')[-1]}: {v['what']}: "
+                              f"{nums}; {duration:.1f}s")
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item, call):
     report = yield

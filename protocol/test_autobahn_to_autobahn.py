@@ -12,8 +12,11 @@ from nvx_ft.protocol.servers import EchoServers
 
 
 def test_autobahn_clients_to_autobahn_servers(server_threads, protocol_intensity, nvx_seed,
-                                              reproduce):
+                                              reproduce, record_run):
     it = protocol_intensity
+    record_run("autobahn -> autobahn", server_threads=server_threads,
+               client_threads=it.client_threads, connections=it.conns,
+               messages=it.conns * it.volume.messages)
     with EchoServers(server_threads, timeout=it.io_timeout) as servers:
         run = clients.run_clients(servers.url, it.conns, it.client_threads, nvx_seed,
                                   it.volume, timeout=it.io_timeout, bound=it.peer_bound)

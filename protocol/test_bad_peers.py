@@ -22,8 +22,11 @@ from nvx_ft.protocol.servers import EchoServers
 
 @pytest.mark.parametrize("loop_threads", [1, 2], ids=["1loop", "2loops"])
 def test_bad_peers_next_to_good_traffic(loop_threads, protocol_intensity, nvx_seed,
-                                        reproduce, protocol_invariants):
+                                        reproduce, protocol_invariants, record_run):
     it = protocol_intensity
+    record_run("bad raw peers + websockets -> autobahn", server_threads=loop_threads,
+               bad_connections=len(rawpeer.BAD_CASES), connections=it.conns,
+               messages=it.conns * it.volume.messages)
     # autobahn logs each failed connection at WARNING: expected here, and only these
     protocol_invariants.expect(r"^failing WebSocket connection \(code=100[27]\)")
     protocol_invariants.expect(r"^dropping connection to peer tcp4:127\.0\.0\.1:\d+ "

@@ -17,8 +17,11 @@ CASES = [c for c in INVALID_CASES if not c.close_reason]  # websockets sends str
 
 
 def test_autobahn_clients_reject_invalid_utf8(protocol_intensity, nvx_seed, reproduce,
-                                              protocol_invariants):
+                                              protocol_invariants, record_run):
     it = protocol_intensity
+    record_run("websockets invalid UTF-8 -> autobahn clients", client_threads=it.client_threads,
+               bad_connections=len(CASES), connections=it.conns,
+               messages=it.conns * it.volume.messages)
     # autobahn logs each connection it fails at WARNING: expected here, and only these
     protocol_invariants.expect(r"^failing WebSocket connection \(code=1007\)")
     protocol_invariants.expect(r"^dropping connection to peer tcp4:127\.0\.0\.1:\d+ "

@@ -12,8 +12,10 @@ from nvx_ft.protocol.servers import EchoServers
 
 
 def test_websockets_clients_to_autobahn_servers(server_threads, protocol_intensity, nvx_seed,
-                                                reproduce):
+                                                reproduce, record_run):
     it = protocol_intensity
+    record_run("websockets -> autobahn", server_threads=server_threads, connections=it.conns,
+               messages=it.conns * it.volume.messages)
     with EchoServers(server_threads, timeout=it.io_timeout) as servers:
         urls = [f"ws://127.0.0.1:{p}" for p in servers.ports]
         result = peers.run_client(urls, it.conns, nvx_seed, it.volume, timeout=it.io_timeout,

@@ -12,8 +12,11 @@ from nvx_ft.protocol import clients, verify
 from nvx_ft.protocol.peers import PeerServer
 
 
-def test_autobahn_clients_to_websockets_server(protocol_intensity, nvx_seed, reproduce):
+def test_autobahn_clients_to_websockets_server(protocol_intensity, nvx_seed, reproduce,
+                                               record_run):
     it = protocol_intensity
+    record_run("autobahn -> websockets", client_threads=it.client_threads,
+               connections=it.conns, messages=it.conns * it.volume.messages)
     with PeerServer(timeout=it.io_timeout, bound=it.peer_bound) as peer:
         run = clients.run_clients(peer.url, it.conns, it.client_threads, nvx_seed, it.volume,
                                   timeout=it.io_timeout, bound=it.peer_bound)
