@@ -187,9 +187,11 @@ def stress(session: nox.Session) -> None:
 
 @nox.session(python=list(interpreters.LABELS))
 def protocol(session: nox.Session) -> None:
-    """autobahn's WebSocket protocol driving NVX (protocol/): autobahn asyncio servers and
-    clients in threads, the websockets peer in its own process, bad raw-socket peers,
-    Twisted, the protocol import graphs' GIL guard. ``-- --nvx-intensity=nightly`` for more.
+    """Protocol suite (protocol/): autobahn's WebSocket protocol over NVX, many threads.
+
+    autobahn asyncio servers and clients in threads, the websockets peer in its own
+    process, bad raw-socket peers, Twisted, the protocol import graphs' GIL guard.
+    ``nox -s protocol-3.14t -- --nvx-intensity=nightly`` for more.
     """
     session.install("-e", ".[target,stress,protocol]")
     session.run("nvx-ft", "info")
