@@ -59,7 +59,8 @@ def _protocol_class():
             self.factory.live.add(self)
 
         def onMessage(self, payload, isBinary):
-            self.record.messages.append(digest(isBinary, payload))
+            if self.factory.record_messages:
+                self.record.messages.append(digest(isBinary, payload))
             self.sendMessage(payload, isBinary)
 
         def onClose(self, wasClean, code, reason):
@@ -73,11 +74,17 @@ def _protocol_class():
 
 
 class EchoServers:
-    """Context manager: ``threads`` autobahn echo servers, ``ports[i]`` served by thread i."""
+    """Context manager: ``threads`` autobahn echo servers, ``ports[i]`` served by thread i.
 
-    def __init__(self, threads: int, *, timeout: float = 20.0, **options) -> None:
+    ``record=False`` keeps no per-message digests (the benchmark: an echo server does no
+    hashing); ``thread_hook(index)`` runs first in each loop thread (e.g. to pin it)."""
+
+    def __init__(self, threads: int, *, timeout: float = 20.0, record: bool = True,
+                 thread_hook=None, **options) -> None:
         self.threads = threads
         self.timeout = timeout
+        self.record = record
+        self.thread_hook = thread_hook
         self.options = dict(options)
         self.recorder = Recorder()
         self.loops: list[LoopThread] = []
@@ -86,6 +93,8 @@ class EchoServers:
     async def _setup(self, loop, index):
         from autobahn.asyncio.websocket import WebSocketServerFactory
 
+        if self.thread_hook is not None:
+            self.thread_hook(index)
         factory = WebSocketServerFactory(loop=loop)
         factory.protocol = _protocol_class()
         # large messages are the point; no compression: NVX sees the bytes as sent
@@ -96,6 +105,7 @@ class EchoServers:
                                    closeHandshakeTimeout=self.timeout,
                                    **faults.protocol_options(self.options))
         factory.recorder, factory.thread_index, factory.live = self.recorder, index, set()
+        factory.record_messages = self.record
         server = await loop.create_server(factory, HOST, 0)
         return server, factory
 

@@ -1,0 +1,137 @@
+"""The end-to-end benchmark's server process: autobahn's asyncio echo server in N threads.
+
+    python -m nvx_ft.bench.echo --threads 2 [--pin-cpus 0,1] [--lifetime 600]
+
+The servers are the protocol suite's (:class:`nvx_ft.protocol.servers.EchoServers`: one
+event loop per thread, each on its own 127.0.0.1 port), without per-message digests (an
+echo server does no hashing). NVX on or off is the environment's ``AUTOBAHN_USE_NVX``
+(``0``: autobahn's pure-Python fallback); the process reports what autobahn really uses.
+
+Line protocol on stdin/stdout (the driver, :mod:`nvx_ft.bench.echo_run`, speaks it):
+
+* on start: ``READY {"ports": [...], "gil_enabled": ..., "uses_nvx": ..., ...}``;
+* ``measure <start> <end>`` (``time.monotonic`` values, shared by all processes on the
+  machine): the CPU time of the whole process (``time.process_time``: all threads, ns
+  resolution) over that interval, as ``CPU {"cpu": seconds, "wall": seconds}``;
+* ``quit`` or end of input: the servers stop, the process exits 0.
+
+It bounds itself: after ``--lifetime`` seconds it exits (code 3) whatever happens.
+``--fault corrupt-echo`` (self-tests only) flips one byte of one echoed message, the
+10th this process sends: the load generator must report it and the run must fail.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import threading
+import time
+
+READY, CPU = "READY", "CPU"
+#: the echo the ``corrupt-echo`` fault damages (1-based, per process)
+CORRUPT_NTH = 10
+
+
+def _corrupt_one_echo() -> None:
+    """Fault for the self-tests: the ``CORRUPT_NTH``-th message sent has one byte flipped."""
+    from autobahn.websocket.protocol import WebSocketProtocol
+
+    real, lock, sent = WebSocketProtocol.sendMessage, threading.Lock(), [0]
+
+    def send(self, payload, isBinary=False, *args, **kwargs):
+        with lock:
+            sent[0] += 1
+            nth = sent[0]
+        if nth == CORRUPT_NTH and payload:
+            payload = bytes([payload[0] ^ 0x01]) + payload[1:]
+        return real(self, payload, isBinary, *args, **kwargs)
+
+    WebSocketProtocol.sendMessage = send
+
+
+def _watchdog(lifetime: float) -> None:
+    def expire():
+        print(f"nvx_ft.bench.echo: lifetime of {lifetime:.0f} s reached, exiting",
+              file=sys.stderr, flush=True)
+        os._exit(3)
+
+    timer = threading.Timer(lifetime, expire)
+    timer.daemon = True
+    timer.start()
+
+
+def _cpu() -> float:
+    """CPU time of the whole process, every thread (ns resolution, unlike os.times)."""
+    return time.process_time()
+
+
+def _sleep_until(when: float) -> None:
+    delay = when - time.monotonic()
+    if delay > 0:
+        time.sleep(delay)
+
+
+def _measure(start: float, end: float) -> dict:
+    _sleep_until(start)
+    c0, t0 = _cpu(), time.monotonic()
+    _sleep_until(end)
+    return {"cpu": _cpu() - c0, "wall": time.monotonic() - t0}
+
+
+def _info(servers, pinned: list[int]) -> dict:
+    import autobahn
+    import autobahn.websocket as ws
+
+    return {"ports": servers.ports, "pid": os.getpid(), "threads": servers.threads,
+            "pinned_cpus": pinned, "python": sys.version.split()[0],
+            "free_threaded_build": bool(__import__("sysconfig")
+                                        .get_config_var("Py_GIL_DISABLED")),
+            "gil_enabled": getattr(sys, "_is_gil_enabled", lambda: True)(),
+            "uses_nvx": bool(getattr(ws, "USES_NVX", False)),
+            "autobahn": autobahn.__version__}
+
+
+def serve(threads: int, pin_cpus: list[int], timeout: float) -> None:
+    from nvx_ft.bench.pinning import pin_current_thread
+    from nvx_ft.protocol.servers import EchoServers
+
+    pinned: list[int] = []
+
+    def hook(index: int) -> None:
+        if index < len(pin_cpus) and pin_current_thread(pin_cpus[index]):
+            pinned.append(pin_cpus[index])
+
+    with EchoServers(threads, timeout=timeout, record=False, thread_hook=hook) as servers:
+        print(READY, json.dumps(_info(servers, sorted(pinned))), flush=True)
+        for line in sys.stdin:
+            words = line.split()
+            if not words or words[0] == "quit":
+                break
+            if words[0] == "measure":
+                print(CPU, json.dumps(_measure(float(words[1]), float(words[2]))), flush=True)
+            else:
+                print(f"ERROR unknown command {line.strip()!r}", flush=True)
+        errors = servers.loop_errors
+    if errors:
+        print("loop errors:\n" + "\n".join(errors[:20]), file=sys.stderr, flush=True)
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--threads", type=int, required=True)
+    p.add_argument("--pin-cpus", default="", help="comma-separated CPU per server thread")
+    p.add_argument("--lifetime", type=float, default=600.0, help="exit after this many s")
+    p.add_argument("--timeout", type=float, default=30.0, help="handshake/start bound, s")
+    p.add_argument("--fault", choices=("corrupt-echo",), default=None)
+    args = p.parse_args(argv)
+    _watchdog(args.lifetime)
+    if args.fault == "corrupt-echo":
+        _corrupt_one_echo()
+    serve(args.threads, [int(c) for c in args.pin_cpus.split(",") if c], args.timeout)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

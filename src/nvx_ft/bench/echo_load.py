@@ -1,0 +1,296 @@
+"""The end-to-end benchmark's load generator: a process of its own, raw sockets, pre-built
+masked frames (:mod:`nvx_ft.protocol.frames`), every echo checked.
+
+    python -m nvx_ft.bench.echo_load      # driven by nvx_ft.bench.echo_run over stdin
+
+Per connection it is a closed loop with ``depth`` messages in flight: each echo received
+and checked lets the next message go, so the server always has ``connections x depth``
+messages to work on (with depth 2 a connection's next message is already queued while
+the server answers one: the server does not idle waiting for the generator) and the
+round-trip time is the server's queueing and work plus the loopback. The frames are built once per
+workload (``VARIANTS`` different payloads under different masking keys, sent in turn, so
+a server that repeats an earlier message is caught); the work per message is one
+``sendall``, a ``recv`` or two and one ``startswith`` of the exact expected server frame
+(header and payload, byte for byte; the error names both SHA-256 digests). A wrong echo,
+a closed connection or a stalled server is an error, never a number.
+
+Commands, one JSON object per line on stdin; one ``REPLY <json>`` line per command:
+
+* ``{"cmd": "connect", "ports": [...], "conns": [ids], "kind": "text"|"binary",
+  "size": n, "depth": d, "timeout": s, "pin_cpu": cpu|null}`` - connection ``c`` goes to
+  ``ports[c % len(ports)]`` (one port per server thread);
+* ``{"cmd": "run", "start": t, "end": t, "deadline": t}`` (``time.monotonic``): warm up
+  until ``start``, count completed round trips until ``end``, drain, close; reply with
+  messages, interval, this process's CPU time over the interval, latencies (µs);
+* ``{"cmd": "disconnect"}`` (close without running), ``{"cmd": "quit"}``.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import os
+import socket
+import sys
+import time
+from collections import deque
+from dataclasses import dataclass, field
+
+from nvx_ft.protocol import frames as F
+
+REPLY = "REPLY"
+VARIANTS = 4
+#: latencies returned per run at most (evenly thinned): enough for a p99
+MAX_LATENCIES = 4000
+HOST = "127.0.0.1"
+
+
+class EchoError(Exception):
+    """The server answered wrongly, closed, or went silent."""
+
+
+def payload(kind: str, size: int, variant: int) -> bytes:
+    """Message ``variant`` of a workload: text = multi-byte UTF-8 (1- to 4-byte code
+    points) after an ASCII tag, binary = bytes rotated by the variant; exactly ``size``."""
+    from nvx_ft.bench import workloads as wl
+
+    if kind == "text":
+        tag = f"{variant:x}|".encode()[:size]
+        rest = size - len(tag)
+        return tag + (wl.utf8_payload("multilingual", rest) if rest else b"")
+    if kind == "binary":
+        base = wl.xor_payload(size + VARIANTS)
+        return base[variant:variant + size]
+    raise ValueError(f"unknown kind {kind!r}: text or binary")
+
+
+@functools.cache
+def frames_for(kind: str, size: int) -> tuple[tuple[bytes, bytes], ...]:
+    """(masked client frame, expected server frame) per variant, built once."""
+    op = F.OP_TEXT if kind == "text" else F.OP_BINARY
+    out = []
+    for v in range(VARIANTS):
+        data = payload(kind, size, v)
+        mask = bytes(((0x37 + 53 * v) & 0xFF, (0xFA - 29 * v) & 0xFF, 0x21 ^ v, 0x3D + v))
+        out.append((F.encode(op, data, mask=mask), F.encode(op, data, mask=None)))
+    return tuple(out)
+
+
+@dataclass
+class Conn:
+    cid: int
+    sock: socket.socket
+    sent: int = 0  # messages sent; message k is variant k % VARIANTS
+    done: int = 0  # echoes received complete
+    sent_at: deque = field(default_factory=deque)  # send times of those in flight
+    #: bytes of the current echo received so far, and those bytes (for the error)
+    got: int = 0
+    chunks: list = field(default_factory=list)
+
+
+def _cpu() -> float:
+    """CPU time of the whole process, every thread (ns resolution, unlike os.times)."""
+    return time.process_time()
+
+
+def _digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()[:16]
+
+
+def _mismatch(conn: Conn, expected: bytes, kind: str, size: int) -> EchoError:
+    got = b"".join(conn.chunks)[:len(expected)]
+    first = next((i for i, (a, b) in enumerate(zip(got, expected)) if a != b), len(got))
+    return EchoError(f"wrong echo on connection {conn.cid}, message {conn.done + 1} ({kind}, "
+                     f"{size} B): expected server frame sha256 {_digest(expected)}, got "
+                     f"{len(got)} bytes with sha256 {_digest(got)} (first difference at byte "
+                     f"{first} of {len(expected)})")
+
+
+class _Poller:
+    """epoll where there is one (Linux), else poll; timeouts in seconds."""
+
+    def __init__(self) -> None:
+        import select
+
+        self._epoll = hasattr(select, "epoll")
+        self._p = select.epoll() if self._epoll else select.poll()
+        self._in = select.EPOLLIN if self._epoll else select.POLLIN
+
+    def register(self, fd: int) -> None:
+        self._p.register(fd, self._in)
+
+    def poll(self, timeout: float):
+        return self._p.poll(timeout if self._epoll else timeout * 1000)
+
+    def close(self) -> None:
+        if self._epoll:
+            self._p.close()
+
+
+class Load:
+    """One workload's connections in this process and the closed loop over them."""
+
+    def __init__(self, spec: dict) -> None:
+        self.kind, self.size = spec["kind"], spec["size"]
+        self.timeout = float(spec.get("timeout", 10.0))
+        self.depth = int(spec.get("depth", 1))
+        self.frames = frames_for(self.kind, self.size)
+        self.conns: list[Conn] = []
+        ports = spec["ports"]
+        try:
+            for c in spec["conns"]:
+                sock = F.handshake(HOST, ports[c % len(ports)], f"/bench/{c}", self.timeout)
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+                self.conns.append(Conn(c, sock))
+        except BaseException:
+            self.close(polite=False)
+            raise
+
+    def _send(self, conn: Conn, now: float, count: int = 1) -> None:
+        first = conn.sent
+        conn.sock.sendall(b"".join(self.frames[(first + i) % VARIANTS][0]
+                                   for i in range(count)))
+        conn.sent += count
+        conn.sent_at.extend([now] * count)
+
+    def _received(self, conn: Conn) -> float | None:
+        """Read what is there of ``conn``'s next echo (never past it); when it is
+        complete, its send time."""
+        expected = self.frames[conn.done % VARIANTS][1]
+        chunk = conn.sock.recv(len(expected) - conn.got)
+        if not chunk:
+            raise EchoError(f"server closed connection {conn.cid} after {conn.done} echoes")
+        conn.chunks.append(chunk)
+        if not expected.startswith(chunk, conn.got):
+            raise _mismatch(conn, expected, self.kind, self.size)
+        conn.got += len(chunk)
+        if conn.got < len(expected):
+            return None
+        conn.got, conn.chunks, conn.done = 0, [], conn.done + 1
+        return conn.sent_at.popleft()
+
+    def run(self, start: float, end: float, deadline: float) -> dict:
+        poller, by_fd = _Poller(), {}
+        lat: list[float] = []
+        count, t0, t1, c0, c1 = 0, None, None, 0.0, 0.0
+        now = time.monotonic()
+        for conn in self.conns:
+            poller.register(conn.sock.fileno())
+            by_fd[conn.sock.fileno()] = conn
+            self._send(conn, now, self.depth)
+        outstanding = len(self.conns) * self.depth
+        progress = now
+        try:
+            while outstanding:
+                now = time.monotonic()
+                if t0 is None and now >= start:
+                    t0, c0, count, lat = now, _cpu(), 0, []
+                if t0 is not None and t1 is None and now >= end:
+                    t1, c1 = now, _cpu()  # from here on no new message: drain
+                if now > deadline:
+                    raise EchoError(f"run passed its deadline with {outstanding} echoes "
+                                    "outstanding")
+                if now - progress > self.timeout:
+                    raise EchoError(f"server silent for {self.timeout:.0f} s with "
+                                    f"{outstanding} echoes outstanding")
+                wait = self.timeout if t1 is not None else \
+                    min(self.timeout, max(0.0, (start if t0 is None else end) - now))
+                events = poller.poll(wait)
+                if events:
+                    progress = now = time.monotonic()
+                for fd, _ in events:
+                    conn = by_fd[fd]
+                    sent_at = self._received(conn)
+                    if sent_at is None:
+                        continue
+                    outstanding -= 1
+                    if t0 is not None and t1 is None:
+                        count += 1
+                        lat.append(now - sent_at)
+                    if t1 is None:
+                        self._send(conn, now)
+                        outstanding += 1
+        finally:
+            poller.close()
+        if t0 is None or t1 is None:
+            raise EchoError("the run ended before its measuring window")
+        step = max(1, len(lat) // MAX_LATENCIES)
+        return {"messages": count, "interval": t1 - t0, "cpu": c1 - c0,
+                "latencies_us": [round(x * 1e6, 1) for x in lat[::step]],
+                "connections": len(self.conns)}
+
+    def close(self, polite: bool = True) -> None:
+        """Closing handshake on every connection (bounded), then close the sockets."""
+        if polite:
+            bye = F.encode(F.OP_CLOSE, F.close_payload(1000))
+            for conn in self.conns:
+                try:
+                    conn.sock.sendall(bye)
+                except OSError:
+                    pass
+            deadline = time.monotonic() + 2.0
+            for conn in self.conns:
+                conn.sock.settimeout(max(0.01, deadline - time.monotonic()))
+                try:
+                    while conn.sock.recv(1 << 16):
+                        pass
+                except OSError:
+                    pass
+        for conn in self.conns:
+            conn.sock.close()
+        self.conns = []
+
+
+def _pin(cpu, allowed: set[int]) -> None:
+    if hasattr(os, "sched_setaffinity"):
+        try:
+            os.sched_setaffinity(0, {cpu} if cpu is not None else allowed)
+        except OSError:
+            pass
+
+
+def serve(stdin=sys.stdin, stdout=sys.stdout) -> None:
+    allowed = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else set()
+    load: Load | None = None
+    for line in stdin:
+        cmd = json.loads(line)
+        try:
+            if cmd["cmd"] == "quit":
+                break
+            if cmd["cmd"] == "connect":
+                _pin(cmd.get("pin_cpu"), allowed)
+                load = Load(cmd)
+                reply = {"ok": True, "connected": len(load.conns)}
+            elif cmd["cmd"] == "disconnect":
+                if load is not None:
+                    load.close()
+                    load = None
+                reply = {"ok": True}
+            elif cmd["cmd"] == "run" and load is None:
+                reply = {"error": "run without a successful connect"}
+            elif cmd["cmd"] == "run":
+                current, load = load, None
+                try:
+                    reply = current.run(cmd["start"], cmd["end"], cmd["deadline"])
+                except BaseException:
+                    current.close(polite=False)
+                    raise
+                current.close()
+            else:
+                reply = {"error": f"unknown command {cmd['cmd']!r}"}
+        except (EchoError, OSError, ConnectionError, TimeoutError) as exc:
+            if load is not None:
+                load.close(polite=False)
+                load = None
+            reply = {"error": f"{type(exc).__name__}: {exc}"}
+        print(REPLY, json.dumps(reply), file=stdout, flush=True)
+
+
+def main() -> int:
+    serve()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

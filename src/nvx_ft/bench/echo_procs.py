@@ -1,0 +1,135 @@
+"""The end-to-end benchmark's child processes, seen from the driver: a server
+(:mod:`nvx_ft.bench.echo`) or a load generator (:mod:`nvx_ft.bench.echo_load`), each
+spoken to in lines over its stdin/stdout, every wait bounded, stderr to a log file.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import select
+import subprocess
+import time
+from pathlib import Path
+
+
+class ChildFailed(Exception):
+    """A child process died, hung past its bound, or answered nonsense."""
+
+
+class Child:
+    """A process answering one line per command (``<PREFIX> <json>``)."""
+
+    def __init__(self, name: str, cmd: list[str], env: dict, log: Path, cwd=None) -> None:
+        self.name, self.cmd, self.log = name, cmd, log
+        log.parent.mkdir(parents=True, exist_ok=True)
+        self._log = open(log, "w")
+        self._log.write("$ " + " ".join(cmd) + "\n")
+        self._log.flush()
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=self._log, env=env, cwd=cwd, bufsize=0)
+        self._buf = b""
+
+    def send(self, line: str) -> None:
+        try:
+            self.proc.stdin.write(line.encode() + b"\n")
+            self.proc.stdin.flush()
+        except (BrokenPipeError, OSError) as exc:
+            raise ChildFailed(f"{self.name}: cannot write to it ({exc}); {self._tail()}") \
+                from None
+
+    def reply(self, prefix: str, timeout: float) -> dict:
+        """The JSON after ``prefix`` on the next line starting with it, within ``timeout``."""
+        deadline = time.monotonic() + timeout
+        fd = self.proc.stdout.fileno()
+        while True:
+            line, sep, rest = self._buf.partition(b"\n")
+            if sep:
+                self._buf = rest
+                text = line.decode(errors="replace")
+                if text.startswith(prefix + " "):
+                    return json.loads(text[len(prefix) + 1:])
+                self._log.write(f"(stdout) {text}\n")
+                continue
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise ChildFailed(f"{self.name}: no {prefix} line within {timeout:.0f} s; "
+                                  + self._tail())
+            ready, _, _ = select.select([fd], [], [], left)
+            if ready:
+                chunk = os.read(fd, 1 << 16)
+                if not chunk:
+                    self.proc.poll()
+                    raise ChildFailed(f"{self.name}: exited (code {self.proc.returncode}) "
+                                      f"before a {prefix} line; {self._tail()}")
+                self._buf += chunk
+
+    def _tail(self) -> str:
+        self._log.flush()
+        lines = self.log.read_text(errors="replace").splitlines()[-8:]
+        return "log " + str(self.log) + (":\n  " + "\n  ".join(lines) if lines else "")
+
+    def alive(self) -> bool:
+        return self.proc.poll() is None
+
+    def stop(self, goodbye: str, timeout: float = 10.0) -> int | None:
+        """Ask it to quit, then kill it if it has not within ``timeout``; its exit code."""
+        if self.alive():
+            try:
+                self.proc.stdin.write(goodbye.encode() + b"\n")
+                self.proc.stdin.close()
+            except OSError:
+                pass
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._log.close()
+        return self.proc.returncode
+
+
+class Server(Child):
+    """An echo server process; ``info`` from its READY line."""
+
+    def __init__(self, name, python, threads, pin_cpus, env, log, lifetime, fault=None,
+                 cwd=None) -> None:
+        cmd = [python, "-m", "nvx_ft.bench.echo", "--threads", str(threads),
+               "--pin-cpus", ",".join(map(str, pin_cpus)), "--lifetime", str(int(lifetime))]
+        super().__init__(name, cmd + (["--fault", fault] if fault else []), env, log, cwd)
+        self.info: dict | None = None
+        self.error: str | None = None
+
+    def ready(self, timeout: float) -> None:
+        from nvx_ft.bench.echo import READY
+
+        self.info = self.reply(READY, timeout)
+
+    def measure(self, start: float, end: float) -> None:
+        self.send(f"measure {start!r} {end!r}")
+
+    def cpu(self, timeout: float) -> dict:
+        from nvx_ft.bench.echo import CPU
+
+        return self.reply(CPU, timeout)
+
+    def close(self) -> int | None:
+        return self.stop("quit")
+
+
+class LoadGenerator(Child):
+    """A load-generator process (same interpreter for every build: the driver's)."""
+
+    def __init__(self, name, python, env, log, cwd=None) -> None:
+        super().__init__(name, [python, "-m", "nvx_ft.bench.echo_load"], env, log, cwd)
+
+    def command(self, cmd: dict) -> None:
+        self.send(json.dumps(cmd))
+
+    def answer(self, timeout: float) -> dict:
+        from nvx_ft.bench.echo_load import REPLY
+
+        return self.reply(REPLY, timeout)
+
+    def close(self) -> int | None:
+        return self.stop(json.dumps({"cmd": "quit"}))

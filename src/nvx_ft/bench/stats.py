@@ -1,0 +1,76 @@
+"""Summaries of repeated measurements: min/median/max, CV, a bootstrap interval.
+
+Stdlib only, deterministic (the bootstrap is seeded), so a report can be regenerated
+from its JSON and read the same.
+"""
+
+from __future__ import annotations
+
+import random
+import statistics
+
+#: Resamples of the bootstrap; 95 % percentile interval.
+BOOTSTRAP_RESAMPLES = 2000
+CONFIDENCE = 0.95
+
+
+def cv(values: list[float]) -> float:
+    """Coefficient of variation (sample stdev / mean); 0 for fewer than two values."""
+    if len(values) < 2 or not statistics.fmean(values):
+        return 0.0
+    return statistics.stdev(values) / statistics.fmean(values)
+
+
+def bootstrap_median(values: list[float], seed: int = 0) -> tuple[float, float]:
+    """95 % percentile-bootstrap interval of the median; (v, v) for a single value."""
+    if not values:
+        raise ValueError("no values")
+    if len(values) == 1:
+        return values[0], values[0]
+    rng = random.Random(seed)
+    n = len(values)
+    meds = sorted(statistics.median(rng.choices(values, k=n))
+                  for _ in range(BOOTSTRAP_RESAMPLES))
+    lo = meds[int((1 - CONFIDENCE) / 2 * (len(meds) - 1))]
+    hi = meds[int((1 + CONFIDENCE) / 2 * (len(meds) - 1))]
+    return lo, hi
+
+
+def summary(values: list[float], seed: int = 0) -> dict:
+    """min, median, max, CV and the bootstrap interval of the median."""
+    lo, hi = bootstrap_median(values, seed)
+    return {"n": len(values), "min": min(values), "median": statistics.median(values),
+            "max": max(values), "cv": cv(values), "ci": [lo, hi]}
+
+
+def ratio_summary(num: list[float], den: list[float], seed: int = 0) -> dict | None:
+    """Per-repeat ratios num[i] / den[i] (pairs measured back to back), summarised."""
+    pairs = [a / b for a, b in zip(num, den) if b]
+    return summary(pairs, seed) if pairs else None
+
+
+def ratio_of_medians(num: list[float], den: list[float], seed: int = 0) -> dict | None:
+    """median(num) / median(den), with a 95 % bootstrap interval (each side resampled on
+    its own: the two were not measured in pairs)."""
+    if not num or not den or not statistics.median(den):
+        return None
+    rng = random.Random(seed)
+    ratios = []
+    for _ in range(BOOTSTRAP_RESAMPLES):
+        d = statistics.median(rng.choices(den, k=len(den)))
+        if d:
+            ratios.append(statistics.median(rng.choices(num, k=len(num))) / d)
+    ratios.sort()
+    return {"median": statistics.median(num) / statistics.median(den),
+            "ci": [ratios[int((1 - CONFIDENCE) / 2 * (len(ratios) - 1))],
+                   ratios[int((1 + CONFIDENCE) / 2 * (len(ratios) - 1))]]}
+
+
+def quantile(values: list[float], q: float) -> float:
+    """The ``q`` quantile (0..1) by linear interpolation; values need not be sorted."""
+    if not values:
+        raise ValueError("no values")
+    s = sorted(values)
+    pos = q * (len(s) - 1)
+    i = int(pos)
+    return s[i] if i + 1 >= len(s) else s[i] + (s[i + 1] - s[i]) * (pos - i)
