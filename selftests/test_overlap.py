@@ -170,10 +170,10 @@ def test_rounds_go_on_until_the_need_is_met():
     run = run_threaded(worker, 3, iterations=2, record="calls",
                        need=Need(interleaved_calls=30), overlap_budget=30, timeout=60)
     assert run.verdict == "conclusive" and run.rounds > 1
-    assert run.overlap.interleaved_calls >= 30
-    # iteration numbers go on across rounds
+    assert run.overlap.interleaved_calls >= 30 and run.overlap.rounds == run.rounds
+    # iteration numbers go on across rounds; the rounds after the first run by time
     assert all(r == list(range(len(r))) for r in run.results)
-    assert run.iterations == [2 * run.rounds] * 3
+    assert run.iterations == [len(r) for r in run.results] and min(run.iterations) > 2
 
 
 def test_an_unreachable_need_is_inconclusive_within_its_budget():
@@ -210,3 +210,12 @@ def test_a_run_reports_the_machine_it_had():
     assert m.cpus >= 1 and m.cpus <= (m.cpu_count or m.cpus)
     assert run.overlap.unit == "iterations" and run.overlap.calls == 6
     assert "CPU(s) usable" in run.overlap.summary()
+
+
+def test_rounds_merge_into_one_report():
+    a = report_with(gil=False, interleaved=10, parallel=0.5)
+    b = report_with(gil=False, interleaved=5, parallel=None)
+    m = overlap.merge([a, a])
+    assert (m.interleaved_calls, m.calls, m.rounds, m.parallel_seconds) == (20, 2000, 2, 1.0)
+    assert m.wall_seconds == 2.0 and m.max_inside == 4
+    assert overlap.merge([a, b]).parallel_seconds is None  # unknown in one round: unknown

@@ -37,6 +37,7 @@ def _churn(hammer, impl, kind, inputs, masks=None):
             with inside:
                 obj = impl.new(*((mask,) if mask else ()), align=s.align)
             s.record(obj, hammer.chunk_ops(r, op, r.choice(inputs), max_chunks=3))
+            s.close()  # used once: checked streams are then forgotten between rounds
             streams[t].append(s)
             live.append(obj)
         r.shuffle(live)

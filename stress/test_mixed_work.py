@@ -45,6 +45,8 @@ def test_mask_unmask_validate(hammer, utf8_impl, nvx_target, shared_inputs):
                 vstreams[t].record(validators[t],
                                    hammer.chunk_ops(r, "validate", plain, max_chunks=2))
         vstreams[t].record(validators[t], [("reset",)])
+        sender.close()  # one message each: checked streams are forgotten between rounds
+        receiver.close()
 
     def all_streams():
         return vstreams + [s for per_thread in streams for s in per_thread]

@@ -41,6 +41,8 @@ from nvx_ft.overlap import Need, Overlap, OverlapReport
 DEFAULT_TIMEOUT = 120.0
 #: what one recorded interval is: a whole worker call, or the worker's own marked calls
 RECORD_MODES = ("iterations", "calls")
+#: shortest further round (seconds): threads must outlive their start-up
+MIN_ROUND = 0.05
 
 
 class HammerTimeout(AssertionError):
@@ -181,8 +183,11 @@ def _body(st: _State, index: int, start_line: threading.Barrier,
             worker_barrier.abort()  # release threads waiting for this one
 
 
-def _run_round(st: _State, limit: int | None, until: float | None) -> None:
-    """Start all threads behind a barrier, join them; HammerTimeout past the deadline."""
+def _run_round(st: _State, limit: int | None, until: float | None) -> float:
+    """Start all threads behind a barrier (recording into a fresh recorder), join them;
+    HammerTimeout past the deadline. Returns the round's wall time."""
+    st.recorder = Overlap(st.recorder.unit)
+    start = time.monotonic()
     start_line = threading.Barrier(st.threads)
     worker_barrier = threading.Barrier(st.threads) if st.pass_barrier else None
     pool = [threading.Thread(target=_body, name=f"nvx-ft-hammer-{k}", daemon=True,
@@ -207,6 +212,7 @@ def _run_round(st: _State, limit: int | None, until: float | None) -> None:
             f"{len(stuck)} of {st.threads} threads did not finish within {st.timeout:g} s: "
             f"a hang or deadlock. Iterations done per thread: {st.done}. Stacks "
             f"of the threads still running:\n{_stacks(stuck)}")
+    return time.monotonic() - start
 
 
 def _raise_first_error(st: _State) -> None:
@@ -246,10 +252,10 @@ def run_threaded(
       then are a :class:`HammerTimeout` carrying the stacks of those threads.
     * ``record``: what is "inside": ``iterations`` (each worker call) or ``calls``
       (what the worker marks with ``with nvx_ft.overlap.current():``).
-    * ``need``: the overlap to reach; while it is not met, further rounds of
-      ``iterations`` run (iteration numbers go on) until ``overlap_budget`` seconds
-      from the start are spent; ``between_rounds(run_so_far)`` runs before each further
-      round (it may raise, e.g. to fail early on a wrong answer found so far).
+    * ``need``: the overlap to reach; while it is not met, further rounds run, each
+      by time and twice as long as the last (iteration numbers go on), until the rounds
+      took ``overlap_budget`` seconds; ``between_rounds(run_so_far)`` runs before each
+      further round (it may raise, e.g. to fail early on a wrong answer found so far).
 
     The first exception in any thread stops the others at their next iteration and is
     re-raised here with a note: thread index and count, iteration, other failures.
@@ -260,27 +266,24 @@ def run_threaded(
         raise ValueError(f"record must be one of {RECORD_MODES}")
     if iterations is None and time_budget is None:
         iterations = 1
-    t_start = time.monotonic()
     st = _State(worker, threads, pass_barrier, Overlap(record), record == "iterations",
-                timeout, deadline=t_start + timeout)
-    rounds, until = 0, None if time_budget is None else t_start + time_budget
+                timeout, deadline=time.monotonic() + timeout)
+    reports: list[OverlapReport] = []
+    limit, until = iterations, None if time_budget is None else time.monotonic() + time_budget
     while True:
-        _run_round(st, iterations, until)
-        rounds += 1
+        last = _run_round(st, limit, until)
+        reports.append(st.recorder.report(wall_seconds=last))
         _raise_first_error(st)
-        run = _snapshot(st, t_start, rounds, need)
-        end = t_start + overlap_budget
-        if need is None or need.met(run.overlap) or time.monotonic() >= end:
+        run = ThreadedRun(threads, st.results, list(st.done), sum(r.wall_seconds for r in reports),
+                          overlap_mod.merge(reports), need, len(reports))
+        if need is None or need.met(run.overlap) or run.wall_seconds >= overlap_budget:
             return run
         if between_rounds is not None:
             between_rounds(run)
-        until = end
-
-
-def _snapshot(st: _State, t_start: float, rounds: int, need: Need | None) -> ThreadedRun:
-    wall = time.monotonic() - t_start
-    report = st.recorder.report(rounds=rounds, wall_seconds=wall)
-    return ThreadedRun(st.threads, st.results, list(st.done), wall, report, need, rounds)
+        # further rounds run by time, each twice as long as the last: few rounds, few checks
+        limit = None
+        until = time.monotonic() + min(max(2 * last, MIN_ROUND),
+                                       overlap_budget - run.wall_seconds)
 
 
 # --------------------------------------------------------------------------- checking
@@ -292,7 +295,9 @@ class Stream:
 
     ``ops`` and ``got`` use :mod:`nvx_ft.compare`'s vocabulary (``("validate", chunk)``,
     ``("process", chunk)``, ``("reset",)``), so the check after the concurrent phase is
-    the same exact model comparison the single-threaded suite makes.
+    the same exact model comparison the single-threaded suite makes. A :class:`Verifier`
+    drops what it has checked up to the last reset (``dropped`` counts it), and all of a
+    stream marked :meth:`close` - so a long adaptive run keeps its memory bounded.
     """
 
     impl: Any  # nvx_ft.target.Impl
@@ -302,6 +307,12 @@ class Stream:
     align: int = 0
     ops: list = field(default_factory=list)
     got: list = field(default_factory=list)
+    dropped: int = 0  # calls checked and forgotten (before ops[0])
+    closed: bool = False
+
+    def close(self) -> None:
+        """No more calls will be recorded here (the object is done with)."""
+        self.closed = True
 
     def record(self, obj: Any, ops: list) -> None:
         """Run ``ops`` on ``obj``; each call is one interval of the thread's recorder."""
@@ -360,8 +371,8 @@ class Verifier:
             want = compare.replay(model, s.kind, (s.ops[n],))[0]
             if s.got[n] != want:
                 raise AssertionError(self._mismatch(s, n, want, model_cls))
-        entry[3] = len(s.ops)
-        return len(s.ops)
+        entry[3] = _forget_checked(s)
+        return s.dropped + len(s.ops)
 
     def _mismatch(self, s: Stream, n: int, want: Any, model_cls: type) -> str:
         from nvx_ft import compare
@@ -370,8 +381,8 @@ class Verifier:
         start = max((k + 1 for k in range(n) if s.ops[k][0] == "reset"), default=0)
         ops = s.ops[start:n + 1]
         context = (f" in thread {s.thread} of {self.threads} threads, seed {self.seed}"
-                   + (f" (call {n + 1} of this thread's object; shown from its last "
-                      f"reset)" if start else ""))
+                   + (f" (call {s.dropped + n + 1} of this thread's object; shown from its "
+                      f"last reset)" if start or s.dropped else ""))
         msg = compare.describe_mismatch(s.impl, s.kind, ops, len(ops) - 1, got, want,
                                         model_cls, mask=s.mask, align=s.align, context=context)
         if s.kind == "xor" and isinstance(got[0], bytes) and isinstance(want[0], bytes):
@@ -381,3 +392,17 @@ class Verifier:
         if self.reproduce:
             msg += f"\n  reproduce: {self.reproduce}"
         return msg
+
+
+def _forget_checked(s: Stream) -> int:
+    """Drop the checked calls a mismatch message can no longer need; returns how many
+    calls stay (all checked)."""
+    if s.closed:
+        cut = len(s.ops)
+    else:
+        cut = max((k + 1 for k in range(len(s.ops) - 1, -1, -1) if s.ops[k][0] == "reset"),
+                  default=0)  # everything up to and including the last reset
+    if cut:
+        del s.ops[:cut], s.got[:cut]
+        s.dropped += cut
+    return len(s.ops)

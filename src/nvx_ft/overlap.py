@@ -311,6 +311,21 @@ def sweep(slots: list[_Slot], unit: str, machine: Machine, *, rounds: int = 1,
                          max_inside, cpu, parallel, machine, rounds)
 
 
+def merge(reports: list[OverlapReport]) -> OverlapReport:
+    """One report for consecutive phases that did not overlap each other (the rounds of
+    a run): counts and times add up, ``max_inside`` is the largest."""
+    def total(name: str):
+        values = [getattr(r, name) for r in reports]
+        return None if any(v is None for v in values) else sum(values)
+
+    first = reports[0]
+    return OverlapReport(
+        first.unit, max(r.threads for r in reports), total("calls"), total("wall_seconds"),
+        total("overlap_seconds"), total("overlap_pairs"), total("interleaved_calls"),
+        max(r.max_inside for r in reports), total("cpu_seconds"), total("parallel_seconds"),
+        first.machine, sum(r.rounds for r in reports))
+
+
 # ------------------------------------------------------------------ need and verdict
 
 
