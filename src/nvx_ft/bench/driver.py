@@ -178,6 +178,18 @@ def run_variant(variant: Variant, python: str, mode: Mode, out: Path, log) -> di
     return result
 
 
+def _run_echo(results: dict, mode: Mode, out: Path, log) -> dict | None:
+    """The end-to-end echo benchmark on every build that has an interpreter."""
+    from nvx_ft.bench import echo_run
+
+    builds = [echo_run.EchoBuild(name, b["python"], b.get("env") or {})
+              for name, b in results["builds"].items() if b.get("python")]
+    if not builds:
+        return None
+    log(f"[end-to-end] echo servers on {', '.join(b.name for b in builds)} ({mode.name})")
+    return echo_run.run(builds, mode.name, out, log)
+
+
 # --------------------------------------------------------------------------- machine
 
 
@@ -205,8 +217,11 @@ def load_average() -> list[float] | None:
         return None
 
 
-def run_all(variants, mode: Mode, out: Path, venv_root: Path | None, log=print) -> dict:
-    """Every build in turn; the combined results (also written to ``out/results.json``)."""
+def run_all(variants, mode: Mode, out: Path, venv_root: Path | None, log=print, *,
+            nvx: bool = True, echo: bool = True) -> dict:
+    """Every build in turn (``nvx``: scaling and single-thread benchmarks), then the
+    end-to-end echo benchmark over all builds at once (``echo``); the combined results
+    (also written to ``out/results.json``)."""
     out.mkdir(parents=True, exist_ok=True)
     started = time.time()
     results: dict = {"kind": "nvx-ft-bench", "mode": mode.name,
@@ -239,12 +254,18 @@ def run_all(variants, mode: Mode, out: Path, venv_root: Path | None, log=print) 
                                                  "errors": [f"venv setup failed: {exc}"]}
                 log(f"[{variant.name}] FAILED: venv setup: {exc}")
                 continue
-        res = run_variant(variant, python, mode, slot, log)
+        if nvx:
+            res = run_variant(variant, python, mode, slot, log)
+        else:
+            res = {"status": "ok", "python": python, "env": variant.env, "errors": [],
+                   "single_not_run": "--echo-only", "seconds": 0.0}
         res["interpreter"] = interp_info
         res["dir"] = slot.name
         results["builds"][variant.name] = res
         for e in res["errors"]:
             log(f"[{variant.name}] ERROR {e}")
+    if echo:
+        results["echo"] = _run_echo(results, mode, out, log)
     results["load_average_end"] = load_average()
     results["seconds"] = time.time() - started
     (out / "results.json").write_text(json.dumps(results, indent=1))
@@ -269,6 +290,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="where the per-build venvs live")
     parser.add_argument("--no-venv", action="store_true",
                         help="run each interpreter as found (it must have nvx-ft and autobahn)")
+    part = parser.add_mutually_exclusive_group()
+    part.add_argument("--no-echo", action="store_true",
+                      help="leave out the end-to-end WebSocket echo benchmark")
+    part.add_argument("--echo-only", action="store_true",
+                      help="only the end-to-end WebSocket echo benchmark")
 
 
 def run(args) -> int:
@@ -291,19 +317,28 @@ def run(args) -> int:
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
     out = Path(args.out) if args.out else ROOT / "reports" / "bench" / stamp
     venv_root = None if (args.no_venv or args.current) else Path(args.venv_root)
-    results = run_all(variants, mode, out, venv_root, log=lambda m: print(m, flush=True))
+    results = run_all(variants, mode, out, venv_root, log=lambda m: print(m, flush=True),
+                      nvx=not args.echo_only, echo=not args.no_echo)
     summary = report.write_report(results, out)
     print(summary)
-    drawn = f", {out}/scaling.png" if (out / "scaling.png").exists() else ""
+    drawn = "".join(f", {out}/{png}" for png in ("scaling.png", "echo.png")
+                    if (out / png).exists())
     print(f"\nreport: {out}/summary.md{drawn}, raw JSON {out}/results.json", flush=True)
     statuses = [b["status"] for b in results["builds"].values()]
-    if "failed" in statuses:
+    if "failed" in statuses or (results.get("echo") or {}).get("status") == "failed":
         return errors.EXIT_FAIL
-    if not any(b.get("status") == "ok" and (b.get("scaling") or {}).get("origin", {})
-               .get("build") == "free-threaded" for b in results["builds"].values()):
+    if not _free_threaded_measured(results):
         print("nvx-ft bench: BLOCKED - no free-threaded build was measured", file=sys.stderr)
         return errors.EXIT_BLOCKED
     return errors.EXIT_PASS
+
+
+def _free_threaded_measured(results: dict) -> bool:
+    nvx = any(b.get("status") == "ok" and (b.get("scaling") or {}).get("origin", {})
+              .get("build") == "free-threaded" for b in results["builds"].values())
+    servers = ((results.get("echo") or {}).get("servers") or {}).values()
+    return nvx or any(s["info"] and s["info"].get("free_threaded_build") and not s["error"]
+                      for s in servers)
 
 
 def main(argv=None) -> int:

@@ -12,7 +12,8 @@ Line protocol on stdin/stdout (the driver, :mod:`nvx_ft.bench.echo_run`, speaks 
 * on start: ``READY {"ports": [...], "gil_enabled": ..., "uses_nvx": ..., ...}``;
 * ``measure <start> <end>`` (``time.monotonic`` values, shared by all processes on the
   machine): the CPU time of the whole process (``time.process_time``: all threads, ns
-  resolution) over that interval, as ``CPU {"cpu": seconds, "wall": seconds}``;
+  resolution) and the whole machine's busy CPU time (``/proc/stat``, None elsewhere)
+  over that interval, as ``CPU {"cpu": s, "wall": s, "machine_busy": s}``;
 * ``quit`` or end of input: the servers stop, the process exits 0.
 
 It bounds itself: after ``--lifetime`` seconds it exits (code 3) whatever happens.
@@ -74,10 +75,14 @@ def _sleep_until(when: float) -> None:
 
 
 def _measure(start: float, end: float) -> dict:
+    from nvx_ft.bench.cpustat import busy_seconds
+
     _sleep_until(start)
-    c0, t0 = _cpu(), time.monotonic()
+    c0, t0, m0 = _cpu(), time.monotonic(), busy_seconds()
     _sleep_until(end)
-    return {"cpu": _cpu() - c0, "wall": time.monotonic() - t0}
+    c1, t1, m1 = _cpu(), time.monotonic(), busy_seconds()
+    return {"cpu": c1 - c0, "wall": t1 - t0,
+            "machine_busy": None if m0 is None or m1 is None else m1 - m0}
 
 
 def _info(servers, pinned: list[int]) -> dict:

@@ -202,8 +202,18 @@ def summary_markdown(results: dict) -> str:
     """``summary.md``: machine and builds, at a glance, findings, the single-thread cost of
     free-threading, parallel scaling, single-thread throughput."""
     lines = [*_overview(results), *_findings_section(results), *_ft_cost_section(results),
-             *_parallel_section(results), *_single_thread_section(results)]
+             *_parallel_section(results), *_echo_section(results),
+             *_single_thread_section(results)]
     return "\n".join(lines) + "\n"
+
+
+def _echo_section(results: dict) -> list[str]:
+    """The end-to-end echo benchmark (nvx_ft.bench.echo_report), when it ran."""
+    if not results.get("echo"):
+        return []
+    from nvx_ft.bench import echo_report
+
+    return echo_report.section(results["echo"])
 
 
 def _overview(results: dict) -> list[str]:
@@ -358,13 +368,19 @@ def _single_thread_section(results: dict) -> list[str]:
 
 
 def write_report(results: dict, out: Path) -> str:
-    """Write summary.md, single_thread.md and scaling.png into ``out``; return the summary."""
+    """Write summary.md, single_thread.md, scaling.png and echo.png into ``out``; return
+    the summary."""
     summary = summary_markdown(results)
     try:
-        plot_scaling(results, out / "scaling.png")
+        if any(True for _ in scaling_rows(results)):
+            plot_scaling(results, out / "scaling.png")
+        if results.get("echo"):
+            from nvx_ft.bench.echo_report import plot
+
+            plot(results["echo"], out / "echo.png")
     except ImportError as exc:  # matplotlib is in the bench extra; say so, keep the rest
-        summary += (f"\n**scaling.png NOT drawn**: {exc}. Install nvx-ft[bench] in the "
-                    "interpreter that writes the report.\n")
+        summary += (f"\n**scaling.png / echo.png NOT drawn**: {exc}. Install nvx-ft[bench] "
+                    "in the interpreter that writes the report.\n")
     (out / "summary.md").write_text(summary)
     (out / "single_thread.md").write_text(
         "# Single-thread throughput, every build and size\n\n"

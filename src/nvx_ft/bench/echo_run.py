@@ -1,0 +1,365 @@
+"""The end-to-end benchmark: autobahn's WebSocket echo server on every build, by server
+threads, NVX on and off, loaded from separate processes - one run, interleaved.
+
+For every build (3.14, 3.14t, 3.14t PYTHON_GIL=1), NVX on and off (``AUTOBAHN_USE_NVX=0``:
+autobahn's pure-Python fallback) and server thread count, one server process
+(:mod:`nvx_ft.bench.echo`) is started up front and stays idle (an event loop waiting in
+epoll costs nothing) until its turn. Load comes from long-lived generator processes
+(:mod:`nvx_ft.bench.echo_load`, the driver's interpreter for every build, so the load
+costs the same whatever is measured). A *window* is one point measured once: the
+generators connect ``conns_per_thread x threads`` connections, warm up, then count
+echoes for ``window`` seconds while the server process reports its CPU time over the
+same interval; then they close.
+
+Interleaving: a repeat measures every point once; within a repeat, the points of one
+workload (kind, size, NVX on/off) are measured back to back - every build and thread
+count - in an order rotated from repeat to repeat. So the speedup N/1 and the ratio
+3.14t/3.14 compare windows seconds apart, and a burst of load from elsewhere hits
+builds and thread counts alike. A series (build, NVX, workload) with a point whose
+throughput CV misses the target gets more repeats of all its thread counts, while the
+time budget lasts; every repeat is kept (nothing is dropped for being slow).
+
+Bounds: servers exit by themselves after their lifetime; every reply is awaited within a
+bound; the whole part stops scheduling windows at its budget and says so.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from nvx_ft.bench import cpustat, pinning
+from nvx_ft.bench.echo_procs import ChildFailed, LoadGenerator, Server
+from nvx_ft.bench.stats import cv
+from nvx_ft.childenv import MEASUREMENT, child_env
+from nvx_ft.paths import ROOT
+
+KINDS = ("text", "binary")
+SIZES = (64, 1024, 64 * 1024)
+#: throughput CV above which a series gets more repeats (and, left so, is called noisy)
+CV_TARGET = 0.05
+
+
+@dataclass(frozen=True)
+class EchoConfig:
+    kinds: tuple[str, ...]
+    sizes: tuple[int, ...]
+    threads: tuple[int, ...]
+    nvx: tuple[bool, ...]  # NVX on (as users get it) / off (AUTOBAHN_USE_NVX=0)
+    repeats: int
+    warmup: float  # seconds of untimed load before each window
+    window: float  # seconds counted
+    conns_per_thread: int
+    depth: int  # messages in flight per connection
+    extra_rounds: int  # rounds of more repeats for series that missed the CV target
+    budget: float  # seconds for the whole part; then it stops measuring
+    io_timeout: float  # a server silent this long is an error
+    #: pin server threads / generators to cores: "on", "off", or "auto" = on when the
+    #: machine is idle before the run (on a busy one a pinned thread cannot escape a core
+    #: another process holds: seen here, a pinned 1-thread server got 25 % of its core
+    #: where an unpinned one got 30-65 %)
+    pin: str = "auto"
+
+
+def thread_counts(cores: int, full: bool) -> tuple[int, ...]:
+    """1, 2, 4 - those that fit the cores; full mode keeps 4 (oversubscribed) as well."""
+    fit = tuple(n for n in (1, 2, 4) if n <= cores)
+    return (1, 2, 4) if full else (fit if len(fit) > 1 else (1, 2))
+
+
+def mode_config(mode: str, cores: int | None = None) -> EchoConfig:
+    c = cores or len(pinning.allowed_cpus())
+    if mode == "quick":
+        return EchoConfig(KINDS, SIZES, thread_counts(c, False), (True, False), 3, 0.1, 0.25,
+                          4, 2, 1, 150.0, 10.0)
+    if mode == "full":
+        return EchoConfig(KINDS, SIZES, thread_counts(c, True), (True, False), 7, 0.25, 0.8,
+                          4, 2, 3, 1800.0, 20.0)
+    if mode == "smoke":  # structure only
+        return EchoConfig(KINDS, (64, 1024), (1, 2), (True, False), 2, 0.02, 0.05, 2, 2,
+                          0, 120.0, 10.0)
+    raise ValueError(f"unknown mode {mode!r}: quick, full or smoke")
+
+
+def load_processes(threads: int, cores: int) -> int:
+    """Generators per point: one per two server threads, at most half the cores, >= 1."""
+    return max(1, min(cores // 2, -(-threads // 2)))
+
+
+@dataclass(frozen=True)
+class EchoBuild:
+    name: str
+    python: str
+    env: dict
+
+
+def point_key(build: str, nvx: bool, threads: int, kind: str, size: int) -> str:
+    return f"{build} | NVX {'on' if nvx else 'off'} | {threads}t | {kind} {size}"
+
+
+class Runner:
+    """Servers, generators and the measured points of one run."""
+
+    def __init__(self, builds, cfg: EchoConfig, out: Path, log, load_python: str,
+                 fault: str | None = None) -> None:
+        self.builds, self.cfg, self.out, self.log = builds, cfg, out, log
+        self.cpus = pinning.allowed_cpus()
+        self.idle_before = cpustat.idle_share(0.5)
+        self.pin, self.pin_note = _pin_decision(cfg.pin, self.idle_before)
+        self.load_python, self.fault = load_python, fault
+        self.servers: dict[tuple, Server] = {}
+        self.gens: list[LoadGenerator] = []
+        self.points: dict[str, dict] = {}
+        self.errors: list[str] = []
+        self.started = time.monotonic()
+        self.stopped: str | None = None
+
+    # ------------------------------------------------------------------ processes
+
+    def _server_pins(self, threads: int) -> list[int]:
+        if not (self.pin and pinning.should_pin(threads, self.cpus)):
+            return []
+        return [pinning.cpu_for(i, self.cpus) for i in range(threads)]
+
+    def start(self) -> None:
+        lifetime = self.cfg.budget + 120
+        for b in self.builds:
+            for nvx in self.cfg.nvx:
+                for n in self.cfg.threads:
+                    env = child_env(scrub=MEASUREMENT, set={**b.env, **(
+                        {} if nvx else {"AUTOBAHN_USE_NVX": "0"})})
+                    name = f"{b.name} NVX {'on' if nvx else 'off'} {n}t"
+                    slug = "".join(ch if ch.isalnum() or ch in ".-" else "-" for ch in name)
+                    self.servers[(b.name, nvx, n)] = Server(
+                        name, b.python, n, self._server_pins(n), env,
+                        self.out / "echo" / f"server-{slug}.log", lifetime, self.fault,
+                        cwd=ROOT)
+        for key, srv in self.servers.items():
+            try:
+                srv.ready(60)
+                self._check_server(key, srv)
+            except ChildFailed as exc:
+                srv.error = f"did not start: {exc}"
+                self.errors.append(f"server {srv.name}: {srv.error}")
+        most = max(load_processes(n, len(self.cpus)) for n in self.cfg.threads)
+        genv = child_env(scrub=MEASUREMENT)
+        self.gens = [LoadGenerator(f"load generator {i}", self.load_python, genv,
+                                   self.out / "echo" / f"load-{i}.log", cwd=ROOT)
+                     for i in range(most)]
+
+    def _check_server(self, key, srv: Server) -> None:
+        build, nvx, _ = key
+        info = srv.info
+        if info["uses_nvx"] != nvx:
+            srv.error = (f"autobahn uses NVX = {info['uses_nvx']}, expected {nvx} "
+                         "(NVX not built into this autobahn?)")
+            self.errors.append(f"server {srv.name}: {srv.error}")
+
+    def close(self) -> None:
+        for child in [*self.gens, *self.servers.values()]:
+            child.close()
+
+    # ------------------------------------------------------------------ one window
+
+    def _point(self, build, nvx, n, kind, size) -> dict:
+        key = point_key(build, nvx, n, kind, size)
+        if key not in self.points:
+            procs = load_processes(n, len(self.cpus))
+            load_pinned = self.pin and n + procs <= len(self.cpus)
+            self.points[key] = {
+                "build": build, "nvx": nvx, "threads": n, "kind": kind, "size": size,
+                "connections": self.cfg.conns_per_thread * n, "load_processes": procs,
+                "oversubscribed": n > len(self.cpus),
+                "server_pinned": bool(self._server_pins(n)), "load_pinned": load_pinned,
+                "repeats": [], "errors": []}
+        return self.points[key]
+
+    def window(self, build, nvx, n, kind, size) -> None:
+        point = self._point(build, nvx, n, kind, size)
+        srv = self.servers[(build, nvx, n)]
+        if srv.error:
+            point["errors"].append(f"not measured: server {srv.error}")
+            return
+        try:
+            point["repeats"].append(self._measure(point, srv))
+        except _PointFailed as exc:
+            point["errors"].append(str(exc))
+            srv.error = f"failed a window: {exc}"  # a wrong server yields no more numbers
+            self.errors.append(f"{point_key(build, nvx, n, kind, size)}: {exc}")
+
+    def _measure(self, point: dict, srv: Server) -> dict:
+        cfg, n = self.cfg, point["threads"]
+        gens = self.gens[:point["load_processes"]]
+        conns = list(range(point["connections"]))
+        for i, g in enumerate(gens):
+            pin = (pinning.cpu_for(n + i, self.cpus) if point["load_pinned"] else None)
+            g.command({"cmd": "connect", "ports": srv.info["ports"], "conns": conns[i::len(gens)],
+                       "kind": point["kind"], "size": point["size"], "depth": cfg.depth,
+                       "timeout": cfg.io_timeout, "pin_cpu": pin})
+        replies = [self._answer(g, cfg.io_timeout * len(conns) + 10) for g in gens]
+        bad = [r["error"] for r in replies if "error" in r]
+        if bad:
+            for g, r in zip(gens, replies):  # release the connections that did open
+                if "error" not in r:
+                    g.command({"cmd": "disconnect"})
+                    self._answer(g, cfg.io_timeout + 10)
+            raise _PointFailed("connect: " + "; ".join(bad))
+        now = time.monotonic()
+        start = now + 0.01 + cfg.warmup
+        end = start + cfg.window
+        deadline = end + cfg.io_timeout
+        srv.measure(start, end)
+        for g in gens:
+            g.command({"cmd": "run", "start": start, "end": end, "deadline": deadline})
+        results = [self._answer(g, deadline - now + 15) for g in gens]
+        try:
+            server_cpu = srv.cpu(deadline - now + 15)
+        except ChildFailed as exc:
+            raise _PointFailed(f"server: {exc}") from None
+        bad = [r["error"] for r in results if "error" in r]
+        if bad:
+            raise _PointFailed("; ".join(bad))
+        return _repeat_figures(results, server_cpu)
+
+    def _answer(self, gen: LoadGenerator, timeout: float) -> dict:
+        try:
+            return gen.answer(timeout)
+        except ChildFailed as exc:  # a stuck generator: nothing more can be measured
+            raise _RunAborted(str(exc)) from None
+
+    # ------------------------------------------------------------------ schedule
+
+    def out_of_time(self) -> bool:
+        if time.monotonic() - self.started > self.cfg.budget:
+            self.stopped = self.stopped or (f"stopped at its time bound ({self.cfg.budget:.0f} "
+                                            "s); later windows not measured")
+        return self.stopped is not None
+
+    def series_combos(self):
+        """(nvx, kind, size) blocks; within each, (build, threads) combos."""
+        blocks = [(nvx, k, s) for nvx in self.cfg.nvx for k in self.cfg.kinds
+                  for s in self.cfg.sizes]
+        combos = [(b.name, n) for b in self.builds for n in self.cfg.threads]
+        return blocks, combos
+
+    def run(self) -> None:
+        blocks, combos = self.series_combos()
+        for r in range(self.cfg.repeats):
+            self.log(f"[end-to-end] repeat {r + 1}/{self.cfg.repeats}")
+            for i, (nvx, kind, size) in enumerate(blocks):
+                shift = (r + i) % len(combos)
+                for build, n in combos[shift:] + combos[:shift]:
+                    if self.out_of_time():
+                        return
+                    self.window(build, nvx, n, kind, size)
+        for extra in range(self.cfg.extra_rounds):
+            noisy = self.noisy_series()
+            if not noisy:
+                return
+            self.log(f"[end-to-end] extra repeat {extra + 1} for {len(noisy)} noisy series")
+            for build, nvx, kind, size in noisy:
+                threads = list(self.cfg.threads)
+                shift = extra % len(threads)
+                for n in threads[shift:] + threads[:shift]:
+                    if self.out_of_time():
+                        return
+                    self.window(build, nvx, n, kind, size)
+
+    def noisy_series(self) -> list[tuple]:
+        out = []
+        for p in self.points.values():
+            rates = [r["msgs_per_s"] for r in p["repeats"]]
+            key = (p["build"], p["nvx"], p["kind"], p["size"])
+            if not p["errors"] and len(rates) >= 2 and cv(rates) > CV_TARGET \
+                    and key not in out:
+                out.append(key)
+        return out
+
+
+#: machine idle share before the run at or above which "auto" pins
+IDLE_TO_PIN = 0.8
+
+
+def _pin_decision(pin: str, idle: float | None) -> tuple[bool, str]:
+    if not pinning.can_pin():
+        return False, "the OS does not allow pinning"
+    if pin in ("on", "off"):
+        return pin == "on", f"pinning {pin} (asked)"
+    if idle is None:
+        return False, "auto: machine load unknown, not pinned"
+    if idle >= IDLE_TO_PIN:
+        return True, f"auto: machine {idle:.0%} idle before the run"
+    return False, (f"auto: machine only {idle:.0%} idle before the run - pinned threads "
+                   "could not escape cores other processes hold")
+
+
+class _PointFailed(Exception):
+    """This point has no number: a wrong echo, a closed connection, a dead server."""
+
+
+class _RunAborted(Exception):
+    """A load generator stopped answering: the run cannot go on."""
+
+
+def _repeat_figures(results: list[dict], server_cpu: dict) -> dict:
+    """One window's figures from the generators' and the server's replies."""
+    msgs = sum(r["messages"] for r in results)
+    rate = sum(r["messages"] / r["interval"] for r in results)
+    lat = sorted(x for r in results for x in r["latencies_us"])
+    from nvx_ft.bench.stats import quantile
+
+    return {"messages": msgs, "msgs_per_s": rate,
+            "p50_us": quantile(lat, 0.5) if lat else None,
+            "p99_us": quantile(lat, 0.99) if lat else None,
+            "load_cpu": sum(r["cpu"] for r in results),
+            "load_wall": sum(r["interval"] for r in results),
+            "server_cpu": server_cpu["cpu"], "server_wall": server_cpu["wall"],
+            # CPU-seconds per second that neither the server nor the generators used
+            "others_cores": _others(server_cpu, results)}
+
+
+def _others(server_cpu: dict, results: list[dict]) -> float | None:
+    busy = server_cpu.get("machine_busy")
+    if busy is None or not server_cpu["wall"]:
+        return None
+    ours = server_cpu["cpu"] + sum(r["cpu"] for r in results)
+    return max(0.0, (busy - ours) / server_cpu["wall"])
+
+
+def run(builds: list[EchoBuild], mode: str, out: Path, log=print,
+        load_python: str | None = None, fault: str | None = None,
+        cfg: EchoConfig | None = None) -> dict:
+    """Measure every point; the JSON-ready results (``results["echo"]`` of the bench)."""
+    cfg = cfg or mode_config(mode)
+    runner = Runner(builds, cfg, out, log, load_python or sys.executable, fault)
+    t0, la0 = time.time(), load_average()
+    aborted = None
+    try:
+        runner.start()
+        runner.run()
+    except (_RunAborted, ChildFailed) as exc:
+        aborted = f"aborted: {exc}"
+        runner.errors.append(aborted)
+    finally:
+        runner.close()
+    failed = any(p["errors"] for p in runner.points.values()) or runner.errors
+    return {"kind": "nvx-ft-echo", "mode": mode, "config": asdict(cfg),
+            "cores": len(runner.cpus), "cpus": runner.cpus, "pinning": runner.pin,
+            "pinning_note": runner.pin_note, "idle_before": runner.idle_before,
+            "load_python": runner.load_python, "cv_target": CV_TARGET,
+            "load_average_start": la0, "load_average_end": load_average(),
+            "seconds": time.time() - t0, "stopped": runner.stopped,
+            "servers": {srv.name: {"info": srv.info, "error": srv.error}
+                        for srv in runner.servers.values()},
+            "points": list(runner.points.values()), "errors": runner.errors,
+            "status": "failed" if failed else "ok"}
+
+
+def load_average() -> list[float] | None:
+    try:
+        return [round(x, 2) for x in os.getloadavg()]
+    except (AttributeError, OSError):
+        return None
