@@ -13,7 +13,9 @@ from pathlib import Path
 import pytest
 
 from nvx_ft import cli, errors
-from nvx_ft.release.fileset import check, load_manifest, names_from_file, normalise_platform
+from nvx_ft.release.fileset import check
+from nvx_ft.release.manifest import load_manifest, normalise_platform
+from nvx_ft.release.release_files import names_from_file
 
 pytestmark = pytest.mark.harness
 
@@ -343,7 +345,7 @@ def index(monkeypatch):
 
 
 def test_pypi_release_names_come_from_the_index_without_yanked_files(index, capsys):
-    from nvx_ft.release.fileset import latest_version, names_from_index
+    from nvx_ft.release.release_files import latest_version, names_from_index
 
     assert names_from_index("autobahn", "26.10.2", index) == sorted(recorded("26.10.2"))
     assert latest_version("autobahn", index) == "26.10.2"  # 27.0.0rc1 is a pre-release

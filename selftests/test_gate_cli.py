@@ -28,7 +28,7 @@ from nvx_ft.gate.steps import CHECKS
 from nvx_ft.gate.steps.gil_guard import gil_guard_outcome
 from nvx_ft.gate.steps.install import Install
 from nvx_ft.gate.wheel import GateWheel, verify_installed
-from nvx_ft.release import fileset
+from nvx_ft.release import release_files
 
 pytestmark = [
     pytest.mark.harness,
@@ -277,8 +277,8 @@ def _gate_with_a_stand_in_install(tmp_path, monkeypatch, checkout: Path) -> dict
     monkeypatch.setattr(Install, "run", stand_in_install)
     wheel = GateWheel.read(make_wheel(tmp_path, str(MY_TAG)))
     ctx = GateContext(Target("wheel", wheel.path.name, wheel, "wheel file"), THIS,
-                      tmp_path / "report", checkout, runner.gate_env(fileset.DEFAULT_INDEX),
-                      Budgets(protocol=120, test=60), fileset.DEFAULT_INDEX)
+                      tmp_path / "report", checkout, runner.gate_env(release_files.DEFAULT_INDEX),
+                      Budgets(protocol=120, test=60), release_files.DEFAULT_INDEX)
     skip = tuple(n for n in CHECKS if n not in ("install", "protocol"))
     return runner.run_gate(ctx, skip=skip, display=Display(io.StringIO()))
 

@@ -17,7 +17,7 @@ from nvx_ft.gate.context import PROJECT, Budgets, Target
 from nvx_ft.gate.steps import CHECKS
 from nvx_ft.gate.wheel import GateWheel
 from nvx_ft.paths import ROOT
-from nvx_ft.release import fileset
+from nvx_ft.release import release_files
 
 _DEFAULT = Budgets()
 
@@ -47,7 +47,7 @@ def add_arguments(parser) -> None:
     parser.add_argument("--test-timeout", type=float, default=_DEFAULT.test,
                         help="hard bound in seconds for one test: a hang beyond it is a "
                              "named failure with every thread's stack, and the suite goes on")
-    parser.add_argument("--index-url", default=fileset.DEFAULT_INDEX,
+    parser.add_argument("--index-url", default=release_files.DEFAULT_INDEX,
                         help="package index (PEP 691) for --pypi")
     parser.add_argument("--keep-venv", action="store_true", help="keep the gate's venv")
     parser.add_argument("--skip", action="append", default=[], choices=CHECKS[1:],
@@ -84,8 +84,8 @@ def read_inputs(args) -> tuple[Target, interpreters.Interpreter, Path]:
             interp, checkout
     if args.sdist:
         return Target("sdist", args.sdist), interp, checkout
-    version = args.pypi or fileset.latest_version(PROJECT, args.index_url)
-    fileset.names_from_index(PROJECT, version, args.index_url)  # exists on the index?
+    version = args.pypi or release_files.latest_version(PROJECT, args.index_url)
+    release_files.names_from_index(PROJECT, version, args.index_url)  # exists on the index?
     return Target("pypi", version), interp, checkout
 
 

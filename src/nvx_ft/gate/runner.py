@@ -15,7 +15,7 @@ from nvx_ft.gate import inputs, recommend, report
 from nvx_ft.gate.context import PROJECT, Check, GateContext, Step, StepFailed
 from nvx_ft.gate.display import Display
 from nvx_ft.gate.steps import STEPS
-from nvx_ft.release import fileset
+from nvx_ft.release import release_files
 from nvx_ft.venvs import CommandFailed
 
 SKIPPED = "not run: skipped with --skip (the verdict cannot be a pass)"
@@ -58,7 +58,7 @@ def gate_env(index_url: str) -> dict[str, str]:
                              set={"NVX_FT_GATE": "1", "NVX_FT_HYPOTHESIS_PROFILE": "ci",
                                   "PIP_NO_CACHE_DIR": "1", "UV_NO_CACHE": "1",
                                   "PIP_NO_INPUT": "1"})
-    if index_url != fileset.DEFAULT_INDEX:  # a user's own PIP_INDEX_URL wins
+    if index_url != release_files.DEFAULT_INDEX:  # a user's own PIP_INDEX_URL wins
         env.setdefault("PIP_INDEX_URL", index_url)
     return env
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from nvx_ft.gate.context import PROJECT, Check, GateContext, StepFailed
 from nvx_ft.gate.wheel import GateWheel, verify_installed
-from nvx_ft.release import fileset
+from nvx_ft.release import release_files
 from nvx_ft.venvs import Venv
 
 # Runs in the gate venv: which files do `_nvx_*` import from, and what do they hash to?
@@ -75,7 +75,7 @@ def _wheel_of_release(ctx: GateContext, venv: Venv) -> GateWheel:
     target.origin = f"built from the sdist by {ctx.interp.label}"
     if target.kind == "pypi":
         published = {f["filename"]: f.get("hashes", {}).get("sha256")
-                     for f in fileset.index_files(PROJECT, ctx.index_url)}
+                     for f in release_files.index_files(PROJECT, ctx.index_url)}
         if wheel.path.name in published:
             if published[wheel.path.name] != wheel.sha256:
                 raise StepFailed(f"{wheel.path.name} differs from the file on the index "
