@@ -171,6 +171,10 @@ def test_every_benchmark_runs_once_and_the_report_is_written(tmp_path, nvx_targe
     for workload in scaling.mode_config("smoke").workloads:
         assert f"| {workload} | 64 B | current |" in summary
     assert (tmp_path / "scaling.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    # the end-to-end echo benchmark ran on the same build, beside the NVX tables
+    assert results["echo"]["status"] == "ok", results["echo"]["errors"]
+    assert "## End-to-end: autobahn WebSocket echo server" in summary
+    assert (tmp_path / "echo.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert (tmp_path / "results.json").stat().st_size > 0
     assert "wrapper/XorMaskerSimple" in (tmp_path / "single_thread.md").read_text()
 

@@ -12,12 +12,14 @@ stay the same):
   separates the cost of the build from the cost of running without a GIL.
 
 Interpreters come from :mod:`nvx_ft.interpreters`; a missing one is reported as
-missing in the summary, with how to get it. Builds run one after another, never at the
-same time (they would compete for the same cores). Per build: the scaling harness
-(:mod:`nvx_ft.bench.scaling`), then the single-thread benchmarks (``benchmarks/``,
-pytest-benchmark) for NVX and, in a separate process with ``AUTOBAHN_USE_NVX=0``, for
-autobahn's pure-Python fallback. The report (:mod:`nvx_ft.bench.report`) goes to
-``reports/bench/<UTC timestamp>/``.
+missing in the summary, with how to get it. Builds are measured one at a time, never at
+the same time (they would compete for the same cores), but interleaved: the scaling
+harness (:mod:`nvx_ft.bench.scaling`) runs in rounds that visit every build in turn
+(:mod:`nvx_ft.bench.rounds`); then per build the single-thread benchmarks
+(``benchmarks/``, pytest-benchmark) for NVX and, in a separate process with
+``AUTOBAHN_USE_NVX=0``, for autobahn's pure-Python fallback; then the end-to-end echo
+benchmark (:mod:`nvx_ft.bench.echo_run`, every build interleaved again). The report
+(:mod:`nvx_ft.bench.report`) goes to ``reports/bench/<UTC timestamp>/``.
 """
 
 from __future__ import annotations
@@ -135,22 +137,12 @@ def _run_child(cmd: list[str], env: dict, log_path: Path, timeout: float) -> str
     return f"exit code {rc} (log: {log_path}):\n" + "\n".join(tail)
 
 
-def run_variant(variant: Variant, python: str, mode: Mode, out: Path, log) -> dict:
-    """Scaling + single-thread benchmarks of one build; the parts that worked, and errors."""
+def run_single(variant: Variant, python: str, mode: Mode, out: Path, log,
+               result: dict) -> dict:
+    """The single-thread benchmarks of one build (NVX, then the fallback) into
+    ``result``; errors appended to ``result["errors"]``."""
     out.mkdir(parents=True, exist_ok=True)
-    result: dict = {"status": "ok", "python": python, "env": variant.env, "errors": []}
     t0 = time.monotonic()
-
-    log(f"[{variant.name}] scaling ({mode.name})")
-    scaling_json = out / "scaling.json"
-    err = _run_child([python, "-m", "nvx_ft.bench.scaling", "--mode", mode.name,
-                      "--json", str(scaling_json)], _child_env(variant), out / "scaling.log",
-                     mode.timeout)
-    if err:
-        result["errors"].append(f"scaling: {err}")
-    else:
-        result["scaling"] = json.loads(scaling_json.read_text())
-
     if mode.single_thread_builds is None or variant.name in mode.single_thread_builds \
             or variant.python:
         result["single"] = {}
@@ -174,8 +166,28 @@ def run_variant(variant: Variant, python: str, mode: Mode, out: Path, log) -> di
                                     f"for {', '.join(mode.single_thread_builds)}")
     if result["errors"]:
         result["status"] = "failed"
-    result["seconds"] = time.monotonic() - t0
+    result["seconds"] = result.get("seconds", 0.0) + time.monotonic() - t0
     return result
+
+
+def _run_nvx(resolved: list, mode: Mode, results: dict, log) -> None:
+    """NVX scaling of every build in interleaved rounds (nvx_ft.bench.rounds), then each
+    build's single-thread benchmarks."""
+    from nvx_ft.bench import cpustat, pinning, rounds
+
+    pin, note = pinning.decide("auto", cpustat.idle_share(0.5))
+    results["scaling_pinning"] = {"pinned": pin, "note": note}
+    jobs = [rounds.Job(v.name, python, _child_env(v), slot) for v, python, slot, _ in resolved]
+    t0 = time.monotonic()
+    rounds.run(jobs, mode.name, _run_child, mode.timeout, pin, log)
+    share = (time.monotonic() - t0) / max(1, len(jobs))
+    for (variant, python, slot, _), job in zip(resolved, jobs):
+        res = {"status": "ok", "python": python, "env": variant.env, "errors": list(job.errors),
+               "seconds": share}
+        scaling_result = rounds.result(job)
+        if scaling_result:
+            res["scaling"] = scaling_result
+        results["builds"][variant.name].update(run_single(variant, python, mode, slot, log, res))
 
 
 def _run_echo(results: dict, mode: Mode, out: Path, log) -> dict | None:
@@ -217,53 +229,57 @@ def load_average() -> list[float] | None:
         return None
 
 
+def _resolve(variant: Variant, out: Path, venv_root: Path | None, results: dict, log):
+    """(variant, python, report folder, interpreter info), or None with the reason in
+    ``results["builds"]`` (missing interpreter, failed venv)."""
+    slot = out / re.sub(r"[^A-Za-z0-9.]+", "-", variant.name)
+    if variant.python:
+        return variant, variant.python, slot, {"executable": variant.python, "source": "given"}
+    try:
+        interp = interpreters.find(variant.label)
+    except LookupError as exc:  # an env var names something that is not it
+        results["builds"][variant.name] = {"status": "missing", "reason": str(exc)}
+        log(f"[{variant.name}] MISSING: {exc}")
+        return None
+    if interp is None:
+        how = interpreters.how_to_get(variant.label)
+        results["builds"][variant.name] = {"status": "missing",
+                                         "reason": f"python{variant.label} not found; {how}"}
+        log(f"[{variant.name}] MISSING - NOT RUN: python{variant.label} not found ({how})")
+        return None
+    interp_info = {**interp.as_dict(), "executable": os.path.realpath(interp.executable)}
+    try:
+        python = provision(interp, venv_root, log) if venv_root else interp.executable
+    except venvs.CommandFailed as exc:
+        results["builds"][variant.name] = {"status": "failed", "interpreter": interp_info,
+                                         "errors": [f"venv setup failed: {exc}"]}
+        log(f"[{variant.name}] FAILED: venv setup: {exc}")
+        return None
+    return variant, python, slot, interp_info
+
+
 def run_all(variants, mode: Mode, out: Path, venv_root: Path | None, log=print, *,
             nvx: bool = True, echo: bool = True) -> dict:
-    """Every build in turn (``nvx``: scaling and single-thread benchmarks), then the
-    end-to-end echo benchmark over all builds at once (``echo``); the combined results
-    (also written to ``out/results.json``)."""
+    """``nvx``: NVX scaling of every build in interleaved rounds, then each build's
+    single-thread benchmarks; ``echo``: the end-to-end echo benchmark over all builds at
+    once. The combined results (also written to ``out/results.json``)."""
     out.mkdir(parents=True, exist_ok=True)
     started = time.time()
     results: dict = {"kind": "nvx-ft-bench", "mode": mode.name,
                      "started": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(started)),
                      "machine": machine_info(), "load_average_start": load_average(),
                      "builds": {}}
-    for variant in variants:
-        slot = out / re.sub(r"[^A-Za-z0-9.]+", "-", variant.name)
-        if variant.python:
-            interp_info = {"executable": variant.python, "source": "given"}
-            python = variant.python
-        else:
-            try:
-                interp = interpreters.find(variant.label)
-            except LookupError as exc:  # an env var names something that is not it
-                results["builds"][variant.name] = {"status": "missing", "reason": str(exc)}
-                log(f"[{variant.name}] MISSING: {exc}")
-                continue
-            if interp is None:
-                how = interpreters.how_to_get(variant.label)
-                results["builds"][variant.name] = {"status": "missing",
-                                                 "reason": f"python{variant.label} not found; {how}"}
-                log(f"[{variant.name}] MISSING - NOT RUN: python{variant.label} not found ({how})")
-                continue
-            interp_info = {**interp.as_dict(), "executable": os.path.realpath(interp.executable)}
-            try:
-                python = provision(interp, venv_root, log) if venv_root else interp.executable
-            except venvs.CommandFailed as exc:
-                results["builds"][variant.name] = {"status": "failed", "interpreter": interp_info,
-                                                 "errors": [f"venv setup failed: {exc}"]}
-                log(f"[{variant.name}] FAILED: venv setup: {exc}")
-                continue
-        if nvx:
-            res = run_variant(variant, python, mode, slot, log)
-        else:
-            res = {"status": "ok", "python": python, "env": variant.env, "errors": [],
-                   "single_not_run": "--echo-only", "seconds": 0.0}
-        res["interpreter"] = interp_info
-        res["dir"] = slot.name
-        results["builds"][variant.name] = res
-        for e in res["errors"]:
-            log(f"[{variant.name}] ERROR {e}")
+    resolved = [r for r in (_resolve(v, out, venv_root, results, log) for v in variants) if r]
+    for variant, python, slot, interp_info in resolved:
+        results["builds"][variant.name] = {
+            "status": "ok", "python": python, "env": variant.env, "errors": [],
+            "interpreter": interp_info, "dir": slot.name, "seconds": 0.0,
+            **({} if nvx else {"single_not_run": "--echo-only"})}
+    if nvx and resolved:
+        _run_nvx(resolved, mode, results, log)
+    for name, b in results["builds"].items():
+        for e in b.get("errors", []):
+            log(f"[{name}] ERROR {e}")
     if echo:
         results["echo"] = _run_echo(results, mode, out, log)
     results["load_average_end"] = load_average()

@@ -17,8 +17,10 @@ Line protocol on stdin/stdout (the driver, :mod:`nvx_ft.bench.echo_run`, speaks 
 * ``quit`` or end of input: the servers stop, the process exits 0.
 
 It bounds itself: after ``--lifetime`` seconds it exits (code 3) whatever happens.
-``--fault corrupt-echo`` (self-tests only) flips one byte of one echoed message, the
-10th this process sends: the load generator must report it and the run must fail.
+Faults, for the self-tests only: ``--fault corrupt-echo`` flips one byte of one echoed
+message, the 10th this process sends (the load generator must report it and the run must
+fail); ``--fault no-echo`` stops answering from the 10th message on (the generator must
+give up after its I/O timeout).
 """
 
 from __future__ import annotations
@@ -50,6 +52,26 @@ def _corrupt_one_echo() -> None:
         return real(self, payload, isBinary, *args, **kwargs)
 
     WebSocketProtocol.sendMessage = send
+
+
+def _stop_echoing() -> None:
+    """Fault for the self-tests: from the ``CORRUPT_NTH``-th message on, nothing is sent
+    back (a server that hangs): the generator must give up after its I/O timeout."""
+    from autobahn.websocket.protocol import WebSocketProtocol
+
+    real, lock, sent = WebSocketProtocol.sendMessage, threading.Lock(), [0]
+
+    def send(self, payload, isBinary=False, *args, **kwargs):
+        with lock:
+            sent[0] += 1
+            nth = sent[0]
+        if nth < CORRUPT_NTH:
+            return real(self, payload, isBinary, *args, **kwargs)
+
+    WebSocketProtocol.sendMessage = send
+
+
+FAULTS = {"corrupt-echo": _corrupt_one_echo, "no-echo": _stop_echoing}
 
 
 def _watchdog(lifetime: float) -> None:
@@ -129,11 +151,11 @@ def main(argv=None) -> int:
     p.add_argument("--pin-cpus", default="", help="comma-separated CPU per server thread")
     p.add_argument("--lifetime", type=float, default=600.0, help="exit after this many s")
     p.add_argument("--timeout", type=float, default=30.0, help="handshake/start bound, s")
-    p.add_argument("--fault", choices=("corrupt-echo",), default=None)
+    p.add_argument("--fault", choices=sorted(FAULTS), default=None, help="self-tests only")
     args = p.parse_args(argv)
     _watchdog(args.lifetime)
-    if args.fault == "corrupt-echo":
-        _corrupt_one_echo()
+    if args.fault:
+        FAULTS[args.fault]()
     serve(args.threads, [int(c) for c in args.pin_cpus.split(",") if c], args.timeout)
     return 0
 

@@ -56,7 +56,7 @@ def plot_echo(echo: dict, pts: dict, path: Path) -> None:
     for ax in axes.flat:
         for h, lab in zip(*ax.get_legend_handles_labels()):
             seen.setdefault(lab, h)
-    fig.legend(list(seen.values()), list(seen), loc="lower center", ncol=min(3, len(seen)),
+    fig.legend(list(seen.values()), list(seen), loc="lower center", ncol=max(1, min(3, len(seen))),
                frameon=False, fontsize=9)
     fig.suptitle("autobahn WebSocket echo server: messages/s by server threads "
                  f"({echo['cores']} cores, load average {echo.get('load_average_start')}, "

@@ -131,7 +131,7 @@ def section(echo: dict) -> list[str]:
     """The summary.md section."""
     pts = ef.figures(echo)
     cores = echo["cores"]
-    threads = sorted({p["threads"] for p in pts.values()})
+    threads = sorted({p["threads"] for p in pts.values()}) or list(echo["config"]["threads"])
     within, judged = ef.noise_summary(pts)
     cfg = echo["config"]
     la0, la1 = echo.get("load_average_start"), echo.get("load_average_end")
@@ -194,7 +194,9 @@ def section(echo: dict) -> list[str]:
 
 
 def plot(echo: dict, path: Path) -> None:
-    """``echo.png`` (see :mod:`nvx_ft.bench.echo_plot`)."""
+    """``echo.png`` (see :mod:`nvx_ft.bench.echo_plot`); nothing when nothing was measured."""
     from nvx_ft.bench.echo_plot import plot_echo
 
-    plot_echo(echo, ef.figures(echo), path)
+    pts = ef.figures(echo)
+    if any(p["fig"] for p in pts.values()):
+        plot_echo(echo, pts, path)

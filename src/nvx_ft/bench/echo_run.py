@@ -57,10 +57,7 @@ class EchoConfig:
     extra_rounds: int  # rounds of more repeats for series that missed the CV target
     budget: float  # seconds for the whole part; then it stops measuring
     io_timeout: float  # a server silent this long is an error
-    #: pin server threads / generators to cores: "on", "off", or "auto" = on when the
-    #: machine is idle before the run (on a busy one a pinned thread cannot escape a core
-    #: another process holds: seen here, a pinned 1-thread server got 25 % of its core
-    #: where an unpinned one got 30-65 %)
+    #: pin server threads / generators to cores: "on", "off" or "auto" (pinning.decide)
     pin: str = "auto"
 
 
@@ -108,7 +105,7 @@ class Runner:
         self.builds, self.cfg, self.out, self.log = builds, cfg, out, log
         self.cpus = pinning.allowed_cpus()
         self.idle_before = cpustat.idle_share(0.5)
-        self.pin, self.pin_note = _pin_decision(cfg.pin, self.idle_before)
+        self.pin, self.pin_note = pinning.decide(cfg.pin, self.idle_before)
         self.load_python, self.fault = load_python, fault
         self.servers: dict[tuple, Server] = {}
         self.gens: list[LoadGenerator] = []
@@ -277,23 +274,6 @@ class Runner:
                     and key not in out:
                 out.append(key)
         return out
-
-
-#: machine idle share before the run at or above which "auto" pins
-IDLE_TO_PIN = 0.8
-
-
-def _pin_decision(pin: str, idle: float | None) -> tuple[bool, str]:
-    if not pinning.can_pin():
-        return False, "the OS does not allow pinning"
-    if pin in ("on", "off"):
-        return pin == "on", f"pinning {pin} (asked)"
-    if idle is None:
-        return False, "auto: machine load unknown, not pinned"
-    if idle >= IDLE_TO_PIN:
-        return True, f"auto: machine {idle:.0%} idle before the run"
-    return False, (f"auto: machine only {idle:.0%} idle before the run - pinned threads "
-                   "could not escape cores other processes hold")
 
 
 class _PointFailed(Exception):

@@ -58,6 +58,24 @@ def is_anti_scaling(point: dict) -> bool:
     return round(point["median_speedup"], 2) < 1.0
 
 
+#: threads asleep (GIL, lock) more than this share of the window: hand-offs are irregular
+SLEEPY = 0.3
+
+
+def noise_cause(point: dict, cores: int) -> str:
+    """What the measurements say about why a point is noisy (the likeliest first)."""
+    causes = []
+    waiting, blocked = point.get("median_waiting_share"), point.get("median_blocked_share")
+    if point["threads"] <= cores and (waiting or 0) > BUSY_WAITING_SHARE:
+        causes.append(f"other processes held the cores ({pct(waiting)} of the time)")
+    if point["threads"] > cores:
+        causes.append(f"oversubscribed: {point['threads']} threads take turns on {cores} cores")
+    if (blocked or 0) > SLEEPY:
+        causes.append(f"threads slept {pct(blocked)} of the time on the GIL or a lock; "
+                      "hand-offs are irregular")
+    return "; ".join(causes) or "no cause measured: short bursts of other load?"
+
+
 def findings(results: dict) -> dict[str, list[str]]:
     """Anti-scaling, poor efficiency, noise, contention, a busy machine: by name."""
     anti, poor, noisy, busy, contended, superlinear = [], [], [], [], [], []
@@ -98,7 +116,8 @@ def findings(results: dict) -> dict[str, list[str]]:
         loud = [p for p in multi if p["cv_speedup"] > CV_TARGET]
         if loud:
             noisy.append(f"{where}: " + ", ".join(
-                f"cv {pct(p['cv_speedup'])} at {p['threads']} threads" for p in loud))
+                f"cv {pct(p['cv_speedup'])} at {p['threads']} threads ({noise_cause(p, cores)})"
+                for p in loud))
     return {"anti_scaling": anti, "poor_efficiency": poor, "noisy": noisy, "busy": busy,
             "contended": contended, "beyond_cores": superlinear}
 

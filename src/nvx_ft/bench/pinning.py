@@ -43,3 +43,25 @@ def cpu_for(slot: int, cpus: list[int] | None = None) -> int:
 def should_pin(count: int, cpus: list[int] | None = None) -> bool:
     """Pin ``count`` threads only if each gets a core of its own."""
     return can_pin() and count <= len(cpus or allowed_cpus())
+
+
+#: share of the machine idle before a run at or above which "auto" pins
+IDLE_TO_PIN = 0.8
+
+
+def decide(pin: str, idle: float | None) -> tuple[bool, str]:
+    """Pin or not, and why: ``pin`` is "on", "off" or "auto" - on when the machine was
+    idle before the run (``idle``: share of its CPUs idle, :func:`nvx_ft.bench.cpustat.
+    idle_share`). On a busy machine a pinned thread cannot escape a core another process
+    holds: seen here, a pinned 1-thread echo server got 25 % of its core where an
+    unpinned one got 30-65 %."""
+    if not can_pin():
+        return False, "the OS does not allow pinning"
+    if pin in ("on", "off"):
+        return pin == "on", f"pinning {pin} (asked)"
+    if idle is None:
+        return False, "auto: machine load unknown, not pinned"
+    if idle >= IDLE_TO_PIN:
+        return True, f"auto: machine {idle:.0%} idle before the run"
+    return False, (f"auto: machine only {idle:.0%} idle before the run - pinned threads "
+                   "could not escape cores other processes hold")

@@ -109,7 +109,9 @@ def _scaling_section(results: dict) -> list[str]:
             if p.get("median_waiting_share") is not None:
                 work += f", no core {pct(p['median_waiting_share'])}"
             idle = (f"; idle est. x{idle_estimate(p):.2f}" if idle_estimate(p) else "")
-            cells.append(f"x{p['median_speedup']:.2f} (cv {pct(p['cv_speedup'])}, "
+            ci = (f" [{p['ci_speedup'][0]:.2f}-{p['ci_speedup'][1]:.2f}]"
+                  if p.get("ci_speedup") else "")
+            cells.append(f"x{p['median_speedup']:.2f}{ci} (cv {pct(p['cv_speedup'])}, "
                          f"eff {p['efficiency']:.2f}{cpu}{work}{idle}){flag}")
         best = max(s["points"], key=lambda p: p["median_throughput"])
         cells.append(f"{_mbs(best['median_throughput'])} ({best['threads']})")
@@ -248,6 +250,13 @@ def _overview(results: dict) -> list[str]:
     ]
 
 
+def _pinning_note(results: dict) -> str:
+    pin = results.get("scaling_pinning")
+    if not pin:
+        return ""
+    return f"Threads pinned to cores: {'yes' if pin['pinned'] else 'no'} ({pin['note']})."
+
+
 def _findings_section(results: dict) -> list[str]:
     la0 = results.get("load_average_start")
     cores = results["machine"].get("cores_usable")
@@ -256,8 +265,10 @@ def _findings_section(results: dict) -> list[str]:
     within = sum(p["cv_speedup"] <= CV_TARGET for p in multi)
     lines = ["## Findings", ""]
     if multi:
+        fit = [p for p in multi if p["threads"] <= (cores or 1)]
         lines += [f"CV target ({pct(CV_TARGET)}): met by {within} of {len(multi)} reported "
-                  "speedups.", ""]
+                  f"speedups ({sum(p['cv_speedup'] <= CV_TARGET for p in fit)} of {len(fit)} "
+                  f"with no more threads than cores). {_pinning_note(results)}", ""]
     if f["busy"]:
         lines += ["> **Warning: the machine was busy during this run** (load average "
                   f"{la0} at start for {cores} cores; {len(f['busy'])} series with a "
@@ -320,6 +331,19 @@ def _ft_cost_section(results: dict) -> list[str]:
     return lines
 
 
+def _repeats(results: dict, cfgs: dict) -> str:
+    """How many repeats, and how they were spread (rounds over builds, reruns)."""
+    counts = [n for b in results["builds"].values()
+              for n in ((b.get("scaling") or {}).get("repeats_per_series") or {}).values()]
+    runs = max([(b.get("scaling") or {}).get("runs", 1) for b in results["builds"].values()]
+               or [1])
+    if not counts:
+        return f"{cfgs.get('repeats', '?')} interleaved repeats"
+    return (f"{min(counts)} to {max(counts)} repeats per series (thread counts interleaved "
+            f"in every repeat; builds interleaved in rounds, up to {runs} runs per build "
+            "including reruns of noisy series; every repeat kept)")
+
+
 def _parallel_section(results: dict) -> list[str]:
     threads = sorted({p["threads"] for _, s in scaling_rows(results) for p in s["points"]})
     cfgs = {json_key: v for b in results["builds"].values()
@@ -330,8 +354,9 @@ def _parallel_section(results: dict) -> list[str]:
         f"Aggregate throughput of 1..{threads[-1] if threads else '?'} threads, each with its "
         "own objects, started behind a barrier; "
         f"{cfgs.get('warmup', '?')} s warm-up then a {cfgs.get('window', '?')} s window, "
-        f"{cfgs.get('repeats', '?')} interleaved repeats. Cells: median speedup "
-        "(= throughput(N) / throughput(1) of the same repeat), its CV over repeats, and "
+        f"{_repeats(results, cfgs)}. Cells: median speedup "
+        "(= throughput(N) / throughput(1) of the same repeat) [95 % bootstrap interval of "
+        "the median], its CV over repeats, and "
         "efficiency = speedup / min(N, cores), and the CPU share (CPU time of all threads / "
         "(wall time x min(N, cores)): below 100 % the threads waited - for the GIL, a lock, "
         "or a core held by another process), the work efficiency (bytes per CPU-second at N "

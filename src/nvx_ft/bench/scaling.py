@@ -45,9 +45,10 @@ import statistics
 import sys
 import threading
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Callable
 
+from nvx_ft.bench import pinning, stats
 from nvx_ft.bench import workloads as wl
 
 
@@ -131,9 +132,11 @@ def _calibrate(make_call, target_batch_s: float) -> int:
 
 
 def measure_window(make_call, n_threads: int, warmup: float, window: float,
-                   batch: int, nbytes: int, cores_: int = 1) -> tuple[float, ...]:
+                   batch: int, nbytes: int, cores_: int = 1,
+                   pin_cpus: list[int] | None = None) -> tuple[float, ...]:
     """(aggregate bytes/second, CPU share, bytes per CPU-second, blocked share, waiting
-    share) of ``n_threads`` threads, each with its own objects."""
+    share) of ``n_threads`` threads, each with its own objects; thread i pinned to
+    ``pin_cpus[i]`` when given."""
     clock: list[float] = []
     rates = [0.0] * n_threads
     cpu = [0.0] * n_threads  # CPU-seconds per wall-second, per thread
@@ -151,6 +154,8 @@ def measure_window(make_call, n_threads: int, warmup: float, window: float,
 
     def worker(i: int):
         try:
+            if pin_cpus:
+                pinning.pin_current_thread(pin_cpus[i])
             call = make_call()
             call()
             barrier.wait()
@@ -210,11 +215,8 @@ def _run_delay() -> int | None:
         return None
 
 
-def cv(values: list[float]) -> float:
-    """Coefficient of variation (sample stdev / mean); 0 for fewer than two values."""
-    if len(values) < 2 or not statistics.fmean(values):
-        return 0.0
-    return statistics.stdev(values) / statistics.fmean(values)
+#: Coefficient of variation (sample stdev / mean); 0 for fewer than two values.
+cv = stats.cv
 
 
 @dataclass
@@ -237,6 +239,11 @@ class Point:
     median_blocked_share: float | None = None
     waiting_share: list[float] = field(default_factory=list)  # per repeat; nan: unknown
     median_waiting_share: float | None = None
+    min_speedup: float = 0.0
+    max_speedup: float = 0.0
+    #: 95 % bootstrap interval of the median speedup (see nvx_ft.bench.stats)
+    ci_speedup: list[float] = field(default_factory=list)
+    pinned: bool = False
 
 
 @dataclass
@@ -249,40 +256,24 @@ class Series:
 
 
 def run_series(target, workload: str, frame: int, cfg: Config, cores_: int,
-               log=lambda msg: None) -> Series:
+               log=lambda msg: None, pin: bool = False) -> Series:
     desc, factory = WORKLOADS[workload]
     make_call = factory(target, wl.xor_payload(frame))
     # a batch is ~1/400 of the window: a thread overshoots the window by at most that
     batch = _calibrate(make_call, cfg.window / 400)
-    per_n: dict[int, list[float]] = {n: [] for n in cfg.threads}
-    cpu_n: dict[int, list[float]] = {n: [] for n in cfg.threads}
-    work_n: dict[int, list[float]] = {n: [] for n in cfg.threads}
-    blocked_n: dict[int, list[float]] = {n: [] for n in cfg.threads}
-    waiting_n: dict[int, list[float]] = {n: [] for n in cfg.threads}
+    per_n: dict[int, dict[str, list[float]]] = {n: {k: [] for k in REPEAT_FIELDS}
+                                                for n in cfg.threads}
+    cpus = pinning.allowed_cpus()
     for _ in range(cfg.repeats):  # interleaved: every N in every repeat
         for n in cfg.threads:
-            rate, share, work, asleep, no_core = measure_window(
-                make_call, n, cfg.warmup, cfg.window, batch, frame, cores_)
-            blocked_n[n].append(asleep)
-            waiting_n[n].append(no_core)
-            per_n[n].append(rate)
-            cpu_n[n].append(share)
-            work_n[n].append(work)
+            pins = ([pinning.cpu_for(i, cpus) for i in range(n)]
+                    if pin and pinning.should_pin(n, cpus) else None)
+            values = measure_window(make_call, n, cfg.warmup, cfg.window, batch, frame,
+                                    cores_, pins)
+            for k, v in zip(REPEAT_FIELDS, values):
+                per_n[n][k].append(v)
     series = Series(workload, desc, frame, batch)
-    base, work_base = per_n[cfg.threads[0]], work_n[cfg.threads[0]]
-    gil_off = not getattr(sys, "_is_gil_enabled", lambda: True)()
-    for n in cfg.threads:
-        thr = per_n[n]
-        sp = [a / b for a, b in zip(thr, base)]
-        work_eff = statistics.median(a / b for a, b in zip(work_n[n], work_base))
-        series.points.append(Point(
-            n, thr, sp, statistics.median(thr), cv(thr), statistics.median(sp), cv(sp),
-            statistics.median(sp) / min(n, cores_), cpu_n[n], statistics.median(cpu_n[n]),
-            work_n[n], work_eff,
-            min(n, cores_) * work_eff
-            if gil_off and statistics.median(cpu_n[n]) >= PARALLEL_CPU_SHARE else None,
-            blocked_n[n], _median_known(blocked_n[n]),
-            waiting_n[n], _median_known(waiting_n[n])))
+    series.points = summarize(per_n, cores_, gil_off(), pin)
     log(f"  {workload:18} {wl.human_size(frame):>7}: " + "  ".join(
         f"{p.threads}t {p.median_throughput / 1e6:8.1f} MB/s x{p.median_speedup:4.2f}"
         f" (cv {p.cv_speedup:4.1%}, cpu {p.median_cpu_share:4.0%}, work {p.work_efficiency:4.2f})"
@@ -290,13 +281,79 @@ def run_series(target, workload: str, frame: int, cfg: Config, cores_: int,
     return series
 
 
+#: per-repeat lists of a point, in measure_window's order
+REPEAT_FIELDS = ("throughput", "cpu_share", "work_rate", "blocked_share", "waiting_share")
+
+
+def gil_off() -> bool:
+    return not getattr(sys, "_is_gil_enabled", lambda: True)()
+
+
+def summarize(per_n: dict[int, dict[str, list[float]]], cores_: int, gil_is_off: bool,
+              pinned: bool = False) -> list[Point]:
+    """Points from per-repeat lists (thread count -> REPEAT_FIELDS -> values); repeat r
+    of every thread count was measured back to back, so speedups pair by index."""
+    threads = sorted(per_n)
+    base, work_base = per_n[threads[0]]["throughput"], per_n[threads[0]]["work_rate"]
+    points = []
+    for n in threads:
+        v = per_n[n]
+        thr = v["throughput"]
+        sp = [a / b for a, b in zip(thr, base)]
+        work_eff = statistics.median(a / b for a, b in zip(v["work_rate"], work_base))
+        share = statistics.median(v["cpu_share"])
+        sp_sum = stats.summary(sp, seed=n)
+        points.append(Point(
+            n, thr, sp, statistics.median(thr), cv(thr), statistics.median(sp), cv(sp),
+            statistics.median(sp) / min(n, cores_), v["cpu_share"], share,
+            v["work_rate"], work_eff,
+            min(n, cores_) * work_eff if gil_is_off and share >= PARALLEL_CPU_SHARE else None,
+            v["blocked_share"], _median_known(v["blocked_share"]),
+            v["waiting_share"], _median_known(v["waiting_share"]),
+            sp_sum["min"], sp_sum["max"], sp_sum["ci"], pinned))
+    return points
+
+
+def merge(runs: list[dict]) -> dict:
+    """One result from several runs of the same interpreter (rounds of repeats, reruns
+    of some series): per series and thread count, the repeats of every run in order."""
+    first = runs[0]
+    order: list[tuple] = []
+    lists: dict[tuple, dict] = {}
+    meta: dict[tuple, dict] = {}
+    for run_ in runs:
+        for s_ in run_["series"]:
+            key = (s_["workload"], s_["frame_size"])
+            if key not in lists:
+                order.append(key)
+                lists[key] = {}
+                meta[key] = s_
+            for p in s_["points"]:
+                slot = lists[key].setdefault(p["threads"], {k: [] for k in REPEAT_FIELDS})
+                for k in REPEAT_FIELDS:
+                    slot[k].extend(p[k])
+    pinned = any(p.get("pinned") for r in runs for s_ in r["series"] for p in s_["points"])
+    series = []
+    for key in order:
+        m = meta[key]
+        pts = summarize(lists[key], first["cores"], not first["gil_enabled"], pinned)
+        series.append(asdict(Series(m["workload"], m["description"], m["frame_size"],
+                                    m["batch"], pts)))
+    return {**first, "series": series, "seconds": sum(r["seconds"] for r in runs),
+            "runs": len(runs), "repeats_per_series": {
+                f"{w} {f}": len(lists[(w, f)][min(lists[(w, f)])]["throughput"])
+                for w, f in order}}
+
+
 def _median_known(values: list[float]) -> float | None:
     known = [v for v in values if v == v]  # nan: schedstat unavailable
     return statistics.median(known) if known else None
 
 
-def run(cfg: Config, target=None, log=lambda msg: None) -> dict:
-    """Measure every series of ``cfg`` in this interpreter; a JSON-ready dict."""
+def run(cfg: Config, target=None, log=lambda msg: None, *, pin: bool = False,
+        only: set[tuple[str, int]] | None = None) -> dict:
+    """Measure every series of ``cfg`` (or those in ``only``: (workload, frame) pairs) in
+    this interpreter, threads pinned to cores if ``pin``; a JSON-ready dict."""
     from nvx_ft import target as target_mod
 
     t = target or target_mod.load()
@@ -304,7 +361,9 @@ def run(cfg: Config, target=None, log=lambda msg: None) -> dict:
     if cfg.threads[0] != 1:
         raise ValueError("thread counts must start at 1 (the speedup baseline)")
     started = time.time()
-    series = [run_series(t, w, f, cfg, cores_, log) for w in cfg.workloads for f in cfg.frame_sizes]
+    series = [run_series(t, w, f, cfg, cores_, log, pin)
+              for w in cfg.workloads for f in cfg.frame_sizes
+              if only is None or (w, f) in only]
     return {
         "kind": "nvx-ft-scaling",
         "config": asdict(cfg),
@@ -325,13 +384,23 @@ def main(argv=None) -> int:
     p.add_argument("--mode", default="quick", choices=("quick", "full", "smoke"))
     p.add_argument("--json", required=True, help="where to write the results")
     p.add_argument("--target", default=None, help="autobahn (default) or module:function")
+    p.add_argument("--repeats", type=int, default=None, help="instead of the mode's")
+    p.add_argument("--only", default=None,
+                   help="comma-separated workload:frame series to run (default: all)")
+    p.add_argument("--pin", choices=("on", "off"), default="off",
+                   help="pin thread i to core i where there are enough cores (Linux)")
     args = p.parse_args(argv)
     from nvx_ft import target as target_mod
 
     cfg = mode_config(args.mode)
+    if args.repeats:
+        cfg = replace(cfg, repeats=args.repeats)
+    only = ({(w, int(f)) for w, f in (x.rsplit(":", 1) for x in args.only.split(","))}
+            if args.only else None)
     print(f"scaling ({args.mode}, ~{cfg.estimated_seconds():.0f} s): {sys.executable}",
           flush=True)
-    result = run(cfg, target_mod.load(args.target), log=lambda m: print(m, flush=True))
+    result = run(cfg, target_mod.load(args.target), log=lambda m: print(m, flush=True),
+                 pin=args.pin == "on", only=only)
     with open(args.json, "w") as fh:
         json.dump(result, fh, indent=1)
     return 0

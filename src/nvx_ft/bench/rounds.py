@@ -1,0 +1,93 @@
+"""NVX parallel scaling of every build in interleaved rounds, with reruns of noisy series.
+
+The scaling harness (:mod:`nvx_ft.bench.scaling`) runs inside one interpreter, so one
+build's repeats used to run back to back, minutes away from the next build's: load
+from elsewhere that came and went hit one build and not the other. Here the repeats are
+split into rounds; each round runs every build once (a short child process with
+``--repeats k``), in an order rotated from round to round. Then every series (workload,
+frame) of a build with a speedup whose CV missed the target is run again with more
+repeats (``--only``), while the extra rounds last. Per build the runs are merged
+(:func:`nvx_ft.bench.scaling.merge`): every repeat is kept, none is dropped for being
+slow. Threads are pinned to cores when the driver decided so (``pin``).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from nvx_ft.bench import scaling
+from nvx_ft.bench.findings import CV_TARGET
+
+#: mode -> (rounds the repeats are split into, extra rounds for noisy series at most)
+ROUNDS = {"quick": (3, 1), "full": (3, 2), "smoke": (1, 0)}
+
+
+@dataclass
+class Job:
+    """One build's scaling runs."""
+
+    name: str
+    python: str
+    env: dict
+    slot: Path  # the build's report folder
+    runs: list[dict] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+
+
+def split(repeats: int, rounds: int) -> list[int]:
+    """``repeats`` over at most ``rounds`` rounds, as evenly as possible (larger first)."""
+    rounds = max(1, min(rounds, repeats))
+    return [repeats // rounds + (i < repeats % rounds) for i in range(rounds)]
+
+
+def noisy_series(runs: list[dict], target: float = CV_TARGET) -> list[str]:
+    """``workload:frame`` of the series with a speedup CV above ``target`` so far."""
+    merged = scaling.merge(runs)
+    return [f"{s['workload']}:{s['frame_size']}" for s in merged["series"]
+            if any(p["cv_speedup"] > target for p in s["points"][1:])]
+
+
+def _one(job: Job, tag: str, args: list[str], run_child, timeout: float) -> None:
+    job.slot.mkdir(parents=True, exist_ok=True)
+    out = job.slot / f"scaling-{tag}.json"
+    err = run_child([job.python, "-m", "nvx_ft.bench.scaling", *args, "--json", str(out)],
+                    job.env, job.slot / f"scaling-{tag}.log", timeout)
+    if err:
+        job.errors.append(f"scaling ({tag}): {err}")
+    else:
+        job.runs.append(json.loads(out.read_text()))
+
+
+def run(jobs: list[Job], mode: str, run_child, timeout: float, pin: bool,
+        log=print) -> None:
+    """Measure every job's scaling in rounds; results land in ``job.runs`` (merge them
+    with :func:`result`). ``run_child(cmd, env, log_path, timeout)`` runs one process
+    and returns None or the reason it failed."""
+    rounds, extra = ROUNDS[mode]
+    base = ["--mode", mode, "--pin", "on" if pin else "off"]
+    for r, k in enumerate(split(scaling.mode_config(mode).repeats, rounds)):
+        for job in jobs[r % len(jobs):] + jobs[:r % len(jobs)]:
+            if not job.errors:
+                log(f"[{job.name}] scaling ({mode}), round {r + 1}: {k} repeats")
+                _one(job, f"round{r + 1}", [*base, "--repeats", str(k)], run_child, timeout)
+    for e in range(extra):
+        todo = [(job, noisy_series(job.runs)) for job in jobs if job.runs and not job.errors]
+        todo = [(job, noisy) for job, noisy in todo if noisy]
+        if not todo:
+            return
+        for job, noisy in todo:
+            log(f"[{job.name}] scaling: {len(noisy)} noisy series again ({e + 1}/{extra})")
+            _one(job, f"rerun{e + 1}", [*base, "--repeats", str(split(
+                scaling.mode_config(mode).repeats, rounds)[0]), "--only", ",".join(noisy)],
+                run_child, timeout)
+
+
+def result(job: Job) -> dict | None:
+    """The merged scaling result of a job (also written to ``<slot>/scaling.json``)."""
+    if not job.runs:
+        return None
+    merged = scaling.merge(job.runs)
+    (job.slot / "scaling.json").write_text(json.dumps(merged, indent=1))
+    return merged
