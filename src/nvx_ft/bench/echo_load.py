@@ -108,24 +108,30 @@ def _mismatch(conn: Conn, expected: bytes, kind: str, size: int) -> EchoError:
 
 
 class _Poller:
-    """epoll where there is one (Linux), else poll; timeouts in seconds."""
+    """epoll where there is one (Linux, least work per call), else the selectors module
+    (kqueue, poll, or select on Windows); timeouts in seconds; yields file descriptors."""
 
     def __init__(self) -> None:
         import select
+        import selectors
 
-        self._epoll = hasattr(select, "epoll")
-        self._p = select.epoll() if self._epoll else select.poll()
-        self._in = select.EPOLLIN if self._epoll else select.POLLIN
+        self._epoll = select.epoll() if hasattr(select, "epoll") else None
+        self._sel = None if self._epoll else selectors.DefaultSelector()
+        self._in = select.EPOLLIN if self._epoll else selectors.EVENT_READ
 
-    def register(self, fd: int) -> None:
-        self._p.register(fd, self._in)
+    def register(self, sock: socket.socket) -> None:
+        if self._epoll:
+            self._epoll.register(sock.fileno(), self._in)
+        else:
+            self._sel.register(sock, self._in)
 
-    def poll(self, timeout: float):
-        return self._p.poll(timeout if self._epoll else timeout * 1000)
+    def poll(self, timeout: float) -> list[int]:
+        if self._epoll:
+            return [fd for fd, _ in self._epoll.poll(timeout)]
+        return [key.fd for key, _ in self._sel.select(timeout)]
 
     def close(self) -> None:
-        if self._epoll:
-            self._p.close()
+        (self._epoll or self._sel).close()
 
 
 class Load:
@@ -176,7 +182,7 @@ class Load:
         count, t0, t1, c0, c1 = 0, None, None, 0.0, 0.0
         now = time.monotonic()
         for conn in self.conns:
-            poller.register(conn.sock.fileno())
+            poller.register(conn.sock)
             by_fd[conn.sock.fileno()] = conn
             self._send(conn, now, self.depth)
         outstanding = len(self.conns) * self.depth
@@ -199,7 +205,7 @@ class Load:
                 events = poller.poll(wait)
                 if events:
                     progress = now = time.monotonic()
-                for fd, _ in events:
+                for fd in events:
                     conn = by_fd[fd]
                     sent_at = self._received(conn)
                     if sent_at is None:

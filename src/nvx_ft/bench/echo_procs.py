@@ -6,9 +6,9 @@ spoken to in lines over its stdin/stdout, every wait bounded, stderr to a log fi
 from __future__ import annotations
 
 import json
-import os
-import select
+import queue
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -28,7 +28,15 @@ class Child:
         self._log.flush()
         self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=self._log, env=env, cwd=cwd, bufsize=0)
-        self._buf = b""
+        # a thread reads stdout line by line: waits with a timeout work on every OS
+        # (select() takes no pipes on Windows)
+        self._lines: queue.Queue = queue.Queue()
+        threading.Thread(target=self._read, name=f"{name} stdout", daemon=True).start()
+
+    def _read(self) -> None:
+        for raw in self.proc.stdout:
+            self._lines.put(raw.decode(errors="replace").rstrip("\r\n"))
+        self._lines.put(None)  # end of output
 
     def send(self, line: str) -> None:
         try:
@@ -41,28 +49,20 @@ class Child:
     def reply(self, prefix: str, timeout: float) -> dict:
         """The JSON after ``prefix`` on the next line starting with it, within ``timeout``."""
         deadline = time.monotonic() + timeout
-        fd = self.proc.stdout.fileno()
         while True:
-            line, sep, rest = self._buf.partition(b"\n")
-            if sep:
-                self._buf = rest
-                text = line.decode(errors="replace")
-                if text.startswith(prefix + " "):
-                    return json.loads(text[len(prefix) + 1:])
-                self._log.write(f"(stdout) {text}\n")
-                continue
-            left = deadline - time.monotonic()
-            if left <= 0:
+            try:
+                text = self._lines.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
                 raise ChildFailed(f"{self.name}: no {prefix} line within {timeout:.0f} s; "
-                                  + self._tail())
-            ready, _, _ = select.select([fd], [], [], left)
-            if ready:
-                chunk = os.read(fd, 1 << 16)
-                if not chunk:
-                    self.proc.poll()
-                    raise ChildFailed(f"{self.name}: exited (code {self.proc.returncode}) "
-                                      f"before a {prefix} line; {self._tail()}")
-                self._buf += chunk
+                                  + self._tail()) from None
+            if text is None:
+                self._lines.put(None)  # stays ended for the next caller
+                self.proc.poll()
+                raise ChildFailed(f"{self.name}: exited (code {self.proc.returncode}) "
+                                  f"before a {prefix} line; {self._tail()}")
+            if text.startswith(prefix + " "):
+                return json.loads(text[len(prefix) + 1:])
+            self._log.write(f"(stdout) {text}\n")
 
     def _tail(self) -> str:
         self._log.flush()

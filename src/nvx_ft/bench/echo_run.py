@@ -73,8 +73,8 @@ def mode_config(mode: str, cores: int | None = None) -> EchoConfig:
         return EchoConfig(KINDS, SIZES, thread_counts(c, False), (True, False), 3, 0.1, 0.25,
                           4, 2, 1, 150.0, 10.0)
     if mode == "full":
-        return EchoConfig(KINDS, SIZES, thread_counts(c, True), (True, False), 7, 0.25, 0.8,
-                          4, 2, 3, 1800.0, 20.0)
+        return EchoConfig(KINDS, SIZES, thread_counts(c, True), (True, False), 5, 0.2, 0.6,
+                          4, 2, 2, 1200.0, 20.0)
     if mode == "smoke":  # structure only
         return EchoConfig(KINDS, (64, 1024), (1, 2), (True, False), 2, 0.02, 0.05, 2, 2,
                           0, 120.0, 10.0)

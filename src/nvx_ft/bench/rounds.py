@@ -6,7 +6,8 @@ from elsewhere that came and went hit one build and not the other. Here the repe
 split into rounds; each round runs every build once (a short child process with
 ``--repeats k``), in an order rotated from round to round. Then every series (workload,
 frame) of a build with a speedup whose CV missed the target is run again with more
-repeats (``--only``), while the extra rounds last. Per build the runs are merged
+repeats (``--only``), while the extra rounds last and they have not added more than
+``RERUN_SHARE`` to the time of the regular rounds. Per build the runs are merged
 (:func:`nvx_ft.bench.scaling.merge`): every repeat is kept, none is dropped for being
 slow. Threads are pinned to cores when the driver decided so (``pin``).
 """
@@ -14,6 +15,7 @@ slow. Threads are pinned to cores when the driver decided so (``pin``).
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,6 +24,8 @@ from nvx_ft.bench.findings import CV_TARGET
 
 #: mode -> (rounds the repeats are split into, extra rounds for noisy series at most)
 ROUNDS = {"quick": (3, 1), "full": (3, 2), "smoke": (1, 0)}
+#: reruns start only while they have added less than this share to the rounds' time
+RERUN_SHARE = 0.4
 
 
 @dataclass
@@ -67,12 +71,17 @@ def run(jobs: list[Job], mode: str, run_child, timeout: float, pin: bool,
     and returns None or the reason it failed."""
     rounds, extra = ROUNDS[mode]
     base = ["--mode", mode, "--pin", "on" if pin else "off"]
+    t0 = time.monotonic()
     for r, k in enumerate(split(scaling.mode_config(mode).repeats, rounds)):
         for job in jobs[r % len(jobs):] + jobs[:r % len(jobs)]:
             if not job.errors:
                 log(f"[{job.name}] scaling ({mode}), round {r + 1}: {k} repeats")
                 _one(job, f"round{r + 1}", [*base, "--repeats", str(k)], run_child, timeout)
+    regular = time.monotonic() - t0
     for e in range(extra):
+        if time.monotonic() - t0 > (1 + RERUN_SHARE) * regular:
+            log(f"scaling: no more reruns (they may add {RERUN_SHARE:.0%} to the rounds' time)")
+            return
         todo = [(job, noisy_series(job.runs)) for job in jobs if job.runs and not job.errors]
         todo = [(job, noisy) for job, noisy in todo if noisy]
         if not todo:
