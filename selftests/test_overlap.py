@@ -219,3 +219,18 @@ def test_rounds_merge_into_one_report():
     assert (m.interleaved_calls, m.calls, m.rounds, m.parallel_seconds) == (20, 2000, 2, 1.0)
     assert m.wall_seconds == 2.0 and m.max_inside == 4
     assert overlap.merge([a, b]).parallel_seconds is None  # unknown in one round: unknown
+
+
+def test_parallel_bursts_count_even_below_one_core_on_average():
+    from array import array
+
+    from nvx_ft import overlap_sweep
+
+    # two threads, both running during [0, 100] only, then idle until 1000: on average
+    # they got 0.2 core (sum(CPU) - span = 200 - 1000 < 0), yet 100 ran side by side
+    burst = array("q", [0, 0, 100, 100, 1000, 100])
+    assert overlap_sweep.parallel([burst, burst]) == (200, 100)
+    # the same CPU time one after the other (one core): nothing in parallel
+    first = array("q", [0, 0, 100, 100, 1000, 100])
+    second = array("q", [0, 0, 100, 0, 200, 100, 1000, 100])
+    assert overlap_sweep.parallel([first, second]) == (200, 0)

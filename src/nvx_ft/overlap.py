@@ -47,6 +47,8 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import Iterator
 
+from nvx_ft import overlap_sweep
+
 _clock = time.perf_counter_ns
 _cpu_clock = time.thread_time_ns
 
@@ -97,16 +99,23 @@ class Machine:
                    bool(sysconfig.get_config_var("Py_GIL_DISABLED")))
 
 
-class _Slot:
-    """One thread's records: its calls (flat array of enter, exit) and its spans."""
+#: a thread inside Overlap.thread() samples its CPU time at a call's exit at most this often
+SAMPLE_NS = 1_000_000
 
-    __slots__ = ("depth", "enter", "calls", "spans")
+
+class _Slot:
+    """One thread's records: its calls (flat array of enter, exit) and, per
+    :meth:`Overlap.thread` span, samples of (wall, thread CPU time)."""
+
+    __slots__ = ("depth", "enter", "calls", "series", "sampling", "next_sample")
 
     def __init__(self) -> None:
         self.depth = 0
         self.enter = 0
         self.calls = array("q")  # enter0, exit0, enter1, exit1, ...
-        self.spans: list[tuple[int, int, int]] = []  # (start, end, cpu ns) per thread()
+        self.series: list[array] = []  # per thread() span: wall0, cpu0, wall1, cpu1, ...
+        self.sampling: array | None = None  # the open span's series
+        self.next_sample = 0
 
 
 class _Null:
@@ -165,7 +174,11 @@ class Overlap:
         slot = self._local.slot
         slot.depth -= 1
         if not slot.depth:
-            slot.calls.extend((slot.enter, _clock()))
+            now = _clock()
+            slot.calls.extend((slot.enter, now))
+            if slot.sampling is not None and now >= slot.next_sample:
+                slot.sampling.extend((now, _cpu_clock()))
+                slot.next_sample = now + SAMPLE_NS
         return False
 
     @contextmanager
@@ -174,11 +187,14 @@ class Overlap:
         slot = self._slot()
         previous = getattr(_bound, "recorder", None)
         _bound.recorder = self
-        start, cpu = _clock(), _cpu_clock()
+        series = array("q", (_clock(), _cpu_clock()))
+        slot.series.append(series)
+        slot.sampling, slot.next_sample = series, series[0] + SAMPLE_NS
         try:
             yield self
         finally:
-            slot.spans.append((start, _clock(), _cpu_clock() - cpu))
+            series.extend((_clock(), _cpu_clock()))
+            slot.sampling = None
             if previous is None:
                 del _bound.recorder
             else:
@@ -245,70 +261,24 @@ class OverlapReport:
                 f"GIL {'on' if m.gil_enabled else 'off'}")
 
 
-def _events(slots: list[_Slot]) -> list[tuple[int, int, int, int]]:
-    """(time, 0 = exit / 1 = enter, slot, interval) sorted; exits first on a tie."""
-    events = []
-    for s, slot in enumerate(slots):
-        calls = slot.calls
-        for k in range(0, len(calls), 2):
-            events.append((calls[k], 1, s, k))
-            events.append((calls[k + 1], 0, s, k))
-    events.sort()
-    return events
-
-
-def _sweep_calls(slots: list[_Slot]) -> tuple[int, float, int, int, int]:
-    """Sweep every interval once: (pairs, seconds >= 2 inside, interleaved, max, calls)."""
-    open_now: dict[int, int] = {}  # slot -> interval open there (at most one per thread)
-    interleaved: set[tuple[int, int]] = set()
-    pairs = max_inside = 0
-    overlap_ns = 0
-    last = None
-    for t, kind, s, k in _events(slots):
-        if last is not None and len(open_now) >= 2:
-            overlap_ns += t - last
-        last = t
-        if kind == 0:
-            open_now.pop(s, None)
-            continue
-        for u, j in open_now.items():
-            if u != s:
-                pairs += 1
-                interleaved.add((u, j))
-        open_now[s] = k
-        max_inside = max(max_inside, len(open_now))
-    calls = sum(len(slot.calls) // 2 for slot in slots)
-    return pairs, overlap_ns / 1e9, len(interleaved), max_inside, calls
-
-
-def _union_ns(spans: list[tuple[int, int]]) -> int:
-    total, end = 0, None
-    for a, b in sorted(spans):
-        if end is None or a > end:
-            total += b - a
-            end = b
-        elif b > end:
-            total += b - end
-            end = b
-    return total
-
-
 def sweep(slots: list[_Slot], unit: str, machine: Machine, *, rounds: int = 1,
           wall_seconds: float | None = None) -> OverlapReport:
-    """The figures of :class:`OverlapReport` from per-thread records."""
-    pairs, overlap_s, interleaved, max_inside, calls = _sweep_calls(slots)
-    spans = [sp for slot in slots for sp in slot.spans]
-    cpu = parallel = None
-    if spans:
-        cpu = sum(c for _, _, c in spans) / 1e9
-        parallel = max(0.0, cpu - _union_ns([(a, b) for a, b, _ in spans]) / 1e9)
+    """The figures of :class:`OverlapReport` from per-thread records
+    (:mod:`nvx_ft.overlap_sweep` does the sweeps)."""
+    pairs, overlap_ns, interleaved, max_inside, calls = overlap_sweep.calls(
+        [slot.calls for slot in slots])
+    series = [ser for slot in slots for ser in slot.series]
+    cpu = par = None
+    if series:
+        cpu_ns, par_ns = overlap_sweep.parallel(series)
+        cpu, par = cpu_ns / 1e9, par_ns / 1e9
     if wall_seconds is None:
         bounds = [x for slot in slots for x in (slot.calls[:1] + slot.calls[-1:])]
-        bounds += [x for a, b, _ in spans for x in (a, b)]
+        bounds += [x for ser in series for x in (ser[0], ser[-2])]
         wall_seconds = (max(bounds) - min(bounds)) / 1e9 if bounds else 0.0
     threads = sum(1 for slot in slots if slot.calls)
-    return OverlapReport(unit, threads, calls, wall_seconds, overlap_s, pairs, interleaved,
-                         max_inside, cpu, parallel, machine, rounds)
+    return OverlapReport(unit, threads, calls, wall_seconds, overlap_ns / 1e9, pairs,
+                         interleaved, max_inside, cpu, par, machine, rounds)
 
 
 def merge(reports: list[OverlapReport]) -> OverlapReport:
