@@ -160,11 +160,11 @@ def harness(session: nox.Session) -> None:
 
 @nox.session(reuse_venv=True)
 def bench(session: nox.Session) -> None:
-    """NVX throughput and parallel scaling: 3.14, 3.14t and 3.14t PYTHON_GIL=1 in one report.
+    """NVX throughput and scaling, and autobahn's echo server end to end: 3.14, 3.14t, 3.14t+GIL.
 
-    Quick by default (about 3 minutes on 2 cores); ``nox -s bench -- --full`` for nightly.
+    Quick by default (about 4.5 minutes on 2 cores); ``nox -s bench -- --full`` for nightly.
     Each build runs in its own venv (.nox/bench-venvs/<label>, made once); the report goes
-    to reports/bench/<UTC timestamp>/ (summary.md, scaling.png, raw JSON). Method:
+    to reports/bench/<UTC timestamp>/ (summary.md, scaling.png, echo.png, raw JSON). Method:
     benchmarks/README.md.
     """
     session.install("-e", ".[bench]")
