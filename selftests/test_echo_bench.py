@@ -152,6 +152,10 @@ def test_figures_pair_speedups_ratio_builds_and_name_noise_and_saturation():
     assert echo_figures.noise_summary(pts) == (4, 5)
     assert echo_figures.build_ratios(pts) == [(True, 1, pytest.approx(0.9), 1),
                                               (True, 2, pytest.approx(1.2), 1)]
+    # CPU per echo: 1 s of one core for 900 echoes vs for 1000 (whatever the share)
+    assert echo_figures.cpu_ratios(pts)[0] == (True, 1, pytest.approx(1000 / 900), 1)
+    cost = {(b, n): r for b, _, n, r, _ in echo_figures.thread_cost(pts)}
+    assert cost[("3.14", 2)] == pytest.approx(2 * 1000 / 1500)
     md = "\n".join(echo_report.section(_fake([_point("3.14", 1, [1000] * 3),
                                                _point("3.14t", 4, [10] * 3, load_cpu=0.95)])))
     assert "load generator was saturated" in md and "4 (oversubscribed)" in md

@@ -138,3 +138,36 @@ def nvx_gain(pts: dict) -> list[tuple[str, int, str, int, float]]:
             out.append((p["build"], p["threads"], p["kind"], p["size"],
                         p["fig"]["msgs"]["median"] / off["fig"]["msgs"]["median"]))
     return out
+
+
+def cpu_ratios(pts: dict, build: str = "3.14t") -> list[tuple[bool, int, float, int]]:
+    """(NVX, threads, median over workloads of server CPU per echo build / 3.14, count):
+    what the build costs per message, whatever share of the machine it got."""
+    from nvx_ft.bench.echo_run import point_key
+
+    groups: dict = {}
+    for p in pts.values():
+        base = pts.get(point_key(BASELINE, p["nvx"], p["threads"], p["kind"], p["size"]))
+        if p["build"] == build and p["fig"] and base and base["fig"] \
+                and p["fig"]["server_us_per_msg"] and base["fig"]["server_us_per_msg"]:
+            groups.setdefault((p["nvx"], p["threads"]), []).append(
+                p["fig"]["server_us_per_msg"] / base["fig"]["server_us_per_msg"])
+    return [(nvx, n, statistics.median(v), len(v)) for (nvx, n), v in sorted(
+        groups.items(), key=lambda kv: (not kv[0][0], kv[0][1]))]
+
+
+def thread_cost(pts: dict) -> list[tuple[str, bool, int, float, int]]:
+    """(build, NVX, threads, median over workloads of server CPU per echo at N threads /
+    at 1 thread, count): above 1 the server's threads slow each other down per message
+    (contention), independent of how much CPU the machine left them. It cannot see time
+    spent waiting for the GIL."""
+    from nvx_ft.bench.echo_run import point_key
+
+    groups: dict = {}
+    for p in pts.values():
+        one = pts.get(point_key(p["build"], p["nvx"], 1, p["kind"], p["size"]))
+        if p["threads"] > 1 and p["fig"] and one and one["fig"] \
+                and p["fig"]["server_us_per_msg"] and one["fig"]["server_us_per_msg"]:
+            groups.setdefault((p["build"], p["nvx"], p["threads"]), []).append(
+                p["fig"]["server_us_per_msg"] / one["fig"]["server_us_per_msg"])
+    return [(b, nvx, n, statistics.median(v), len(v)) for (b, nvx, n), v in groups.items()]

@@ -22,7 +22,10 @@ def _k(x: float) -> str:
 
 
 def _ms(us: float | None) -> str:
-    return "-" if us is None else f"{us / 1e3:.2g}"
+    if us is None:
+        return "-"
+    ms = us / 1e3
+    return f"{ms:.0f}" if ms >= 100 else f"{ms:.2g}"
 
 
 def _table(header: list[str], rows: list[list[str]]) -> list[str]:
@@ -100,6 +103,17 @@ def _headline(pts: dict, echo: dict) -> list[str]:
         lines.append(f"- NVX {'on' if nvx else 'off'}, {n} server thread{'s' * (n > 1)}: "
                      f"3.14t serves **x{ratio:.2f}** the messages/s of 3.14 (median over "
                      f"{count} workloads)")
+    for nvx, n, ratio, count in ef.cpu_ratios(pts):
+        lines.append(f"- NVX {'on' if nvx else 'off'}, {n} server thread{'s' * (n > 1)}: "
+                     f"the 3.14t server spends **x{ratio:.2f}** the CPU time per echo of 3.14 "
+                     f"(median over {count} workloads; robust to other load)")
+    for build, nvx, n, ratio, count in sorted(ef.thread_cost(pts),
+                                              key=lambda t: (BUILD_ORDER.index(t[0])
+                                                             if t[0] in BUILD_ORDER else 9,
+                                                             not t[1], t[2])):
+        lines.append(f"- {build}, NVX {'on' if nvx else 'off'}: CPU per echo at {n} threads "
+                     f"/ at 1 thread x{ratio:.2f} (median over {count} workloads; above 1: the "
+                     "threads slow each other down per message)")
     gains = ef.nvx_gain(pts)
     for build in BUILD_ORDER:
         mine = [g for g in gains if g[0] == build and g[1] == 1]
