@@ -125,6 +125,20 @@ def _headline(pts: dict, echo: dict) -> list[str]:
     return lines
 
 
+def _servers_line(echo: dict) -> str:
+    """GIL state and NVX use as the server processes reported them, per build."""
+    seen: dict = {}
+    for name, srv in echo.get("servers", {}).items():
+        info = srv.get("info") or {}
+        if info:
+            build = name.split(" NVX ")[0]
+            seen.setdefault(build, set()).add("on" if info.get("gil_enabled") else "off")
+    if not seen:
+        return ""
+    return ("GIL at runtime in the server processes (after importing autobahn and NVX): "
+            + ", ".join(f"{b}: {'/'.join(sorted(v))}" for b, v in seen.items()) + ".")
+
+
 def _warnings(pts: dict, echo: dict) -> list[str]:
     out = []
     if echo.get("stopped"):
@@ -165,7 +179,8 @@ def section(echo: dict) -> list[str]:
            "CPU too) - read speedups against that. " if cores <= 4 else "")
         + f"Load average at start {la0}, at end {la1}. Threads pinned to cores: "
         f"{'yes' if echo.get('pinning') else 'no'}"
-        + (f" ({echo['pinning_note']})" if echo.get("pinning_note") else "") + ".",
+        + (f" ({echo['pinning_note']})" if echo.get("pinning_note") else "") + ". "
+        + _servers_line(echo),
         "",
         *_warnings(pts, echo),
         "",
