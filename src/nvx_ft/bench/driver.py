@@ -173,13 +173,12 @@ def run_single(variant: Variant, python: str, mode: Mode, out: Path, log,
 def _run_nvx(resolved: list, mode: Mode, results: dict, log) -> None:
     """NVX scaling of every build in interleaved rounds (nvx_ft.bench.rounds), then each
     build's single-thread benchmarks."""
-    from nvx_ft.bench import cpustat, pinning, rounds
+    from nvx_ft.bench import rounds
 
-    pin, note = pinning.decide("auto", cpustat.idle_share(0.5))
-    results["scaling_pinning"] = {"pinned": pin, "note": note}
     jobs = [rounds.Job(v.name, python, _child_env(v), slot) for v, python, slot, _ in resolved]
     t0 = time.monotonic()
-    rounds.run(jobs, mode.name, _run_child, mode.timeout, pin, log)
+    results["scaling_pinning"] = rounds.run(jobs, mode.name, _run_child, mode.timeout,
+                                            "auto", log)
     share = (time.monotonic() - t0) / max(1, len(jobs))
     for (variant, python, slot, _), job in zip(resolved, jobs):
         res = {"status": "ok", "python": python, "env": variant.env, "errors": list(job.errors),

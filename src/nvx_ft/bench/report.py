@@ -251,10 +251,14 @@ def _overview(results: dict) -> list[str]:
 
 
 def _pinning_note(results: dict) -> str:
-    pin = results.get("scaling_pinning")
-    if not pin:
+    rounds = results.get("scaling_pinning")
+    if not rounds:
         return ""
-    return f"Threads pinned to cores: {'yes' if pin['pinned'] else 'no'} ({pin['note']})."
+    if isinstance(rounds, dict):  # one decision for the run (older results.json)
+        rounds = [rounds]
+    pinned = sum(r["pinned"] for r in rounds)
+    return (f"Threads pinned to cores in {pinned} of {len(rounds)} rounds (decided before "
+            f"each from how idle the machine was; last: {rounds[-1]['note']}).")
 
 
 def _findings_section(results: dict) -> list[str]:

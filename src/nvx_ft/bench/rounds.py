@@ -9,7 +9,8 @@ frame) of a build with a speedup whose CV missed the target is run again with mo
 repeats (``--only``), while the extra rounds last and they have not added more than
 ``RERUN_SHARE`` to the time of the regular rounds. Per build the runs are merged
 (:func:`nvx_ft.bench.scaling.merge`): every repeat is kept, none is dropped for being
-slow. Threads are pinned to cores when the driver decided so (``pin``).
+slow. Whether threads are pinned to cores is decided before every round, from how idle
+the machine is then (:func:`nvx_ft.bench.pinning.decide`).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from nvx_ft.bench import scaling
+from nvx_ft.bench import cpustat, pinning, scaling
 from nvx_ft.bench.findings import CV_TARGET
 
 #: mode -> (rounds the repeats are split into, extra rounds for noisy series at most)
@@ -64,33 +65,45 @@ def _one(job: Job, tag: str, args: list[str], run_child, timeout: float) -> None
         job.runs.append(json.loads(out.read_text()))
 
 
-def run(jobs: list[Job], mode: str, run_child, timeout: float, pin: bool,
-        log=print) -> None:
+def run(jobs: list[Job], mode: str, run_child, timeout: float, pin: str = "auto",
+        log=print) -> list[dict]:
     """Measure every job's scaling in rounds; results land in ``job.runs`` (merge them
     with :func:`result`). ``run_child(cmd, env, log_path, timeout)`` runs one process
-    and returns None or the reason it failed."""
+    and returns None or the reason it failed. ``pin`` ("on", "off", "auto") is decided
+    again before every round (:func:`nvx_ft.bench.pinning.decide`: the machine's load
+    changes); returns the decisions, one per round."""
     rounds, extra = ROUNDS[mode]
-    base = ["--mode", mode, "--pin", "on" if pin else "off"]
+    decisions: list[dict] = []
+
+    def base() -> list[str]:
+        pinned, why = pinning.decide(pin, cpustat.idle_share(0.5) if pin == "auto" else None)
+        decisions.append({"pinned": pinned, "note": why})
+        return ["--mode", mode, "--pin", "on" if pinned else "off"]
+
     t0 = time.monotonic()
     for r, k in enumerate(split(scaling.mode_config(mode).repeats, rounds)):
+        args = base()
         for job in jobs[r % len(jobs):] + jobs[:r % len(jobs)]:
             if not job.errors:
-                log(f"[{job.name}] scaling ({mode}), round {r + 1}: {k} repeats")
-                _one(job, f"round{r + 1}", [*base, "--repeats", str(k)], run_child, timeout)
+                log(f"[{job.name}] scaling ({mode}), round {r + 1}: {k} repeats"
+                    + (" (pinned)" if decisions[-1]["pinned"] else ""))
+                _one(job, f"round{r + 1}", [*args, "--repeats", str(k)], run_child, timeout)
     regular = time.monotonic() - t0
     for e in range(extra):
         if time.monotonic() - t0 > (1 + RERUN_SHARE) * regular:
             log(f"scaling: no more reruns (they may add {RERUN_SHARE:.0%} to the rounds' time)")
-            return
+            break
         todo = [(job, noisy_series(job.runs)) for job in jobs if job.runs and not job.errors]
         todo = [(job, noisy) for job, noisy in todo if noisy]
         if not todo:
-            return
+            break
+        args = base()
         for job, noisy in todo:
             log(f"[{job.name}] scaling: {len(noisy)} noisy series again ({e + 1}/{extra})")
-            _one(job, f"rerun{e + 1}", [*base, "--repeats", str(split(
+            _one(job, f"rerun{e + 1}", [*args, "--repeats", str(split(
                 scaling.mode_config(mode).repeats, rounds)[0]), "--only", ",".join(noisy)],
                 run_child, timeout)
+    return decisions
 
 
 def result(job: Job) -> dict | None:
