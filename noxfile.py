@@ -129,14 +129,16 @@ def install_target(session: nox.Session) -> None:
     """nvx-ft plus autobahn from PyPI (a wheel, or an sdist build where none exists).
 
     ``bench`` too: selftests/test_benchmarks_smoke.py runs every benchmark once and draws the
-    plot, so the benchmark code cannot rot (matplotlib has cp314t wheels).
+    plot, so the benchmark code cannot rot (matplotlib has cp314t wheels); ``protocol``:
+    the independent WebSocket peer (websockets) and Twisted.
     """
-    session.install("-e", ".[target,stress,dev,bench]")
+    session.install("-e", ".[target,stress,protocol,dev,bench]")
 
 
 @nox.session(python=list(interpreters.LABELS))
 def tests(session: nox.Session) -> None:
-    """NVX on one interpreter: correctness (tests/) and free-threading (stress/) suites.
+    """NVX on one interpreter: correctness (tests/), free-threading (stress/) and
+    autobahn's WebSocket protocol over NVX (protocol/).
 
     Also the self-tests whose verdict depends on the interpreter's build
     (selftests/per_interpreter/: the hammer, the GIL guard, stress/ catching shared state);
@@ -144,7 +146,8 @@ def tests(session: nox.Session) -> None:
     """
     install_target(session)
     session.run("nvx-ft", "info")
-    session.run("pytest", *(session.posargs or ["tests", "stress", PER_INTERPRETER_SELFTESTS]))
+    session.run("pytest", *(session.posargs or ["tests", "stress", "protocol",
+                                                PER_INTERPRETER_SELFTESTS]))
 
 
 @nox.session
