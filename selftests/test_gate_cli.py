@@ -201,11 +201,35 @@ def test_a_good_sdist_passes_validation(tmp_path):
     (["passed"] * 3 + ["crashed", "not-run", "passed", "passed"], "fail", 1),
     (["passed"] * 4 + ["timeout", "passed", "passed"], "fail", 1),
     (["passed"] * 5 + ["timeout", "passed"], "fail", 1),
+    # threads that never raced prove nothing: not a pass, not a failure of the target
+    (["passed"] * 4 + ["inconclusive", "passed", "passed"], "not-passed", 2),
 ])
 def test_verdict(statuses, verdict, code):
     assert len(statuses) == len(CHECKS)
     checks = [Check(n, s) for n, s in zip(CHECKS, statuses)]
     assert report.verdict_of(checks) == (verdict, code)
+
+
+_INCONCLUSIVE = ("nvx_ft.overlap.Inconclusive: INCONCLUSIVE: mixed work did not reach the "
+                 "overlap it needs: interleaved calls 3 < 100. Achieved: ...")
+
+
+def test_a_stress_run_whose_only_failures_are_inconclusive_is_inconclusive():
+    from nvx_ft import suites
+    from nvx_ft.gate.steps.suites import fill_check
+
+    def filled(*messages):
+        check = Check("stress")
+        fill_check(check, suites.SuiteResult(
+            "stress", "failed", {"passed": 5, "failed": len(messages)}, 1.0,
+            [(f"stress/test_mixed_work.py::test_{i}", m) for i, m in enumerate(messages)]))
+        return check
+
+    check = filled(_INCONCLUSIVE, _INCONCLUSIVE)
+    assert check.status == "inconclusive" and check.summary.startswith("inconclusive: 2 race")
+    assert report.verdict_of([check]) == ("not-passed", 2)
+    # one real failure beside them fails the check
+    assert filled(_INCONCLUSIVE, "AssertionError: pointer() 12 != 16").status == "failed"
 
 
 def test_verify_installed_catches_a_module_that_is_not_the_artefact():

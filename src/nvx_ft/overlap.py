@@ -55,6 +55,8 @@ _cpu_clock = time.thread_time_ns
 #: env vars that decide what an inconclusive check does (see :func:`inconclusive_mode`)
 GATE_ENV, REQUIRE_ENV, CI_ENV = "NVX_FT_GATE", "NVX_FT_REQUIRE", "CI"
 MODES = ("fail", "warn")
+#: what every inconclusive check's message starts with (pytest prefixes the class name)
+INCONCLUSIVE = "INCONCLUSIVE:"
 
 
 class Inconclusive(AssertionError):
@@ -354,10 +356,16 @@ def verdict(report: OverlapReport, need: Need | None) -> str:
 
 def message(report: OverlapReport, need: Need, what: str) -> str:
     why = f" ({need.why})" if need.why else ""
-    return (f"INCONCLUSIVE: {what} did not reach the overlap it needs{why}: "
+    return (f"{INCONCLUSIVE} {what} did not reach the overlap it needs{why}: "
             f"{'; '.join(need.missing(report))}. Achieved: {report.summary()}. Not a pass: "
             f"the threads did not race enough for this check to prove anything (one CPU, "
             f"or a busy machine?)")
+
+
+def only_inconclusive(failure_messages: list[str]) -> bool:
+    """Are these test failures all inconclusive race checks (no evidence either way), so
+    the run that had them is inconclusive rather than failed?"""
+    return bool(failure_messages) and all(INCONCLUSIVE in m for m in failure_messages)
 
 
 def enforce(report: OverlapReport, need: Need | None, what: str, mode: str) -> str:
