@@ -89,16 +89,22 @@ def run(jobs: list[Job], mode: str, run_child, timeout: float, pin: str = "auto"
                     + (" (pinned)" if decisions[-1]["pinned"] else ""))
                 _one(job, f"round{r + 1}", [*args, "--repeats", str(k)], run_child, timeout)
     regular = time.monotonic() - t0
-    for e in range(extra):
+
+    def over() -> bool:
         if time.monotonic() - t0 > (1 + RERUN_SHARE) * regular:
             log(f"scaling: no more reruns (they may add {RERUN_SHARE:.0%} to the rounds' time)")
-            break
+            return True
+        return False
+
+    for e in range(extra):
         todo = [(job, noisy_series(job.runs)) for job in jobs if job.runs and not job.errors]
         todo = [(job, noisy) for job, noisy in todo if noisy]
-        if not todo:
+        if not todo or over():
             break
         args = base()
         for job, noisy in todo:
+            if over():
+                break
             log(f"[{job.name}] scaling: {len(noisy)} noisy series again ({e + 1}/{extra})")
             _one(job, f"rerun{e + 1}", [*args, "--repeats", str(split(
                 scaling.mode_config(mode).repeats, rounds)[0]), "--only", ",".join(noisy)],
