@@ -60,7 +60,7 @@ def _protocol_class():
             f = self.factory
             res = f.result
             try:
-                for msg in plan(f.seed, res.conn, f.volume):
+                for msg in f.plan:
                     if msg.ping_before:
                         self.sendPing(f"p{msg.index}".encode())
                     if msg.cuts:
@@ -118,6 +118,9 @@ def run_clients(url_for, conns: int, threads: int, seed: int, volume: Volume, *,
     from autobahn.asyncio.websocket import WebSocketClientFactory
 
     results = [ClientResult(c, url_for(c), c % threads) for c in range(conns)]
+    # plans made before the loops start (as the websockets peer does): making one costs
+    # far more CPU than sending it, and the servers should be busy, not waiting
+    plans = {c: plan(seed, c, volume) for c in range(conns) if c not in listen_only}
     proto_cls = _protocol_class()
 
     async def one(loop, res: ClientResult):
@@ -127,7 +130,7 @@ def run_clients(url_for, conns: int, threads: int, seed: int, volume: Volume, *,
         if res.conn in listen_only:
             factory.setProtocolOptions(failByDrop=False)
         factory.listen_only = res.conn in listen_only
-        factory.result, factory.seed, factory.volume, factory.timeout = res, seed, volume, timeout
+        factory.result, factory.plan, factory.timeout = res, plans.get(res.conn, []), timeout
         factory.closed, factory.task = loop.create_future(), None
         host, port = res.url.split("/")[2].split(":")
         try:

@@ -41,7 +41,7 @@ async def _fragments(msg):
         await asyncio.sleep(0.002)
 
 
-async def _client_conn(url: str, conn: int, seed: int, volume: Volume, timeout: float) -> dict:
+async def _client_conn(url: str, conn: int, messages: list, timeout: float) -> dict:
     from websockets.asyncio.client import connect
     from websockets.exceptions import ConnectionClosed
 
@@ -51,7 +51,7 @@ async def _client_conn(url: str, conn: int, seed: int, volume: Volume, timeout: 
         async with connect(url, max_size=None, compression=None, open_timeout=timeout,
                            close_timeout=timeout, ping_interval=None) as ws:
             try:
-                for msg in plan(seed, conn, volume):
+                for msg in messages:
                     if msg.ping_before:
                         await asyncio.wait_for(await ws.ping(f"p{msg.index}".encode()), timeout)
                     if msg.cuts:
@@ -81,7 +81,10 @@ async def _client_conn(url: str, conn: int, seed: int, volume: Volume, timeout: 
 async def _client(args) -> dict:
     urls = args.urls.split(",")
     volume = Volume(args.messages, args.max_size, args.random_max)
-    conns = [_client_conn(f"{urls[c % len(urls)]}/c/{c}", c, args.seed, volume, args.timeout)
+    # every plan made before the first connection: making one costs far more CPU than
+    # sending it, and the servers under test should be busy, not waiting for the peer
+    plans = [plan(args.seed, c, volume) for c in range(args.conns)]
+    conns = [_client_conn(f"{urls[c % len(urls)]}/c/{c}", c, plans[c], args.timeout)
              for c in range(args.conns)]
     return {"connections": await asyncio.gather(*conns)}
 

@@ -9,6 +9,7 @@ points on purpose, which is what an incremental validator must carry across fram
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import random
 from dataclasses import dataclass
@@ -59,8 +60,9 @@ def digest(binary: bool, payload: bytes) -> str:
     return f"{'b' if binary else 't'}:{len(payload)}:{h}"
 
 
-def text_bytes(r: random.Random, n: int) -> bytes:
-    """Exactly ``n`` bytes of well-formed UTF-8, about half of it multi-byte code points."""
+def _random_text(r: random.Random, n: int) -> bytes:
+    """Exactly ``n`` bytes of well-formed UTF-8, about half of it multi-byte code points
+    (one draw per code point: slow, so made once for :func:`_text_corpus`)."""
     out = bytearray()
     while len(out) < n:
         room = n - len(out)
@@ -74,18 +76,56 @@ def text_bytes(r: random.Random, n: int) -> bytes:
     return bytes(out)
 
 
+#: the random text messages are cut from (a message may span it several times)
+TEXT_CORPUS_BYTES = 1 << 18
+
+
+@functools.lru_cache(maxsize=1)
+def _text_corpus() -> bytes:
+    return _random_text(random.Random("nvx-ft:protocol:text-corpus"), TEXT_CORPUS_BYTES)
+
+
+def text_bytes(r: random.Random, n: int) -> bytes:
+    """Exactly ``n`` bytes of well-formed UTF-8, about half of it multi-byte code points:
+    pieces of one random text, each from a random code point on. (Drawing every code
+    point made the traffic generators, not the servers under test, the bottleneck.)"""
+    corpus = _text_corpus()
+    out = bytearray()
+    while len(out) < n:
+        room = n - len(out)
+        if room < 4:  # too short for a piece that surely holds a whole code point
+            out += bytes(r.randint(0x20, 0x7E) for _ in range(room))
+            break
+        start = r.randrange(len(corpus) - 4)
+        while corpus[start] & 0xC0 == 0x80:  # to the next code point
+            start += 1
+        # a piece cut inside its last code point loses that code point
+        out += corpus[start:start + room].decode("utf-8", "ignore").encode()
+    return bytes(out)
+
+
 def _cuts(r: random.Random, payload: bytes, binary: bool) -> tuple[int, ...]:
     if len(payload) < 2:
         return ()
     # text: prefer cuts before a continuation byte, i.e. inside a code point
-    inside = [] if binary else [i for i in range(1, len(payload)) if payload[i] & 0xC0 == 0x80]
     picks = set()
     for _ in range(r.randint(1, 4)):
-        if inside and r.random() < 0.8:
-            picks.add(r.choice(inside))
-        else:
-            picks.add(r.randrange(1, len(payload)))
+        at = r.randrange(1, len(payload))
+        if not binary and r.random() < 0.8:
+            inside = _next_continuation(payload, at)
+            at = inside if inside is not None else at
+        picks.add(at)
     return tuple(sorted(picks))
+
+
+def _next_continuation(payload: bytes, at: int) -> int | None:
+    """A continuation byte next to ``at`` (a cut there splits a code point), or None
+    (only ASCII around)."""
+    for k in (range(at, min(len(payload), at + 4)), range(at - 1, max(0, at - 4), -1)):
+        for i in k:
+            if payload[i] & 0xC0 == 0x80:
+                return i
+    return None
 
 
 def plan(seed: int, conn: int, volume: Volume) -> list[Message]:
