@@ -140,25 +140,28 @@ def tests(session: nox.Session) -> None:
     """NVX on one interpreter: correctness (tests/), free-threading (stress/) and
     autobahn's WebSocket protocol over NVX (protocol/).
 
-    Also the self-tests whose verdict depends on the interpreter's build
-    (selftests/per_interpreter/: the hammer, the GIL guard, stress/ catching shared state);
-    the rest of nvx-ft's own machinery runs once, in ``nox -s harness``.
+    On free-threaded interpreters also the self-tests whose verdict depends on the build
+    (selftests/per_interpreter/: the hammer, the GIL guard's verdicts, stress/ catching
+    shared state with and without parallelism); ``nox -s harness`` runs them once on a GIL
+    build, so both kinds of build are covered without repeating minutes of subprocess
+    stress runs on every GIL interpreter (the nightly runs them on every one).
     """
     install_target(session)
     session.run("nvx-ft", "info")
-    session.run("pytest", *(session.posargs or ["tests", "stress", "protocol",
-                                                PER_INTERPRETER_SELFTESTS]))
+    default = ["tests", "stress", "protocol"]
+    if session.python.endswith("t"):
+        default.append(PER_INTERPRETER_SELFTESTS)
+    session.run("pytest", *(session.posargs or default))
 
 
 @nox.session
 def harness(session: nox.Session) -> None:
     """Self-tests of nvx-ft itself, selftests/ (gate, fileset, inspect, suites, build,
     mutants, sanitizers, bench, CLI, interpreter discovery, workflows, protocol faults,
-    the differential suite's ability to fail), on nox's interpreter: they drive other
-    interpreters themselves where they need them. selftests/per_interpreter/ (the hammer,
-    the GIL guard) is left to ``nox -s tests``, which runs it on each interpreter."""
+    the differential suite's ability to fail, and selftests/per_interpreter/ on nox's own
+    interpreter), once: they drive other interpreters themselves where they need them."""
     install_target(session)
-    session.run("pytest", "selftests", f"--ignore={PER_INTERPRETER_SELFTESTS}", *session.posargs)
+    session.run("pytest", "selftests", *session.posargs)
 
 
 @nox.session(reuse_venv=True)
