@@ -12,8 +12,9 @@ import sys
 
 import pytest
 
+from nvx_ft import overlap
 from nvx_ft.hammer import fast_switching
-from nvx_ft.protocol import faults, intensity as intensity_mod, invariants
+from nvx_ft.protocol import concurrency, faults, intensity as intensity_mod, invariants
 from nvx_ft.pytest_plugin import reproduce_command
 
 ALREADY_THREADED = "already multithreaded: runs its own event-loop threads and processes"
@@ -128,21 +129,82 @@ def record_run(request):
     return record
 
 
+@pytest.fixture
+def server_overlap(request, protocol_intensity):
+    """``server_overlap(server_threads)``: the test's rounds of traffic and the overlap its
+    autobahn server threads reached (``nvx_ft.protocol.concurrency``); reported in the
+    summary and, after a body that passed, concluded (inconclusive: failed or warned)."""
+    def start(server_threads: int, need=concurrency.TRAFFIC_NEED) -> concurrency.ServerOverlap:
+        run = concurrency.ServerOverlap(request.node.nodeid, server_threads, need,
+                                        protocol_intensity.budget)
+        request.node.nvx_server_overlap = run
+        return run
+    return start
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_pyfunc_call(pyfuncitem):
+    """A multi-thread run whose server threads did not reach the overlap it needs is
+    inconclusive - failed or loudly warned (``--nvx-inconclusive``), never passed."""
+    try:
+        result = yield
+    finally:
+        run = getattr(pyfuncitem, "nvx_server_overlap", None)
+        if run is not None:  # figures for the summary, also when the test failed
+            run.finish()
+            pyfuncitem.user_properties.append(("nvx_protocol_overlap", run.as_dict()))
+    if run is not None:
+        try:
+            run.conclude(overlap.inconclusive_mode(
+                pyfuncitem.config.getoption("--nvx-inconclusive", None)))
+        except overlap.Inconclusive as exc:
+            pytest.fail(str(exc), pytrace=False)
+    return result
+
+
+def outcome(rep, run: dict | None) -> str:
+    """PASSED, FAILED (a check failed) or INCONCLUSIVE (failed or warned: never a pass)."""
+    if rep.failed:
+        text = str(getattr(rep, "longreprtext", "") or rep.longrepr or "")
+        return "INCONCLUSIVE" if text.lstrip().startswith(overlap.INCONCLUSIVE) else "FAILED"
+    if run is not None and run["verdict"] == "inconclusive":
+        return "INCONCLUSIVE"
+    return rep.outcome.upper()
+
+
 def pytest_terminal_summary(terminalreporter, exitstatus, config):
-    rows = [(rep.nodeid, rep.outcome, rep.duration, v)
-            for reports in terminalreporter.stats.values() for rep in reports
-            if getattr(rep, "when", None) == "call"
-            for k, v in getattr(rep, "user_properties", ()) if k == "nvx_protocol"]
+    rows = []
+    for reports in terminalreporter.stats.values():
+        for rep in reports:
+            props = dict(getattr(rep, "user_properties", ()))
+            if getattr(rep, "when", None) == "call" and "nvx_protocol" in props:
+                rows.append((rep, props["nvx_protocol"], props.get("nvx_protocol_overlap")))
     if not rows:
         return
-    terminalreporter.section("nvx-ft protocol runs")
-    terminalreporter.line(f"fault: {faults.active() or 'none'}; GIL enabled now: "
-                          f"{invariants.gil_enabled()} (free-threaded build: "
-                          f"{invariants.FREE_THREADED})")
-    for nodeid, outcome, duration, v in sorted(rows, key=lambda r: r[0]):
+    tr = terminalreporter
+    tr.section("nvx-ft protocol runs")
+    machine = overlap.Machine.now()
+    tr.line(f"fault: {faults.active() or 'none'}; GIL enabled now: {invariants.gil_enabled()} "
+            f"(free-threaded build: {invariants.FREE_THREADED}); {machine.cpus} CPU(s) "
+            f"usable, load {machine.load}")
+    if invariants.gil_enabled():
+        tr.line("GIL enabled: a multi-thread run needs interleaved reads only (protocol/"
+                "README.md, 'Overlap')")
+    counts: dict[str, int] = {}
+    for rep, v, run in sorted(rows, key=lambda r: r[0].nodeid):
+        result = outcome(rep, run)
+        counts[result] = counts.get(result, 0) + 1
         nums = ", ".join(f"{k} {n}" for k, n in v.items() if k != "what")
-        terminalreporter.line(f"{outcome.upper():7} {nodeid.split('::')[-1]}: {v['what']}: "
-                              f"{nums}; {duration:.1f}s")
+        tr.line(f"{result:12} {rep.nodeid.split('::')[-1]}: {v['what']}: {nums}; "
+                f"{rep.duration:.1f}s", yellow=result == "INCONCLUSIVE")
+        if run is not None:
+            tr.line(f"    {concurrency.describe(run)}")
+    tr.line("protocol runs: " + ", ".join(f"{n} {k}" for k, n in sorted(counts.items())),
+            bold=True)
+    if counts.get("INCONCLUSIVE"):
+        tr.line(f"*** {counts['INCONCLUSIVE']} multi-thread run(s) INCONCLUSIVE: their server "
+                f"threads did not overlap enough to prove anything - NOT passed "
+                f"(protocol/README.md, 'Overlap')", yellow=True, bold=True)
 
 
 @pytest.hookimpl(wrapper=True)

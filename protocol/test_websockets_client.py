@@ -2,7 +2,9 @@
 
 Many connections per server thread, seeded text and binary traffic with fragments cut
 inside code points and pings: every echo exact (judged by websockets), and every
-message autobahn delivered recorded in order (judged against the plan).
+message autobahn delivered recorded in order (judged against the plan). With 2+ server
+threads the traffic runs again until the threads overlapped as the run needs
+(``nvx_ft.protocol.concurrency``), else the test is inconclusive.
 """
 
 import pytest
@@ -12,24 +14,28 @@ from nvx_ft.protocol.servers import EchoServers
 
 
 def test_websockets_clients_to_autobahn_servers(server_threads, protocol_intensity, nvx_seed,
-                                                reproduce, record_run):
+                                                reproduce, record_run, server_overlap):
     it = protocol_intensity
     record_run("websockets -> autobahn", server_threads=server_threads, connections=it.conns,
                messages=it.conns * it.volume.messages)
-    with EchoServers(server_threads, timeout=it.io_timeout) as servers:
-        urls = [f"ws://127.0.0.1:{p}" for p in servers.ports]
-        result = peers.run_client(urls, it.conns, nvx_seed, it.volume, timeout=it.io_timeout,
-                                  bound=it.peer_bound)
-    records = {p: r.messages for p, r in servers.recorder.records.items()}
-    problems = (verify.echo_problems(result["connections"], nvx_seed, it.volume, "websockets")
-                + verify.transcript_problems(records, nvx_seed, it.volume, range(it.conns),
-                                             side="autobahn server")
-                + verify.server_close_problems(servers.recorder)
-                + [f"loop exception handler: {e}" for e in servers.loop_errors]
-                + [f"task left pending: {t}" for t in servers.leftover_tasks])
-    if problems:
-        pytest.fail(verify.fail_message(
-            "websockets clients -> autobahn servers", problems, seed=nvx_seed,
-            setup=f"{server_threads} server threads x {it.conns} connections x "
-                  f"{it.volume.messages} messages\n  peer: {result['command']}\n"
-                  f"  reproduce: {reproduce}"), pytrace=False)
+    run = server_overlap(server_threads)
+    for recorder in run.rounds():  # the same traffic again while the overlap is not reached
+        with EchoServers(server_threads, timeout=it.io_timeout, overlap=recorder) as servers:
+            urls = [f"ws://127.0.0.1:{p}" for p in servers.ports]
+            result = peers.run_client(urls, it.conns, nvx_seed, it.volume,
+                                      timeout=it.io_timeout, bound=it.peer_bound)
+        records = {p: r.messages for p, r in servers.recorder.records.items()}
+        problems = (verify.echo_problems(result["connections"], nvx_seed, it.volume,
+                                         "websockets")
+                    + verify.transcript_problems(records, nvx_seed, it.volume, range(it.conns),
+                                                 side="autobahn server")
+                    + verify.server_close_problems(servers.recorder)
+                    + [f"loop exception handler: {e}" for e in servers.loop_errors]
+                    + [f"task left pending: {t}" for t in servers.leftover_tasks])
+        if problems:
+            pytest.fail(verify.fail_message(
+                "websockets clients -> autobahn servers", problems, seed=nvx_seed,
+                setup=f"{server_threads} server threads x {it.conns} connections x "
+                      f"{it.volume.messages} messages, round {run.round}\n"
+                      f"  peer: {result['command']}\n  reproduce: {reproduce}"),
+                pytrace=False)

@@ -6,10 +6,12 @@ The default keeps ``pytest protocol`` within about 2 minutes on 2 cores on 3.14t
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, replace
 
 from nvx_ft.hammer import cpu_count
 from nvx_ft.protocol.traffic import Volume
+from nvx_ft.stress_settings import OVERLAP_BUDGET_ENV
 
 
 @dataclass(frozen=True)
@@ -26,6 +28,14 @@ class ProtocolIntensity:
     peer_bound: float
     #: pytest-timeout per test (signal method: a hang fails with every thread's stack)
     test_timeout: float
+    #: seconds of traffic rounds a multi-thread run may take to reach the overlap it
+    #: needs (nvx_ft.protocol.concurrency); $NVX_FT_OVERLAP_BUDGET overrides, as in stress/
+    overlap_budget: float = 8.0
+
+    @property
+    def budget(self) -> float:
+        env = os.environ.get(OVERLAP_BUDGET_ENV, "").strip()
+        return float(env) if env else self.overlap_budget
 
 
 def _threads(*counts: int) -> tuple[int, ...]:
@@ -33,14 +43,14 @@ def _threads(*counts: int) -> tuple[int, ...]:
 
 
 INTENSITIES = {
-    "default": ProtocolIntensity(conns=16, volume=Volume(16, 65537, 2048),
+    "default": ProtocolIntensity(conns=64, volume=Volume(16, 65537, 2048),
                                  server_threads=_threads(1, 2, 4, cpu_count()),
                                  client_threads=2, io_timeout=10, peer_bound=90,
                                  test_timeout=100),
-    "nightly": ProtocolIntensity(conns=32, volume=Volume(40, 262144, 16384),
+    "nightly": ProtocolIntensity(conns=64, volume=Volume(40, 262144, 16384),
                                  server_threads=_threads(1, 2, 4, cpu_count(), 2 * cpu_count()),
                                  client_threads=4, io_timeout=60, peer_bound=900,
-                                 test_timeout=1200),
+                                 test_timeout=1200, overlap_budget=60.0),
 }
 
 

@@ -9,6 +9,7 @@ invariant check can fail on them.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sys
 import threading
 import traceback
@@ -31,11 +32,16 @@ def all_stacks() -> str:
 
 @dataclass
 class LoopThread:
-    """One thread running one event loop; ``setup(loop, index)`` runs in it first."""
+    """One thread running one event loop; ``setup(loop, index)`` runs in it first.
+
+    With an ``overlap`` recorder (:class:`nvx_ft.overlap.Overlap`) the loop runs inside
+    ``overlap.thread()``: the recorder is bound to the thread (code on the loop marks
+    its calls with ``with overlap:``) and the thread's CPU time is sampled."""
 
     index: int
     name: str
     setup: object
+    overlap: object = None
     loop: asyncio.AbstractEventLoop | None = None
     thread: threading.Thread | None = None
     value: object = None
@@ -64,7 +70,9 @@ class LoopThread:
                 return
             finally:
                 self._ready.set()
-            loop.run_forever()
+            with (self.overlap.thread() if self.overlap is not None
+                  else contextlib.nullcontext()):
+                loop.run_forever()
             # what is still pending now was left behind by the code under test
             pending = [t for t in asyncio.all_tasks(loop) if not t.done()]
             self.leftover_tasks = [repr(t.get_coro()) for t in pending]

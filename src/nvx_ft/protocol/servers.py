@@ -11,6 +11,7 @@ import asyncio
 import threading
 from dataclasses import dataclass, field
 
+from nvx_ft import overlap as overlap_mod
 from nvx_ft.protocol import faults
 from nvx_ft.protocol.loops import LoopThread
 from nvx_ft.protocol.traffic import digest
@@ -54,6 +55,12 @@ def _protocol_class():
 
         record = None
 
+        def _dataReceived(self, data):
+            # everything autobahn does with received bytes runs in here: frame parsing,
+            # unmasking (XOR), UTF-8 validation, onMessage and the echo it sends
+            with self.factory.overlap:
+                super()._dataReceived(data)
+
         def onConnect(self, request):
             self.record = self.factory.recorder.open(request.path, self.factory.thread_index)
             self.factory.live.add(self)
@@ -77,14 +84,18 @@ class EchoServers:
     """Context manager: ``threads`` autobahn echo servers, ``ports[i]`` served by thread i.
 
     ``record=False`` keeps no per-message digests (the benchmark: an echo server does no
-    hashing); ``thread_hook(index)`` runs first in each loop thread (e.g. to pin it)."""
+    hashing); ``thread_hook(index)`` runs first in each loop thread (e.g. to pin it);
+    ``overlap`` (an :class:`nvx_ft.overlap.Overlap`) records when each server thread was
+    inside autobahn's processing of received data (read it after the servers closed)."""
 
     def __init__(self, threads: int, *, timeout: float = 20.0, record: bool = True,
-                 thread_hook=None, **options) -> None:
+                 thread_hook=None, overlap: overlap_mod.Overlap | None = None,
+                 **options) -> None:
         self.threads = threads
         self.timeout = timeout
         self.record = record
         self.thread_hook = thread_hook
+        self.overlap = overlap
         self.options = dict(options)
         self.recorder = Recorder()
         self.loops: list[LoopThread] = []
@@ -106,13 +117,14 @@ class EchoServers:
                                    **faults.protocol_options(self.options))
         factory.recorder, factory.thread_index, factory.live = self.recorder, index, set()
         factory.record_messages = self.record
+        factory.overlap = overlap_mod.NULL if self.overlap is None else self.overlap
         server = await loop.create_server(factory, HOST, 0)
         return server, factory
 
     def __enter__(self) -> "EchoServers":
         try:
             for i in range(self.threads):
-                lt = LoopThread(i, f"nvx-ft-ab-server-{i}", self._setup)
+                lt = LoopThread(i, f"nvx-ft-ab-server-{i}", self._setup, overlap=self.overlap)
                 self.loops.append(lt)
                 lt.start(self.timeout)
                 self.ports.append(lt.value[0].sockets[0].getsockname()[1])
