@@ -161,7 +161,10 @@ def harness(session: nox.Session) -> None:
     the differential suite's ability to fail, and selftests/per_interpreter/ on nox's own
     interpreter), once: they drive other interpreters themselves where they need them."""
     install_target(session)
-    session.run("pytest", "selftests", *session.posargs)
+    # Stress without parallelism (pinned, loaded) is shown on free-threaded builds, where
+    # it matters, by nox -s tests-3.14t; on GIL builds the nightly runs it (stress-X).
+    session.run("pytest", "selftests", *(session.posargs or [
+        f"--deselect={PER_INTERPRETER_SELFTESTS}/test_stress_without_parallelism.py"]))
 
 
 @nox.session(reuse_venv=True)
