@@ -232,6 +232,19 @@ def test_a_stress_run_whose_only_failures_are_inconclusive_is_inconclusive():
     assert filled(_INCONCLUSIVE, "AssertionError: pointer() 12 != 16").status == "failed"
 
 
+def test_the_stress_check_shows_the_overlap_each_race_check_reached():
+    from nvx_ft.gate.steps.suites import add_overlap
+
+    check = Check("stress", "passed", summary="47 passed")
+    add_overlap(check, "stress/test_mixed_work.py::test_x[lib]: 4 threads x 160 iterations; "
+                       "test 0.4s: passed\n    overlap: 812 interleaved of 2560 calls, "
+                       "parallel 0.210s\nrace checks: 47 passed\n")
+    assert check.summary == "47 passed; race checks: 47 passed"
+    assert check.details == ["stress/test_mixed_work.py::test_x[lib]: 4 threads x 160 "
+                             "iterations; test 0.4s: passed\n    overlap: 812 interleaved "
+                             "of 2560 calls, parallel 0.210s"]
+
+
 def test_verify_installed_catches_a_module_that_is_not_the_artefact():
     record = {"_nvx_xormasker.cpython-314t-x86_64-linux-gnu.so": "aa" * 32,
               "_nvx_utf8validator.cpython-314t-x86_64-linux-gnu.so": "bb" * 32}

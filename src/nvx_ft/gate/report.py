@@ -142,6 +142,11 @@ def render_markdown(data: dict) -> str:
             for f in c["failures"][:20]:
                 lines += ["", f"### `{f['nodeid']}`", "", "```", f["message"][:3000], "```"]
             lines.append("")
+    for c in data["checks"]:
+        reached = [d for d in c["details"] if "\n    overlap: " in d]
+        if reached:  # did the race checks' threads really run at once? (stress/README.md)
+            lines += [f"<details><summary>{c['name']}: the overlap each race check "
+                      f"reached</summary>", "", "```", *reached, "```", "</details>", ""]
     if data.get("recommendation"):
         lines.append(recommend.render_markdown(data["recommendation"]))
     return "\n".join(lines)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from operator import attrgetter
+from pathlib import Path
 from typing import Callable
 
 from nvx_ft import overlap, suites
@@ -39,7 +40,30 @@ class SuiteStep:
                                   cwd=ctx.checkout, name=self.name, output_dir=ctx.logs,
                                   progress=ctx.progress)
         fill_check(check, result)
+        add_overlap(check, _output_text(result))
         check.outputs.append(str(junit))
+
+
+#: the closing count of stress/'s and protocol/'s terminal summaries (passed / killed /
+#: INCONCLUSIVE per race check or multi-thread run)
+_OUTCOME_COUNTS = ("race checks: ", "protocol runs: ")
+
+
+def add_overlap(check: Check, output: str) -> None:
+    """The overlap each race check reached, from the suite's terminal summary: the
+    closing count goes into the summary, every test's overlap line into the details."""
+    lines = output.splitlines()
+    counts = [ln.strip() for ln in lines if ln.startswith(_OUTCOME_COUNTS)]
+    if counts:
+        check.summary += "; " + "; ".join(counts)
+    for before, line in zip(lines, lines[1:]):
+        if line.lstrip().startswith("overlap: "):
+            check.details.append(f"{before.strip()[:300]}\n    {line.strip()}")
+
+
+def _output_text(result: suites.SuiteResult) -> str:
+    return "\n".join(Path(p).read_text(errors="replace") for p in result.output
+                     if Path(p).is_file())
 
 
 def _installed(ctx: GateContext, distribution: str) -> bool:
