@@ -161,6 +161,13 @@ def test_figures_pair_speedups_ratio_builds_and_name_noise_and_saturation():
     assert "load generator was saturated" in md and "4 (oversubscribed)" in md
 
 
+def test_a_quiet_machine_with_varying_cpu_per_echo_is_blamed_on_the_hardware():
+    p = _point("3.14t", 1, [1000.0, 1500.0, 700.0])  # same CPU, different echo counts
+    pts = echo_figures.figures(_fake([p]))
+    (only,) = pts.values()
+    assert only["noisy"] and "hardware under this machine" in only["why"][0]
+
+
 def test_a_starved_server_is_told_apart_from_a_latency_bound_one():
     busy = _point("3.14", 1, [1000] * 3, server_cpu=0.3)
     for r in busy["repeats"]:
