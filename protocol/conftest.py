@@ -12,7 +12,7 @@ import sys
 
 import pytest
 
-from nvx_ft import overlap
+from nvx_ft import hang_bound, overlap
 from nvx_ft.hammer import fast_switching
 from nvx_ft.protocol import concurrency, faults, intensity as intensity_mod, invariants
 from nvx_ft.pytest_plugin import reproduce_command
@@ -69,11 +69,7 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if item.path.parent.name != "protocol":
             continue
-        item.add_marker(pytest.mark.thread_unsafe(reason=ALREADY_THREADED))
-        if item.get_closest_marker("timeout") is None:
-            # signal method: pytest-timeout dumps every thread's stack, the test fails,
-            # the run goes on
-            item.add_marker(pytest.mark.timeout(it.test_timeout, method="signal"))
+        hang_bound.mark_self_threaded(item, ALREADY_THREADED, it.test_timeout)
 
 
 @pytest.fixture(scope="session")

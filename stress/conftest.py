@@ -15,6 +15,7 @@ import sys
 import pytest
 
 from nvx_ft import hammer as hammer_mod
+from nvx_ft import hang_bound
 from nvx_ft import stress_pytest
 from nvx_ft.stress_inputs import SharedInputs, make_shared_inputs
 from nvx_ft.stress_settings import INTENSITIES, Intensity
@@ -36,11 +37,7 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if item.path.parent.name != "stress":
             continue
-        item.add_marker(pytest.mark.thread_unsafe(reason=ALREADY_THREADED))
-        if item.get_closest_marker("timeout") is None:
-            # signal method: the main thread (waiting in join) fails the test after
-            # pytest-timeout dumped every thread's stack; the run goes on.
-            item.add_marker(pytest.mark.timeout(intensity.test_timeout, method="signal"))
+        hang_bound.mark_self_threaded(item, ALREADY_THREADED, intensity.test_timeout)
         if item.get_closest_marker("run_last"):
             last.append(item)
     for item in last:  # e.g. "the GIL is still disabled after all of the above"

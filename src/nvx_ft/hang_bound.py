@@ -90,6 +90,15 @@ def item_bound(item, default: float | None) -> float | None:
     return seconds if seconds and seconds > 0 else None
 
 
+def mark_self_threaded(item, reason: str, test_timeout: float) -> None:
+    """A test that starts its own threads: pytest-run-parallel must not multiply them
+    (``thread_unsafe``), and unless the test sets its own, a pytest-timeout bound with
+    the signal method - every thread's stack is dumped, the test fails, the run goes on."""
+    item.add_marker(pytest.mark.thread_unsafe(reason=reason))
+    if item.get_closest_marker("timeout") is None:
+        item.add_marker(pytest.mark.timeout(test_timeout, method="signal"))
+
+
 def add_markers(config, items, default: float | None) -> None:
     """pytest-timeout's ``timeout(default)`` on every test that has no bound of its own."""
     if default is None or not config.pluginmanager.hasplugin("timeout"):
