@@ -171,7 +171,7 @@ def harness(session: nox.Session) -> None:
 def bench(session: nox.Session) -> None:
     """NVX throughput and scaling, and autobahn's echo server end to end: 3.14, 3.14t, 3.14t+GIL.
 
-    Quick by default (about 4.5 minutes on 2 cores); ``nox -s bench -- --full`` for nightly.
+    Quick by default (about 4 3/4 minutes on 2 cores); ``nox -s bench -- --full`` for nightly.
     Each build runs in its own venv (.nox/bench-venvs/<label>, made once); the report goes
     to reports/bench/<UTC timestamp>/ (summary.md, scaling.png, echo.png, raw JSON). Method:
     benchmarks/README.md.

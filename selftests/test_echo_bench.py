@@ -6,11 +6,14 @@ instead of a number. No timing is asserted: only structure and verdicts.
 from __future__ import annotations
 
 import dataclasses
+import os
 import sys
+import time
 
 import pytest
 
-from nvx_ft.bench import echo_figures, echo_load, echo_report, echo_run, pinning, rounds, stats
+from nvx_ft.bench import (echo_figures, echo_load, echo_procs, echo_report, echo_run, pinning,
+                          rounds, stats)
 from nvx_ft.protocol import frames as F
 
 pytestmark = [pytest.mark.harness,
@@ -27,7 +30,7 @@ def _build() -> echo_run.EchoBuild:
 
 def _tiny(**changes) -> echo_run.EchoConfig:
     cfg = echo_run.mode_config("smoke", cores=2)
-    return dataclasses.replace(cfg, pin="off", **changes)
+    return dataclasses.replace(cfg, **{"pin": "off", **changes})
 
 
 # --------------------------------------------------------------------------- the load
@@ -120,6 +123,86 @@ def test_the_run_stops_at_its_time_bound(tmp_path):
     assert "Stopped early" in "\n".join(echo_report.section(res))
 
 
+# --------------------------------------------------------------------------- pinning
+
+
+def test_a_server_pins_its_threads_on_command_and_lets_them_go(tmp_path):
+    """The driver moves a running server's threads between repeats: pinned, each is on
+    its one CPU; unpinned, back on every CPU the process started with - as the OS
+    reports it to this process, not only as the server says."""
+    _needs_autobahn()
+    from nvx_ft.childenv import MEASUREMENT, child_env
+    from nvx_ft.paths import ROOT
+
+    cpus = pinning.allowed_cpus()
+    if not pinning.can_pin() or len(cpus) < 2:
+        pytest.skip("needs an OS that pins threads and 2 usable CPUs")
+    srv = echo_procs.Server("pin test", sys.executable, 2, [], child_env(scrub=MEASUREMENT),
+                            tmp_path / "server.log", 60, cwd=ROOT)
+    try:
+        srv.ready(60)
+        assert srv.info["pinned_cpus"] == [] and srv.pinned_cpus == []
+        srv.pin([cpus[1], cpus[0]])
+        pinned = srv.affinity(20)
+        tids = [t["tid"] for t in pinned["threads"]]
+        assert len(set(tids)) == 2 and pinned["error"] is None
+        assert [os.sched_getaffinity(t) for t in tids] == [{cpus[1]}, {cpus[0]}]
+        assert pinned["pinned_cpus"] == srv.pinned_cpus == [cpus[1], cpus[0]]
+        srv.pin([])
+        restored = srv.affinity(20)
+        assert [os.sched_getaffinity(t) for t in tids] == [set(cpus), set(cpus)]
+        assert restored["pinned_cpus"] == srv.pinned_cpus == [] and restored["error"] is None
+        assert [t["cpus"] for t in restored["threads"]] == [cpus, cpus]
+        now = time.monotonic()  # it still answers the driver afterwards
+        srv.measure(now, now + 0.05)
+        assert srv.cpu(20)["wall"] > 0
+    finally:
+        assert srv.close() == 0
+
+
+def test_pinning_is_decided_before_every_repeat_and_the_report_counts_it(tmp_path,
+                                                                        monkeypatch):
+    """Busy, idle, busy before the three repeats: only the second is pinned, the servers
+    are pinned and let go again while running, and the summary says 1 of 3."""
+    _needs_autobahn()
+    if not pinning.can_pin():
+        pytest.skip("the OS does not pin threads")
+    idles = iter([0.1, 0.95, 0.1])
+    monkeypatch.setattr(echo_run.cpustat, "idle_share", lambda seconds=0.5, cores=None:
+                        next(idles))
+    cfg = _tiny(kinds=("binary",), sizes=(64,), nvx=(True,), repeats=3, pin="auto")
+    res = echo_run.run([_build()], "smoke", tmp_path, log=lambda m: None, cfg=cfg)
+    assert res["status"] == "ok", res["errors"]
+    decisions = res["pinning_decisions"]
+    assert [(d["repeat"], d["pinned"]) for d in decisions] == [(1, False), (2, True),
+                                                               (3, False)]
+    assert not any(d.get("refused") for d in decisions), decisions
+    assert res["pinning"] == "some" and "1 of 3" in res["pinning_note"]
+    assert res["idle_before"] == 0.1
+    for p in res["points"]:
+        n = p["threads"]
+        assert [(r["repeat"], r["pinned"]) for r in p["repeats"]] == [(1, False), (2, True),
+                                                                     (3, False)]
+        assert [r["server_pinned"] for r in p["repeats"]] == [
+            False, pinning.should_pin(n, res["cpus"]), False]
+        assert [r["load_pinned"] for r in p["repeats"]] == [
+            False, n + p["load_processes"] <= res["cores"], False]
+    md = "\n".join(echo_report.section(res))
+    assert ("Threads pinned to cores in 1 of 3 repeats (decided before each from how idle "
+            "the machine was; last: auto: machine only 10% idle") in md
+
+
+def test_the_pinning_line_reads_asked_pinning_and_older_results():
+    asked = {**_fake([]), "config": dataclasses.asdict(_tiny(pin="on")),
+             "pinning_decisions": [{"repeat": r, "pinned": True, "note": "pinning on (asked)"}
+                                   for r in (1, 2)]}
+    assert ("Threads pinned to cores in 2 of 2 repeats (decided before each; last: pinning "
+            "on (asked))") in "\n".join(echo_report.section(asked))
+    older = {**_fake([]), "pinning": True, "pinning_note": "auto: machine 90% idle"}
+    assert ("Threads pinned to cores: yes (auto: machine 90% idle)"
+            in "\n".join(echo_report.section(older)))
+
+
 # --------------------------------------------------------------------------- figures
 
 
@@ -131,10 +214,11 @@ def _fake(points: list[dict], cores: int = 2) -> dict:
 def _point(build, n, rates, *, load_cpu=0.3, server_cpu=1.0, nvx=True, messages=1000):
     reps = [{"messages": messages, "msgs_per_s": r, "p50_us": 100.0, "p99_us": 900.0,
              "load_cpu": load_cpu, "load_wall": 1.0, "server_cpu": server_cpu * min(n, 2),
-             "server_wall": 1.0, "others_cores": 0.0} for r in rates]
+             "server_wall": 1.0, "others_cores": 0.0, "repeat": i + 1, "pinned": False,
+             "server_pinned": False, "load_pinned": False} for i, r in enumerate(rates)]
     return {"build": build, "nvx": nvx, "threads": n, "kind": "text", "size": 64,
             "connections": 4 * n, "load_processes": 1, "oversubscribed": n > 2,
-            "server_pinned": False, "load_pinned": False, "repeats": reps, "errors": []}
+            "repeats": reps, "errors": []}
 
 
 def test_figures_pair_speedups_ratio_builds_and_name_noise_and_saturation():

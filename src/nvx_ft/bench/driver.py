@@ -15,9 +15,10 @@ Interpreters come from :mod:`nvx_ft.interpreters`; a missing one is reported as
 missing in the summary, with how to get it. Builds are measured one at a time, never at
 the same time (they would compete for the same cores), but interleaved: the scaling
 harness (:mod:`nvx_ft.bench.scaling`) runs in rounds that visit every build in turn
-(:mod:`nvx_ft.bench.rounds`); then per build the single-thread benchmarks
-(``benchmarks/``, pytest-benchmark) for NVX and, in a separate process with
-``AUTOBAHN_USE_NVX=0``, for autobahn's pure-Python fallback; then the end-to-end echo
+(:mod:`nvx_ft.bench.rounds`); then the single-thread benchmarks (``benchmarks/``,
+pytest-benchmark) for NVX and, in a separate process with ``AUTOBAHN_USE_NVX=0``, for
+autobahn's pure-Python fallback, every build interleaved in rounds again
+(:mod:`nvx_ft.bench.single`); then the end-to-end echo
 benchmark (:mod:`nvx_ft.bench.echo_run`, every build interleaved again). The report
 (:mod:`nvx_ft.bench.report`) goes to ``reports/bench/<UTC timestamp>/``.
 """
@@ -64,7 +65,12 @@ VARIANTS = (
 @dataclass(frozen=True)
 class Mode:
     name: str  # quick | full | smoke: also the scaling harness's mode
-    #: pytest-benchmark options for the single-thread benchmarks
+    #: pytest-benchmark's max-time per benchmark (s): divided over the single-thread
+    #: rounds (nvx_ft.bench.single)
+    max_time: float
+    #: pytest-benchmark's min-rounds (samples) per benchmark: split over those rounds
+    min_rounds: int
+    #: the other pytest-benchmark options for the single-thread benchmarks
     pytest_args: tuple[str, ...]
     #: builds whose single-thread benchmarks run (all, in full mode)
     single_thread_builds: tuple[str, ...] | None
@@ -75,19 +81,24 @@ class Mode:
 #: the wall time of a one-thread CPU-bound call, and on a shared one it does not count the
 #: time another process held the core (a wall-clock median still would, in every round).
 _CPU_TIMER = "--benchmark-timer=time.process_time"
+#: Time per sample. That CPU-time clock is a system call here (~0.6 µs: pytest-benchmark's
+#: "precision"); calibrated to its default 10x that, one slow first call (cold, tens of µs)
+#: stops the calibration at one call per sample, and a 16 B call's sample is then mostly
+#: the clock: 0.9 µs per call (1 call per sample) vs 0.3 µs (20) for the same call, seen
+#: here. At 100 µs per sample such a first call no longer stops it, the clock is < 1 %.
+_SAMPLE_TIME = "--benchmark-min-time=0.0001"
 
 MODES = {
     # quick: ~2.5 minutes for three builds on 2 cores
-    "quick": Mode("quick", ("--benchmark-max-time=0.02", "--benchmark-min-rounds=3",
-                            _CPU_TIMER,
-                            "--benchmark-warmup=off", "--nvx-intensity=default"),
+    "quick": Mode("quick", 0.02, 3, (_CPU_TIMER, _SAMPLE_TIME, "--benchmark-warmup=off",
+                                     "--nvx-intensity=default"),
                   ("3.14", "3.14t"), 300),
     # full: ~40 minutes for three builds on 2 cores (nightly)
-    "full": Mode("full", ("--benchmark-max-time=0.25", "--benchmark-min-rounds=7", _CPU_TIMER,
-                          "--benchmark-warmup=on", "--nvx-intensity=nightly"), None, 3600),
+    "full": Mode("full", 0.25, 7, (_CPU_TIMER, _SAMPLE_TIME, "--benchmark-warmup=on",
+                                   "--nvx-intensity=nightly"), None, 3600),
     # every benchmark once, untimed structure check (tests/test_benchmarks_smoke.py)
-    "smoke": Mode("smoke", ("--benchmark-max-time=0", "--benchmark-min-rounds=1",
-                            "--benchmark-warmup=off", "--nvx-bench-sizes=16,1024"), None, 300),
+    "smoke": Mode("smoke", 0, 1, ("--benchmark-warmup=off", "--nvx-bench-sizes=16,1024"),
+                  None, 300),
 }
 
 
@@ -137,42 +148,34 @@ def _run_child(cmd: list[str], env: dict, log_path: Path, timeout: float) -> str
     return f"exit code {rc} (log: {log_path}):\n" + "\n".join(tail)
 
 
-def run_single(variant: Variant, python: str, mode: Mode, out: Path, log,
-               result: dict) -> dict:
-    """The single-thread benchmarks of one build (NVX, then the fallback) into
-    ``result``; errors appended to ``result["errors"]``."""
-    out.mkdir(parents=True, exist_ok=True)
+def run_single(resolved: list, mode: Mode, results: dict, log) -> None:
+    """The single-thread benchmarks (NVX, then the fallback in a process of its own) of
+    every build that runs them in this mode, builds interleaved in rounds
+    (nvx_ft.bench.single), into ``results["builds"]``; a failed child is an error of its
+    build. The order of each round goes to ``results["single_thread_rounds"]``."""
+    from nvx_ft.bench import single
+
+    jobs = {v.name: single.Build(v.name, python, _child_env(v), slot)
+            for v, python, slot, _ in resolved
+            if mode.single_thread_builds is None or v.name in mode.single_thread_builds
+            or v.python}
     t0 = time.monotonic()
-    if mode.single_thread_builds is None or variant.name in mode.single_thread_builds \
-            or variant.python:
-        result["single"] = {}
-        for target, extra_env, select in (("autobahn", {}, []),
-                                          ("fallback", {"AUTOBAHN_USE_NVX": "0"},
-                                           ["-k", "not reference"])):
-            log(f"[{variant.name}] single-thread benchmarks: {target}")
-            bench_json = out / f"single-{target}.json"  # pytest-benchmark's own format
-            err = _run_child([python, "-m", "pytest", str(ROOT / "benchmarks"), "-q",
-                              "-p", "no:cacheprovider", f"--nvx-target={target}", *select,
-                              f"--benchmark-json={bench_json}", "--benchmark-sort=name",
-                              "--benchmark-columns=median,ops,rounds", *mode.pytest_args],
-                             _child_env(variant, extra_env), out / f"single-{target}.log",
-                             mode.timeout)
-            if err:
-                result["errors"].append(f"single-thread {target}: {err}")
-            else:
-                result["single"][target] = json.loads(bench_json.read_text())
-    else:
-        result["single_not_run"] = (f"{mode.name} mode runs the single-thread benchmarks only "
-                                    f"for {', '.join(mode.single_thread_builds)}")
-    if result["errors"]:
-        result["status"] = "failed"
-    result["seconds"] = result.get("seconds", 0.0) + time.monotonic() - t0
-    return result
+    results["single_thread_rounds"] = single.run(list(jobs.values()), mode, _run_child, log)
+    share = (time.monotonic() - t0) / max(1, len(jobs))
+    for variant, *_ in resolved:
+        build, job = results["builds"][variant.name], jobs.get(variant.name)
+        if job is None:
+            build["single_not_run"] = (f"{mode.name} mode runs the single-thread benchmarks "
+                                       f"only for {', '.join(mode.single_thread_builds)}")
+            continue
+        build["single"] = single.result(job)
+        build["errors"] += job.errors
+        build["seconds"] += share
 
 
 def _run_nvx(resolved: list, mode: Mode, results: dict, log) -> None:
-    """NVX scaling of every build in interleaved rounds (nvx_ft.bench.rounds), then each
-    build's single-thread benchmarks."""
+    """NVX scaling of every build in interleaved rounds (nvx_ft.bench.rounds), then the
+    single-thread benchmarks, interleaved in rounds as well (nvx_ft.bench.single)."""
     from nvx_ft.bench import rounds
 
     jobs = [rounds.Job(v.name, python, _child_env(v), slot) for v, python, slot, _ in resolved]
@@ -180,13 +183,17 @@ def _run_nvx(resolved: list, mode: Mode, results: dict, log) -> None:
     results["scaling_pinning"] = rounds.run(jobs, mode.name, _run_child, mode.timeout,
                                             "auto", log)
     share = (time.monotonic() - t0) / max(1, len(jobs))
-    for (variant, python, slot, _), job in zip(resolved, jobs):
-        res = {"status": "ok", "python": python, "env": variant.env, "errors": list(job.errors),
-               "seconds": share}
+    for (variant, *_), job in zip(resolved, jobs):
+        build = results["builds"][variant.name]
+        build["errors"] += job.errors
+        build["seconds"] += share
         scaling_result = rounds.result(job)
         if scaling_result:
-            res["scaling"] = scaling_result
-        results["builds"][variant.name].update(run_single(variant, python, mode, slot, log, res))
+            build["scaling"] = scaling_result
+    run_single(resolved, mode, results, log)
+    for variant, *_ in resolved:
+        if results["builds"][variant.name]["errors"]:
+            results["builds"][variant.name]["status"] = "failed"
 
 
 def _run_echo(results: dict, mode: Mode, out: Path, log) -> dict | None:
@@ -257,6 +264,17 @@ def _resolve(variant: Variant, out: Path, venv_root: Path | None, results: dict,
     return variant, python, slot, interp_info
 
 
+def _probe_steadiness(mode: Mode, log) -> dict | None:
+    """The steadiness probe (:mod:`nvx_ft.bench.steadiness`); None in smoke mode (it
+    checks structure and has no time for it)."""
+    if mode.name == "smoke":
+        return None
+    from nvx_ft.bench import steadiness
+
+    log(f"machine steadiness: {steadiness.SECONDS:.0f} s probe on every CPU")
+    return steadiness.probe()
+
+
 def run_all(variants, mode: Mode, out: Path, venv_root: Path | None, log=print, *,
             nvx: bool = True, echo: bool = True) -> dict:
     """``nvx``: NVX scaling of every build in interleaved rounds, then each build's
@@ -269,6 +287,8 @@ def run_all(variants, mode: Mode, out: Path, venv_root: Path | None, log=print, 
                      "machine": machine_info(), "load_average_start": load_average(),
                      "builds": {}}
     resolved = [r for r in (_resolve(v, out, venv_root, results, log) for v in variants) if r]
+    # the machine's own noise, before and after: what no figure here can be steadier than
+    results["steadiness"] = {"start": _probe_steadiness(mode, log)}
     for variant, python, slot, interp_info in resolved:
         results["builds"][variant.name] = {
             "status": "ok", "python": python, "env": variant.env, "errors": [],
@@ -281,6 +301,9 @@ def run_all(variants, mode: Mode, out: Path, venv_root: Path | None, log=print, 
             log(f"[{name}] ERROR {e}")
     if echo:
         results["echo"] = _run_echo(results, mode, out, log)
+    results["steadiness"]["end"] = _probe_steadiness(mode, log)
+    if results.get("echo"):
+        results["echo"]["steadiness"] = results["steadiness"]
     results["load_average_end"] = load_average()
     results["seconds"] = time.time() - started
     (out / "results.json").write_text(json.dumps(results, indent=1))

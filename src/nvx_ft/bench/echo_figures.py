@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import statistics
 
-from nvx_ft.bench import stats
+from nvx_ft.bench import stats, steadiness
 
 BASELINE = "3.14"
 #: a load generator busier than this (CPU / wall, per process) may have limited the run
@@ -107,10 +107,20 @@ def reasons(p: dict, echo: dict) -> list[str]:
         out.append(f"few echoes per window ({f['messages']:.0f}): counting noise")
     if not out and f["cv_us_per_msg"] > echo.get("cv_target", 0.05) \
             and (f["others_cores"] or 0) < QUIET_OTHERS:
+        floor = machine_floor(echo)
+        probe = (f"; this machine's CPUs alone vary {floor:.0%} per window (steadiness "
+                 "probe)" if floor is not None else "")
         out.append(f"the server had its cores and the machine was quiet, yet its CPU time "
                    f"per echo varied (cv {f['cv_us_per_msg']:.0%}): the hardware under this "
-                   "machine (a shared VM host, clock speed) - invisible from inside")
+                   f"machine (a shared VM host, clock speed){probe}")
     return out
+
+
+def machine_floor(echo: dict) -> float | None:
+    """The machine's own CV (steadiness probe before the run) for this run's windows."""
+    probed = (echo.get("steadiness") or {}).get("start")
+    window = (echo.get("config") or {}).get("window")
+    return steadiness.floor(probed, window) if window else None
 
 
 def stats_pct(x: float) -> str:
@@ -121,6 +131,27 @@ def noise_summary(pts: dict) -> tuple[int, int]:
     """(points within the CV target, points with more than one repeat)."""
     judged = [p for p in pts.values() if p["fig"] and p["fig"]["msgs"]["n"] > 1]
     return sum(not p["noisy"] for p in judged), len(judged)
+
+
+def steadiness_line(pts: dict, echo: dict) -> str:
+    """The machine's own noise at this run's window (steadiness probe), the points as
+    steady as it allows, and how well the medians are known."""
+    target = echo.get("cv_target", stats.CV_TARGET)
+    window = (echo.get("config") or {}).get("window")
+    judged = [p for p in pts.values() if p["fig"] and p["fig"]["msgs"]["n"] > 1]
+    known = [p for p in judged if (stats.half_width(p["fig"]["msgs"]["median"],
+                                                    p["fig"]["msgs"]["ci"]) or 1) <= target]
+    text = []
+    floor = machine_floor(echo)
+    if window and (echo.get("steadiness") or {}).get("start"):
+        text.append(steadiness.describe(echo["steadiness"]["start"], window, target))
+    if floor is not None:
+        steady = [p for p in judged if p["fig"]["msgs"]["cv"] <= max(target, floor)]
+        text.append(f"Points with a CV at or below the machine's own: {len(steady)} of "
+                    f"{len(judged)}.")
+    text.append(f"Median messages/s known within ±{target:.0%} (half its 95 % bootstrap "
+                f"interval): {len(known)} of {len(judged)}.")
+    return " ".join(text)
 
 
 def build_ratios(pts: dict, build: str = "3.14t") -> list[tuple[bool, int, float, int]]:

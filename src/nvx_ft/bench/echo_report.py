@@ -10,6 +10,7 @@ import statistics
 from pathlib import Path
 
 from nvx_ft.bench import echo_figures as ef
+from nvx_ft.bench.markdown import table
 from nvx_ft.bench.workloads import human_size
 
 BUILD_ORDER = ("3.14", "3.14t", "3.14t PYTHON_GIL=1")
@@ -26,11 +27,6 @@ def _ms(us: float | None) -> str:
         return "-"
     ms = us / 1e3
     return f"{ms:.0f}" if ms >= 100 else f"{ms:.2g}"
-
-
-def _table(header: list[str], rows: list[list[str]]) -> list[str]:
-    return (["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-            + ["| " + " | ".join(r) + " |" for r in rows])
 
 
 def _rows(pts: dict):
@@ -84,7 +80,7 @@ def _main_table(pts: dict, threads: list[int], cores: int) -> list[str]:
         for n in threads:
             cells += _throughput_cell(by_n.get(n))
         rows.append(cells)
-    return _table(header, rows)
+    return table(header, rows)
 
 
 def _cost_table(pts: dict, threads: list[int], cores: int) -> list[str]:
@@ -94,7 +90,7 @@ def _cost_table(pts: dict, threads: list[int], cores: int) -> list[str]:
     rows = [[f"{kind} {human_size(size)}", "on" if nvx else "off", build]
             + [_cost_cell(by_n.get(n)) for n in threads]
             for (kind, size, nvx, build), by_n in _rows(pts)]
-    return _table(header, rows)
+    return table(header, rows)
 
 
 def _headline(pts: dict, echo: dict) -> list[str]:
@@ -139,6 +135,23 @@ def _servers_line(echo: dict) -> str:
             + ", ".join(f"{b}: {'/'.join(sorted(v))}" for b, v in seen.items()) + ".")
 
 
+def _pinning_line(echo: dict) -> str:
+    """In how many repeats the threads were pinned, and why the last decision went so."""
+    decisions = echo.get("pinning_decisions")
+    if decisions is None:  # one decision for the run (older results.json)
+        return (f"Threads pinned to cores: {'yes' if echo.get('pinning') else 'no'}"
+                + (f" ({echo['pinning_note']})" if echo.get("pinning_note") else "") + ".")
+    if not decisions:
+        return "Threads pinned to cores: no repeat ran."
+    pinned = sum(d["pinned"] for d in decisions)
+    how = " from how idle the machine was" if echo["config"].get("pin") == "auto" else ""
+    refused = sum(len(d.get("refused", [])) for d in decisions)
+    return (f"Threads pinned to cores in {pinned} of {len(decisions)} repeats (decided before "
+            f"each{how}; last: {decisions[-1]['note']})"
+            + (f"; the OS refused {refused} pin requests (results.json)" if refused else "")
+            + ".")
+
+
 def _warnings(pts: dict, echo: dict) -> list[str]:
     out = []
     if echo.get("stopped"):
@@ -177,9 +190,7 @@ def section(echo: dict) -> list[str]:
         + ("the server threads and the load generator share them, so with "
            f"{cores} server threads the server cannot get {cores} whole cores (the load costs "
            "CPU too) - read speedups against that. " if cores <= 4 else "")
-        + f"Load average at start {la0}, at end {la1}. Threads pinned to cores: "
-        f"{'yes' if echo.get('pinning') else 'no'}"
-        + (f" ({echo['pinning_note']})" if echo.get("pinning_note") else "") + ". "
+        + f"Load average at start {la0}, at end {la1}. {_pinning_line(echo)} "
         + _servers_line(echo),
         "",
         *_warnings(pts, echo),
@@ -190,6 +201,8 @@ def section(echo: dict) -> list[str]:
         f"build's median / 3.14's at the same point. ⚠ = CV above "
         f"{echo.get('cv_target', 0.05):.0%} (within target: {within} of {judged} points). "
         "Plot: echo.png.",
+        "",
+        ef.steadiness_line(pts, echo),
         "",
         *_main_table(pts, threads, cores),
         "",

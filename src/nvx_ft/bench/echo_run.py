@@ -19,6 +19,12 @@ builds and thread counts alike. A series (build, NVX, workload) with a point who
 throughput CV misses the target gets more repeats of all its thread counts, while the
 time budget lasts; every repeat is kept (nothing is dropped for being slow).
 
+Pinning (:func:`nvx_ft.bench.pinning.decide`) is decided again before every repeat, and
+before each extra repeat, from how idle the machine is then (its load changes during a
+run; on a busy machine a pinned thread cannot escape a core another process holds): the
+running servers are told to pin their threads or let them go, the generators get their
+core (or none) with each window. Every repeat record says whether it was pinned.
+
 Bounds: servers exit by themselves after their lifetime; every reply is awaited within a
 bound; the whole part stops scheduling windows at its budget and says so.
 """
@@ -33,14 +39,13 @@ from pathlib import Path
 
 from nvx_ft.bench import cpustat, pinning
 from nvx_ft.bench.echo_procs import ChildFailed, LoadGenerator, Server
-from nvx_ft.bench.stats import cv
+from nvx_ft.bench.rounds import rotated
+from nvx_ft.bench.stats import CV_TARGET, cv
 from nvx_ft.childenv import MEASUREMENT, child_env
 from nvx_ft.paths import ROOT
 
 KINDS = ("text", "binary")
 SIZES = (64, 1024, 64 * 1024)
-#: throughput CV above which a series gets more repeats (and, left so, is called noisy)
-CV_TARGET = 0.05
 
 
 @dataclass(frozen=True)
@@ -104,8 +109,9 @@ class Runner:
                  fault: str | None = None) -> None:
         self.builds, self.cfg, self.out, self.log = builds, cfg, out, log
         self.cpus = pinning.allowed_cpus()
-        self.idle_before = cpustat.idle_share(0.5)
-        self.pin, self.pin_note = pinning.decide(cfg.pin, self.idle_before)
+        self.pin = False  # the decision for the repeat being measured
+        self.repeat = 0  # that repeat's number (extra repeats continue the count)
+        self.decisions: list[dict] = []
         self.load_python, self.fault = load_python, fault
         self.servers: dict[tuple, Server] = {}
         self.gens: list[LoadGenerator] = []
@@ -130,8 +136,9 @@ class Runner:
                         {} if nvx else {"AUTOBAHN_USE_NVX": "0"})})
                     name = f"{b.name} NVX {'on' if nvx else 'off'} {n}t"
                     slug = "".join(ch if ch.isalnum() or ch in ".-" else "-" for ch in name)
+                    # unpinned until the first repeat's decision
                     self.servers[(b.name, nvx, n)] = Server(
-                        name, b.python, n, self._server_pins(n), env,
+                        name, b.python, n, [], env,
                         self.out / "echo" / f"server-{slug}.log", lifetime, self.fault,
                         cwd=ROOT)
         for key, srv in self.servers.items():
@@ -159,19 +166,62 @@ class Runner:
         for child in [*self.gens, *self.servers.values()]:
             child.close()
 
+    # ------------------------------------------------------------------ pinning
+
+    def decide_pinning(self, extra: bool) -> None:
+        """Pin or not for the next repeat, from how idle the machine is now; the servers
+        are moved at once, the generators with each window's connect."""
+        self.repeat += 1
+        auto = self.cfg.pin == "auto" and pinning.can_pin()
+        idle = cpustat.idle_share(0.5) if auto else None
+        self.pin, why = pinning.decide(self.cfg.pin, idle)
+        decision = {"repeat": self.repeat, "extra": extra, "pinned": self.pin, "note": why,
+                    "idle": idle}
+        refused = self._pin_servers()
+        if refused:
+            decision["refused"] = refused
+        self.decisions.append(decision)
+
+    def _pin_servers(self) -> list[str]:
+        """Move every working server whose threads are not where this decision wants
+        them (none where the OS cannot pin: they never leave their start); what the OS
+        refused, per server. A server that does not answer is an error like a silent
+        window: it yields no more numbers."""
+        todo = [(srv, self._server_pins(key[2])) for key, srv in self.servers.items()
+                if not srv.error and srv.info and srv.pinned_cpus != self._server_pins(key[2])]
+        for srv, want in todo:
+            try:
+                srv.pin(want)
+            except ChildFailed as exc:
+                srv.error = f"cannot be pinned: {exc}"
+                self.errors.append(f"server {srv.name}: {srv.error}")
+        refused = []
+        for srv, want in todo:
+            if srv.error:
+                continue
+            try:
+                state = srv.affinity(self.cfg.io_timeout + 5)
+            except ChildFailed as exc:
+                srv.error = f"did not answer a pin command: {exc}"
+                self.errors.append(f"server {srv.name}: {srv.error}")
+                continue
+            got = [t["cpus"] for t in state["threads"]]
+            expected = [[c] for c in want] if want else [state["allowed"]] * len(got)
+            if state["error"] or got != expected:
+                refused.append(f"{srv.name}: " + (state["error"] or
+                                                  f"threads on CPUs {got}, asked {expected}"))
+        return refused
+
     # ------------------------------------------------------------------ one window
 
     def _point(self, build, nvx, n, kind, size) -> dict:
         key = point_key(build, nvx, n, kind, size)
         if key not in self.points:
             procs = load_processes(n, len(self.cpus))
-            load_pinned = self.pin and n + procs <= len(self.cpus)
             self.points[key] = {
                 "build": build, "nvx": nvx, "threads": n, "kind": kind, "size": size,
                 "connections": self.cfg.conns_per_thread * n, "load_processes": procs,
-                "oversubscribed": n > len(self.cpus),
-                "server_pinned": bool(self._server_pins(n)), "load_pinned": load_pinned,
-                "repeats": [], "errors": []}
+                "oversubscribed": n > len(self.cpus), "repeats": [], "errors": []}
         return self.points[key]
 
     def window(self, build, nvx, n, kind, size) -> None:
@@ -191,8 +241,10 @@ class Runner:
         cfg, n = self.cfg, point["threads"]
         gens = self.gens[:point["load_processes"]]
         conns = list(range(point["connections"]))
+        # the generators on the cores after the server's, where there are enough
+        load_pinned = self.pin and n + len(gens) <= len(self.cpus)
         for i, g in enumerate(gens):
-            pin = (pinning.cpu_for(n + i, self.cpus) if point["load_pinned"] else None)
+            pin = pinning.cpu_for(n + i, self.cpus) if load_pinned else None
             g.command({"cmd": "connect", "ports": srv.info["ports"], "conns": conns[i::len(gens)],
                        "kind": point["kind"], "size": point["size"], "depth": cfg.depth,
                        "timeout": cfg.io_timeout, "pin_cpu": pin})
@@ -219,7 +271,9 @@ class Runner:
         bad = [r["error"] for r in results if "error" in r]
         if bad:
             raise _PointFailed("; ".join(bad))
-        return _repeat_figures(results, server_cpu)
+        return {**_repeat_figures(results, server_cpu), "repeat": self.repeat,
+                "pinned": self.pin, "server_pinned": bool(srv.pinned_cpus),
+                "load_pinned": load_pinned}
 
     def _answer(self, gen: LoadGenerator, timeout: float) -> dict:
         try:
@@ -245,10 +299,13 @@ class Runner:
     def run(self) -> None:
         blocks, combos = self.series_combos()
         for r in range(self.cfg.repeats):
-            self.log(f"[end-to-end] repeat {r + 1}/{self.cfg.repeats}")
+            if self.out_of_time():
+                return
+            self.decide_pinning(extra=False)
+            self.log(f"[end-to-end] repeat {r + 1}/{self.cfg.repeats}"
+                     + (" (pinned)" if self.pin else ""))
             for i, (nvx, kind, size) in enumerate(blocks):
-                shift = (r + i) % len(combos)
-                for build, n in combos[shift:] + combos[:shift]:
+                for build, n in rotated(combos, r + i):
                     if self.out_of_time():
                         return
                     self.window(build, nvx, n, kind, size)
@@ -256,11 +313,14 @@ class Runner:
             noisy = self.noisy_series()
             if not noisy:
                 return
-            self.log(f"[end-to-end] extra repeat {extra + 1} for {len(noisy)} noisy series")
+            if self.out_of_time():
+                return
+            self.decide_pinning(extra=True)
+            self.log(f"[end-to-end] extra repeat {extra + 1} for {len(noisy)} noisy series"
+                     + (" (pinned)" if self.pin else ""))
             for build, nvx, kind, size in noisy:
                 threads = list(self.cfg.threads)
-                shift = extra % len(threads)
-                for n in threads[shift:] + threads[:shift]:
+                for n in rotated(threads, extra):
                     if self.out_of_time():
                         return
                     self.window(build, nvx, n, kind, size)
@@ -326,9 +386,17 @@ def run(builds: list[EchoBuild], mode: str, out: Path, log=print,
     finally:
         runner.close()
     failed = any(p["errors"] for p in runner.points.values()) or runner.errors
+    decisions = runner.decisions
+    pinned = sum(d["pinned"] for d in decisions)
     return {"kind": "nvx-ft-echo", "mode": mode, "config": asdict(cfg),
-            "cores": len(runner.cpus), "cpus": runner.cpus, "pinning": runner.pin,
-            "pinning_note": runner.pin_note, "idle_before": runner.idle_before,
+            "cores": len(runner.cpus), "cpus": runner.cpus,
+            # decided before every repeat: "all", "some" or "none" of them pinned
+            "pinning": ("none" if not pinned else "all" if pinned == len(decisions)
+                        else "some"),
+            "pinning_note": (f"pinned in {pinned} of {len(decisions)} repeats; last: "
+                             f"{decisions[-1]['note']}" if decisions else "no repeat ran"),
+            "pinning_decisions": decisions,
+            "idle_before": decisions[0]["idle"] if decisions else None,
             "load_python": runner.load_python, "cv_target": CV_TARGET,
             "load_average_start": la0, "load_average_end": load_average(),
             "seconds": time.time() - t0, "stopped": runner.stopped,

@@ -10,13 +10,14 @@ from __future__ import annotations
 import statistics
 from collections import defaultdict
 
+from nvx_ft.bench import stats, steadiness
 from nvx_ft.bench.scaling import PARALLEL_CPU_SHARE, WORKLOADS
 from nvx_ft.bench.workloads import human_size
 
 #: Efficiency (speedup / min(N, cores)) below this is called out as poor.
 POOR_EFFICIENCY = 0.7
 #: Speedups whose coefficient of variation over repeats exceeds this are called noisy.
-CV_TARGET = 0.05
+CV_TARGET = stats.CV_TARGET
 #: A single thread with less CPU than this (of its wall time) was kept off a core by
 #: other processes: the machine was busy and every number near it is suspect.
 BUSY_CPU_SHARE = 0.9
@@ -62,8 +63,9 @@ def is_anti_scaling(point: dict) -> bool:
 SLEEPY = 0.3
 
 
-def noise_cause(point: dict, cores: int) -> str:
-    """What the measurements say about why a point is noisy (the likeliest first)."""
+def noise_cause(point: dict, cores: int, machine_floor: float | None = None) -> str:
+    """What the measurements say about why a point is noisy (the likeliest first);
+    ``machine_floor``: this machine's own CV for windows this long (steadiness probe)."""
     causes = []
     waiting, blocked = point.get("median_waiting_share"), point.get("median_blocked_share")
     if point["threads"] <= cores and (waiting or 0) > BUSY_WAITING_SHARE:
@@ -73,7 +75,18 @@ def noise_cause(point: dict, cores: int) -> str:
     if (blocked or 0) > SLEEPY:
         causes.append(f"threads slept {pct(blocked)} of the time on the GIL or a lock; "
                       "hand-offs are irregular")
+    if not causes and machine_floor is not None and machine_floor > CV_TARGET:
+        causes.append(f"this machine's CPUs alone vary {pct(machine_floor)} per window "
+                      "(steadiness probe): the hardware under it")
     return "; ".join(causes) or "no cause measured: short bursts of other load?"
+
+
+def machine_floor(results: dict, build: str) -> float | None:
+    """The machine's own CV (steadiness probe before the run) for this build's scaling
+    windows; None where not probed."""
+    window = ((results["builds"][build].get("scaling") or {}).get("config") or {}).get("window")
+    probed = (results.get("steadiness") or {}).get("start")
+    return steadiness.floor(probed, window) if window else None
 
 
 def findings(results: dict) -> dict[str, list[str]]:
@@ -116,14 +129,17 @@ def findings(results: dict) -> dict[str, list[str]]:
         loud = [p for p in multi if p["cv_speedup"] > CV_TARGET]
         if loud:
             noisy.append(f"{where}: " + ", ".join(
-                f"cv {pct(p['cv_speedup'])} at {p['threads']} threads ({noise_cause(p, cores)})"
+                f"cv {pct(p['cv_speedup'])} at {p['threads']} threads "
+                f"({noise_cause(p, cores, machine_floor(results, name))})"
                 for p in loud))
     return {"anti_scaling": anti, "poor_efficiency": poor, "noisy": noisy, "busy": busy,
             "contended": contended, "beyond_cores": superlinear}
 
 
 def single_thread_entries(results: dict) -> dict:
-    """(build, group, impl, size) -> {seconds, calls_per_s, bytes_per_s} from pytest-benchmark."""
+    """(build, group, impl, size) -> {seconds, calls_per_s, bytes_per_s, round_medians,
+    round_cv} from pytest-benchmark (the round fields: the interleaved rounds of
+    nvx_ft.bench.single; None in a results.json from before them)."""
     out = {}
     for name, b in results["builds"].items():
         for target_json in (b.get("single") or {}).values():
@@ -135,7 +151,8 @@ def single_thread_entries(results: dict) -> dict:
                 out[(name, info["workload"], info["impl"], info["bytes"])] = {
                     "seconds": median, "calls_per_s": 1 / median,
                     "bytes_per_s": info["bytes"] / median, "rounds": stats.get("rounds"),
-                    "level": info.get("level")}
+                    "level": info.get("level"), "round_medians": stats.get("round_medians"),
+                    "round_cv": stats.get("round_cv")}
     return out
 
 

@@ -62,6 +62,6 @@ def decide(pin: str, idle: float | None) -> tuple[bool, str]:
     if idle is None:
         return False, "auto: machine load unknown, not pinned"
     if idle >= IDLE_TO_PIN:
-        return True, f"auto: machine {idle:.0%} idle before the run"
-    return False, (f"auto: machine only {idle:.0%} idle before the run - pinned threads "
+        return True, f"auto: machine {idle:.0%} idle just before"
+    return False, (f"auto: machine only {idle:.0%} idle just before - pinned threads "
                    "could not escape cores other processes hold")

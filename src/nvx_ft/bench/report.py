@@ -9,24 +9,14 @@ from __future__ import annotations
 from collections import defaultdict
 from pathlib import Path
 
+from nvx_ft.bench import single_report, stats, steadiness
 from nvx_ft.bench.findings import (BUSY_CPU_SHARE, BUSY_WAITING_SHARE, CONTENDED_WORK,
                                    CV_TARGET, POOR_EFFICIENCY, findings, ft_cost,
-                                   idle_estimate, is_anti_scaling, pct, scaling_rows,
-                                   single_thread_entries, workload_order)
+                                   idle_estimate, is_anti_scaling, machine_floor, pct,
+                                   scaling_rows, workload_order)
+from nvx_ft.bench.markdown import mbs, table
 from nvx_ft.bench.plot import plot_scaling
 from nvx_ft.bench.workloads import human_size
-
-
-def _mbs(bytes_per_s: float) -> str:
-    mb = bytes_per_s / 1e6
-    return f"{mb:,.0f}" if mb >= 100 else f"{mb:.3g}"
-
-
-def _rate(per_s: float) -> str:
-    for unit, scale in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
-        if per_s >= scale:
-            return f"{per_s / scale:.3g} {unit}"
-    return f"{per_s:.3g}"
 
 
 def _gil(build: dict) -> str:
@@ -50,12 +40,6 @@ def _copy_throughput(results: dict) -> dict:
     return out
 
 
-def _table(header: list[str], rows: list[list[str]]) -> list[str]:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(r) + " |" for r in rows]
-    return lines
-
-
 def _builds_section(results: dict) -> list[str]:
     rows = []
     for name, b in results["builds"].items():
@@ -73,7 +57,7 @@ def _builds_section(results: dict) -> list[str]:
         rows.append([name, f"{interp.get('executable', '')} {interp.get('version', '')}".strip(),
                      b.get("env", {}) and " ".join(f"{k}={v}" for k, v in b["env"].items()) or "",
                      _gil(b), nvx, status])
-    return _table(["build", "interpreter", "env", "GIL at runtime", "NVX under test", "status"],
+    return table(["build", "interpreter", "env", "GIL at runtime", "NVX under test", "status"],
                   rows)
 
 
@@ -92,7 +76,7 @@ def _scaling_section(results: dict) -> list[str]:
         pts = {p["threads"]: p for p in s["points"]}
         one = pts[1]
         cells = [s["workload"], human_size(s["frame_size"]), name,
-                 f"{_mbs(one['median_throughput'])} (cv {pct(one['cv_throughput'])}"
+                 f"{mbs(one['median_throughput'])} (cv {pct(one['cv_throughput'])}"
                  + (f", cpu {pct(one['median_cpu_share'])})" if "median_cpu_share" in one
                     else ")")]
         for n in threads[1:]:
@@ -114,51 +98,11 @@ def _scaling_section(results: dict) -> list[str]:
             cells.append(f"x{p['median_speedup']:.2f}{ci} (cv {pct(p['cv_speedup'])}, "
                          f"eff {p['efficiency']:.2f}{cpu}{work}{idle}){flag}")
         best = max(s["points"], key=lambda p: p["median_throughput"])
-        cells.append(f"{_mbs(best['median_throughput'])} ({best['threads']})")
+        cells.append(f"{mbs(best['median_throughput'])} ({best['threads']})")
         c = copy.get((name, s["frame_size"], best["threads"]))
         cells.append(pct(best["median_throughput"] / c) if c and s["workload"] != "copy" else "-")
         rows.append(cells)
-    return _table(header, rows)
-
-
-def _single_thread_tables(results: dict, full: bool) -> list[str]:
-    """Per workload: rows impl x build, columns sizes; cells MB/s and calls/s."""
-    entries = single_thread_entries(results)
-    if not entries:
-        return ["No single-thread benchmarks ran."]
-    lines = []
-    groups = sorted({k[1] for k in entries}, key=lambda g: (g != "xor", g))
-    builds = list(results["builds"])
-    for group in groups:
-        keys = [k for k in entries if k[1] == group]
-        sizes = sorted({k[3] for k in keys})
-        impls = sorted({k[2] for k in keys},
-                       key=lambda i: (i.startswith(("fallback/", "reference/")), i))
-        rows = []
-        for impl in impls:
-            for b in builds:
-                if not any((b, group, impl, sz) in entries for sz in sizes):
-                    continue
-                cells = [impl, b]
-                for sz in sizes:
-                    e = entries.get((b, group, impl, sz))
-                    if not e:
-                        cells.append("-")
-                    elif full:
-                        cells.append(f"{e['seconds'] * 1e6:.3g} | {_rate(e['calls_per_s'])} | "
-                                     f"{_mbs(e['bytes_per_s'])}")
-                    else:
-                        cells.append(f"{_mbs(e['bytes_per_s'])} MB/s<br>{_rate(e['calls_per_s'])}"
-                                     " calls/s")
-                rows.append(cells)
-        lines += [f"### {group}", ""]
-        if full:
-            lines += _table(["impl", "build"] + [f"{human_size(s)}: median µs | calls/s | MB/s"
-                                                 for s in sizes], rows)
-        else:
-            lines += _table(["impl", "build"] + [human_size(s) for s in sizes], rows)
-        lines.append("")
-    return lines
+    return table(header, rows)
 
 
 def _glance_section(results: dict) -> list[str]:
@@ -182,7 +126,7 @@ def _glance_section(results: dict) -> list[str]:
             most = s["points"][-1]
             idle = (f" (idle est. x{idle_estimate(at_cores):.2f})"
                     if idle_estimate(at_cores) else "")
-            cells.append(f"{_mbs(s['points'][0]['median_throughput'])} MB/s; "
+            cells.append(f"{mbs(s['points'][0]['median_throughput'])} MB/s; "
                          f"x{at_cores['median_speedup']:.2f} ±{pct(at_cores['cv_speedup'])} "
                          f"at {at_cores['threads']}{idle}, x{most['median_speedup']:.2f} "
                          f"±{pct(most['cv_speedup'])} at {most['threads']}")
@@ -197,7 +141,7 @@ def _glance_section(results: dict) -> list[str]:
     note = [f"Not measured: {', '.join(missing)} (see Builds)."] if missing else []
     extra = (["3.14t / 3.14, best aggregate throughput"]
              if "3.14t" in builds and "3.14" in builds else [])
-    return _table(["workload", "frame"] + builds + extra, rows) + [""] + note
+    return table(["workload", "frame"] + builds + extra, rows) + [""] + note
 
 
 def summary_markdown(results: dict) -> str:
@@ -205,7 +149,7 @@ def summary_markdown(results: dict) -> str:
     free-threading, parallel scaling, single-thread throughput."""
     lines = [*_overview(results), *_findings_section(results), *_ft_cost_section(results),
              *_parallel_section(results), *_echo_section(results),
-             *_single_thread_section(results)]
+             *single_report.section(results)]
     return "\n".join(lines) + "\n"
 
 
@@ -261,6 +205,36 @@ def _pinning_note(results: dict) -> str:
             f"each from how idle the machine was; last: {rounds[-1]['note']}).")
 
 
+def _steadiness_lines(results: dict) -> list[str]:
+    """The machine's own noise (steadiness probe) at the scaling window, how many
+    speedups are as steady as it allows, and how well each median is known."""
+    probed = results.get("steadiness") or {}
+    rows = [(name, s) for name, s in scaling_rows(results)]
+    if not rows:
+        return []
+    window = ((results["builds"][rows[0][0]].get("scaling") or {}).get("config")
+              or {}).get("window")
+    text = []
+    if window:
+        text.append(steadiness.describe(probed.get("start"), window, CV_TARGET))
+        end = steadiness.floor(probed.get("end"), window)
+        if end is not None:
+            text.append(f"After the run: CV {pct(end)} per {window:g} s window.")
+    multi = [(n, p) for n, s in rows for p in s["points"] if p["threads"] > 1]
+    floors = {n: machine_floor(results, n) for n, _ in rows}
+    at_floor = [p for n, p in multi if floors[n] is not None
+                and p["cv_speedup"] <= max(CV_TARGET, floors[n])]
+    known = [p for _, p in multi if (stats.half_width(p["median_speedup"],
+                                                      p.get("ci_speedup")) or 1) <= CV_TARGET]
+    if any(f is not None for f in floors.values()):
+        text.append(f"Speedups with a CV at or below the machine's own: {len(at_floor)} of "
+                    f"{len(multi)}.")
+    text.append(f"Median speedup known within ±{pct(CV_TARGET)} (half its 95 % bootstrap "
+                f"interval; more repeats narrow it, they do not lower a CV): {len(known)} of "
+                f"{len(multi)}.")
+    return [" ".join(text)]
+
+
 def _findings_section(results: dict) -> list[str]:
     la0 = results.get("load_average_start")
     cores = results["machine"].get("cores_usable")
@@ -272,7 +246,8 @@ def _findings_section(results: dict) -> list[str]:
         fit = [p for p in multi if p["threads"] <= (cores or 1)]
         lines += [f"CV target ({pct(CV_TARGET)}): met by {within} of {len(multi)} reported "
                   f"speedups ({sum(p['cv_speedup'] <= CV_TARGET for p in fit)} of {len(fit)} "
-                  f"with no more threads than cores). {_pinning_note(results)}", ""]
+                  f"with no more threads than cores). {_pinning_note(results)}", "",
+                  *_steadiness_lines(results), ""]
     if f["busy"]:
         lines += ["> **Warning: the machine was busy during this run** (load average "
                   f"{la0} at start for {cores} cores; {len(f['busy'])} series with a "
@@ -328,7 +303,7 @@ def _ft_cost_section(results: dict) -> list[str]:
                      "build is slower): median over the benchmarks of each class (sizes, "
                      "payloads, implementations).")
         lines.append("")
-        lines += _table(["builds", "benchmarks", "n", "ft / GIL throughput", "range"], cost_rows)
+        lines += table(["builds", "benchmarks", "n", "ft / GIL throughput", "range"], cost_rows)
     else:
         lines.append("Not available: needs both a GIL build and a free-threaded build measured.")
     lines.append("")
@@ -379,23 +354,6 @@ def _parallel_section(results: dict) -> list[str]:
     ]
 
 
-def _single_thread_section(results: dict) -> list[str]:
-    lines = [
-        "## Single-thread throughput (pytest-benchmark)",
-        "",
-        "Median over rounds of the process's CPU time per call (robust to other processes; "
-        "equal to wall time on an idle machine); MB/s = payload bytes / median time per "
-        "call. All sizes, builds "
-        "and the raw times: single_thread.md; raw pytest-benchmark JSON: */single-*.json.",
-        "",
-    ]
-    for name, b in results["builds"].items():
-        if b.get("single_not_run"):
-            lines.append(f"- {name}: not run: {b['single_not_run']}.")
-    lines.append("")
-    return lines + _single_thread_tables(results, full=False)
-
-
 def write_report(results: dict, out: Path) -> str:
     """Write summary.md, single_thread.md, scaling.png and echo.png into ``out``; return
     the summary."""
@@ -413,5 +371,5 @@ def write_report(results: dict, out: Path) -> str:
     (out / "summary.md").write_text(summary)
     (out / "single_thread.md").write_text(
         "# Single-thread throughput, every build and size\n\n"
-        + "\n".join(_single_thread_tables(results, full=True)) + "\n")
+        + "\n".join(single_report.tables(results, full=True)) + "\n")
     return summary

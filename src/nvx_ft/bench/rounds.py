@@ -47,6 +47,15 @@ def split(repeats: int, rounds: int) -> list[int]:
     return [repeats // rounds + (i < repeats % rounds) for i in range(rounds)]
 
 
+def rotated(items: list, r: int) -> list:
+    """Round ``r``'s order (0-based): ``items`` started at position ``r`` (mod their
+    count), so that every build goes first in turn and none always runs last."""
+    if not items:
+        return []
+    k = r % len(items)
+    return items[k:] + items[:k]
+
+
 def noisy_series(runs: list[dict], target: float = CV_TARGET) -> list[str]:
     """``workload:frame`` of the series with a speedup CV above ``target`` so far."""
     merged = scaling.merge(runs)
@@ -83,7 +92,7 @@ def run(jobs: list[Job], mode: str, run_child, timeout: float, pin: str = "auto"
     t0 = time.monotonic()
     for r, k in enumerate(split(scaling.mode_config(mode).repeats, rounds)):
         args = base()
-        for job in jobs[r % len(jobs):] + jobs[:r % len(jobs)]:
+        for job in rotated(jobs, r):
             if not job.errors:
                 log(f"[{job.name}] scaling ({mode}), round {r + 1}: {k} repeats"
                     + (" (pinned)" if decisions[-1]["pinned"] else ""))

@@ -9,6 +9,11 @@ from __future__ import annotations
 import random
 import statistics
 
+#: The noise target of every reported figure: a coefficient of variation over repeats at
+#: or below this (5 %) is "steady". Here, not in the parts, so NVX scaling and the
+#: end-to-end benchmark are judged by the same number.
+CV_TARGET = 0.05
+
 #: Resamples of the bootstrap; 95 % percentile interval.
 BOOTSTRAP_RESAMPLES = 2000
 CONFIDENCE = 0.95
@@ -41,6 +46,14 @@ def summary(values: list[float], seed: int = 0) -> dict:
     lo, hi = bootstrap_median(values, seed)
     return {"n": len(values), "min": min(values), "median": statistics.median(values),
             "max": max(values), "cv": cv(values), "ci": [lo, hi]}
+
+
+def half_width(median: float, ci: list[float]) -> float | None:
+    """Half the 95 % interval relative to the median: how well the figure itself is
+    known (shrinks with repeats, where the CV of the repeats does not)."""
+    if not ci or not median:
+        return None
+    return (ci[1] - ci[0]) / 2 / abs(median)
 
 
 def ratio_summary(num: list[float], den: list[float], seed: int = 0) -> dict | None:

@@ -1,0 +1,212 @@
+"""How steady this machine's CPUs are on their own: the noise floor of every figure here.
+
+A benchmark's CV mixes what the code does with what the machine does. To tell them
+apart the bench runs a probe before and after measuring: one child process per
+allowed CPU, all at once (as during a benchmark), each pinned to its CPU where the OS
+allows, runs a fixed pure-Python loop and counts its iterations in short windows. The
+loop does the same work in every window, so whatever its rate varies by is the
+machine: other processes (seen as CPU share below 1), stolen time (``/proc/stat``),
+or, with the core all ours, the hardware under a virtual machine (a busy sibling
+hyper-thread, another guest on the same physical core, clock changes), which shows as
+*regimes* - the rate jumps between levels and stays there for a while.
+
+Seen on this project's 2-core KVM guest, quiet: each CPU flipped between about 0.75x
+and 1.3x of its mean, for 0.2-1 s at a time, the two CPUs independently, with no
+stolen time and the core 100 % ours - a CV of ~20 % per 50 ms window and still ~16 %
+per second. No figure timed in windows like these can have a CV below that floor.
+
+``python -m nvx_ft.bench.steadiness`` prints the probe's summary for this machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+from nvx_ft.bench import pinning, stats
+
+#: The probe's own window (seconds) and how long each CPU is probed.
+WINDOW = 0.04
+SECONDS = 3.0
+#: Window lengths the floor is given for (the benchmarks' windows are among them).
+HORIZONS = (0.04, 0.1, 0.25, 0.3, 0.6)
+
+
+def _loop(n: int = 200) -> int:
+    """The fixed work: interpreter dispatch, integer arithmetic, a small list - the
+    kind of work an NVX wrapper call does around its C function."""
+    acc, xs = 0, [0] * 8
+    for i in range(n):
+        acc += i * 3 ^ (acc >> 2)
+        xs[i & 7] = acc & 0xFF
+    return acc + xs[3]
+
+
+def measure(seconds: float, window: float, cpu: int | None) -> dict:
+    """In this process: ``seconds`` of the loop in windows of ``window``; per window the
+    iterations per second and the CPU share (thread CPU time / wall time)."""
+    pinned = cpu is not None and pinning.pin_current_thread(cpu)
+    rates, shares = [], []
+    end = time.perf_counter() + seconds
+    _loop()
+    while time.perf_counter() < end:
+        count, t0, c0 = 0, time.perf_counter(), time.thread_time()
+        while (t1 := time.perf_counter()) - t0 < window:
+            for _ in range(20):
+                _loop()
+            count += 20
+        shares.append((time.thread_time() - c0) / (t1 - t0))
+        rates.append(count / (t1 - t0))
+    return {"cpu": cpu, "pinned": pinned, "window": window, "rates": rates,
+            "cpu_share": shares}
+
+
+def _steal_seconds() -> float | None:
+    try:
+        with open("/proc/stat") as fh:
+            fields = fh.readline().split()
+        return int(fields[8]) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, AttributeError):
+        return None
+
+
+def cv_at(rates: list[float], window: float, horizon: float) -> float | None:
+    """CV of the rate over windows of ``horizon`` seconds (consecutive probe windows
+    merged); None when fewer than 3 such windows fit."""
+    k = max(1, round(horizon / window))
+    merged = [statistics.fmean(rates[i:i + k]) for i in range(0, len(rates) - k + 1, k)]
+    return stats.cv(merged) if len(merged) >= 3 else None
+
+
+def autocorrelation(values: list[float]) -> float:
+    """Lag-1 autocorrelation: near 0 for independent windows, near 1 for regimes that
+    last many windows."""
+    if len(values) < 3:
+        return 0.0
+    m = statistics.fmean(values)
+    den = sum((v - m) ** 2 for v in values)
+    if not den:
+        return 0.0
+    return sum((a - m) * (b - m) for a, b in zip(values, values[1:])) / den
+
+
+def summarize_cpu(raw: dict) -> dict:
+    rates = raw["rates"]
+    return {"cpu": raw["cpu"], "pinned": raw["pinned"], "windows": len(rates),
+            "cv": {str(h): cv_at(rates, raw["window"], h) for h in HORIZONS},
+            "fast_over_slow": (stats.quantile(rates, 0.9) / stats.quantile(rates, 0.1)
+                               if rates and stats.quantile(rates, 0.1) else None),
+            "autocorrelation": autocorrelation(rates),
+            "cpu_share": statistics.fmean(raw["cpu_share"]) if raw["cpu_share"] else None}
+
+
+def probe(python: str = sys.executable, seconds: float = SECONDS, window: float = WINDOW,
+          timeout: float = 60.0) -> dict:
+    """Probe every allowed CPU at once, one child process each; the summary (``error``
+    set and no figures where a child failed)."""
+    cpus = pinning.allowed_cpus()
+    pin = pinning.can_pin()
+    steal0, t0 = _steal_seconds(), time.monotonic()
+    children = [subprocess.Popen(
+        [python, "-m", "nvx_ft.bench.steadiness", "--child", "--seconds", str(seconds),
+         "--window", str(window), *(["--cpu", str(c)] if pin else [])],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for c in cpus]
+    raws, errors = [], []
+    for child in children:
+        try:
+            out, err = child.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.communicate()
+            errors.append(f"probe child timed out after {timeout:.0f} s")
+            continue
+        if child.returncode:
+            errors.append(f"probe child exit {child.returncode}: {err.strip()[-300:]}")
+        else:
+            raws.append(json.loads(out))
+    steal1, t1 = _steal_seconds(), time.monotonic()
+    result: dict = {"seconds": seconds, "window": window, "cpus": len(cpus),
+                    "error": "; ".join(errors) or None}
+    if steal0 is not None and steal1 is not None:
+        result["steal_share"] = (steal1 - steal0) / ((t1 - t0) * len(cpus))
+    result["per_cpu"] = [summarize_cpu(r) for r in raws]
+    return result
+
+
+def floor(result: dict | None, horizon: float) -> float | None:
+    """The machine's own CV for windows of ``horizon`` seconds: the median over its CPUs
+    (the closest probed horizon at or below ``horizon``)."""
+    if not result or result.get("error") or not result.get("per_cpu"):
+        return None
+    known = sorted(h for h in HORIZONS if h <= horizon + 1e-9) or [HORIZONS[0]]
+    values = [c["cv"].get(str(known[-1])) for c in result["per_cpu"]]
+    values = [v for v in values if v is not None]
+    return statistics.median(values) if values else None
+
+
+def describe(result: dict | None, horizon: float, target: float) -> str:
+    """One paragraph for a report: the floor, its kind, and whether ``target`` is
+    within reach for figures timed in ``horizon``-second windows."""
+    if not result:
+        return "Machine steadiness: not probed."
+    if result.get("error"):
+        return f"Machine steadiness: probe failed ({result['error']})."
+    f = floor(result, horizon)
+    cpus = result["per_cpu"]
+    gaps = [c["fast_over_slow"] for c in cpus if c["fast_over_slow"]]
+    ac = statistics.median(c["autocorrelation"] for c in cpus)
+    share = min((c["cpu_share"] for c in cpus if c["cpu_share"] is not None), default=None)
+    steal = result.get("steal_share")
+    kind = []
+    if share is not None and share < 0.9:
+        kind.append(f"other processes took {1 - share:.0%} of a probe's core")
+    if steal is not None and steal > 0.01:
+        kind.append(f"the hypervisor stole {steal:.1%} of the CPU time")
+    if not kind and ac >= 0.5:
+        kind.append("with the cores all ours and nothing stolen, the rate jumped between "
+                    "levels and stayed there for several windows: the hardware under this "
+                    "machine (shared physical cores, clock), which nothing inside it can remove")
+    text = (f"Machine steadiness (a fixed pure-Python loop, one pinned process per CPU, "
+            f"{result['seconds']:.0f} s in {result['window'] * 1000:.0f} ms windows): CV "
+            f"{_p(f)} per {horizon:g} s window (median over {len(cpus)} CPUs), fastest / "
+            f"slowest tenth of windows {statistics.median(gaps) if gaps else math.nan:.2f}x, "
+            f"lag-1 autocorrelation {ac:.2f}"
+            + (f"; {'; '.join(kind)}" if kind else "") + ". ")
+    if f is None:
+        return text
+    if f > target:
+        return text + (f"A figure timed in {horizon:g} s windows on this machine cannot have "
+                       f"a CV below that floor: the {target:.0%} target is out of reach here "
+                       "for work as sensitive to the CPU's speed as the loop (points whose "
+                       "CV is at or below the floor are as steady as this machine allows).")
+    return text + f"The {target:.0%} target is within reach on this machine."
+
+
+def _p(x: float | None) -> str:
+    return "?" if x is None else f"{x:.1%}"
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    p.add_argument("--cpu", type=int, default=None)
+    p.add_argument("--seconds", type=float, default=SECONDS)
+    p.add_argument("--window", type=float, default=WINDOW)
+    args = p.parse_args(argv)
+    if args.child:
+        print(json.dumps(measure(args.seconds, args.window, args.cpu)))
+        return 0
+    result = probe(seconds=args.seconds, window=args.window)
+    for h in (0.1, 0.3, 0.6):
+        print(describe(result, h, stats.CV_TARGET))
+    return 1 if result.get("error") else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
