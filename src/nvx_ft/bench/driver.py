@@ -277,9 +277,10 @@ def _probe_steadiness(mode: Mode, log) -> dict | None:
 
 def run_all(variants, mode: Mode, out: Path, venv_root: Path | None, log=print, *,
             nvx: bool = True, echo: bool = True) -> dict:
-    """``nvx``: NVX scaling of every build in interleaved rounds, then each build's
-    single-thread benchmarks; ``echo``: the end-to-end echo benchmark over all builds at
-    once. The combined results (also written to ``out/results.json``)."""
+    """The steadiness probe; ``nvx``: NVX scaling of every build in interleaved rounds,
+    then the single-thread benchmarks, interleaved in rounds too; ``echo``: the end-to-end
+    echo benchmark over all builds at once; the probe again. The combined results (also
+    written to ``out/results.json``)."""
     out.mkdir(parents=True, exist_ok=True)
     started = time.time()
     results: dict = {"kind": "nvx-ft-bench", "mode": mode.name,
