@@ -102,8 +102,8 @@ def _stand_in_nvx_ft(tmp_path: Path, code: int, write_report: bool) -> Path:
     fake = bin_dir / "nvx-ft"
     fake.write_text("#!/bin/sh\n"
                     f'printf "%s\\n" "$@" > "{tmp_path}/args"\n'
-                    + (f'mkdir -p "$IN_REPORTS/20261201T000000Z" && echo {{}} > '
-                       f'"$IN_REPORTS/20261201T000000Z/gate.json"\n' if write_report else "")
+                    + ('mkdir -p "$IN_REPORTS/20261201T000000Z" && echo {} > '
+                       '"$IN_REPORTS/20261201T000000Z/gate.json"\n' if write_report else "")
                     + f"exit {code}\n")
     fake.chmod(0o755)
     return bin_dir
