@@ -31,10 +31,7 @@ def test_autobahn_clients_to_autobahn_servers(server_threads, protocol_intensity
                     + verify.transcript_problems(records, nvx_seed, it.volume, range(it.conns),
                                                  side="autobahn server")
                     + verify.server_close_problems(servers.recorder)
-                    + [f"loop exception handler: {e}"
-                       for e in servers.loop_errors + clients_run.loop_errors]
-                    + [f"task left pending: {t}"
-                       for t in servers.leftover_tasks + clients_run.leftover_tasks])
+                    + verify.loop_problems(servers, clients_run))
         if problems:
             pytest.fail(verify.fail_message(
                 "autobahn clients -> autobahn servers", problems, seed=nvx_seed,

@@ -49,8 +49,7 @@ def _one_round(loop_threads, it, nvx_seed, recorder) -> list[str]:
         + verify.transcript_problems(records, nvx_seed, it.volume, range(it.conns),
                                      side="autobahn server")
         + verify.server_close_problems(servers.recorder)
-        + [f"loop exception handler: {e}" for e in servers.loop_errors]
-        + [f"task left pending: {t}" for t in servers.leftover_tasks])
+        + verify.loop_problems(servers))
 
 
 @pytest.mark.parametrize("loop_threads", [1, 2], ids=["1loop", "2loops"])

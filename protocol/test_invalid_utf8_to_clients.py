@@ -51,8 +51,7 @@ def test_autobahn_clients_reject_invalid_utf8(protocol_intensity, nvx_seed, repr
             problems.append(f"autobahn client {conn} ({case.name}): websockets received close "
                             f"{rec['close_code']}, expected {case.expect} ({rec['error']}; "
                             f"client: {res.close_code} {res.close_reason})")
-    problems += [f"loop exception handler: {e}" for e in run.loop_errors]
-    problems += [f"task left pending: {t}" for t in run.leftover_tasks]
+    problems += verify.loop_problems(run)
     if problems:
         pytest.fail(verify.fail_message(
             "invalid UTF-8 from websockets to autobahn clients", problems, seed=nvx_seed,

@@ -30,8 +30,7 @@ def test_websockets_clients_to_autobahn_servers(server_threads, protocol_intensi
                     + verify.transcript_problems(records, nvx_seed, it.volume, range(it.conns),
                                                  side="autobahn server")
                     + verify.server_close_problems(servers.recorder)
-                    + [f"loop exception handler: {e}" for e in servers.loop_errors]
-                    + [f"task left pending: {t}" for t in servers.leftover_tasks])
+                    + verify.loop_problems(servers))
         if problems:
             pytest.fail(verify.fail_message(
                 "websockets clients -> autobahn servers", problems, seed=nvx_seed,

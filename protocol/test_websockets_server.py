@@ -27,8 +27,7 @@ def test_autobahn_clients_to_websockets_server(protocol_intensity, nvx_seed, rep
                 + [f"websockets server: connection {p} closed with {r['close_code']}"
                    f" ({r['error']})" for p, r in sorted(peer.result["connections"].items())
                    if r["close_code"] != 1000]
-                + [f"loop exception handler: {e}" for e in run.loop_errors]
-                + [f"task left pending: {t}" for t in run.leftover_tasks])
+                + verify.loop_problems(run))
     if problems:
         pytest.fail(verify.fail_message(
             "autobahn clients -> websockets server", problems, seed=nvx_seed,

@@ -72,6 +72,14 @@ def server_close_problems(recorder, prefix: str = "/c/") -> list[str]:
     return out
 
 
+def loop_problems(*runs) -> list[str]:
+    """What the event loops of ``runs`` (server or client runs: ``loop_errors``,
+    ``leftover_tasks``) left behind: exceptions that reached a loop's handler, tasks still
+    pending when it stopped."""
+    return ([f"loop exception handler: {e}" for r in runs for e in r.loop_errors]
+            + [f"task left pending: {t}" for r in runs for t in r.leftover_tasks])
+
+
 def fail_message(title: str, problems: list[str], *, seed: int, setup: str,
                  limit: int = 25) -> str:
     lines = [f"{title}: {len(problems)} problem(s); seed {seed}; {setup}"]
