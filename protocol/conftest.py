@@ -161,8 +161,7 @@ def pytest_pyfunc_call(pyfuncitem):
 def outcome(rep, run: dict | None) -> str:
     """PASSED, FAILED (a check failed) or INCONCLUSIVE (failed or warned: never a pass)."""
     if rep.failed:
-        text = str(getattr(rep, "longreprtext", "") or rep.longrepr or "")
-        return "INCONCLUSIVE" if text.lstrip().startswith(overlap.INCONCLUSIVE) else "FAILED"
+        return "INCONCLUSIVE" if overlap.failed_inconclusive(rep) else "FAILED"
     if run is not None and run["verdict"] == "inconclusive":
         return "INCONCLUSIVE"
     return rep.outcome.upper()
@@ -195,12 +194,9 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
                 f"{rep.duration:.1f}s", yellow=result == "INCONCLUSIVE")
         if run is not None:
             tr.line(f"    {concurrency.describe(run)}")
-    tr.line("protocol runs: " + ", ".join(f"{n} {k}" for k, n in sorted(counts.items())),
-            bold=True)
-    if counts.get("INCONCLUSIVE"):
-        tr.line(f"*** {counts['INCONCLUSIVE']} multi-thread run(s) INCONCLUSIVE: their server "
-                f"threads did not overlap enough to prove anything - NOT passed "
-                f"(protocol/README.md, 'Overlap')", yellow=True, bold=True)
+    for text, markup in overlap.outcome_counts_lines(counts, "protocol runs",
+                                                     "protocol/README.md"):
+        tr.line(text, **markup)
 
 
 @pytest.hookimpl(wrapper=True)

@@ -368,6 +368,27 @@ def only_inconclusive(failure_messages: list[str]) -> bool:
     return bool(failure_messages) and all(INCONCLUSIVE in m for m in failure_messages)
 
 
+def failed_inconclusive(rep) -> bool:
+    """Did this failed pytest report fail as an inconclusive race check (not a check)?"""
+    text = str(getattr(rep, "longreprtext", "") or rep.longrepr or "")
+    return text.lstrip().startswith(INCONCLUSIVE)
+
+
+def outcome_counts_lines(counts: dict[str, int], runs: str, readme: str
+                         ) -> list[tuple[str, dict]]:
+    """The closing lines of a race-check summary, (text, terminal markup): the count per
+    outcome, and - loudly - how many were INCONCLUSIVE and so NOT passed. ``runs``: what
+    was counted ("race checks", "protocol runs"); ``readme``: where the overlap is
+    explained."""
+    lines = [(f"{runs}: " + ", ".join(f"{n} {k}" for k, n in sorted(counts.items())),
+              {"bold": True})]
+    if counts.get("INCONCLUSIVE"):
+        lines.append((f"*** {counts['INCONCLUSIVE']} {runs} INCONCLUSIVE: their threads did "
+                      f"not overlap enough to prove anything - NOT passed ({readme}, "
+                      f"'Overlap')", {"yellow": True, "bold": True}))
+    return lines
+
+
 def enforce(report: OverlapReport, need: Need | None, what: str, mode: str) -> str:
     """Raise :class:`Inconclusive` (mode ``fail``) or warn loudly (``warn``) when
     ``report`` misses ``need``; return the verdict."""

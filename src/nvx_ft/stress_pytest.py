@@ -171,8 +171,7 @@ def _rows(terminalreporter) -> list[tuple]:
 def outcome(rep, runs: list[dict]) -> str:
     """``passed``, ``killed`` (a check failed), or ``INCONCLUSIVE`` (never a pass)."""
     if rep.failed:
-        text = str(getattr(rep, "longreprtext", "") or rep.longrepr or "")
-        return "INCONCLUSIVE" if text.lstrip().startswith("INCONCLUSIVE:") else "killed"
+        return "INCONCLUSIVE" if overlap_mod.failed_inconclusive(rep) else "killed"
     if any(r.get("verdict") == "inconclusive" for r in runs):
         return "INCONCLUSIVE"
     return "passed" if rep.passed else rep.outcome
@@ -206,12 +205,9 @@ def write_hammer_summary(terminalreporter) -> None:
         for r in shared:
             tr.line(f"    shared, no lock: {r['kind']} {r['impl']}: {r['threads']}t, "
                     f"{r['calls']} calls: {r['symptoms']}")
-    tr.line("race checks: " + ", ".join(f"{n} {k}" for k, n in sorted(counts.items())),
-            bold=True)
-    if counts.get("INCONCLUSIVE"):
-        tr.line(f"*** {counts['INCONCLUSIVE']} race check(s) INCONCLUSIVE: their threads did "
-                f"not overlap enough to prove anything - NOT passed (stress/README.md, "
-                f"'Overlap')", yellow=True, bold=True)
+    for text, markup in overlap_mod.outcome_counts_lines(counts, "race checks",
+                                                         "stress/README.md"):
+        tr.line(text, **markup)
 
 
 def _missed(run: dict) -> str:
