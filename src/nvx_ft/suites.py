@@ -22,8 +22,8 @@ the tests that already ran, so one crashing test does not hide the rest. The ove
 ``timeout`` is a hard bound: at expiry the child is asked for a stack (SIGABRT ->
 faulthandler) and then killed; unfinished tests are counted as not run.
 
-JUnit XML is written from the events (not by pytest), so tests that ran before a crash
-are reported too.
+JUnit XML is written from the events (not by pytest; :mod:`nvx_ft.junit`), so tests that
+ran before a crash are reported too.
 """
 
 from __future__ import annotations
@@ -36,7 +36,6 @@ import signal
 import subprocess
 import tempfile
 import time
-import xml.etree.ElementTree as ET
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
@@ -312,13 +311,6 @@ def _stack(text: str) -> str:
     return (text[min(idx):][:_MAX_MESSAGE] if idx else text[-_MAX_MESSAGE:]).strip()
 
 
-def headline(message: str) -> str:
-    """One line for a table: the first ``E   `` line of a pytest report, else the first line."""
-    lines = [ln.strip() for ln in message.strip().splitlines() if ln.strip()]
-    err = next((ln[1:].strip() for ln in lines if ln.startswith("E ")), None)
-    return (err or (lines[0] if lines else ""))[:200]
-
-
 def _tail(path: Path, n: int) -> str:
     return path.read_text(encoding="utf-8", errors="replace")[-n:].strip()
 
@@ -327,48 +319,11 @@ def _slug(s: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "-", s).strip("-") or "suite"
 
 
-# --------------------------------------------------------------------------- JUnit
-
-
-def junit_testsuite(result: SuiteResult) -> ET.Element:
-    """A ``<testsuite>`` element for one suite, from its outcomes."""
-    c = result.counts
-    suite = ET.Element("testsuite", name=result.name, tests=str(len(result.tests) + c.get("not_run", 0)),
-                       failures=str(c.get("failed", 0) + c.get("xpassed", 0)),
-                       errors=str(c.get("error", 0) + c.get("crashed", 0) + c.get("timeout", 0)),
-                       skipped=str(c.get("skipped", 0) + c.get("xfailed", 0) + c.get("not_run", 0)),
-                       time=f"{result.duration:.3f}")
-    props = ET.SubElement(suite, "properties")
-    ET.SubElement(props, "property", name="status", value=result.status)
-    if result.reason:
-        ET.SubElement(props, "property", name="reason", value=result.reason)
-    for o in result.tests:
-        path, _, rest = o.nodeid.partition("::")
-        case = ET.SubElement(suite, "testcase", classname=path.replace("/", ".").removesuffix(".py"),
-                             name=rest or o.nodeid, file=path, time=f"{o.duration:.3f}")
-        first = headline(o.message) or o.outcome
-        if o.outcome in ("failed", "xpassed"):
-            ET.SubElement(case, "failure", message=first).text = o.message
-        elif o.outcome in ("error", "crashed", "timeout"):
-            ET.SubElement(case, "error", message=first, type=o.outcome).text = o.message
-        elif o.outcome in ("skipped", "xfailed"):
-            ET.SubElement(case, "skipped", message=first)
-    if result.status == "not-run" and not result.tests:
-        case = ET.SubElement(suite, "testcase", classname=result.name, name="not-run")
-        ET.SubElement(case, "skipped", message=f"NOT RUN: {result.reason}")
-    return suite
-
-
-def write_junit(path: str | os.PathLike, suites: list[ET.Element]) -> None:
-    root = ET.Element("testsuites")
-    root.extend(suites)
-    ET.indent(root)
-    Path(path).parent.mkdir(parents=True, exist_ok=True)
-    ET.ElementTree(root).write(path, encoding="utf-8", xml_declaration=True)
-
-
 def _finish(result: SuiteResult, junit) -> SuiteResult:
     if junit:
+        # here, not at the top: this file also runs as a plugin where nvx_ft is absent
+        from nvx_ft.junit import junit_testsuite, write_junit
+
         write_junit(junit, [junit_testsuite(result)])
         result.junit = str(junit)
     return result

@@ -11,7 +11,7 @@ import platform
 import subprocess
 from pathlib import Path
 
-from nvx_ft import suites
+from nvx_ft import junit, suites
 from nvx_ft.errors import EXIT_BLOCKED, EXIT_FAIL, EXIT_PASS
 from nvx_ft.gate import recommend
 from nvx_ft.gate.context import Check, Target
@@ -45,8 +45,8 @@ def write_reports(checks: list[Check], target: Target, interp: Interpreter,
     if summary:
         with open(summary, "a", encoding="utf-8") as f:
             f.write(md + "\n")
-    suites.write_junit(report_dir / "gate.junit.xml",
-                       [suites.junit_testsuite(c.suite or _as_suite_result(c)) for c in checks])
+    junit.write_junit(report_dir / "gate.junit.xml",
+                       [junit.junit_testsuite(c.suite or _as_suite_result(c)) for c in checks])
     return data
 
 

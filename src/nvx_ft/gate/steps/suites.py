@@ -8,7 +8,7 @@ from operator import attrgetter
 from pathlib import Path
 from typing import Callable
 
-from nvx_ft import overlap, suites
+from nvx_ft import junit, overlap, suites
 from nvx_ft.gate.context import Budgets, Check, GateContext
 
 # Reproducible runs: Hypothesis' ci profile, the suite's own test order.
@@ -87,7 +87,7 @@ def fill_check(check: Check, result: suites.SuiteResult) -> None:
                          + result.summary())
     if result.failures:
         nodeid, message = result.failures[0]
-        check.summary += f"; first: {nodeid}: {suites.headline(message)}"
+        check.summary += f"; first: {nodeid}: {junit.headline(message)}"
     elif result.reason and result.status != "not-run":
         check.summary += f"; {result.reason}"
 
