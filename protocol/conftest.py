@@ -112,6 +112,8 @@ def protocol_invariants(request, protocol_intensity):
     gil = invariants.gil_problem()
     if gil:
         problems.append(gil)
+    # checked after a passed, skipped or inconclusive run: only a run that failed a check
+    # already reports something more specific (and may leave its peers half-closed)
     if problems and not getattr(request.node, "rep_call_failed", lambda: False)():
         pytest.fail("invariants broken after the run:\n  - " + "\n  - ".join(problems),
                     pytrace=False)
@@ -131,8 +133,9 @@ def server_overlap(request, protocol_intensity):
     autobahn server threads reached (``nvx_ft.protocol.concurrency``); reported in the
     summary and, after a body that passed, concluded (inconclusive: failed or warned)."""
     def start(server_threads: int, need=concurrency.TRAFFIC_NEED) -> concurrency.ServerOverlap:
-        run = concurrency.ServerOverlap(request.node.nodeid, server_threads, need,
-                                        protocol_intensity.budget)
+        budget = overlap.overlap_budget(request.config.getoption("--nvx-overlap-budget"),
+                                        protocol_intensity.overlap_budget)
+        run = concurrency.ServerOverlap(request.node.nodeid, server_threads, need, budget)
         request.node.nvx_server_overlap = run
         return run
     return start
@@ -141,7 +144,8 @@ def server_overlap(request, protocol_intensity):
 @pytest.hookimpl(wrapper=True)
 def pytest_pyfunc_call(pyfuncitem):
     """A multi-thread run whose server threads did not reach the overlap it needs is
-    inconclusive - failed or loudly warned (``--nvx-inconclusive``), never passed."""
+    inconclusive - failed or skipped with the reason (``--nvx-inconclusive``), never
+    passed."""
     try:
         result = yield
     finally:
@@ -150,18 +154,17 @@ def pytest_pyfunc_call(pyfuncitem):
             run.finish()
             pyfuncitem.user_properties.append(("nvx_protocol_overlap", run.as_dict()))
     if run is not None:
-        try:
-            run.conclude(overlap.inconclusive_mode(
-                pyfuncitem.config.getoption("--nvx-inconclusive", None)))
-        except overlap.Inconclusive as exc:
-            pytest.fail(str(exc), pytrace=False)
+        run.conclude(overlap.inconclusive_mode(
+            pyfuncitem.config.getoption("--nvx-inconclusive", None)))
     return result
 
 
 def outcome(rep, run: dict | None) -> str:
-    """PASSED, FAILED (a check failed) or INCONCLUSIVE (failed or warned: never a pass)."""
+    """PASSED, FAILED (a check failed) or INCONCLUSIVE (failed or skipped: never a pass)."""
+    if overlap.report_inconclusive(rep):
+        return "INCONCLUSIVE"
     if rep.failed:
-        return "INCONCLUSIVE" if overlap.failed_inconclusive(rep) else "FAILED"
+        return "FAILED"
     if run is not None and run["verdict"] == "inconclusive":
         return "INCONCLUSIVE"
     return rep.outcome.upper()
@@ -203,5 +206,5 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
 def pytest_runtest_makereport(item, call):
     report = yield
     if call.when == "call":
-        item.rep_call_failed = lambda: report.failed
+        item.rep_call_failed = lambda: report.failed and not overlap.failed_inconclusive(report)
     return report

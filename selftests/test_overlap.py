@@ -4,6 +4,7 @@ The sweep is checked on intervals whose times the test sets itself (a fake clock
 the expected figures are exact; the rounds with real threads.
 """
 
+import os
 import threading
 import time
 
@@ -132,25 +133,80 @@ def test_inconclusive_fails_or_warns_and_never_passes(capsys):
                                                    r".*3 of 100 interleaved calls"):
         overlap.enforce(thin, need, "the check", "fail")
     with pytest.warns(overlap.InconclusiveWarning, match="^INCONCLUSIVE:"):
-        assert overlap.enforce(thin, need, "the check", "warn") == "inconclusive"
+        assert overlap.enforce(thin, need, "the check", "skip") == "inconclusive"
     assert "*** nvx-ft INCONCLUSIVE:" in capsys.readouterr().err
     assert overlap.enforce(report_with(True, 100, 0.0), need, "x", "fail") == "conclusive"
     assert overlap.verdict(thin, None) == "conclusive"  # no need stated: nothing to miss
 
 
 @pytest.mark.parametrize("env, mode", [
-    ({}, "warn"),
-    ({"CI": "true"}, "warn"),  # plain CI: see stress/README.md, "Inconclusive"
+    ({}, "skip"),
+    ({"CI": "true"}, "skip"),  # plain CI: see stress/README.md, "Inconclusive"
     ({"CI": "true", "NVX_FT_REQUIRE": "3.14t"}, "fail"),
-    ({"NVX_FT_REQUIRE": "3.14t"}, "warn"),
+    ({"NVX_FT_REQUIRE": "3.14t"}, "skip"),
     ({"NVX_FT_GATE": "1"}, "fail"),
-    ({"NVX_FT_GATE": "0", "CI": "false"}, "warn"),
+    ({"NVX_FT_GATE": "0", "CI": "false"}, "skip"),
 ])
 def test_inconclusive_mode_from_the_environment(env, mode):
     assert overlap.inconclusive_mode(None, env) == mode
-    assert overlap.inconclusive_mode("warn", {"NVX_FT_GATE": "1"}) == "warn"  # option wins
+    assert overlap.inconclusive_mode("skip", {"NVX_FT_GATE": "1"}) == "skip"  # option wins
+    assert overlap.inconclusive_mode("warn", env) == "skip"  # skip's old name
     with pytest.raises(ValueError):
         overlap.inconclusive_mode("pass", env)
+
+
+def test_one_usable_cpu_makes_a_parallel_need_unreachable_not_a_longer_wait():
+    need = Need(interleaved_calls=10, parallel_seconds=0.1)
+    one = Machine(cpus=1, cpu_count=2, load=0.0, gil_enabled=False, free_threaded_build=True)
+    two = Machine(cpus=2, cpu_count=2, load=0.0, gil_enabled=False, free_threaded_build=True)
+    gil_one = Machine(cpus=1, cpu_count=2, load=0.0, gil_enabled=True, free_threaded_build=False)
+    assert need.unreachable(one) and not need.unreachable(two)
+    assert not need.unreachable(gil_one)  # a GIL build needs interleaving only: reachable
+    report = overlap.OverlapReport("calls", 4, 100, 1.0, 0.5, 50, 40, 4, 1.0, 0.0, one)
+    assert overlap.UNREACHABLE in "; ".join(need.missing(report))
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="needs sched_setaffinity")
+def test_pinned_to_one_cpu_the_hammer_stops_after_one_round_where_parallel_time_is_needed():
+    """Pinned (this thread, so the hammer's threads too), a free-threaded run that needs
+    parallel time ends after its first round; a GIL build (interleaving only) and an
+    unpinned run go on for further rounds (the need below is never met)."""
+    def run():
+        return run_threaded(lambda t, i: None, 2, iterations=1, need=Need(10**9, 10.0),
+                            overlap_budget=0.3, record="iterations")
+    before = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {min(before)})
+    try:
+        pinned = run()
+    finally:
+        os.sched_setaffinity(0, before)
+    assert pinned.overlap.machine.cpus == 1
+    if pinned.overlap.machine.gil_enabled:
+        assert pinned.rounds > 1
+    else:
+        assert pinned.rounds == 1 and pinned.verdict == "inconclusive"
+    if len(before) > 1:
+        assert run().rounds > 1
+
+
+def test_margin_is_the_figure_closest_to_its_need():
+    need = Need(interleaved_calls=100, parallel_seconds=0.1)
+    ratio, figure = need.margin(report_with(gil=False, interleaved=400, parallel=0.103))
+    assert ratio == pytest.approx(1.03) and "0.103s of 0.1s parallel" in figure
+    ratio, figure = need.margin(report_with(gil=True, interleaved=50, parallel=0.0))
+    assert ratio == pytest.approx(0.5) and "50 of 100 interleaved" in figure
+    assert Need().margin(report_with(gil=False, interleaved=1, parallel=0.0))[0] == float("inf")
+
+
+@pytest.mark.parametrize("text, inconclusive", [
+    ("INCONCLUSIVE: x did not reach", True),
+    ("Skipped: INCONCLUSIVE: x did not reach", True),
+    ("  INCONCLUSIVE: indented", True),
+    ("assert 1 == 2 (INCONCLUSIVE: quoted)", False),
+    ("Skipped: not applicable on a GIL build", False),
+])
+def test_inconclusive_messages_are_told_from_others(text, inconclusive):
+    assert overlap.is_inconclusive_message(text) is inconclusive
 
 
 def test_current_is_the_runs_recorder_inside_a_worker_and_a_no_op_outside():

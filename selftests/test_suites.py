@@ -9,6 +9,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
+from nvx_ft import suites
 from nvx_ft.suites import run_suite
 
 # The synthetic suites need none of the installed plugins; leaving them out keeps each
@@ -177,3 +178,64 @@ def test_tests_deselected_by_marker_are_not_counted_as_not_run(suite, tmp_path):
         *ISOLATED, "-m", "not slow", "-W", "ignore::pytest.PytestUnknownMarkWarning"])
     assert res.status == "passed", res.reason
     assert res.counts["passed"] == 1 and res.counts["not_run"] == 0
+
+
+INCONCLUSIVE_SUITE = '''
+import pytest
+
+def test_conclusive():
+    pass
+
+def test_skipped_as_inconclusive():
+    pytest.skip("INCONCLUSIVE: the check did not reach the overlap it needs")
+
+def test_failed_as_inconclusive():
+    pytest.fail("INCONCLUSIVE: the check did not reach the overlap it needs", pytrace=False)
+
+def test_plainly_skipped():
+    pytest.skip("not applicable here")
+'''
+
+
+def test_an_inconclusive_race_check_is_neither_passed_nor_failed(suite, tmp_path):
+    """Skipped or failed with ``INCONCLUSIVE: ...``: the outcome ``inconclusive``, the
+    suite ``inconclusive`` (not passed), JUnit ``skipped`` with type inconclusive."""
+    junit = tmp_path / "junit.xml"
+    res = run_suite(sys.executable, suite(INCONCLUSIVE_SUITE), timeout=120, junit=junit,
+                    extra_args=ISOLATED)
+    outcomes = {t.nodeid.split("::")[-1]: t.outcome for t in res.tests}
+    assert outcomes == {"test_conclusive": "passed", "test_skipped_as_inconclusive":
+                        "inconclusive", "test_failed_as_inconclusive": "inconclusive",
+                        "test_plainly_skipped": "skipped"}
+    assert res.status == "inconclusive" and res.counts["inconclusive"] == 2
+    assert not res.failures
+    cases = {c.get("name"): c for c in ET.parse(junit).iter("testcase")}
+    skipped = cases["test_skipped_as_inconclusive"].find("skipped")
+    assert skipped is not None and skipped.get("type") == "inconclusive"
+    assert skipped.get("message").startswith("INCONCLUSIVE:")
+
+
+def test_a_suite_that_skipped_everything_is_not_run(suite):
+    res = run_suite(sys.executable, suite("import pytest\n\ndef test_a():\n    pytest.skip('x')\n"
+                                          "\ndef test_b():\n    pytest.skip('y')\n"),
+                    timeout=120, extra_args=ISOLATED)
+    assert res.status == "not-run" and "every test was skipped (2)" in res.reason
+
+
+def test_a_rerun_replaces_the_inconclusive_outcomes_it_ran_again(suite, tmp_path):
+    """The gate reruns inconclusive checks alone (``select``); the merged result has
+    the rerun's outcomes in their place and the first run's others."""
+    path = suite(INCONCLUSIVE_SUITE.replace(
+        'pytest.skip("INCONCLUSIVE', 'import os\n    if os.environ.get("AGAIN"): return\n'
+        '    pytest.skip("INCONCLUSIVE'))
+    first = run_suite(sys.executable, path, timeout=120, extra_args=ISOLATED, cwd=tmp_path)
+    again = run_suite(sys.executable, path, timeout=120, extra_args=ISOLATED, cwd=tmp_path,
+                      env={**__import__("os").environ, "AGAIN": "1"},
+                      select=["suite/test_x.py::test_skipped_as_inconclusive"])
+    assert [t.outcome for t in again.tests] == ["passed"]
+    merged = suites.merge_rerun(first, again)
+    outcomes = {t.nodeid.split("::")[-1]: t.outcome for t in merged.tests}
+    assert outcomes["test_skipped_as_inconclusive"] == "passed"
+    assert outcomes["test_failed_as_inconclusive"] == "inconclusive"
+    assert merged.status == "inconclusive" and merged.counts["passed"] == 2
+    assert len(merged.output) == len(first.output) + len(again.output)

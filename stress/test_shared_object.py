@@ -68,7 +68,7 @@ def test_shared_object_without_lock_is_memory_safe(hammer, nvx_target, pytestcon
     cmd = [sys.executable, "-X", "faulthandler", str(PROBE), "--threads", str(threads),
            "--iterations", str(iterations), "--need-interleaved", str(need.interleaved_calls),
            "--need-parallel", str(need.parallel_seconds),
-           "--budget", str(hammer.intensity.budget / 4)] + (["--target", spec] if spec else [])
+           "--budget", str(hammer.budget / 4)] + (["--target", spec] if spec else [])
     proc = subprocess.run(cmd, capture_output=True, text=True,
                           timeout=hammer.intensity.hang_timeout * 4)
     assert proc.returncode == 0, (

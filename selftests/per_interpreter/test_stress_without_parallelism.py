@@ -21,8 +21,10 @@ from __future__ import annotations
 import os
 import re
 import subprocess
+import sysconfig
 import sys
 import time
+import xml.etree.ElementTree as ET
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
@@ -124,3 +126,35 @@ def _tally(outcomes: dict[str, str]) -> str:
     for o in outcomes.values():
         counts[o] = counts.get(o, 0) + 1
     return ", ".join(f"{n} {k}" for k, n in sorted(counts.items()))
+
+
+@pytest.mark.skipif(not sysconfig.get_config_var("Py_GIL_DISABLED"),
+                    reason="needs a free-threaded build: pinned, its parallel need is sure "
+                           "to be missed (a GIL build's interleaving may be met on one CPU)")
+def test_plain_pytest_stress_reports_an_inconclusive_check_as_not_passed(tmp_path):
+    """Plain ``pytest stress`` (no mode given, not CI, not the gate), pinned to one CPU:
+    every race check of the per-thread scenario is inconclusive - pytest's own summary
+    counts it skipped with the reason ``INCONCLUSIVE: ...``, JUnit too, never passed -
+    and it says so at once (one CPU usable) instead of spending its overlap budget."""
+    junit = tmp_path / "junit.xml"
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("CI", "NVX_FT_REQUIRE", "NVX_FT_GATE", "NVX_FT_OVERLAP_BUDGET",
+                        "PYTEST_ADDOPTS")}
+    cmd = [sys.executable, "-m", "pytest", "stress/test_per_thread_objects.py",
+           f"--nvx-target={CLEAN}", f"--nvx-seed={SEED}", "-p", "no:cacheprovider",
+           "-p", "no:randomly", "-rA", f"--junitxml={junit}", "--rootdir", str(ROOT)]
+    out = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, timeout=CHILD_TIMEOUT,
+                         env={**env, "COLUMNS": "4000"}, preexec_fn=_pin_to_one_cpu)
+    text = out.stdout + out.stderr
+    assert out.returncode == 0, text[-6000:]  # skipped: the run itself is not failed
+    summary = text.strip().splitlines()[-1]
+    assert re.search(r"\d+ skipped", summary) and "passed" not in summary, summary
+    skipped = re.findall(r"^SKIPPED \[\d+\] \S+: (.*)$", text, re.M)
+    assert skipped and all(s.startswith("INCONCLUSIVE:") for s in skipped), text[-6000:]
+    assert all("1 CPU usable: cannot be met on this machine" in s for s in skipped)
+    assert "race checks:" in text and "INCONCLUSIVE" in text
+    cases = list(ET.parse(junit).iter("testcase"))
+    assert cases and all(c.find("skipped") is not None for c in cases)
+    # one round each, not the 4 s budget: the rounds' lines in the summary say "1 round(s)"
+    assert re.findall(r"(\d+) round\(s\)", text) and set(
+        re.findall(r"(\d+) round\(s\)", text)) == {"1"}, text[-4000:]

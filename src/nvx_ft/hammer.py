@@ -256,6 +256,8 @@ def run_threaded(
       by time and twice as long as the last (iteration numbers go on), until the rounds
       took ``overlap_budget`` seconds; ``between_rounds(run_so_far)`` runs before each
       further round (it may raise, e.g. to fail early on a wrong answer found so far).
+      A need no run here can meet (parallel time with one usable CPU) ends the run
+      after its first round: inconclusive at once, not after the budget.
 
     The first exception in any thread stops the others at their next iteration and is
     re-raised here with a note: thread index and count, iteration, other failures.
@@ -276,7 +278,8 @@ def run_threaded(
         _raise_first_error(st)
         run = ThreadedRun(threads, st.results, list(st.done), sum(r.wall_seconds for r in reports),
                           overlap_mod.merge(reports), need, len(reports))
-        if need is None or need.met(run.overlap) or run.wall_seconds >= overlap_budget:
+        if (need is None or need.met(run.overlap) or run.wall_seconds >= overlap_budget
+                or need.unreachable(run.overlap.machine)):  # one CPU: more time is no help
             return run
         if between_rounds is not None:
             between_rounds(run)

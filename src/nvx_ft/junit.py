@@ -23,7 +23,8 @@ def junit_testsuite(result) -> ET.Element:
     suite = ET.Element("testsuite", name=result.name, tests=str(len(result.tests) + c.get("not_run", 0)),
                        failures=str(c.get("failed", 0) + c.get("xpassed", 0)),
                        errors=str(c.get("error", 0) + c.get("crashed", 0) + c.get("timeout", 0)),
-                       skipped=str(c.get("skipped", 0) + c.get("xfailed", 0) + c.get("not_run", 0)),
+                       skipped=str(c.get("skipped", 0) + c.get("xfailed", 0) + c.get("not_run", 0)
+                                   + c.get("inconclusive", 0)),
                        time=f"{result.duration:.3f}")
     props = ET.SubElement(suite, "properties")
     ET.SubElement(props, "property", name="status", value=result.status)
@@ -40,6 +41,10 @@ def junit_testsuite(result) -> ET.Element:
             ET.SubElement(case, "error", message=first, type=o.outcome).text = o.message
         elif o.outcome in ("skipped", "xfailed"):
             ET.SubElement(case, "skipped", message=first)
+        elif o.outcome == "inconclusive":  # not passed, not failed: JUnit's "skipped"
+            message = o.message.strip().removeprefix("Skipped: ")
+            ET.SubElement(case, "skipped", message=message.splitlines()[0][:300],
+                          type="inconclusive").text = message
     if result.status == "not-run" and not result.tests:
         case = ET.SubElement(suite, "testcase", classname=result.name, name="not-run")
         ET.SubElement(case, "skipped", message=f"NOT RUN: {result.reason}")

@@ -54,9 +54,18 @@ _cpu_clock = time.thread_time_ns
 
 #: env vars that decide what an inconclusive check does (see :func:`inconclusive_mode`)
 GATE_ENV, REQUIRE_ENV, CI_ENV = "NVX_FT_GATE", "NVX_FT_REQUIRE", "CI"
-MODES = ("fail", "warn")
-#: what every inconclusive check's message starts with (pytest prefixes the class name)
+#: ``fail``: the test fails ``INCONCLUSIVE: ...``; ``skip``: it is skipped with that reason
+#: (pytest's own "not passed, not failed"). ``warn`` is ``skip``'s old name.
+MODES = ("fail", "skip")
+ALIASES = {"warn": "skip"}
+#: what every inconclusive check's message (failure or skip reason) starts with
 INCONCLUSIVE = "INCONCLUSIVE:"
+#: in the message of a need no run on this machine can meet (one usable CPU): the gate
+#: does not rerun such a check with more time
+UNREACHABLE = "cannot be met on this machine"
+#: seconds of further rounds a race check may take to reach its need, from the command
+#: line (``--nvx-overlap-budget``) or, for children started by older entry points, here
+OVERLAP_BUDGET_ENV = "NVX_FT_OVERLAP_BUDGET"
 
 
 class Inconclusive(AssertionError):
@@ -64,7 +73,16 @@ class Inconclusive(AssertionError):
 
 
 class InconclusiveWarning(UserWarning):
-    """The same, in a local run that only warns."""
+    """The warning an inconclusive check also gives where it is skipped."""
+
+
+def overlap_budget(option: float | None, default: float, environ=None) -> float:
+    """Seconds of further rounds a race check may spend reaching its need: the
+    command-line option, else ``$NVX_FT_OVERLAP_BUDGET``, else the intensity's default."""
+    if option is not None:
+        return float(option)
+    env = (os.environ if environ is None else environ).get(OVERLAP_BUDGET_ENV, "").strip()
+    return float(env) if env else default
 
 
 def gil_enabled() -> bool:
@@ -315,29 +333,56 @@ class Need:
     parallel_seconds: float = 0.0
     why: str = ""
 
+    def requires_parallel(self, machine: Machine) -> bool:
+        return bool(self.parallel_seconds) and not machine.gil_enabled
+
+    def unreachable(self, machine: Machine) -> bool:
+        """No run on ``machine`` can meet this need: it asks for threads running in
+        parallel and the process may use one CPU only (time-slicing gives exactly 0)."""
+        return self.requires_parallel(machine) and machine.cpus < 2
+
     def missing(self, report: OverlapReport) -> list[str]:
         """What ``report`` lacks, in words; empty when the need is met."""
         out = []
         if report.interleaved_calls < self.interleaved_calls:
             out.append(f"{report.interleaved_calls} of {self.interleaved_calls} interleaved "
                        f"{report.unit}")
-        if self.parallel_seconds and not report.machine.gil_enabled:
+        if self.requires_parallel(report.machine):
             got = report.parallel_seconds
             if got is None or got < self.parallel_seconds:
                 out.append(f"{0.0 if got is None else got:.3f}s of {self.parallel_seconds:g}s "
-                           f"of threads running in parallel")
+                           f"of threads running in parallel"
+                           + (f" ({report.machine.cpus} CPU usable: {UNREACHABLE})"
+                              if self.unreachable(report.machine) else ""))
         return out
 
     def met(self, report: OverlapReport) -> bool:
         return not self.missing(report)
 
+    def margin(self, report: OverlapReport) -> tuple[float, str]:
+        """How far above this need ``report`` got: the smallest ratio reached / needed
+        over the figures required on its build (1.0 = just met, below 1 = missed), and
+        which figure it was. ``(inf, "")`` for a need of nothing."""
+        ratios = []
+        if self.interleaved_calls:
+            ratios.append((report.interleaved_calls / self.interleaved_calls,
+                           f"{report.interleaved_calls} of {self.interleaved_calls} "
+                           f"interleaved {report.unit}"))
+        if self.requires_parallel(report.machine):
+            got = report.parallel_seconds or 0.0
+            ratios.append((got / self.parallel_seconds,
+                           f"{got:.3f}s of {self.parallel_seconds:g}s parallel"))
+        return min(ratios, default=(float("inf"), ""))
+
 
 def inconclusive_mode(option: str | None = None, environ=None) -> str:
-    """``fail`` or ``warn``: the option if given; else fail under the gate
+    """``fail`` or ``skip``: the option if given; else fail under the gate
     (``NVX_FT_GATE=1``) or in CI with required interpreters (``CI=true`` and
-    ``NVX_FT_REQUIRE`` set, the nightly); else warn (a plain local run, and plain
-    ``CI=true``: stress/README.md, "Inconclusive", explains why)."""
+    ``NVX_FT_REQUIRE`` set, the nightly); else skip (a plain local run, and plain
+    ``CI=true``: stress/README.md, "Inconclusive", explains why). Either way the check
+    is not a pass."""
     if option:
+        option = ALIASES.get(option, option)
         if option not in MODES:
             raise ValueError(f"inconclusive mode must be one of {MODES}, not {option!r}")
         return option
@@ -346,7 +391,7 @@ def inconclusive_mode(option: str | None = None, environ=None) -> str:
         return "fail"
     if env.get(CI_ENV, "").lower() in ("true", "1") and env.get(REQUIRE_ENV, "").strip():
         return "fail"
-    return "warn"
+    return "skip"
 
 
 def verdict(report: OverlapReport, need: Need | None) -> str:
@@ -368,10 +413,39 @@ def only_inconclusive(failure_messages: list[str]) -> bool:
     return bool(failure_messages) and all(INCONCLUSIVE in m for m in failure_messages)
 
 
+def is_inconclusive_message(text: str) -> bool:
+    """Is this failure message or skip reason an inconclusive race check's? (pytest
+    prefixes a skip reason with ``Skipped: ``.)"""
+    text = text.lstrip()
+    return text.removeprefix("Skipped: ").lstrip().startswith(INCONCLUSIVE)
+
+
 def failed_inconclusive(rep) -> bool:
     """Did this failed pytest report fail as an inconclusive race check (not a check)?"""
     text = str(getattr(rep, "longreprtext", "") or rep.longrepr or "")
-    return text.lstrip().startswith(INCONCLUSIVE)
+    return is_inconclusive_message(text)
+
+
+def report_inconclusive(rep) -> bool:
+    """Is this pytest report an inconclusive race check's, failed (mode ``fail``) or
+    skipped (mode ``skip``)?"""
+    if rep.failed:
+        return failed_inconclusive(rep)
+    if rep.skipped and isinstance(rep.longrepr, tuple) and not hasattr(rep, "wasxfail"):
+        return is_inconclusive_message(str(rep.longrepr[2]))
+    return False
+
+
+def conclude(text: str, mode: str) -> None:
+    """End a test whose race check was inconclusive: fail it (``fail``) or skip it with
+    the reason (``skip``, plus an :class:`InconclusiveWarning`). Never returns: the
+    test is not a pass either way."""
+    import pytest  # only pytest-run code concludes; the recorder itself needs no pytest
+
+    if mode == "fail":
+        pytest.fail(text, pytrace=False)
+    warnings.warn(InconclusiveWarning(text), stacklevel=3)
+    pytest.skip(text)
 
 
 def outcome_counts_lines(counts: dict[str, int], runs: str, readme: str
@@ -390,8 +464,8 @@ def outcome_counts_lines(counts: dict[str, int], runs: str, readme: str
 
 
 def enforce(report: OverlapReport, need: Need | None, what: str, mode: str) -> str:
-    """Raise :class:`Inconclusive` (mode ``fail``) or warn loudly (``warn``) when
-    ``report`` misses ``need``; return the verdict."""
+    """Raise :class:`Inconclusive` (mode ``fail``) or warn loudly (``skip``: the caller
+    skips the test) when ``report`` misses ``need``; return the verdict."""
     v = verdict(report, need)
     if v == "inconclusive":
         text = message(report, need, what)

@@ -7,8 +7,9 @@
 * ``--nvx-intensity`` (or ``$NVX_FT_INTENSITY``): ``default`` or ``nightly``, for stress.
 * ``--nvx-seed`` (or ``$NVX_FT_SEED``): the one seed every thread's randomness derives
   from; printed in the header and in every failure's reproduce command.
-* ``--nvx-inconclusive=fail|warn``: what a race check that did not reach its overlap
-  does (``nvx_ft.overlap``); never a pass.
+* ``--nvx-inconclusive=fail|skip``: what a race check that did not reach its overlap
+  does (``nvx_ft.overlap``): fails, or is skipped with the reason ``INCONCLUSIVE: ...``;
+  never a pass. ``--nvx-overlap-budget=SECONDS``: how long it may try to reach it.
 * ``--nvx-test-timeout=SECONDS`` (or ``$NVX_FT_TEST_TIMEOUT``; default 300, 1200 at
   nightly intensity, 0 off): every test is bounded - a hang fails it with every thread's
   stack (``nvx_ft.hang_bound``: pytest-timeout, plus a watchdog for code stuck in C).
@@ -26,7 +27,7 @@ import sys
 import pytest
 from hypothesis import HealthCheck, Verbosity, settings
 
-from nvx_ft import hang_bound
+from nvx_ft import hang_bound, overlap
 from nvx_ft import target as target_mod
 
 PROFILES = {
@@ -59,10 +60,16 @@ def pytest_addoption(parser):
                     choices=INTENSITIES, help="stress intensity (default: default)")
     group.addoption("--nvx-seed", type=int, default=None,
                     help="seed for per-thread randomness (default: $NVX_FT_SEED or random)")
-    group.addoption("--nvx-inconclusive", default=None, choices=("fail", "warn"),
-                    help="a race check that did not reach its overlap: fail, or warn loudly "
-                         "(default: fail under the gate, NVX_FT_GATE=1, and in CI with "
-                         "NVX_FT_REQUIRE set; warn otherwise; nvx_ft.overlap.inconclusive_mode)")
+    group.addoption("--nvx-inconclusive", default=None,
+                    choices=(*overlap.MODES, *overlap.ALIASES),
+                    help="a race check that did not reach its overlap: fail it, or skip it "
+                         "with the reason INCONCLUSIVE: ... (warn: the old name of skip; "
+                         "default: fail under the gate, NVX_FT_GATE=1, and in CI with "
+                         "NVX_FT_REQUIRE set; skip otherwise; never a pass)")
+    group.addoption("--nvx-overlap-budget", type=float, default=None, metavar="SECONDS",
+                    help="seconds of further rounds a race check may take to reach the "
+                         "overlap it needs (default: by --nvx-intensity, or "
+                         "$NVX_FT_OVERLAP_BUDGET)")
     hang_bound.add_option(group)
 
 

@@ -11,12 +11,9 @@ from __future__ import annotations
 import faulthandler
 import sys
 import threading
-import warnings
 from contextlib import contextmanager
 from dataclasses import asdict
 from typing import Callable, Iterator
-
-import pytest
 
 from nvx_ft import hammer as hammer_mod
 from nvx_ft import overlap as overlap_mod
@@ -55,6 +52,13 @@ class Hammer:
         return hammer_mod.rng(self.seed, self.label, thread_index)
 
     @property
+    def budget(self) -> float:
+        """Seconds of further rounds a run may take to reach its need."""
+        return overlap_mod.overlap_budget(
+            self.request.config.getoption("--nvx-overlap-budget", None),
+            self.intensity.overlap_budget)
+
+    @property
     def reproduce(self) -> str:
         return reproduce_command(self.request.config, self.request.node.nodeid)
 
@@ -64,7 +68,7 @@ class Hammer:
         """``run_threaded`` with the scenario's ``need``; ``streams()`` (all the
         streams so far) are verified after every round that is not the last."""
         kw.setdefault("timeout", self.intensity.hang_timeout)
-        kw.setdefault("overlap_budget", min(self.intensity.budget, kw["timeout"] / 2))
+        kw.setdefault("overlap_budget", min(self.budget, kw["timeout"] / 2))
         so_far: list[hammer_mod.ThreadedRun] = []  # the rounds before a race was caught
 
         def between_rounds(run: hammer_mod.ThreadedRun) -> None:
@@ -118,12 +122,11 @@ class Hammer:
 
     def conclude(self, mode: str) -> None:
         """After a test body that passed: an inconclusive run fails it (``fail``) or
-        warns loudly (``warn``) - it is never reported as a plain pass."""
-        for what, report, need in self.inconclusive:
-            text = overlap_mod.message(report, need, what)
-            if mode == "fail":
-                pytest.fail(text, pytrace=False)
-            warnings.warn(overlap_mod.InconclusiveWarning(text), stacklevel=2)
+        skips it with the reason (``skip``) - it is never reported as a pass."""
+        if self.inconclusive:
+            texts = [overlap_mod.message(report, need, what)
+                     for what, report, need in self.inconclusive]
+            overlap_mod.conclude("\n".join(texts), mode)
 
 
 def inconclusive_mode(config) -> str:
@@ -170,8 +173,10 @@ def _rows(terminalreporter) -> list[tuple]:
 
 def outcome(rep, runs: list[dict]) -> str:
     """``passed``, ``killed`` (a check failed), or ``INCONCLUSIVE`` (never a pass)."""
+    if overlap_mod.report_inconclusive(rep):
+        return "INCONCLUSIVE"
     if rep.failed:
-        return "INCONCLUSIVE" if overlap_mod.failed_inconclusive(rep) else "killed"
+        return "killed"
     if any(r.get("verdict") == "inconclusive" for r in runs):
         return "INCONCLUSIVE"
     return "passed" if rep.passed else rep.outcome

@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 from nvx_ft.hammer import cpu_count
-
-#: seconds a run may go on in further rounds to reach its overlap (overrides the intensity's)
-OVERLAP_BUDGET_ENV = "NVX_FT_OVERLAP_BUDGET"
 
 
 @dataclass(frozen=True)
@@ -28,12 +24,6 @@ class Intensity:
     #: seconds from a run's start during which further rounds may run until the overlap
     #: its scenario needs is reached (nvx_ft.overlap.Need); then it is inconclusive
     overlap_budget: float = 4.0
-
-    @property
-    def budget(self) -> float:
-        """The overlap budget, or ``$NVX_FT_OVERLAP_BUDGET`` seconds when set."""
-        env = os.environ.get(OVERLAP_BUDGET_ENV, "").strip()
-        return float(env) if env else self.overlap_budget
 
 
 _CPUS = cpu_count()

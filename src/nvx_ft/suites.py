@@ -2,7 +2,7 @@
 
     result = run_suite(python, "tests", timeout=600, extra_args=["--hypothesis-profile=ci"],
                        junit="reports/tests.junit.xml")
-    result.status    # passed | failed | crashed | timeout | not-run
+    result.status    # passed | failed | crashed | timeout | inconclusive | not-run
     result.failures  # [(nodeid, message)], crashes and hangs included, each with a stack
 
 Why a subprocess: a segfault or an endless loop inside NVX must become a *named failed
@@ -40,9 +40,18 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
 
-STATUSES = ("passed", "failed", "crashed", "timeout", "not-run")
-OUTCOMES = ("passed", "failed", "error", "skipped", "xfailed", "xpassed", "crashed",
-            "timeout")
+STATUSES = ("passed", "failed", "crashed", "timeout", "inconclusive", "not-run")
+#: ``inconclusive``: a race check that did not reach the overlap it needs (skipped or
+#: failed with ``INCONCLUSIVE: ...``, nvx_ft.overlap) - neither a pass nor a failure
+OUTCOMES = ("passed", "failed", "error", "skipped", "xfailed", "xpassed", "inconclusive",
+            "crashed", "timeout")
+#: outcomes of a test that ran to a result (a skip is not one)
+RAN = ("passed", "failed", "error", "xfailed", "xpassed", "inconclusive", "crashed",
+       "timeout")
+#: user_properties of stress/ and protocol/ tests that carry a race check's need and
+#: the overlap it reached; passed on in the events (``TestOutcome.races``)
+RACE_PROPERTIES = ("nvx_hammer", "nvx_protocol_overlap")
+_INCONCLUSIVE_RE = re.compile(r"^(?:E\s+)?(?:Skipped: |[\w.]*Inconclusive: )?INCONCLUSIVE:", re.M)
 PLUGIN_NAME = "_nvx_ft_suite_plugin"
 _EVENTS_ENV = "NVX_FT_SUITE_EVENTS"
 _SKIP_ENV = "NVX_FT_SUITE_SKIP"
@@ -57,6 +66,13 @@ class TestOutcome:
     outcome: str  # one of OUTCOMES
     duration: float = 0.0
     message: str = ""
+    #: per race run of the test: {"need", "overlap", "verdict"} (RACE_PROPERTIES)
+    races: list[dict] = field(default_factory=list)
+
+
+def is_inconclusive(message: str) -> bool:
+    """Is this failure message or skip reason an inconclusive race check's?"""
+    return bool(_INCONCLUSIVE_RE.search(message[:2000]))
 
 
 @dataclass
@@ -98,18 +114,20 @@ def run_suite(
     output_dir: str | os.PathLike | None = None,
     max_restarts: int = 5,
     progress: Callable[[int, int, int, float], None] | None = None,
+    select: Sequence[str] = (),
 ) -> SuiteResult:
     """Run ``python -m pytest suite_path`` contained; never raises for what the suite does.
 
     ``env`` replaces the child's environment (default: ours). ``timeout`` bounds the whole
     suite including restarts; ``test_timeout`` (default: ``timeout``) bounds one test.
     ``progress(done, total, failed, elapsed)`` is called while the suite runs.
+    ``select``: run only these test ids of the suite (relative to ``cwd``), e.g. a rerun.
     """
     suite = Path(suite_path)
     name = name or suite.name
     start = time.monotonic()
     if not suite.exists():
-        return _finish(SuiteResult(name, "not-run", {}, 0.0, [],
+        return with_junit(SuiteResult(name, "not-run", {}, 0.0, [],
                                    reason=f"{suite} does not exist"), junit)
     work = Path(tempfile.mkdtemp(prefix="nvx-ft-suite-"))
     out_dir = Path(output_dir) if output_dir else work
@@ -118,8 +136,8 @@ def run_suite(
     events_path, skip_path = work / "events.jsonl", work / "skip.txt"
     skip_path.write_text("", encoding="utf-8")
     suite_env = _suite_env(env, work, events_path, skip_path, test_timeout or timeout)
-    command = [python, "-m", "pytest", str(suite), "-p", PLUGIN_NAME, "-p", "no:faulthandler",
-               "-p", "no:cacheprovider", "-q", *extra_args]
+    command = [python, "-m", "pytest", *(select or [str(suite)]), "-p", PLUGIN_NAME,
+               "-p", "no:faulthandler", "-p", "no:cacheprovider", "-q", *extra_args]
     result = SuiteResult(name, "passed", {}, 0.0, [], command=command)
     found = _Found()
     deadline = start + timeout
@@ -153,7 +171,7 @@ def run_suite(
     _tally(result, found)
     result.duration = time.monotonic() - start
     shutil.rmtree(work, ignore_errors=True) if output_dir else None
-    return _finish(result, junit)
+    return with_junit(result, junit)
 
 
 def _suite_env(env, work: Path, events_path: Path, skip_path: Path,
@@ -187,8 +205,12 @@ class _Found:
             if ev["event"] == "collected" and not self.collected:
                 self.collected = list(ev["nodeids"])
             elif ev["event"] == "finish":
+                outcome, message = ev["outcome"], ev.get("message", "")
+                if outcome in ("failed", "skipped") and is_inconclusive(message):
+                    outcome = "inconclusive"
                 self.outcomes[ev["nodeid"]] = TestOutcome(
-                    ev["nodeid"], ev["outcome"], ev.get("duration", 0.0), ev.get("message", ""))
+                    ev["nodeid"], outcome, ev.get("duration", 0.0), message,
+                    ev.get("races", []))
             elif ev["event"] == "collect-error":
                 self.collect_errors.append((ev["nodeid"], ev["message"]))
 
@@ -212,6 +234,24 @@ class _Found:
         return running
 
 
+def merge_rerun(first: SuiteResult, rerun: SuiteResult) -> SuiteResult:
+    """``first`` with the outcomes of ``rerun`` (some of its tests run again) in place of
+    the first ones; counts, failures and status recomputed, both runs' outputs kept."""
+    outcomes = {o.nodeid: o for o in first.tests}
+    outcomes.update({o.nodeid: o for o in rerun.tests})
+    collected = [o.nodeid for o in first.tests]
+    found = _Found(collected, outcomes,
+                   collect_errors=[f for f in first.failures if f[0] not in outcomes])
+    merged = SuiteResult(first.name, "passed", {}, first.duration + rerun.duration, [],
+                         command=first.command, attempts=first.attempts + rerun.attempts,
+                         junit=first.junit, output=first.output + rerun.output)
+    merged.reason = first.reason if first.status not in ("passed", "inconclusive") else ""
+    if first.status == "not-run":
+        merged.status = "not-run"
+    _tally(merged, found)
+    return merged
+
+
 def _judge_exit(result: SuiteResult, found: _Found, rc: int, out_file: Path) -> None:
     """pytest finished its session: what its exit code says beyond the outcomes."""
     if rc == 5 and not found.outcomes:
@@ -233,6 +273,7 @@ def _tally(result: SuiteResult, found: _Found) -> None:
     result.failures = ([(o.nodeid, o.message) for o in result.tests
                         if o.outcome in ("failed", "error", "xpassed", "crashed", "timeout")]
                        + found.collect_errors)
+    ran = sum(result.counts[k] for k in RAN)
     if result.status != "not-run":
         if result.counts["crashed"]:
             result.status = "crashed"
@@ -242,6 +283,11 @@ def _tally(result: SuiteResult, found: _Found) -> None:
             result.status = "failed"
         elif not result.tests:
             result.status, result.reason = "not-run", result.reason or "no test ran"
+        elif not ran:  # a suite that skipped everything showed nothing
+            result.status = "not-run"
+            result.reason = f"every test was skipped ({result.counts['skipped']})"
+        elif result.counts["inconclusive"]:
+            result.status = "inconclusive"
     if not_run and not result.reason:
         result.reason = f"{len(not_run)} test(s) not run after the suite was stopped"
 
@@ -319,7 +365,7 @@ def _slug(s: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "-", s).strip("-") or "suite"
 
 
-def _finish(result: SuiteResult, junit) -> SuiteResult:
+def with_junit(result: SuiteResult, junit) -> SuiteResult:
     if junit:
         # here, not at the top: this file also runs as a plugin where nvx_ft is absent
         from nvx_ft.junit import junit_testsuite, write_junit
@@ -383,7 +429,7 @@ if __name__ == PLUGIN_NAME:
 
     def pytest_runtest_logfinish(nodeid, location):
         _arm()
-        outcome, message = "passed", ""
+        outcome, message, races = "passed", "", []
         for rep in _reports.pop(nodeid, []):
             xfail = hasattr(rep, "wasxfail")
             if rep.failed:
@@ -399,9 +445,12 @@ if __name__ == PLUGIN_NAME:
                         message += f"\n{title}: {content}"
             elif rep.skipped and not message and isinstance(rep.longrepr, tuple):
                 message = str(rep.longrepr[2])
+            races += [v for k, v in rep.user_properties if k in RACE_PROPERTIES]
         _emit(event="finish", nodeid=nodeid, outcome=outcome,
               duration=round(time.monotonic() - _started.pop(nodeid, time.monotonic()), 3),
-              message=message[-_MAX_MESSAGE:])
+              # the head: an INCONCLUSIVE message starts there
+              message=message[:_MAX_MESSAGE] if is_inconclusive(message)
+              else message[-_MAX_MESSAGE:], races=races)
 
     def pytest_sessionfinish(session, exitstatus):
         if _TEST_TIMEOUT:

@@ -26,6 +26,10 @@ class Check:
     failures: list[dict] = field(default_factory=list)
     details: list[str] = field(default_factory=list)
     outputs: list[str] = field(default_factory=list)
+    #: race checks only: how far above its need each got (``gate.reruns.margins``)
+    margins: dict = field(default_factory=dict)
+    #: race checks only: the reruns of inconclusive checks with a larger overlap budget
+    reruns: list[dict] = field(default_factory=list)
     suite: suites.SuiteResult | None = field(default=None, repr=False)
 
     def as_dict(self) -> dict:

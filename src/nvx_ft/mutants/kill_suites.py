@@ -93,7 +93,10 @@ class SuiteRun:
     (:class:`nvx_ft.suites.SuiteResult` is the pytest run it is judged from.)"""
 
     suite: str
-    status: str  # passed | failed | crashed | hung | sanitizer | error | not-run
+    #: passed | failed | crashed | hung | sanitizer | inconclusive | error | not-run
+    #: (inconclusive: a race check's threads did not overlap enough - never a kill,
+    #: never a pass)
+    status: str
     seconds: float
     test: str | None = None  # the failing / crashing / hanging test id
     detail: str = ""  # minimal example, faulthandler stack, sanitizer frames
@@ -130,6 +133,9 @@ def classify(res, out: str, sanitizer: str | None) -> tuple[str, str | None, str
             return "sanitizer", first[0], sanitizers.summarize(nvx)
     if res.status == "passed":
         return "passed", None, ""
+    if res.status == "inconclusive":
+        first = next(o for o in res.tests if o.outcome == "inconclusive")
+        return "inconclusive", first.nodeid, first.message[:1500]
     if res.status in ("crashed", "timeout") and first[0]:
         return ("hung" if res.status == "timeout" else "crashed"), first[0], first[1]
     if res.status == "failed" and first[0]:

@@ -189,8 +189,10 @@ def _run_mutant(m: corpus_mod.Mutant, suites: list[Suite], setup: _Setup,
 def _run_rounds(suite: Suite, m: corpus_mod.Mutant, b: build_mod.Build,
                 setup: _Setup) -> SuiteRun:
     """``suite`` against build ``b``, round after round (new seeds) until it kills or
-    its rounds are spent; the time to kill counts every round it took."""
-    spent = 0.0
+    its rounds are spent; the time to kill counts every round it took. Rounds whose race
+    checks were all inconclusive prove nothing: the result is inconclusive only if no
+    round was conclusive."""
+    spent, conclusive = 0.0, False
     for rnd in range(suite.rounds):
         seed = SEED + rnd
         args = [*suite.pytest_args(mutant_kind(m)), *COMMON_ARGS, f"--nvx-seed={seed}",
@@ -203,6 +205,10 @@ def _run_rounds(suite: Suite, m: corpus_mod.Mutant, b: build_mod.Build,
         spent += r.seconds
         r.seconds = round(spent, 2)
         r.rounds = rnd + 1
-        if r.status != "passed":
-            break
+        if r.status not in ("passed", "inconclusive"):
+            return r  # killed, or an error: decided
+        conclusive = conclusive or r.status == "passed"
+    if r.status == "inconclusive" and conclusive:
+        # an earlier round was conclusive and survived; this one only proved nothing
+        r.status, r.test, r.detail = "passed", None, ""
     return r

@@ -15,8 +15,10 @@ def summary(results, suites, mode, label, python, ident, source, wall, missing=(
     suites that ran and what they found, and whether the matrix is OK (the control passes
     everything, every applicable mutant is killed, nothing failed to build or run)."""
     control = next(r for r in results if r.name == corpus_mod.CONTROL)
-    control_ok = bool(control.results) and all(r.status == "passed"
+    # an inconclusive control is no false kill, but shows nothing either: it is named
+    control_ok = bool(control.results) and all(r.status in ("passed", "inconclusive")
                                                for r in control.results.values())
+    control_inconclusive = [s for s, r in control.results.items() if r.status == "inconclusive"]
     applicable = [r for r in results if r.name != corpus_mod.CONTROL and r.applicable]
     survivors = [r.name for r in applicable if not r.killed_by]
     missed = {r.name: [s for s in r.killers if s in r.results and not r.results[s].killed]
@@ -26,6 +28,9 @@ def summary(results, suites, mode, label, python, ident, source, wall, missing=(
     problems = []
     if not control_ok:
         problems.append("control did not pass every suite")
+    notes = [f"control inconclusive in {', '.join(control_inconclusive)}: its threads did "
+             f"not overlap enough to show it clean there (no false kill)"
+             ] if control_inconclusive else []
     if survivors:
         problems.append(f"survivors: {', '.join(survivors)}")
     broken = [r.name for r in results if r.note and r.applicable]
@@ -39,7 +44,8 @@ def summary(results, suites, mode, label, python, ident, source, wall, missing=(
         "suites": [s.name for s in suites], "seed": SEED,
         "corpora": sorted({r.origin for r in results if r.name != corpus_mod.CONTROL},
                           key=lambda o: (o != "built-in", o)),
-        "ok": not problems, "problems": problems, "missed_expectations": missed,
+        "ok": not problems, "problems": problems, "notes": notes,
+        "missed_expectations": missed,
         "median_time_to_kill": round(statistics.median(ttk), 2) if ttk else None,
         "max_time_to_kill": round(max(ttk), 2) if ttk else None,
         "total_seconds": round(wall, 1),
@@ -55,7 +61,7 @@ def _cell(res: dict | None) -> str:
         return "-"
     word = {"passed": "survived", "failed": "KILLED", "crashed": "KILLED (crash)",
             "hung": "KILLED (hang)", "sanitizer": "KILLED (report)",
-            "error": "ERROR"}.get(res["status"], res["status"])
+            "error": "ERROR", "inconclusive": "INCONCLUSIVE"}.get(res["status"], res["status"])
     rounds = f" ({res['rounds']} rounds)" if res.get("rounds", 1) > 1 else ""
     return f"{word} {res['seconds']:.1f}s{rounds}"
 
@@ -83,8 +89,9 @@ def markdown(rep: dict) -> str:
         else:
             cells = [_cell(m["results"].get(s)) for s in suites]
             if m["name"] == "control":
-                ok = all(r["status"] == "passed" for r in m["results"].values())
-                verdict = "clean" if ok else "CONTROL FAILED"
+                statuses = {r["status"] for r in m["results"].values()}
+                verdict = ("clean" if statuses <= {"passed"} else "clean where conclusive"
+                           if statuses <= {"passed", "inconclusive"} else "CONTROL FAILED")
             else:
                 verdict = f"killed in {m['time_to_kill']:.1f}s" if m["killed_by"] else "SURVIVED"
         lines.append(f"| `{m['name']}`{_from(m)} | {m['category']} | " + " | ".join(cells)
@@ -125,4 +132,6 @@ def print_matrix(rep: dict, out=sys.stdout) -> None:
     print(f"median time to kill: {rep['median_time_to_kill']} s (target <= 10 s); "
           f"slowest {rep['max_time_to_kill']} s; total {rep['total_seconds']} s "
           f"(target <= 600 s)", file=out)
+    for note in rep.get("notes", ()):
+        print(f"note: {note}", file=out)
     print("OK" if rep["ok"] else "FAILED: " + "; ".join(rep["problems"]), file=out)

@@ -8,8 +8,9 @@ the server protocol's ``_dataReceived`` - frame parsing, unmasking, UTF-8 valida
 the stress suite uses (stress/README.md, "Overlap"). A run with two or more server
 threads states the overlap it needs (:data:`TRAFFIC_NEED`, protocol/README.md); while
 it is not met the test repeats its traffic in further rounds until they took the
-intensity's overlap budget. A run that still misses it is *inconclusive*: failed or
-loudly warned (``--nvx-inconclusive``), never passed. One server thread has no need:
+intensity's overlap budget (at once when it asks for parallel time and one CPU is
+usable). A run that still misses it is *inconclusive*: failed or skipped with the
+reason (``--nvx-inconclusive``), never passed. One server thread has no need:
 it cannot overlap itself, and what it checks (transcripts, close codes) needs none.
 """
 
@@ -63,7 +64,8 @@ class ServerOverlap:
             yield self._open
             self.spent += time.monotonic() - start
             self.finish()
-            if self.need is None or self.need.met(self.report) or self.spent >= self.budget:
+            if (self.need is None or self.need.met(self.report) or self.spent >= self.budget
+                    or self.need.unreachable(self.report.machine)):  # one CPU: no use
                 return
 
     def finish(self) -> None:
@@ -91,12 +93,13 @@ class ServerOverlap:
                 "overlap": None if report is None else report.as_dict()}
 
     def conclude(self, mode: str) -> None:
-        """After a test body that passed: raise :class:`nvx_ft.overlap.Inconclusive`
-        (``fail``) or warn loudly (``warn``) when the need was not met."""
+        """After a test body that passed: fail the test (``fail``) or skip it with the
+        reason (``skip``) when the need was not met (:func:`nvx_ft.overlap.conclude`)."""
         report = self.report
-        if report is not None:
-            overlap.enforce(report, self.need, f"{self.what} ({len(self.reports)} round(s) "
-                                               f"in {self.spent:.1f}s)", mode)
+        if report is not None and overlap.verdict(report, self.need) == "inconclusive":
+            overlap.conclude(overlap.message(
+                report, self.need, f"{self.what} ({len(self.reports)} round(s) in "
+                                   f"{self.spent:.1f}s)"), mode)
 
 
 def describe(run: dict) -> str:

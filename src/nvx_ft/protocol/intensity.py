@@ -6,12 +6,10 @@ The default keeps ``pytest protocol`` within about 2 minutes on 2 cores on 3.14t
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, replace
 
 from nvx_ft.hammer import cpu_count
 from nvx_ft.protocol.traffic import Volume
-from nvx_ft.stress_settings import OVERLAP_BUDGET_ENV
 
 
 @dataclass(frozen=True)
@@ -29,13 +27,8 @@ class ProtocolIntensity:
     #: pytest-timeout per test (signal method: a hang fails with every thread's stack)
     test_timeout: float
     #: seconds of traffic rounds a multi-thread run may take to reach the overlap it
-    #: needs (nvx_ft.protocol.concurrency); $NVX_FT_OVERLAP_BUDGET overrides, as in stress/
+    #: needs (nvx_ft.protocol.concurrency); --nvx-overlap-budget overrides, as in stress/
     overlap_budget: float = 8.0
-
-    @property
-    def budget(self) -> float:
-        env = os.environ.get(OVERLAP_BUDGET_ENV, "").strip()
-        return float(env) if env else self.overlap_budget
 
 
 def _threads(*counts: int) -> tuple[int, ...]:
