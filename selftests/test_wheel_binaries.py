@@ -2,12 +2,13 @@
 name whose modules were compiled for the other build fails, naming module and evidence.
 
 The modules are tiny binaries written by ``fake_binaries.py`` (checked with binutils'
-``nm``/``objdump`` and ``file`` when written) and, where ``cc`` exists, real shared objects
-linked at test time.
+``nm``/``objdump`` and ``file`` when written) and, where ``cc``/``clang`` exist, real shared
+objects and Mach-O objects built at test time.
 """
 
 from __future__ import annotations
 
+import glob
 import shutil
 import subprocess
 import types
@@ -147,12 +148,18 @@ def test_the_gate_static_step_fails_on_a_gil_module_in_a_cp314t_wheel(tmp_path):
 CC = shutil.which("cc")
 
 
-def _linked(tmp_path, name: str, symbols: list[str]) -> bytes:
-    """A real shared object from the system's compiler and linker that calls
-    ``symbols`` (declared extern, resolved at load time as an extension's are)."""
+def _c_calling(tmp_path, name: str, symbols: list[str]):
+    """A C file calling ``symbols``, declared extern as no Python header is needed."""
     src = tmp_path / f"{name}.c"
     src.write_text("".join(f"extern void {s}(void *);\n" for s in symbols)
                    + "void touch(void *o) {" + "".join(f" {s}(o);" for s in symbols) + " }\n")
+    return src
+
+
+def _linked(tmp_path, name: str, symbols: list[str]) -> bytes:
+    """A real shared object from the system's compiler and linker that calls
+    ``symbols`` (resolved at load time, as an extension's are)."""
+    src = _c_calling(tmp_path, name, symbols)
     out = tmp_path / f"{name}.so"
     subprocess.run([CC, "-shared", "-fPIC", "-O1", "-o", str(out), str(src)], check=True,
                    timeout=120)
@@ -170,3 +177,33 @@ def test_real_linked_shared_objects_are_read_the_same(tmp_path):
     (tmp_path / "bad").mkdir()
     f = module_build(inspect_wheel(make_wheel(tmp_path / "bad", FT_LINUX, module_bytes=gil)))
     assert f.severity == "error" and "references _Py_Dealloc" in f.message
+
+
+def _clang() -> str | None:
+    found = shutil.which("clang")
+    if found:
+        return found
+    versioned = sorted(glob.glob("/usr/bin/clang-[0-9]*"))
+    return versioned[-1] if versioned else None
+
+
+CLANG = _clang()
+
+
+@pytest.mark.skipif(CLANG is None, reason="NOT RUN: no clang to emit a Mach-O object")
+def test_real_macho_objects_from_clang_are_read_the_same(tmp_path):
+    """clang writes Mach-O for macOS without an SDK; with no ld64 here these are objects
+    (MH_OBJECT), not linked bundles, but their symbol tables are the same kind."""
+    built = {}
+    for name, symbols in (("ft", ["_Py_DecRefShared", "_Py_MergeZeroLocalRefcount"]),
+                          ("gil", ["_Py_Dealloc"])):
+        src = _c_calling(tmp_path, name, symbols)
+        out = tmp_path / f"{name}.o"
+        subprocess.run([CLANG, "-target", "arm64-apple-macos11", "-c", "-o", str(out),
+                        str(src)], check=True, timeout=120)
+        built[name] = out.read_bytes()
+    assert read_module("ft.o", built["ft"]).build == "free-threaded"
+    gil = read_module("gil.o", built["gil"])
+    assert (gil.format, gil.build) == ("Mach-O", "GIL")
+    f = module_build(inspect_wheel(make_wheel(tmp_path, FT_MAC, module_bytes=built["gil"])))
+    assert f.severity == "error" and "(Mach-O): compiled for the GIL build" in f.message

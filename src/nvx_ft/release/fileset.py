@@ -371,7 +371,7 @@ def _manifest(args) -> Manifest:
     if args.manifest is not None or args.line is not None:
         raise UsageError("--targets replaces the manifest: give no --manifest or --line")
     if args.targets == "-":
-        text, source = sys.stdin.read(), "targets from stdin"
+        text, source = sys.stdin.read(), "stdin"
     else:
         path = Path(args.targets)
         if not path.is_file():
