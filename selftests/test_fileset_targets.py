@@ -182,3 +182,6 @@ def test_targets_replace_the_manifest(capsys):
     rc = cli.main(["fileset", "--names", str(DATA / "autobahn-26.11.1.txt"),
                    "--targets", str(TARGETS_NEWEST), "--line", "26.7"])
     assert rc == errors.EXIT_USAGE and "--targets replaces the manifest" in capsys.readouterr().err
+    rc = cli.main(["fileset", "--names", str(DATA / "autobahn-26.11.1.txt"),
+                   "--targets", str(DATA / "no-such-targets.txt")])
+    assert rc == errors.EXIT_USAGE and "no such file" in capsys.readouterr().err

@@ -12,12 +12,13 @@ import glob
 import shutil
 import subprocess
 import types
+from pathlib import Path
 
 import pytest
 from fake_binaries import elf_module, macho_module, pe_module
 from fake_wheels import make_wheel
 
-from nvx_ft import cli, errors
+from nvx_ft import cli, errors, interpreters
 from nvx_ft.gate.context import Check
 from nvx_ft.gate.steps.static import Static
 from nvx_ft.gate.wheel import GateWheel
@@ -207,3 +208,53 @@ def test_real_macho_objects_from_clang_are_read_the_same(tmp_path):
     assert (gil.format, gil.build) == ("Mach-O", "GIL")
     f = module_build(inspect_wheel(make_wheel(tmp_path, FT_MAC, module_bytes=built["gil"])))
     assert f.severity == "error" and "(Mach-O): compiled for the GIL build" in f.message
+
+
+def _interpreter(label: str):
+    found = interpreters.current() if label == "current" else interpreters.find(label)
+    if found is None:
+        pytest.skip(f"NOT RUN: no python{label} here - " + interpreters.how_to_get(label))
+    return found
+
+
+def _include_dir(exe: str) -> Path:
+    out = subprocess.run([exe, "-c", "import sysconfig; print(sysconfig.get_paths()['include'])"],
+                         capture_output=True, text=True, check=True, timeout=60)
+    include = Path(out.stdout.strip())
+    if not (include / "Python.h").is_file():
+        pytest.skip(f"NOT RUN: {exe} has no Python.h ({include})")
+    return include
+
+
+@pytest.mark.skipif(CC is None, reason="NOT RUN: no C compiler (cc) on PATH")
+@pytest.mark.parametrize("label", ["current", "3.14", "3.14t"])
+def test_the_markers_are_what_each_interpreters_own_headers_produce(tmp_path, label):
+    """A module whose only Python call is ``Py_DECREF``, compiled against the headers of
+    each interpreter here: free-threaded headers give the free-threaded markers, GIL
+    headers ``_Py_Dealloc`` - so the evidence tracks CPython's headers, not our guess."""
+    interp = _interpreter(label)
+    src = tmp_path / "drop.c"
+    src.write_text("#include <Python.h>\nvoid drop(PyObject *o) { Py_DECREF(o); }\n")
+    out = tmp_path / "drop.so"
+    subprocess.run([CC, "-shared", "-fPIC", "-O2", f"-I{_include_dir(interp.executable)}",
+                    "-o", str(out), str(src)], check=True, timeout=120)
+    mod = read_module("drop.so", out.read_bytes())
+    assert mod.build == ("free-threaded" if interp.free_threaded else "GIL"), mod.evidence
+
+
+@pytest.mark.skipif(CC is None, reason="NOT RUN: no C compiler (cc) on PATH")
+def test_limited_api_headers_give_the_stable_abi_calls_and_refuse_free_threading(tmp_path):
+    src = tmp_path / "drop.c"
+    src.write_text("#define Py_LIMITED_API 0x030c0000\n#include <Python.h>\n"
+                   "void drop(PyObject *o) { Py_DECREF(o); }\n")
+    gil = _interpreter("3.14")
+    out = tmp_path / "drop.so"
+    subprocess.run([CC, "-shared", "-fPIC", f"-I{_include_dir(gil.executable)}", "-o",
+                    str(out), str(src)], check=True, timeout=120)
+    assert read_module("drop.so", out.read_bytes()).build == "limited API"
+    ft = _interpreter("3.14t")
+    refused = subprocess.run([CC, "-shared", "-fPIC", f"-I{_include_dir(ft.executable)}",
+                              "-o", str(tmp_path / "ft.so"), str(src)], capture_output=True,
+                             text=True, timeout=120)
+    assert refused.returncode != 0
+    assert "limited API is not currently supported in the free-threaded build" in refused.stderr

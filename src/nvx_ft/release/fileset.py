@@ -54,7 +54,7 @@ from nvx_ft.release.release_files import (DEFAULT_INDEX, classifiers_from_direct
                                           names_from_index)
 from nvx_ft.release.manifest import (ABI3T_FIRST, DEFAULT_MANIFEST, Interp, Manifest,
                                      cpython_version, load_manifest)
-from nvx_ft.release.targets import manifest_from_targets, split_targets
+from nvx_ft.release.targets import load_targets
 
 SCHEMA = "nvx-ft.fileset/1"
 
@@ -370,14 +370,7 @@ def _manifest(args) -> Manifest:
         return load_manifest(args.manifest)
     if args.manifest is not None or args.line is not None:
         raise UsageError("--targets replaces the manifest: give no --manifest or --line")
-    if args.targets == "-":
-        text, source = sys.stdin.read(), "stdin"
-    else:
-        path = Path(args.targets)
-        if not path.is_file():
-            raise UsageError(f"{path}: no such file")
-        text, source = path.read_text(encoding="utf-8"), str(path)
-    return manifest_from_targets(split_targets(text), source)
+    return load_targets(args.targets)
 
 
 def run(args) -> int:

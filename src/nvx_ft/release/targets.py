@@ -26,6 +26,8 @@ and skips it).
 from __future__ import annotations
 
 import re
+import sys
+from pathlib import Path
 
 from nvx_ft.errors import UsageError
 from nvx_ft.release.manifest import CellGroup, Interp, Line, Manifest, normalise_platform
@@ -109,3 +111,13 @@ def manifest_from_targets(targets: list[str], source: str = "targets") -> Manife
                 + (" + source" if sdist == "required" else "") + f" from {source}")
     return Manifest("targets", tuple(interps.values()), platforms, (line,), sdist,
                     source, kind="targets")
+
+
+def load_targets(spec: str) -> Manifest:
+    """The manifest of a target list in file ``spec`` (``-``: standard input)."""
+    if spec == "-":
+        return manifest_from_targets(split_targets(sys.stdin.read()), "stdin")
+    path = Path(spec)
+    if not path.is_file():
+        raise UsageError(f"{path}: no such file")
+    return manifest_from_targets(split_targets(path.read_text(encoding="utf-8")), str(path))
