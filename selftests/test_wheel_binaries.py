@@ -258,3 +258,23 @@ def test_limited_api_headers_give_the_stable_abi_calls_and_refuse_free_threading
                              text=True, timeout=120)
     assert refused.returncode != 0
     assert "limited API is not currently supported in the free-threaded build" in refused.stderr
+
+
+PE_DATA = Path(__file__).parent / "data" / "pe"
+
+
+@pytest.mark.parametrize("fixture,tag,severity", [
+    ("m_python314t.pyd", FT_WIN, "ok"),
+    ("m_python3.pyd", FT_WIN, "error"),
+    ("m_python314.pyd", FT_WIN, "error"),
+    ("m_python314.pyd", "cp314-cp314-win_amd64", "ok"),
+    ("m_python3.pyd", "cp314-cp314-win_amd64", "ok"),
+    ("m_python314t.pyd", "cp314-cp314-win_amd64", "error"),
+])
+def test_real_linked_pe_modules(tmp_path, fixture, tag, severity):
+    """Real linker output (``data/pe/README.md``), not only our own PE writer."""
+    f = module_build(inspect_wheel(make_wheel(
+        tmp_path, tag, module_bytes=(PE_DATA / fixture).read_bytes())))
+    assert f.severity == severity, f.message
+    if severity == "error":
+        assert f"imports {fixture[2:]}" in f.message and "_nvx_xormasker" in f.message
