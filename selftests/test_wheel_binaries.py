@@ -277,4 +277,4 @@ def test_real_linked_pe_modules(tmp_path, fixture, tag, severity):
         tmp_path, tag, module_bytes=(PE_DATA / fixture).read_bytes())))
     assert f.severity == severity, f.message
     if severity == "error":
-        assert f"imports {fixture[2:]}" in f.message and "_nvx_xormasker" in f.message
+        assert f"imports {fixture[2:-4]}.dll" in f.message and "_nvx_xormasker" in f.message
