@@ -1,8 +1,10 @@
 """Build small autobahn-like wheels for the inspect/gate self-tests (no compiler needed).
 
 ``make_wheel(dir, tag)`` writes ``autobahn-26.10.2-<tag>.whl`` with the two NVX modules
-named with ``tag``'s extension suffix, a METADATA requiring ``cffi>=2.0.0`` and a correct
-RECORD; keyword arguments break one thing at a time.
+named with ``tag``'s extension suffix - tiny binaries of the tag's platform format
+(``fake_binaries.py``) compiled, by their symbols or DLL imports, for the tag's build -
+a METADATA requiring ``cffi>=2.0.0`` and a correct RECORD; keyword arguments break one
+thing at a time (``build="GIL"`` in a cp314t wheel, ``module_bytes=...``).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from pathlib import Path
 
 from packaging.tags import parse_tag
 
+from fake_binaries import module_for
 from nvx_ft.release.inspect import NVX_MODULES, expected_suffixes
 
 VERSION = "26.10.2"
@@ -23,15 +26,18 @@ def make_wheel(directory: Path, tag: str = "cp314-cp314t-manylinux_2_28_x86_64",
                wheel_tags: list[str] | None = None, suffix: str | None = None,
                nvx: tuple[str, ...] = NVX_MODULES, requires: tuple[str, ...] = ("cffi>=2.0.0",),
                classifiers: tuple[str, ...] = (), extra_files: dict[str, bytes] | None = None,
-               project: str = "autobahn") -> Path:
+               project: str = "autobahn", build: str | None = None,
+               module_bytes: bytes | None = None) -> Path:
     tags = sorted(str(t) for t in parse_tag(tag))
     pure = all(t.endswith("-any") for t in tags)
     if suffix is None and not pure:
         suffix = sorted(expected_suffixes(next(iter(parse_tag(tag)))))[0]
     files: dict[str, bytes] = {f"{project}/__init__.py": b"__version__ = '26.10.2'\n"}
     if not pure:
+        binary = (module_bytes if module_bytes is not None
+                  else module_for(next(iter(parse_tag(tag))), build))
         for mod in nvx:
-            files[f"{mod}{suffix}"] = f"not really a {mod} build for {tag}".encode()
+            files[f"{mod}{suffix}"] = binary
     files.update(extra_files or {})
     dist_info = f"{project}-{VERSION}.dist-info"
     wheel_txt = ("Wheel-Version: 1.0\nGenerator: nvx-ft-tests\nRoot-Is-Purelib: "

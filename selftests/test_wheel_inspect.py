@@ -25,7 +25,8 @@ def test_good_free_threaded_wheel_passes_every_check(tmp_path):
     info = inspect_wheel(make_wheel(tmp_path, classifiers=(FT_CLASSIFIER,)))
     assert [f for f in info.findings if f.severity != "ok"] == []
     assert set(by_check(info)) == {"wheel-tags", "extension-suffix", "nvx-modules",
-                                   "cffi-requirement", "free-threading-classifier"}
+                                   "cffi-requirement", "free-threading-classifier",
+                                   "module-build", "build-intermediates"}
     assert info.free_threaded and "2 - Beta" in by_check(info)["free-threading-classifier"].message
 
 

@@ -27,8 +27,13 @@ overrides the METADATA.
 Each cell is ``present``, ``missing`` or ``wrong-abi`` (missing, and the platform has
 a wheel for the same Python built for a different ABI that the rest of the release
 does not build - the cell's build produced the wrong interpreter's wheel). Wheels
-that fill no cell are reported as unexpected extras (reported, not fatal). Exit 1 when
-a required cell is not present.
+that fill no cell are reported as unexpected extras (a warning, as autobahn's
+check-release-fileset action treats them; ``--fail-on-extra`` makes them fail). Exit 1
+when a required cell is not present.
+
+``--targets FILE|-`` checks against a target list as autobahn's release workflow writes
+it (``release/targets.py``) instead of a manifest: every target is a required cell,
+matched by the same code.
 """
 
 
@@ -49,6 +54,7 @@ from nvx_ft.release.release_files import (DEFAULT_INDEX, classifiers_from_direct
                                           names_from_index)
 from nvx_ft.release.manifest import (ABI3T_FIRST, DEFAULT_MANIFEST, Interp, Manifest,
                                      cpython_version, load_manifest)
+from nvx_ft.release.targets import load_targets
 
 SCHEMA = "nvx-ft.fileset/1"
 
@@ -87,28 +93,33 @@ class FilesetReport:
     line: dict = field(default_factory=dict)
     free_threading: dict = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
+    kind: str = "manifest"  # or "targets": checked against a target list
+    fail_on_extra: bool = False  # extras fail the release (else a warning)
 
     @property
     def passed(self) -> bool:
-        return all(c.ok for c in self.cells) and self.sdist["ok"]
+        return (all(c.ok for c in self.cells) and self.sdist["ok"]
+                and not (self.fail_on_extra and self.extras))
 
     def as_dict(self) -> dict:
         d = asdict(self)
         d["schema"] = SCHEMA
         d["verdict"] = "pass" if self.passed else "fail"
         d["failing_cells"] = [c.id for c in self.cells if not c.ok]
+        d["failing_extras"] = [e["file"] for e in self.extras] if self.fail_on_extra else []
         return d
 
 
 def check(names: list[str], manifest: Manifest, source: str = "", *,
           claims_free_threading: bool | None = None,
           classifiers: dict[str, list[str]] | None = None,
-          line: str | None = None) -> FilesetReport:
+          line: str | None = None, fail_on_extra: bool = False) -> FilesetReport:
     """Check one release's file names against ``manifest``.
 
     ``claims_free_threading``: True/False decides; None = claimed when ``classifiers``
     (Free Threading classifier -> wheels declaring it, from the release's METADATA) is
     non-empty. ``line``: a line name, else the line holding the release's version.
+    ``fail_on_extra``: wheels that fill no cell fail the release (default: a warning).
     """
     wheels: dict[str, frozenset[Tag]] = {}
     sdists, ignored, versions, projects = [], [], set(), set()
@@ -146,15 +157,14 @@ def check(names: list[str], manifest: Manifest, source: str = "", *,
     slots: dict[tuple[str, str, str], list[str]] = {}
     for name, tags in wheels.items():
         for tag in tags:
-            plat = manifest.platform_of(tag.platform)
-            if plat is not None:
+            for plat in manifest.platforms_of(tag.platform):
                 files = slots.setdefault((tag.interpreter, tag.abi, plat), [])
                 if name not in files:
                     files.append(name)
 
     def filling(interp: Interp, plat: str) -> list[str]:
         return [name for name, tags in wheels.items()
-                if any(interp.filled_by(t) and manifest.platform_of(t.platform) == plat
+                if any(interp.filled_by(t) and plat in manifest.platforms_of(t.platform)
                        for t in tags)]
 
     def platforms_built(python: str, abi: str) -> int:
@@ -162,7 +172,7 @@ def check(names: list[str], manifest: Manifest, source: str = "", *,
 
     cells, used = [], set()
     for interp, plat, req in cells_of_line:
-        cid = f"{interp.id}/{plat}"
+        cid = manifest.cell_id(interp.id, plat)
         required = req == "always" or (req == "if-claimed" and claimed)
         files = filling(interp, plat)
         if files:
@@ -186,7 +196,7 @@ def check(names: list[str], manifest: Manifest, source: str = "", *,
             detail = ""
             v = cpython_version(interp.python)
             if interp.free_threaded and v is not None and v < ABI3T_FIRST and any(
-                    t.abi == "abi3t" and manifest.platform_of(t.platform) == plat
+                    t.abi == "abi3t" and plat in manifest.platforms_of(t.platform)
                     for tags in wheels.values() for t in tags):
                 detail = ("an abi3t wheel does not serve it: the free-threaded stable ABI "
                           "starts with CPython 3.15 (PEP 803)")
@@ -222,8 +232,10 @@ def check(names: list[str], manifest: Manifest, source: str = "", *,
               "selected": "by --line" if line is not None else "by version",
               "from": chosen.origin},
         free_threading={"claimed": claimed, **claim,
-                        "cells": len(ft), "present": len(ft_present)},
-        notes=notes)
+                        "cells": len(ft), "present": len(ft_present),
+                        "targets": sum(1 for c in cells if manifest.interp(c.interpreter)
+                                       .free_threaded)},
+        notes=notes, kind=manifest.kind, fail_on_extra=fail_on_extra)
 
 
 def _claim(flag: bool | None, classifiers: dict[str, list[str]]) -> tuple[bool, dict]:
@@ -240,8 +252,10 @@ def _claim(flag: bool | None, classifiers: dict[str, list[str]]) -> tuple[bool, 
 
 
 def _why_extra(tags: frozenset[Tag], manifest: Manifest, line_platforms: list[str]) -> str:
-    plats = {manifest.platform_of(t.platform) for t in tags}
-    if plats == {None}:
+    if manifest.kind == "targets":
+        return "no target asks for " + ", ".join(sorted(str(t) for t in tags))
+    plats = {p for t in tags for p in manifest.platforms_of(t.platform)}
+    if not plats:
         return "platform not in the manifest: " + ", ".join(sorted({t.platform for t in tags}))
     if not plats & set(line_platforms):
         return "platform not in this release line: " + ", ".join(sorted(p for p in plats if p))
@@ -263,9 +277,9 @@ def _cell_text(cell: CellResult) -> str:
 
 
 def render_table(report: FilesetReport) -> str:
-    by_id = {c.id: c for c in report.cells}
+    by_cell = {(c.interpreter, c.platform): c for c in report.cells}
     header = ["interpreter"] + report.platforms
-    rows = [[interp] + [_cell_text(by_id[f"{interp}/{plat}"]) if f"{interp}/{plat}" in by_id
+    rows = [[interp] + [_cell_text(by_cell[interp, plat]) if (interp, plat) in by_cell
                         else "-" for plat in report.platforms]
             for interp in report.interpreters]
     widths = [max(len(r[i]) for r in [header] + rows) for i in range(len(header))]
@@ -274,14 +288,21 @@ def render_table(report: FilesetReport) -> str:
         return "| " + " | ".join(c.ljust(w) for c, w in zip(cells, widths)) + " |"
 
     ln, ft = report.line, report.free_threading
-    out = [f"fileset: {report.project} {report.version} ({report.source})",
-           f"manifest: {report.manifest}, line {ln['name']} "
-           f"({ln['versions'] or 'any version'}, chosen {ln['selected']})"]
-    if ln.get("from"):
-        out.append(f"  line from: {ln['from']}")
-    out.append(f"free-threading: {'CLAIMED' if ft['claimed'] else 'not claimed'} "
-               f"({ft['how']}); {ft['present']} of {ft['cells']} free-threaded cells present"
-               + (", required" if ft["claimed"] else ", not required"))
+    out = [f"fileset: {report.project} {report.version} ({report.source})"]
+    if report.kind == "targets":
+        out.append(f"targets: {ln['from']}")
+    else:
+        out.append(f"manifest: {report.manifest}, line {ln['name']} "
+                   f"({ln['versions'] or 'any version'}, chosen {ln['selected']})")
+        if ln.get("from"):
+            out.append(f"  line from: {ln['from']}")
+    if report.kind == "targets":  # every target is required as listed, claimed or not
+        out.append(f"free-threading: {ft['targets']} free-threaded target(s) listed, "
+                   "required as every target is")
+    else:
+        out.append(f"free-threading: {'CLAIMED' if ft['claimed'] else 'not claimed'} "
+                   f"({ft['how']}); {ft['present']} of {ft['cells']} free-threaded cells "
+                   "present" + (", required" if ft["claimed"] else ", not required"))
     out += [line(header), "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
     out += [line(r) for r in rows]
     sd = report.sdist
@@ -292,16 +313,22 @@ def render_table(report: FilesetReport) -> str:
             out.append(f"{c.id}: {c.detail} - {', '.join(c.files)}")
         elif c.status == "missing" and c.detail:
             out.append(f"{c.id}: {c.detail}")
+    level = "FAIL" if report.fail_on_extra else "warning"
     for e in report.extras:
-        out.append(f"unexpected extra: {e['file']} ({e['reason']})")
+        out.append(f"unexpected extra: {e['file']} ({e['reason']}) [{level}]")
     for name in report.ignored:
         out.append(f"ignored (not a wheel or sdist name): {name}")
     for note in report.notes:
         out.append(f"note: {note}")
     failing = [c.id for c in report.cells if not c.ok] + ([] if sd["ok"] else ["sdist"])
-    out.append("verdict: " + ("PASS" if report.passed else
-                              f"FAIL - {len(failing)} required cell(s) not present: "
-                              + ", ".join(failing)))
+    why = []
+    if failing:
+        why.append(f"{len(failing)} required cell(s) not present: " + ", ".join(failing))
+    if report.fail_on_extra and report.extras:
+        why.append(f"{len(report.extras)} extra wheel(s) (--fail-on-extra)")
+    passed = "PASS" + (f" ({len(report.extras)} extra wheel(s): a warning)"
+                       if report.extras else "")
+    out.append("verdict: " + (passed if report.passed else "FAIL - " + "; ".join(why)))
     return "\n".join(out)
 
 
@@ -316,8 +343,16 @@ def add_arguments(parser) -> None:
                      help="a released version: file names from the package index")
     parser.add_argument("--project", default="autobahn", help="project on the index (--pypi)")
     parser.add_argument("--index-url", default=DEFAULT_INDEX, help="PEP 691 simple index")
-    parser.add_argument("--manifest", default=DEFAULT_MANIFEST,
-                        help="shipped manifest name or path to a TOML manifest")
+    parser.add_argument("--manifest", default=None,
+                        help=f"shipped manifest name or path to a TOML manifest "
+                             f"(default: {DEFAULT_MANIFEST})")
+    parser.add_argument("--targets", metavar="FILE|-",
+                        help="check against a target list as autobahn's release workflow "
+                             "gives check-release-fileset (cpy314-linux-aarch64-manylinux_2_28"
+                             " ... source; newline, comma or blank separated, # comments) "
+                             "instead of a manifest; '-' reads it from stdin")
+    parser.add_argument("--fail-on-extra", action="store_true",
+                        help="wheels that fill no cell fail the check (default: a warning)")
     parser.add_argument("--line", metavar="NAME",
                         help="check against this release line of the manifest "
                              "(default: the line whose version range holds the release)")
@@ -330,8 +365,16 @@ def add_arguments(parser) -> None:
     parser.add_argument("--json-out", metavar="FILE", help="also write the JSON report here")
 
 
+def _manifest(args) -> Manifest:
+    if args.targets is None:
+        return load_manifest(args.manifest)
+    if args.manifest is not None or args.line is not None:
+        raise UsageError("--targets replaces the manifest: give no --manifest or --line")
+    return load_targets(args.targets)
+
+
 def run(args) -> int:
-    manifest = load_manifest(args.manifest)
+    manifest = _manifest(args)
     classifiers = {}
     if args.pypi:
         names = names_from_index(args.project, args.pypi, args.index_url)
@@ -342,7 +385,8 @@ def run(args) -> int:
         names, source = names_from_directory(Path(args.directory)), args.directory
         classifiers = classifiers_from_directory(Path(args.directory))
     report = check(names, manifest, source, claims_free_threading=args.claims_free_threading,
-                   classifiers=classifiers, line=args.line)
+                   classifiers=classifiers, line=args.line,
+                   fail_on_extra=args.fail_on_extra)
     data = report.as_dict()
     if args.json_out:
         Path(args.json_out).write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")

@@ -11,6 +11,16 @@
   re-enables the GIL on 3.14t; PyPy bundles its own cffi).
 * ``free-threading-classifier``: the ``Programming Language :: Python :: Free Threading``
   classifier (if any) is reported, and a free-threaded wheel without one is a warning.
+* ``module-build``: what each compiled module was built for, read from the binary
+  (``binaries.py``: a PE module's Python DLL, an ELF or Mach-O module's refcount
+  symbols): a GIL build in a cp314t wheel, or a free-threaded one in a cp314 wheel, is an
+  error naming the module and the evidence; a module whose binary says neither is a
+  warning ("no evidence"), never a pass. PyPy wheels are not read.
+* ``build-intermediates``: object files, import libraries, export files and debug
+  databases (``*.obj``, ``*.o``, ``*.lib``, ``*.exp``, ``*.pdb``, ``*.ilk``) shipped in
+  the wheel: a warning - no interpreter loads them, so they change nothing that runs,
+  but they are dead weight, leak build paths and show an unfiltered build directory
+  packaged (``.lib``/``.pdb`` are sometimes shipped on purpose).
 
 Bad input (missing file, not a wheel name, corrupt zip, no dist-info) raises
 :class:`BadWheel`, a one-line usage error (exit 3).
@@ -35,6 +45,7 @@ from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 from packaging.version import Version
 
 from nvx_ft.errors import EXIT_FAIL, EXIT_PASS, UsageError
+from nvx_ft.release.binaries import judge, read_module
 
 SCHEMA = "nvx-ft.inspect/1"
 NVX_MODULES = ("_nvx_utf8validator", "_nvx_xormasker")
@@ -46,6 +57,7 @@ _LINUX_MULTIARCH = {"x86_64": "x86_64", "aarch64": "aarch64", "i686": "i386",
                     "armv7l": "arm", "ppc64le": "powerpc64le", "s390x": "s390x",
                     "riscv64": "riscv64"}
 _COMPILED = re.compile(r"\.(so|pyd|dylib)$")
+_INTERMEDIATE = re.compile(r"\.(obj|o|lib|exp|pdb|ilk)$", re.IGNORECASE)
 
 
 class BadWheel(UsageError):
@@ -256,6 +268,7 @@ def _inspect_archive(path: str | Path, zf: zipfile.ZipFile, parsed: tuple,
         else:
             add(Finding("extension-suffix", "ok",
                         f"{len(compiled)} compiled module(s), all {' or '.join(sorted(suffixes))}"))
+        _module_builds(zf, compiled, tags, add)
         missing = [m for m, f in nvx.items() if not f]
         if missing:
             add(Finding("nvx-modules", "error",
@@ -280,6 +293,17 @@ def _inspect_archive(path: str | Path, zf: zipfile.ZipFile, parsed: tuple,
         else:
             add(Finding("cffi-requirement", "ok", "PyPy wheel: PyPy bundles cffi"))
 
+    intermediates = [i for i in zf.infolist() if _INTERMEDIATE.search(i.filename)]
+    if intermediates:
+        add(Finding("build-intermediates", "warning",
+                    f"{len(intermediates)} build intermediate(s), "
+                    f"{sum(i.file_size for i in intermediates) // 1024} KiB, ship in the "
+                    "wheel (no interpreter loads them): "
+                    + ", ".join(i.filename for i in intermediates)))
+    else:
+        add(Finding("build-intermediates", "ok", "no object files, import libraries or "
+                    "debug databases shipped"))
+
     if classifiers:
         add(Finding("free-threading-classifier", "ok", "claims " + "; ".join(
             c[len(FREE_THREADING_CLASSIFIER):].strip() for c in classifiers)))
@@ -290,6 +314,28 @@ def _inspect_archive(path: str | Path, zf: zipfile.ZipFile, parsed: tuple,
     else:
         add(Finding("free-threading-classifier", "ok", "no Free Threading classifier (GIL wheel)"))
     return info
+
+
+def _module_builds(zf: zipfile.ZipFile, compiled: list[str], tags, add) -> None:
+    """The ``module-build`` finding: each compiled module's binary against the wheel's
+    CPython tag (see ``binaries.py``)."""
+    cpython = sorted((t for t in tags if t.interpreter.startswith("cp")), key=str)
+    if not cpython:
+        add(Finding("module-build", "ok", "not a CPython wheel: module builds not read"))
+        return
+    if not compiled:
+        return  # nvx-modules says what is missing
+    tag = cpython[0]
+    judged = [judge(read_module(m, zf.read(m)), tag.interpreter, tag.abi) for m in compiled]
+    errors = [msg for sev, msg in judged if sev == "error"]
+    unsure = [msg for sev, msg in judged if sev == "warning"]
+    if errors:
+        add(Finding("module-build", "error", "; ".join(errors)))
+    if unsure:
+        add(Finding("module-build", "warning", "; ".join(unsure)))
+    if not errors and not unsure:
+        add(Finding("module-build", "ok", f"{tag.interpreter}-{tag.abi}: "
+                    + "; ".join(msg for _, msg in judged)))
 
 
 def render(info: WheelInfo) -> str:

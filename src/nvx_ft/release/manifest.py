@@ -106,6 +106,12 @@ class Manifest:
     lines: tuple[Line, ...]
     sdist: str = "required"
     source: str = ""
+    #: "manifest" (a TOML manifest) or "targets" (a target list, ``release/targets.py``,
+    #: whose cells are named as the targets are: ``cpy314-linux-aarch64-manylinux_2_28``)
+    kind: str = "manifest"
+
+    def cell_id(self, interp: str, plat: str) -> str:
+        return f"{interp}-{plat}" if self.kind == "targets" else f"{interp}/{plat}"
 
     def interp(self, iid: str) -> Interp:
         return next(i for i in self.interpreters if i.id == iid)
@@ -133,12 +139,13 @@ class Manifest:
                 if req is not None:
                     yield interp, plat, req
 
-    def platform_of(self, platform_tag: str) -> str | None:
+    def platforms_of(self, platform_tag: str) -> list[str]:
+        """Every platform whose patterns match the tag (a target list may hold both
+        ``linux-x86_64`` and ``linux-x86_64-musllinux_1_2``; ``universal2`` serves both
+        macOS architectures)."""
         norm = normalise_platform(platform_tag)
-        for name, patterns in self.platforms.items():
-            if any(fnmatch.fnmatchcase(norm, p) for p in patterns):
-                return name
-        return None
+        return [name for name, patterns in self.platforms.items()
+                if any(fnmatch.fnmatchcase(norm, p) for p in patterns)]
 
 
 def normalise_platform(platform_tag: str) -> str:
