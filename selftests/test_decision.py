@@ -308,9 +308,9 @@ def test_decision_json_matches_its_schema_and_goes_to_the_step_summary(tmp_path,
                                                                        monkeypatch):
     jsonschema = pytest.importorskip("jsonschema") if os.environ.get("NVX_FT_GATE") else \
         __import__("jsonschema")
+    ev = full_release(tmp_path / "artifacts", skip=("musllinux-aarch64",))
     summary = tmp_path / "summary.md"
     monkeypatch.setenv("GITHUB_STEP_SUMMARY", str(summary))
-    ev = full_release(tmp_path / "artifacts", skip=("musllinux-aarch64",))
     rc, data, _ = decide(capsys, ev)
     schema = json.loads(decision_report.SCHEMA_FILE.read_text())
     jsonschema.validate(data, schema)

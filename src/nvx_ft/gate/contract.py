@@ -76,7 +76,7 @@ def render(title: str, evidence: dict[str, dict[str, str]], notes: list[str] = (
         else:
             why = (f"{', '.join(needs)} failed on {', '.join(failing)}" if failing
                    else f"{', '.join(needs)} passed on no cell")
-            not_shown.append((sentence, why))
+            not_shown.append((name, why))
     lines = [f"# {title}", ""]
     if gil_cells:
         lines += [f"{GIL_SENTENCE} (gil-guard passed on {', '.join(gil_cells)}.)", ""]
@@ -88,8 +88,10 @@ def render(title: str, evidence: dict[str, dict[str, str]], notes: list[str] = (
     else:
         lines += ["No thread-safety contract can be stated from this evidence.", ""]
     if not_shown:
+        # named, not quoted: a document quoting this section must not pass --contract
         lines += ["## Not shown by this evidence", ""]
-        lines += [f"- {sentence} ({why})" for sentence, why in not_shown] + [""]
+        lines += [f"- not stated: {name.replace('-', ' ')} ({why})"
+                  for name, why in not_shown] + [""]
     lines += [f"- {n}" for n in notes] + ([""] if notes else [])
     lines += ["Not thread-safe in the sense of the *4 - Resilient* classifier: misuse "
               "(sharing without a lock) gives wrong results instead of raising.", ""]
