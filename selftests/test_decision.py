@@ -113,7 +113,7 @@ def full_release(root: Path, *, skip: tuple[str, ...] = (), **gates) -> Path:
 
 def decide(capsys, *args) -> tuple[int, dict, str]:
     """The CLI, end to end; returns the exit code, decision.json and the terminal text."""
-    evidence_dir, out = Path(args[0]), Path(args[0]).parent / "decision"
+    out = Path(args[0]).parent / "decision"
     rc = cli.main(["decide", *map(str, args), "--out", str(out)])
     captured = capsys.readouterr()
     data = json.loads((out / "decision.json").read_text()) if (out / "decision.json").exists() else {}
@@ -350,3 +350,27 @@ def test_sanitize_writes_not_checked_evidence_when_blocked(tmp_path, capsys, mon
     assert data["autobahn"]["version"] == fake_wheels.VERSION
     assert "NVX_FT_PYTHON_TSAN" in data["problems"][0]
     assert evidence_mod.load_json(out, evidence_mod.SANITIZE_SCHEMAS)["mode"] == "tsan"
+
+
+def test_end_to_end_as_a_ci_step_runs_it(tmp_path):
+    """``python -m nvx_ft decide`` in its own process, as release-gate.yml's decide job:
+    the exit code, the terminal's verdict, the step summary, the three reports."""
+    import subprocess
+    import sys
+    ev = full_release(tmp_path / "evidence", skip=("windows-arm64",))
+    dist = ev / "dist"
+    summary = tmp_path / "summary.md"
+    env = {**os.environ, "GITHUB_STEP_SUMMARY": str(summary)}
+    out = tmp_path / "reports"
+    cmd = [sys.executable, "-m", "nvx_ft", "decide", str(ev), "--dist", str(dist),
+           "--contract", str(contract_file(tmp_path)), "--out", str(out)]
+    proc = subprocess.run(cmd + ["--require", "stable"], capture_output=True, text=True,
+                          env=env, timeout=120)
+    assert proc.returncode == errors.EXIT_BLOCKED, proc.stdout + proc.stderr
+    assert "VERDICT: NOT-PASSED -> exit 2" in proc.stdout
+    assert "cp314t/windows-arm64" in proc.stdout and "no runtime evidence" in proc.stdout
+    assert {p.name for p in out.iterdir()} == {"decision.json", "decision.md", "contract.md"}
+    assert "2 - Beta" in summary.read_text()
+    proc = subprocess.run(cmd + ["--require", "beta"], capture_output=True, text=True,
+                          env=env, timeout=120)
+    assert proc.returncode == errors.EXIT_PASS, proc.stdout + proc.stderr
