@@ -22,6 +22,10 @@ WORKFLOWS = ROOT / ".github" / "workflows"
 NIGHTLY = WORKFLOWS / "nightly-free-threaded.yml"
 RELEASE = WORKFLOWS / "release-gate.yml"
 PLATFORMS = {"ubuntu-24.04", "ubuntu-24.04-arm", "macos-15", "windows-2025"}
+#: GitHub runners giving runtime evidence: the four above and Windows arm64
+RUNNERS = PLATFORMS | {"windows-11-arm"}
+#: musllinux: an Alpine container on the native x86_64 and aarch64 runners
+MUSL = {("ubuntu-24.04", "x86_64"), ("ubuntu-24.04-arm", "aarch64")}
 
 try:
     import check_jsonschema  # noqa: F401
@@ -75,7 +79,7 @@ def test_nightly_covers_every_platform_on_314t_and_the_314_baseline():
     triggers = wf["on"]
     assert "schedule" in triggers and "workflow_dispatch" in triggers
     matrix = wf["jobs"]["suites"]["strategy"]["matrix"]
-    assert set(matrix["os"]) == PLATFORMS and set(matrix["python"]) == {"3.14t", "3.14"}
+    assert set(matrix["os"]) == RUNNERS and set(matrix["python"]) == {"3.14t", "3.14"}
     assert set(wf["jobs"]["scaling"]["strategy"]["matrix"]["os"]) == PLATFORMS
     uses = [s.get("uses", "") for job in wf["jobs"].values() for s in job["steps"]]
     assert any(u.startswith("actions/setup-python@") for u in uses)
@@ -98,7 +102,7 @@ def test_release_gate_is_callable_with_the_wheels_artifact_and_gates_per_platfor
     assert "nvx-ft fileset dist" in steps and "nvx-ft inspect dist/*.whl" in steps
     assert "nvx-ft gate --wheel" in steps
     gate = wf["jobs"]["gate"]
-    assert {e["os"] for e in gate["strategy"]["matrix"]["include"]} == PLATFORMS
+    assert {e["os"] for e in gate["strategy"]["matrix"]["include"]} == RUNNERS
     assert gate["strategy"]["fail-fast"] is False
     # no step may swallow a failure: a failed check must fail the release
     assert not any(s.get("continue-on-error") for job in wf["jobs"].values()
@@ -126,3 +130,54 @@ def test_nightly_runs_nvx_under_threadsanitizer_in_a_tsan_image():
     assert "require_instrumented" in runs  # an uninstrumented build never reports "clean"
     assert "tsan-suppressions.txt" in runs  # the suppressions used go with the reports
     assert job["env"]["PIP_NO_CACHE_DIR"] == "1"
+
+
+def _musl_jobs_run_in_alpine_on_both_arches(job: dict) -> str:
+    include = job["strategy"]["matrix"]["include"]
+    assert {(e["runner"], e["arch"]) for e in include} == MUSL
+    assert job["env"]["ALPINE_IMAGE"].startswith("ghcr.io/astral-sh/uv:alpine")
+    # JavaScript actions cannot run in an Alpine job container on arm64: no `container:`
+    assert "container" not in job
+    runs = "\n".join(str(s.get("run", "")) for s in job["steps"])
+    assert "uv python install" in runs and "$ALPINE_IMAGE" in runs
+    return runs
+
+
+def test_nightly_gives_runtime_evidence_on_all_seven_platforms():
+    wf = load(NIGHTLY)
+    assert "windows-11-arm" in wf["jobs"]["suites"]["strategy"]["matrix"]["os"]
+    musl = wf["jobs"]["musllinux"]
+    runs = _musl_jobs_run_in_alpine_on_both_arches(musl)
+    pythons = {e["python"] for e in musl["strategy"]["matrix"]["include"]}
+    assert pythons == {"3.14t", "3.14"}
+    for session in ("tests-", "stress-", "protocol-", "gate"):
+        assert f"nox -s {session}" in runs or f'nox -s "{session}' in runs, session
+    tsan = "\n".join(str(s.get("run", "")) for s in wf["jobs"]["tsan"]["steps"])
+    assert "--report-json reports/tsan/sanitize.json" in tsan  # evidence for nvx-ft decide
+
+
+def test_release_gate_gates_musllinux_runs_tsan_and_ends_with_the_decision():
+    wf = load(RELEASE)
+    jobs = wf["jobs"]
+    runs = _musl_jobs_run_in_alpine_on_both_arches(jobs["gate-musllinux"])
+    assert "nvx-ft gate --wheel" in runs and "uv python find 3.14t" in runs
+    tsan = jobs["tsan"]
+    assert tsan["container"]["image"].startswith("ghcr.io/nascheme/cpython-tsan:3.14")
+    tsan_runs = "\n".join(str(s.get("run", "")) for s in tsan["steps"])
+    assert "nvx-ft sanitize tsan --source" in tsan_runs and "sanitize.json" in tsan_runs
+    fileset_runs = "\n".join(str(s.get("run", "")) for s in jobs["fileset"]["steps"])
+    assert "--json-out reports/fileset.json" in fileset_runs
+    decide = jobs["decide"]
+    assert set(decide["needs"]) == {"fileset", "gate", "gate-musllinux", "tsan"}
+    assert decide["if"] == "${{ !cancelled() }}"  # a failed gate is evidence too
+    downloads = [s["with"] for s in decide["steps"]
+                 if str(s.get("uses", "")).startswith("actions/download-artifact@")]
+    assert {"pattern": "release-gate-*", "path": "evidence"} in downloads
+    decide_runs = "\n".join(str(s.get("run", "")) for s in decide["steps"])
+    assert "nvx-ft decide evidence" in decide_runs and "--dist dist" in decide_runs
+    # every job's uploaded artifact is one decide downloads
+    names = [s["with"]["name"] for name, job in jobs.items() if name != "decide"
+             for s in job["steps"] if str(s.get("uses", "")).startswith("actions/upload-artifact@")]
+    assert names and all(n.startswith("release-gate-") for n in names)
+    inputs = wf["on"]["workflow_call"]["inputs"]
+    assert inputs["contract"]["default"] == "" and inputs["require"]["default"] == "unstable"

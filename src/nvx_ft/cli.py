@@ -21,6 +21,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "fileset": ("nvx_ft.release.fileset", "check a release's wheels against the ABI manifest (exact tags)"),
     "inspect": ("nvx_ft.release.inspect", "static checks of a wheel: tags, suffixes, NVX, cffi pin"),
     "gate": ("nvx_ft.gate", "release gate: install a wheel/sdist/PyPI release, run every check"),
+    "decide": ("nvx_ft.decision", "one release's Free Threading classifier from every platform's evidence"),
     "gil-guard": ("nvx_ft.gil_guard", "import NVX modules in fresh processes: does the GIL stay disabled?"),
     "build": ("nvx_ft.build_command", "build NVX's two CFFI modules from an autobahn sdist/checkout (flags, patch)"),
     "mutants": ("nvx_ft.mutants.run", "build every NVX mutant, run the suites, write the kill matrix"),

@@ -27,3 +27,12 @@ def cache_root() -> Path:
     """Builds, sdists and venvs nvx-ft keeps between runs: ``$NVX_FT_CACHE`` or
     ``~/.cache/nvx-ft``."""
     return Path(os.environ.get("NVX_FT_CACHE") or Path.home() / ".cache" / "nvx-ft")
+
+
+def nvx_ft_version() -> str | None:
+    """This nvx-ft's installed version (None when run from a bare checkout)."""
+    import importlib.metadata
+    try:
+        return importlib.metadata.version("nvx-ft")
+    except importlib.metadata.PackageNotFoundError:
+        return None

@@ -26,7 +26,8 @@ install stops the run early.
 
 Reports (``report.py``) in ``reports/gate/<UTC timestamp>/``: ``gate.json`` (schema
 ``nvx-ft.gate/1``, below), ``gate.md`` (also appended to ``$GITHUB_STEP_SUMMARY``),
-``gate.junit.xml``, and each step's output in ``logs/``.
+``gate.junit.xml``, ``contract.md`` (the thread-safety contract the run's evidence
+supports, ``contract.py``), and each step's output in ``logs/``.
 
 Exit codes: 0 every check passed; 1 a check failed (or crashed, or timed out);
 2 blocked - no free-threaded interpreter (the message says how to get one), the package

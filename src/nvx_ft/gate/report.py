@@ -13,7 +13,7 @@ from pathlib import Path
 
 from nvx_ft import junit, suites
 from nvx_ft.errors import EXIT_BLOCKED, EXIT_FAIL, EXIT_PASS
-from nvx_ft.gate import recommend
+from nvx_ft.gate import contract, recommend
 from nvx_ft.gate.context import Check, Target
 from nvx_ft.interpreters import Interpreter
 from nvx_ft.paths import ROOT
@@ -41,6 +41,7 @@ def write_reports(checks: list[Check], target: Target, interp: Interpreter,
     (report_dir / "gate.json").write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
     md = render_markdown(data)
     (report_dir / "gate.md").write_text(md, encoding="utf-8")
+    contract.write_for_gate(data, report_dir)  # contract.md: what the evidence supports
     summary = os.environ.get("GITHUB_STEP_SUMMARY")
     if summary:
         with open(summary, "a", encoding="utf-8") as f:
