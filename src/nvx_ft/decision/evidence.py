@@ -152,8 +152,8 @@ def _wheel_name(path: Path, data: dict) -> str:
 
 def _gate_run(path: Path, data: dict, wheel: str, tags, manifest: Manifest) -> GateRun:
     interps = [i for i in manifest.interpreters if i.free_threaded]
-    cells = sorted({f"{i.id}/{plat}" for t in tags for i in interps
-                    if i.filled_by(t) and (plat := manifest.platform_of(t.platform))})
+    cells = sorted({f"{i.id}/{plat}" for t in tags for i in interps if i.filled_by(t)
+                    for plat in manifest.platforms_of(t.platform)})
     if len(cells) != 1:
         raise Refused(f"{path}: {wheel} fills {'no' if not cells else len(cells)} free-threaded "
                       f"cell(s) of manifest {manifest.source or manifest.name}"
