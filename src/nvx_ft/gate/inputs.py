@@ -53,6 +53,10 @@ def add_arguments(parser) -> None:
     parser.add_argument("--skip", action="append", default=[], choices=CHECKS[1:],
                         metavar="CHECK", help="leave a check out (reported as not run, so "
                         f"the verdict cannot pass); one of {', '.join(CHECKS[1:])}")
+    parser.add_argument("--repeat", type=int, default=1, metavar="N",
+                        help="gate the same artefact N times and show the verdicts side by "
+                             "side with each run's worst margin (stability.md); exit 1 when "
+                             "they differ")
     parser.add_argument("--checkout", metavar="DIR", default=str(ROOT),
                         help="nvx-ft checkout whose tests/, stress/, protocol/, benchmarks/ "
                              "run (default: the one this nvx-ft runs from)")

@@ -11,7 +11,7 @@ import traceback
 from pathlib import Path
 
 from nvx_ft import childenv
-from nvx_ft.gate import inputs, recommend, report
+from nvx_ft.gate import inputs, recommend, report, stability
 from nvx_ft.gate.context import PROJECT, Check, GateContext, Step, StepFailed
 from nvx_ft.gate.display import Display
 from nvx_ft.gate.steps import STEPS
@@ -24,7 +24,18 @@ NOT_INSTALLED = "not run: the target could not be installed"
 
 def run(args) -> int:
     target, interp, checkout = inputs.read_inputs(args)
-    report_dir = _new_report_dir(Path(args.reports))
+    if getattr(args, "repeat", 1) > 1:  # the same artefact N times: is the verdict a decision here?
+        reports = _new_report_dir(Path(args.reports), suffix="-stability")
+        return stability.run_repeated(
+            args.repeat, lambda n: gate_once(args, target, interp, checkout, reports / f"run{n}"),
+            reports, f"{PROJECT} {target.kind} {target.spec}")
+    return gate_once(args, target, interp, checkout, _new_report_dir(Path(args.reports)))[
+        "exit_code"]
+
+
+def gate_once(args, target, interp, checkout, report_dir: Path) -> dict:
+    """One whole gate run into ``report_dir``; its gate.json data."""
+    report_dir.mkdir(parents=True, exist_ok=True)
     real = os.path.realpath(interp.executable)
     where = interp.executable + (f" -> {real}" if real != interp.executable else "")
     print(f"nvx-ft gate: {PROJECT} {target.kind} {target.spec} on {where} (CPython "
@@ -38,11 +49,11 @@ def run(args) -> int:
     print(recommend.render_text(data["recommendation"]))
     print(f"reports: {report_dir / 'gate.json'}, {report_dir / 'gate.md'}, "
           f"{report_dir / 'gate.junit.xml'}")
-    return data["exit_code"]
+    return data
 
 
-def _new_report_dir(reports: Path) -> Path:
-    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+def _new_report_dir(reports: Path, suffix: str = "") -> Path:
+    stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%dT%H%M%SZ") + suffix
     report_dir, n = reports / stamp, 1
     while report_dir.exists():
         n += 1
