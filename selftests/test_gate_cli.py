@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 from fake_wheels import make_wheel
 from packaging import tags as ptags
+from stand_in_gate import gate_with_a_stand_in_install
 
 from nvx_ft import cli, errors, interpreters, paths
 from nvx_ft.gate import inputs, report, runner
@@ -304,20 +305,7 @@ def test_a_wheel_whose_modules_do_not_load_fails_install_and_nothing_else_runs(
 def _gate_with_a_stand_in_install(tmp_path, monkeypatch, checkout: Path) -> dict:
     """The gate's run with this interpreter standing in for the installed venv and every
     check but the protocol suite skipped: what the gate makes of ``checkout/protocol``."""
-    def stand_in_install(self, ctx, check):
-        ctx.venv = types.SimpleNamespace(
-            python=sys.executable, installer="pip", path=tmp_path / "venv",
-            python_run=lambda code, *args, **kw: subprocess.run(
-                [sys.executable, "-c", code, *args], capture_output=True, text=True))
-        check.status = "passed"
-
-    monkeypatch.setattr(Install, "run", stand_in_install)
-    wheel = GateWheel.read(make_wheel(tmp_path, str(MY_TAG)))
-    ctx = GateContext(Target("wheel", wheel.path.name, wheel, "wheel file"), THIS,
-                      tmp_path / "report", checkout, runner.gate_env(release_files.DEFAULT_INDEX),
-                      Budgets(protocol=120, test=60), release_files.DEFAULT_INDEX)
-    skip = tuple(n for n in CHECKS if n not in ("install", "protocol"))
-    return runner.run_gate(ctx, skip=skip, display=Display(io.StringIO()))
+    return gate_with_a_stand_in_install(tmp_path, monkeypatch, checkout, run=("protocol",))
 
 
 def _protocol_in_every_report(data: dict, report_dir: Path) -> tuple[dict, ET.Element]:

@@ -59,7 +59,7 @@ def pytest_addoption(parser):
                     choices=INTENSITIES, help="stress intensity (default: default)")
     group.addoption("--nvx-seed", type=int, default=None,
                     help="seed for per-thread randomness (default: $NVX_FT_SEED or random)")
-    group.addoption("--nvx-inconclusive", default=None, choices=("fail", "warn"),
+    group.addoption("--nvx-inconclusive", default=None, choices=("fail", "warn", "skip"),
                     help="a race check that did not reach its overlap: fail, or warn loudly "
                          "(default: fail under the gate, NVX_FT_GATE=1, and in CI with "
                          "NVX_FT_REQUIRE set; warn otherwise; nvx_ft.overlap.inconclusive_mode)")

@@ -15,7 +15,9 @@ any venv without nvx-ft installed there) that
 * arms ``faulthandler`` for fatal signals and, per test, ``dump_traceback_later(exit=True)``
   (a C watchdog thread: it fires even when every Python thread is stuck in C), writing to
   a copy of the real stderr taken before pytest's capture, so the stack survives;
-* deselects tests already finished or already blamed when the runner restarts the suite.
+* deselects tests already finished or already blamed when the runner restarts the suite;
+* reports, at the session's end, the file and sha256 of every ``_nvx_*`` module the
+  session loaded (``SuiteResult.nvx_modules``): which NVX build the suite really tested.
 
 The runner restarts the suite after a crash or hang (up to ``max_restarts`` times) without
 the tests that already ran, so one crashing test does not hide the rest. The overall
@@ -72,6 +74,8 @@ class SuiteResult:
     attempts: int = 0
     junit: str | None = None
     output: list[str] = field(default_factory=list)  # per-attempt output files
+    #: every ``_nvx_*`` module a session loaded: {name, file, sha256}, once per distinct file
+    nvx_modules: list[dict] = field(default_factory=list)
 
     def as_dict(self) -> dict:
         d = asdict(self)
@@ -151,6 +155,7 @@ def run_suite(
         events_path.write_text("", encoding="utf-8")
 
     _tally(result, found)
+    result.nvx_modules = found.nvx_modules
     result.duration = time.monotonic() - start
     shutil.rmtree(work, ignore_errors=True) if output_dir else None
     return _finish(result, junit)
@@ -176,6 +181,7 @@ class _Found:
     outcomes: dict[str, TestOutcome] = field(default_factory=dict)
     blamed: set[str] = field(default_factory=set)
     collect_errors: list[tuple[str, str]] = field(default_factory=list)
+    nvx_modules: list[dict] = field(default_factory=list)
 
     @property
     def left(self) -> list[str]:
@@ -191,6 +197,8 @@ class _Found:
                     ev["nodeid"], ev["outcome"], ev.get("duration", 0.0), ev.get("message", ""))
             elif ev["event"] == "collect-error":
                 self.collect_errors.append((ev["nodeid"], ev["message"]))
+            elif ev["event"] == "nvx-modules":
+                self.nvx_modules += [m for m in ev["modules"] if m not in self.nvx_modules]
 
     def blame_abrupt_end(self, events: list[dict], out_file: Path, rc: int | None,
                          hit_deadline: bool, timeout: float,
@@ -403,7 +411,23 @@ if __name__ == PLUGIN_NAME:
               duration=round(time.monotonic() - _started.pop(nodeid, time.monotonic()), 3),
               message=message[-_MAX_MESSAGE:])
 
+    def _nvx_modules() -> list[dict]:
+        """The ``_nvx_*`` modules this process loaded: where from, and their sha256."""
+        import hashlib
+        import sys
+
+        found = []
+        for name, mod in sorted(sys.modules.items()):
+            ours = name.startswith("_nvx_") and name != PLUGIN_NAME  # not this plugin
+            path = getattr(mod, "__file__", None) if ours else None
+            if path:
+                with open(path, "rb") as f:
+                    digest = hashlib.sha256(f.read()).hexdigest()
+                found.append({"name": name, "file": os.path.abspath(path), "sha256": digest})
+        return found
+
     def pytest_sessionfinish(session, exitstatus):
         if _TEST_TIMEOUT:
             faulthandler.cancel_dump_traceback_later()
+        _emit(event="nvx-modules", modules=_nvx_modules())
         _emit(event="sessionfinish", exitstatus=int(exitstatus))

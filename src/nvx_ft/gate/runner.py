@@ -52,9 +52,10 @@ def _new_report_dir(reports: Path) -> Path:
 
 
 def gate_env(index_url: str) -> dict[str, str]:
-    """Every child's environment: NVX as users get it, no installer cache, the suites told
+    """Every child's environment: NVX as users get it, nothing of our shell that could
+    decide the verdict (``childenv.GATE_VERDICT``), no installer cache, the suites told
     they run in the gate (``ci`` Hypothesis profile)."""
-    env = childenv.child_env(scrub=childenv.AS_USERS_GET_IT,
+    env = childenv.child_env(scrub=(*childenv.AS_USERS_GET_IT, *childenv.GATE_VERDICT),
                              set={"NVX_FT_GATE": "1", "NVX_FT_HYPOTHESIS_PROFILE": "ci",
                                   "PIP_NO_CACHE_DIR": "1", "UV_NO_CACHE": "1",
                                   "PIP_NO_INPUT": "1"})
