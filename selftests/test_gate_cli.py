@@ -278,10 +278,12 @@ def test_a_wheel_whose_modules_do_not_load_fails_install_and_nothing_else_runs(
     wheel = make_wheel(tmp_path, str(MY_TAG), requires=())
     monkeypatch.chdir(tmp_path)  # the default --reports is relative to the working directory
     reports = tmp_path / "reports" / "gate"
-    rc = cli.main(["gate", "--wheel", wheel.name, "--python", sys.executable])
+    rc = cli.main(["gate", "--wheel", wheel.name, "--python", sys.executable,
+                   "--report-path-file", "report-path"])
     out = capsys.readouterr().out
     assert rc == errors.EXIT_FAIL
     (run_dir,) = reports.iterdir()
+    assert Path("report-path").read_text().strip() == str((run_dir / "gate.json").resolve())
     data = json.loads((run_dir / "gate.json").read_text())
     assert data["schema"] == report.SCHEMA and data["verdict"] == "fail"
     assert_matches_schema(data)

@@ -33,6 +33,9 @@ def run(args) -> int:
     ctx = GateContext(target, interp, report_dir.resolve(), checkout,
                       gate_env(args.index_url), inputs.budgets(args), args.index_url)
     data = run_gate(ctx, skip=tuple(args.skip), keep_venv=args.keep_venv)
+    if args.report_path_file:  # this run's report, not whichever gate.json is newest
+        Path(args.report_path_file).write_text(f"{ctx.report_dir / 'gate.json'}\n",
+                                               encoding="utf-8")
     print(report.render_table(data))
     print(report.verdict_line(data))
     print(recommend.render_text(data["recommendation"]))
