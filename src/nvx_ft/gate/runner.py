@@ -11,7 +11,7 @@ import traceback
 from pathlib import Path
 
 from nvx_ft import childenv
-from nvx_ft.gate import inputs, recommend, report
+from nvx_ft.gate import findings, inputs, recommend, report
 from nvx_ft.gate.context import PROJECT, Check, GateContext, Step, StepFailed
 from nvx_ft.gate.display import Display
 from nvx_ft.gate.steps import STEPS
@@ -38,6 +38,7 @@ def run(args) -> int:
                                                encoding="utf-8")
     print(report.render_table(data))
     print(report.verdict_line(data))
+    print(findings.count_line(data["findings"]))
     print(recommend.render_text(data["recommendation"]))
     print(f"reports: {report_dir / 'gate.json'}, {report_dir / 'gate.md'}, "
           f"{report_dir / 'gate.junit.xml'}")
