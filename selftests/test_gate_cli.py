@@ -6,13 +6,11 @@ checkout's protocol/ suite (or "not-run" where there is none)."""
 from __future__ import annotations
 
 import datetime as dt
-import io
 import json
 import os
 import subprocess
 import sys
 import tarfile
-import types
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -22,14 +20,12 @@ from packaging import tags as ptags
 from stand_in_gate import gate_with_a_stand_in_install
 
 from nvx_ft import cli, errors, interpreters, paths
-from nvx_ft.gate import inputs, report, runner
-from nvx_ft.gate.context import Budgets, Check, GateContext, Target
+from nvx_ft.gate import inputs, report
+from nvx_ft.gate.context import Budgets, Check, Target
 from nvx_ft.gate.display import Display
 from nvx_ft.gate.steps import CHECKS
 from nvx_ft.gate.steps.gil_guard import gil_guard_outcome
-from nvx_ft.gate.steps.install import Install
 from nvx_ft.gate.wheel import GateWheel, verify_installed
-from nvx_ft.release import release_files
 
 pytestmark = [
     pytest.mark.harness,
