@@ -9,7 +9,6 @@ change a plain pytest run, so an unchanged gate verdict means the door is shut.
 from __future__ import annotations
 
 import os
-import shutil
 import sys
 from pathlib import Path
 
@@ -59,7 +58,8 @@ TRAPS = {
     "PYTEST_PLUGINS": "evil_plugin",
     "NVX_FT_SEED": "1", "NVX_FT_INTENSITY": "nightly", "NVX_FT_TARGET": "fallback",
     "NVX_FT_OVERLAP_BUDGET": "0", "NVX_FT_REQUIRE": "", "NVX_FT_PROTOCOL_FAULT": "shared-validator",
-    "HYPOTHESIS_STORAGE_DIRECTORY": "/nonexistent/hypothesis",
+    "HYPOTHESIS_STORAGE_DIRECTORY": "/nonexistent/hypothesis", "PYTHONWARNINGS": "error",
+    "PYTHON_CPU_COUNT": "1",
 }
 
 
@@ -164,14 +164,15 @@ def test_a_shadowing_nvx_on_the_suites_path_fails_the_step_naming_both(
         copy = next(str(f) for f in stray if f.name.startswith(name + "."))
         message = next(f["message"] for f in check["failures"] if copy in f["message"])
         assert mod["file"] in message  # both files ...
-        assert mod["sha256"] in message and shutil.os.path.exists(copy)  # ... and hashes
+        assert mod["sha256"] in message  # ... and both hashes
         why = "differs from the wheel's" if build == "another build" else "outside the venv's"
         assert why in message, message
     assert "tested another NVX build" in check["summary"]
 
 
 def test_no_nvx_module_loaded_is_named_not_failed():
-    """A suite that loads no NVX (benchmark smoke with nothing to run) is not blamed."""
+    """A suite that loads no NVX (benchmark smoke with nothing to run) is not blamed, but
+    the report says so."""
     from types import SimpleNamespace
 
     from nvx_ft.gate.context import Check
@@ -180,3 +181,5 @@ def test_no_nvx_module_loaded_is_named_not_failed():
     ctx = SimpleNamespace(target=SimpleNamespace(wheel=None, installed=None))
     check_nvx_modules(ctx, check, suites.SuiteResult("b", "passed", {}, 0.0, []))
     assert check.status == "passed" and check.summary == "1 passed"
+    assert check.details == ["loaded no _nvx_* module (the suite never imported NVX, or its "
+                             "pytest session did not finish)"]

@@ -88,6 +88,9 @@ def check_nvx_modules(ctx: GateContext, check: Check, result: suites.SuiteResult
                             f"{problem}")
     check.details += [f"loaded {m['name']}: {m['file']} sha256 {m['sha256']}"
                       for m in result.nvx_modules]
+    if not result.nvx_modules and result.status != "not-run":
+        check.details.append("loaded no _nvx_* module (the suite never imported NVX, or "
+                             "its pytest session did not finish)")
     if problems:
         check.status = "failed"
         check.summary = f"{problems[0]}; " + check.summary
