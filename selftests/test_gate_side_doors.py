@@ -183,3 +183,24 @@ def test_no_nvx_module_loaded_is_named_not_failed():
     assert check.status == "passed" and check.summary == "1 passed"
     assert check.details == ["loaded no _nvx_* module (the suite never imported NVX, or its "
                              "pytest session did not finish)"]
+
+
+def test_the_scrub_list_drops_by_prefix_and_names_a_reason_for_each(monkeypatch):
+    from nvx_ft import childenv
+    from nvx_ft.gate import runner
+
+    base = {"PYTEST_ADDOPTS": "-k x", "PYTEST_WHATEVER": "1", "NVX_FT_SEED": "3",
+            "NVX_FT_GATE": "0", "HYPOTHESIS_X": "1", "LD_PRELOAD": "/evil.so", "CI": "true",
+            "PATH": "/bin", "PIP_INDEX_URL": "https://mirror.example/simple"}
+    env = childenv.child_env(scrub=childenv.GATE_VERDICT, base=base)
+    assert env == {"CI": "true", "PATH": "/bin", "PIP_INDEX_URL": "https://mirror.example/simple"}
+    assert all(why.strip() for why in childenv.GATE_VERDICT.values())
+    # the gate's own: set after the scrub, so an inherited NVX_FT_GATE=0 cannot win
+    for name, value in base.items():
+        if name not in ("PATH", "PIP_INDEX_URL"):
+            monkeypatch.setenv(name, value)
+    gate = runner.gate_env("https://pypi.org/simple")
+    assert gate["NVX_FT_GATE"] == "1" and gate["NVX_FT_HYPOTHESIS_PROFILE"] == "ci"
+    assert not [k for k in gate if k.startswith(("PYTEST_", "HYPOTHESIS_"))]
+    assert {k for k in gate if k.startswith("NVX_FT_")} == {"NVX_FT_GATE",
+                                                           "NVX_FT_HYPOTHESIS_PROFILE"}
