@@ -209,10 +209,15 @@ def protocol(session: nox.Session) -> None:
 
 @nox.session(python=list(interpreters.LABELS))
 def parallel(session: nox.Session) -> None:
-    """tests/ under pytest-run-parallel: every test in 4 threads at once, then in 'auto'."""
+    """tests/ under pytest-run-parallel: every test in 4 threads at once, then in 'auto'.
+
+    The floor (``nvx_ft.parallel_floor``): each run fails unless 2+ threads ran and every
+    test ran in them, except those marked ``thread_unsafe(reason=...)``; the "nvx-ft
+    parallel floor" section counts them."""
     install_target(session)
     for threads in ("4", "auto"):
-        session.run("pytest", "tests", f"--parallel-threads={threads}", *session.posargs)
+        session.run("pytest", "tests", "-p", "nvx_ft.parallel_floor",
+                    f"--parallel-threads={threads}", *session.posargs)
 
 
 @nox.session(venv_backend="none")

@@ -97,13 +97,21 @@ def _run_step(name: str, env: dict, tmp_path: Path) -> tuple[subprocess.Complete
 
 
 def _stand_in_nvx_ft(tmp_path: Path, code: int, write_report: bool) -> Path:
+    """A stand-in ``nvx-ft``: records its arguments, and (``write_report``) writes a
+    report folder and names its gate.json in the ``--report-path-file`` it is given, as
+    the gate does."""
     bin_dir = tmp_path / "venv-bin"
     bin_dir.mkdir()
     fake = bin_dir / "nvx-ft"
     fake.write_text("#!/bin/sh\n"
                     f'printf "%s\\n" "$@" > "{tmp_path}/args"\n'
+                    'prev=""; for a in "$@"; do\n'
+                    '  [ "$prev" = "--report-path-file" ] && path_file="$a"; prev="$a"\n'
+                    'done\n'
                     + ('mkdir -p "$IN_REPORTS/20261201T000000Z" && echo {} > '
-                       '"$IN_REPORTS/20261201T000000Z/gate.json"\n' if write_report else "")
+                       '"$IN_REPORTS/20261201T000000Z/gate.json"\n'
+                       'echo "$IN_REPORTS/20261201T000000Z/gate.json" > "$path_file"\n'
+                       if write_report else "")
                     + f"exit {code}\n")
     fake.chmod(0o755)
     return bin_dir
@@ -129,10 +137,24 @@ def test_gate_step_turns_inputs_into_arguments_and_keeps_the_exit_code(tmp_path)
     args = (tmp_path / "args").read_text().splitlines()
     assert args == ["gate", "--python", "/py/3.14t", "--checkout", "/action", "--reports",
                     "reports/nvx-ft-gate", "--wheel", wheel, "--stress-timeout", "900",
-                    "--test-timeout", "120", "--skip", "benchmark-smoke"]
+                    "--test-timeout", "120", "--skip", "benchmark-smoke",
+                    "--report-path-file", f"{tmp_path}/nvx-ft-gate-report-path"]
     assert outputs["exit-code"] == "1"
-    assert outputs["report"].endswith("20261201T000000Z/gate.json")
+    assert outputs["report"] == "reports/nvx-ft-gate/20261201T000000Z/gate.json"
     assert outputs["summary"] == ""  # the gate itself appends gate.md
+
+
+def test_the_report_output_is_the_one_this_run_wrote_not_the_newest(tmp_path):
+    """An earlier run's report folder with a newer time stamp and mtime (a clock step, a
+    cache restore) is left in the reports folder: the output still names this run's."""
+    stale = tmp_path / "reports" / "nvx-ft-gate" / "20991231T000000Z"
+    stale.mkdir(parents=True)
+    (stale / "gate.json").write_text("{}")
+    os.utime(stale / "gate.json", (4102444800, 4102444800))  # 2100-01-01
+    bin_dir = _stand_in_nvx_ft(tmp_path, 0, write_report=True)
+    out, outputs = _run_step("nvx-ft gate", _gate_env(bin_dir, IN_PYPI="26.11.1"), tmp_path)
+    assert out.returncode == 0, out.stderr
+    assert outputs["report"] == "reports/nvx-ft-gate/20261201T000000Z/gate.json"
 
 
 def test_a_gate_stopped_before_running_still_says_so_in_the_summary(tmp_path):

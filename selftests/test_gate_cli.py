@@ -6,29 +6,26 @@ checkout's protocol/ suite (or "not-run" where there is none)."""
 from __future__ import annotations
 
 import datetime as dt
-import io
 import json
 import os
 import subprocess
 import sys
 import tarfile
-import types
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
 from fake_wheels import make_wheel
 from packaging import tags as ptags
+from stand_in_gate import gate_with_a_stand_in_install
 
 from nvx_ft import cli, errors, interpreters, paths
-from nvx_ft.gate import inputs, report, runner
-from nvx_ft.gate.context import Budgets, Check, GateContext, Target
+from nvx_ft.gate import inputs, report
+from nvx_ft.gate.context import Budgets, Check, Target
 from nvx_ft.gate.display import Display
 from nvx_ft.gate.steps import CHECKS
 from nvx_ft.gate.steps.gil_guard import gil_guard_outcome
-from nvx_ft.gate.steps.install import Install
 from nvx_ft.gate.wheel import GateWheel, verify_installed
-from nvx_ft.release import release_files
 
 pytestmark = [
     pytest.mark.harness,
@@ -277,10 +274,12 @@ def test_a_wheel_whose_modules_do_not_load_fails_install_and_nothing_else_runs(
     wheel = make_wheel(tmp_path, str(MY_TAG), requires=())
     monkeypatch.chdir(tmp_path)  # the default --reports is relative to the working directory
     reports = tmp_path / "reports" / "gate"
-    rc = cli.main(["gate", "--wheel", wheel.name, "--python", sys.executable])
+    rc = cli.main(["gate", "--wheel", wheel.name, "--python", sys.executable,
+                   "--report-path-file", "report-path"])
     out = capsys.readouterr().out
     assert rc == errors.EXIT_FAIL
     (run_dir,) = reports.iterdir()
+    assert Path("report-path").read_text().strip() == str((run_dir / "gate.json").resolve())
     data = json.loads((run_dir / "gate.json").read_text())
     assert data["schema"] == report.SCHEMA and data["verdict"] == "fail"
     assert_matches_schema(data)
@@ -304,20 +303,7 @@ def test_a_wheel_whose_modules_do_not_load_fails_install_and_nothing_else_runs(
 def _gate_with_a_stand_in_install(tmp_path, monkeypatch, checkout: Path) -> dict:
     """The gate's run with this interpreter standing in for the installed venv and every
     check but the protocol suite skipped: what the gate makes of ``checkout/protocol``."""
-    def stand_in_install(self, ctx, check):
-        ctx.venv = types.SimpleNamespace(
-            python=sys.executable, installer="pip", path=tmp_path / "venv",
-            python_run=lambda code, *args, **kw: subprocess.run(
-                [sys.executable, "-c", code, *args], capture_output=True, text=True))
-        check.status = "passed"
-
-    monkeypatch.setattr(Install, "run", stand_in_install)
-    wheel = GateWheel.read(make_wheel(tmp_path, str(MY_TAG)))
-    ctx = GateContext(Target("wheel", wheel.path.name, wheel, "wheel file"), THIS,
-                      tmp_path / "report", checkout, runner.gate_env(release_files.DEFAULT_INDEX),
-                      Budgets(protocol=120, test=60), release_files.DEFAULT_INDEX)
-    skip = tuple(n for n in CHECKS if n not in ("install", "protocol"))
-    return runner.run_gate(ctx, skip=skip, display=Display(io.StringIO()))
+    return gate_with_a_stand_in_install(tmp_path, monkeypatch, checkout, run=("protocol",))
 
 
 def _protocol_in_every_report(data: dict, report_dir: Path) -> tuple[dict, ET.Element]:

@@ -149,3 +149,23 @@ def test_small_matrix_contains_crash_and_hang_and_fails_on_a_survivor(tmp_path):
     md = (tmp_path / f"{rep['label']}.md").read_text()
     assert "KILLED (crash)" in md and "KILLED (hang)" in md and "SURVIVED" in md
     assert (tmp_path / f"{rep['label']}.json").is_file()
+
+
+def test_a_python_without_the_suites_dependencies_is_one_error_at_once(tmp_path, capsys):
+    """A bare interpreter (no pytest, Hypothesis, nvx-ft): exit 3 with what to do, before
+    anything is downloaded or built - not a matrix of 'No module named pytest' cells."""
+    import subprocess
+
+    from nvx_ft import cli, errors
+
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(tmp_path / "bare")],
+                   check=True, timeout=120)
+    bare = tmp_path / "bare" / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+    rc = cli.main(["mutants", "--python", str(bare), "--mutant", mutants.corpus()[0].name,
+                   "--out", str(tmp_path / "reports")])
+    err = capsys.readouterr().err.strip()
+    assert rc == errors.EXIT_USAGE, err
+    assert len(err.splitlines()) == 1 and "Traceback" not in err, err
+    assert f"--python {bare} cannot run the suites: no pytest, hypothesis, nvx_ft" in err
+    assert "pip install -e" in err and "nox -s mutants-" in err
+    assert not (tmp_path / "reports").exists()  # nothing built, nothing reported

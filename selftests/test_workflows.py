@@ -127,6 +127,7 @@ def test_nightly_runs_nvx_under_threadsanitizer_in_a_tsan_image():
     runs = "\n".join(str(s.get("run", "")) for s in job["steps"])
     assert "nvx-ft sanitize tsan" in runs  # stress/ under TSan, instrumentation checked
     assert "--parallel-threads=4" in runs and '"tests"' in runs  # tests/ in 4 threads
+    assert "nvx_ft.parallel_floor" in runs  # ... really in threads
     assert "require_instrumented" in runs  # an uninstrumented build never reports "clean"
     assert "tsan-suppressions.txt" in runs  # the suppressions used go with the reports
     assert job["env"]["PIP_NO_CACHE_DIR"] == "1"

@@ -74,6 +74,14 @@ class Divergence:
     #: kind "api" only: target -> (observed, what the contract says)
     probe: Callable | None = None
     applies_to_impl: Callable[[str], bool] = lambda name: True
+    #: for the gate's Findings (entries that concern autobahn's NVX): what it means for
+    #: autobahn's own use, the upstream fix, a command a user can paste to see it on the
+    #: installed autobahn (``python`` = that venv's interpreter) and what that command
+    #: prints when the divergence is there
+    impact: str = ""
+    fix: str = ""
+    reproduce: str = ""
+    reproduce_shows: str = ""
 
 
 KNOWN_DIVERGENCES: tuple[Divergence, ...] = (
@@ -90,14 +98,20 @@ KNOWN_DIVERGENCES: tuple[Divergence, ...] = (
         status="bug",
         why=(
             "Not accepted as the contract (RFC 3629: nothing after an ill-formed byte makes "
-            "the message well-formed), but without effect in autobahn itself: "
-            "WebSocketProtocol.onFrameData calls _invalid_payload -> _fail_connection on the "
-            "first invalid result; with failByDrop=False it goes on feeding the rest of "
-            "that message to the validator (now told 'valid'), but the connection is "
-            "already failing, and the frame end's ends_on_codepoint=False fails it again. "
-            "Any other caller that keeps feeding chunks is told the stream is valid. "
-            "Upstream fix: nvx_utf8vld_validate should return -1 while state == UTF8_REJECT."
+            "the message well-formed); autobahn's pure-Python validator stays invalid."
         ),
+        impact=(
+            "Without effect in autobahn itself: WebSocketProtocol.onFrameData calls "
+            "_invalid_payload -> _fail_connection on the first invalid result; with "
+            "failByDrop=False it goes on feeding the rest of that message to the validator "
+            "(now told 'valid'), but the connection is already failing, and the frame end's "
+            "ends_on_codepoint=False fails it again. Any other caller of "
+            "autobahn.nvx.Utf8Validator that keeps feeding chunks is told the stream is valid."
+        ),
+        fix="nvx_utf8vld_validate should return -1 while state == UTF8_REJECT.",
+        reproduce=("python -c 'from autobahn.nvx import Utf8Validator; v = Utf8Validator(); "
+                   "print(v.validate(b\"\\xc0\"), v.validate(b\"a\"))'"),
+        reproduce_shows="(False, False, 0, 0) (True, False, 1, 1)",
         model=Utf8RejectionNotSticky,
     ),
     Divergence(
@@ -126,10 +140,14 @@ KNOWN_DIVERGENCES: tuple[Divergence, ...] = (
         reproducer=(),
         status="accepted",
         why=(
-            "Results stay correct (the switch's default branch is the safe path) and autobahn "
-            "only ever passes 1 or 2; but get_impl() then reports an id that does not exist. "
-            "The C check should be `impl >= 1 && impl <= MAX`."
+            "Results stay correct (the switch's default branch is the safe path); but "
+            "get_impl() then reports an id that does not exist."
         ),
+        impact="None: autobahn only ever passes 1 or 2.",
+        fix="The C check should be `impl >= 1 && impl <= MAX`.",
+        reproduce=("python -c 'import _nvx_utf8validator as u; v = u.lib.nvx_utf8vld_new(); "
+                   "print(u.lib.nvx_utf8vld_set_impl(v, -1), u.lib.nvx_utf8vld_get_impl(v))'"),
+        reproduce_shows="-1 -1",
         model=None,
         probe=_negative_impl_ids,
     ),

@@ -15,7 +15,9 @@ any venv without nvx-ft installed there) that
 * arms ``faulthandler`` for fatal signals and, per test, ``dump_traceback_later(exit=True)``
   (a C watchdog thread: it fires even when every Python thread is stuck in C), writing to
   a copy of the real stderr taken before pytest's capture, so the stack survives;
-* deselects tests already finished or already blamed when the runner restarts the suite.
+* deselects tests already finished or already blamed when the runner restarts the suite;
+* reports, at the session's end, the file and sha256 of every ``_nvx_*`` module the
+  session loaded (``SuiteResult.nvx_modules``): which NVX build the suite really tested.
 
 The runner restarts the suite after a crash or hang (up to ``max_restarts`` times) without
 the tests that already ran, so one crashing test does not hide the rest. The overall
@@ -88,6 +90,8 @@ class SuiteResult:
     attempts: int = 0
     junit: str | None = None
     output: list[str] = field(default_factory=list)  # per-attempt output files
+    #: every ``_nvx_*`` module a session loaded: {name, file, sha256}, once per distinct file
+    nvx_modules: list[dict] = field(default_factory=list)
 
     def as_dict(self) -> dict:
         d = asdict(self)
@@ -169,6 +173,7 @@ def run_suite(
         events_path.write_text("", encoding="utf-8")
 
     _tally(result, found)
+    result.nvx_modules = found.nvx_modules
     result.duration = time.monotonic() - start
     shutil.rmtree(work, ignore_errors=True) if output_dir else None
     return with_junit(result, junit)
@@ -194,6 +199,7 @@ class _Found:
     outcomes: dict[str, TestOutcome] = field(default_factory=dict)
     blamed: set[str] = field(default_factory=set)
     collect_errors: list[tuple[str, str]] = field(default_factory=list)
+    nvx_modules: list[dict] = field(default_factory=list)
 
     @property
     def left(self) -> list[str]:
@@ -213,6 +219,8 @@ class _Found:
                     ev.get("races", []))
             elif ev["event"] == "collect-error":
                 self.collect_errors.append((ev["nodeid"], ev["message"]))
+            elif ev["event"] == "nvx-modules":
+                self.nvx_modules += [m for m in ev["modules"] if m not in self.nvx_modules]
 
     def blame_abrupt_end(self, events: list[dict], out_file: Path, rc: int | None,
                          hit_deadline: bool, timeout: float,
@@ -244,7 +252,9 @@ def merge_rerun(first: SuiteResult, rerun: SuiteResult) -> SuiteResult:
                    collect_errors=[f for f in first.failures if f[0] not in outcomes])
     merged = SuiteResult(first.name, "passed", {}, first.duration + rerun.duration, [],
                          command=first.command, attempts=first.attempts + rerun.attempts,
-                         junit=first.junit, output=first.output + rerun.output)
+                         junit=first.junit, output=first.output + rerun.output,
+                         nvx_modules=first.nvx_modules + [m for m in rerun.nvx_modules
+                                                          if m not in first.nvx_modules])
     merged.reason = first.reason if first.status not in ("passed", "inconclusive") else ""
     if first.status == "not-run":
         merged.status = "not-run"
@@ -305,7 +315,8 @@ def _wait(proc, deadline, events_path, progress, start, outcomes, total_known) -
             evs = _read_events(events_path)
             total = next((len(e["nodeids"]) for e in evs if e["event"] == "collected"), 0)
             fin = [e for e in evs if e["event"] == "finish"]
-            failed = sum(1 for e in fin if e["outcome"] in ("failed", "error"))
+            failed = sum(1 for e in fin if e["outcome"] in ("failed", "error")
+                         and not is_inconclusive(e.get("message", "")))
             failed += sum(1 for o in outcomes.values() if o.outcome != "passed"
                           and o.outcome not in ("skipped", "xfailed"))
             state = (len(fin) + len(outcomes), max(total + len(outcomes), total_known), failed)
@@ -452,7 +463,23 @@ if __name__ == PLUGIN_NAME:
               message=message[:_MAX_MESSAGE] if is_inconclusive(message)
               else message[-_MAX_MESSAGE:], races=races)
 
+    def _nvx_modules() -> list[dict]:
+        """The ``_nvx_*`` modules this process loaded: where from, and their sha256."""
+        import hashlib
+        import sys
+
+        found = []
+        for name, mod in sorted(sys.modules.items()):
+            ours = name.startswith("_nvx_") and name != PLUGIN_NAME  # not this plugin
+            path = getattr(mod, "__file__", None) if ours else None
+            if path:
+                with open(path, "rb") as f:
+                    digest = hashlib.sha256(f.read()).hexdigest()
+                found.append({"name": name, "file": os.path.abspath(path), "sha256": digest})
+        return found
+
     def pytest_sessionfinish(session, exitstatus):
         if _TEST_TIMEOUT:
             faulthandler.cancel_dump_traceback_later()
+        _emit(event="nvx-modules", modules=_nvx_modules())
         _emit(event="sessionfinish", exitstatus=int(exitstatus))

@@ -24,10 +24,15 @@ named failure with a stack and the run goes on. A part that is not there (e.g. n
 ``protocol/`` in the checkout) is reported as **not-run**, never as passed; only a failed
 install stops the run early.
 
+Each suite's command line and environment are the gate's own (``steps/suites.py``'s
+``pinned_args``, ``childenv.GATE_VERDICT``), and each suite reports the ``_nvx_*`` files it
+loaded: one that is not the wheel's fails that step.
+
 Reports (``report.py``) in ``reports/gate/<UTC timestamp>/``: ``gate.json`` (schema
-``nvx-ft.gate/1``, below), ``gate.md`` (also appended to ``$GITHUB_STEP_SUMMARY``),
+``nvx-ft.gate/2``, below), ``gate.md`` (also appended to ``$GITHUB_STEP_SUMMARY``),
 ``gate.junit.xml``, ``contract.md`` (the thread-safety contract the run's evidence
-supports, ``contract.py``), and each step's output in ``logs/``.
+supports, ``contract.py``), and each step's output in ``logs/``; ``--report-path-file
+FILE`` writes this run's ``gate.json`` path to FILE.
 
 Exit codes: 0 every check passed; 1 a check failed (or crashed, or timed out);
 2 blocked - no free-threaded interpreter (the message says how to get one), the package
@@ -35,7 +40,8 @@ index is unreachable, or a check could not run; 3 bad input (missing path, not a
 corrupt archive, a wheel for another platform or interpreter - e.g. a cp314 wheel given
 to a 3.14t gate -, a pure-Python wheel without NVX).
 
-``gate.json`` (``nvx-ft.gate/1``, JSON Schema in ``schemas/gate-1.schema.json``):
+``gate.json`` (``nvx-ft.gate/2``, JSON Schema in ``schemas/gate-2.schema.json``; version
+2 added ``findings`` and ``recommendation.open_bugs`` to version 1):
 ``schema``, ``verdict`` (pass | fail | not-passed), ``exit_code``, ``started``/``finished``
 (ISO 8601 UTC), ``duration_s``, ``target`` (``kind`` wheel|sdist|pypi, ``spec``, ``wheel``,
 ``wheel_sha256``, ``origin``), ``interpreter`` (``executable``, ``version``,
@@ -45,7 +51,13 @@ not-run), ``duration_s``, ``summary``, ``counts``, ``failures`` [{``nodeid``,
 ``message``}], ``details``, ``outputs``}, one per step in the order above, then
 ``classifier``; ``recommendation``: the Free Threading classifier the checks support, the
 rule, the evidence per level and the wheel's declared classifiers against it
-(``recommend.py``; the ``classifier`` check fails when the wheel declares more).
+(``recommend.py``; the ``classifier`` check fails when the wheel declares more), whose
+``open_bugs`` lists the findings that are upstream bugs this build showed; ``findings``:
+one entry per known divergence of autobahn's NVX (``nvx_ft.divergences``), {``id``,
+``status`` (bug | accepted), ``shown`` (true: its pin in the correctness suite passed;
+false: the pin failed; null: no evidence from this run), ``evidence``, ``summary``,
+``impact``, ``fix``, ``reproduce`` (a command showing it on the installed autobahn),
+``reproduce_shows``} (``findings.py``); findings do not change the verdict.
 """
 
 from nvx_ft.gate.inputs import add_arguments

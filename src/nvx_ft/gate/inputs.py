@@ -36,6 +36,10 @@ def add_arguments(parser) -> None:
                              "one (also $NVX_FT_NO_PROVISION=1)")
     parser.add_argument("--reports", metavar="DIR", default="reports/gate",
                         help="where the run's report folder goes (default: reports/gate)")
+    parser.add_argument("--report-path-file", metavar="FILE",
+                        help="once the reports are written, write the path of this run's "
+                             "gate.json to FILE (for scripts: action.yml reads it; nothing is "
+                             "written when the gate stops before running)")
     parser.add_argument("--suite-timeout", type=float, default=_DEFAULT.suite,
                         help="hard bound in seconds for correctness and benchmark smoke")
     parser.add_argument("--stress-timeout", type=float, default=_DEFAULT.stress,

@@ -272,6 +272,8 @@ def render_text(rec: dict) -> str:
         out.append(f"  {lv['label']:<13} {'shown' if lv['shown'] else 'not shown':<9}  "
                    + _evidence_text(lv))
     out += [f"  why: {r}" for r in rec["reasons"]]
+    if rec.get("open_bugs"):
+        out.append(f"  note: {_open_bugs_text(rec['open_bugs'])}")
     d = rec.get("declared")
     if d:
         out.append(f"  wheel: {d['summary']}")
@@ -293,9 +295,16 @@ def render_markdown(rec: dict) -> str:
     lines.append("")
     if rec["reasons"]:
         lines += ["Why not higher:", ""] + [f"- {r}" for r in rec["reasons"]] + [""]
+    if rec.get("open_bugs"):
+        lines += [f"Note: {_open_bugs_text(rec['open_bugs'])}", ""]
     d = rec.get("declared")
     if d:
         mark = "**FAILED**: " if d["status"] == "failed" else ""
         lines += [f"Wheel: {mark}{d['summary']}", ""]
     lines += [f"Rule: {rec['rule']}", ""]
     return "\n".join(lines)
+
+
+def _open_bugs_text(ids: list[str]) -> str:
+    return (f"this build has {len(ids)} open upstream NVX bug(s) ({', '.join(ids)}; see "
+            "Findings): a classifier is about thread safety and says nothing about them")

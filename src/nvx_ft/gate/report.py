@@ -1,4 +1,4 @@
-"""The gate's verdict and its reports: ``gate.json`` (schema ``nvx-ft.gate/1``),
+"""The gate's verdict and its reports: ``gate.json`` (schema ``nvx-ft.gate/2``),
 ``gate.md`` (also appended to ``$GITHUB_STEP_SUMMARY``) and ``gate.junit.xml``."""
 
 from __future__ import annotations
@@ -13,13 +13,13 @@ from pathlib import Path
 
 from nvx_ft import junit, suites
 from nvx_ft.errors import EXIT_BLOCKED, EXIT_FAIL, EXIT_PASS
-from nvx_ft.gate import contract, recommend
+from nvx_ft.gate import contract, findings, recommend
 from nvx_ft.gate.context import Check, Target
 from nvx_ft.interpreters import Interpreter
 from nvx_ft.paths import ROOT
 
-SCHEMA = "nvx-ft.gate/1"
-SCHEMA_FILE = Path(__file__).parents[1] / "schemas" / "gate-1.schema.json"
+SCHEMA = "nvx-ft.gate/2"
+SCHEMA_FILE = Path(__file__).parents[1] / "schemas" / "gate-2.schema.json"
 FAILING = ("failed", "crashed", "timeout")
 
 
@@ -37,6 +37,8 @@ def write_reports(checks: list[Check], target: Target, interp: Interpreter,
     """Write the three reports (and the step summary); return ``gate.json``'s data."""
     checks, rec = with_recommendation(checks, target, interp)
     data = _report_data(checks, target, interp, installer, started)
+    data["findings"] = findings.findings(checks)
+    rec["open_bugs"] = findings.open_bugs(data["findings"])
     data["recommendation"] = rec
     (report_dir / "gate.json").write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
     md = render_markdown(data)
@@ -148,6 +150,8 @@ def render_markdown(data: dict) -> str:
         if reached:  # did the race checks' threads really run at once? (stress/README.md)
             lines += [f"<details><summary>{c['name']}: the overlap each race check "
                       f"reached</summary>", "", "```", *reached, "```", "</details>", ""]
+    if "findings" in data:
+        lines.append(findings.render_markdown(data["findings"]))
     if data.get("recommendation"):
         lines.append(recommend.render_markdown(data["recommendation"]))
     return "\n".join(lines)

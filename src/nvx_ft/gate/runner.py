@@ -11,7 +11,7 @@ import traceback
 from pathlib import Path
 
 from nvx_ft import childenv
-from nvx_ft.gate import inputs, recommend, report, stability
+from nvx_ft.gate import findings, inputs, recommend, report, stability
 from nvx_ft.gate.context import PROJECT, Check, GateContext, Step, StepFailed
 from nvx_ft.gate.display import Display
 from nvx_ft.gate.steps import STEPS
@@ -44,8 +44,12 @@ def gate_once(args, target, interp, checkout, report_dir: Path) -> dict:
     ctx = GateContext(target, interp, report_dir.resolve(), checkout,
                       gate_env(args.index_url), inputs.budgets(args), args.index_url)
     data = run_gate(ctx, skip=tuple(args.skip), keep_venv=args.keep_venv)
+    if args.report_path_file:  # this run's report, not whichever gate.json is newest
+        Path(args.report_path_file).write_text(f"{ctx.report_dir / 'gate.json'}\n",
+                                               encoding="utf-8")
     print(report.render_table(data))
     print(report.verdict_line(data))
+    print(findings.count_line(data["findings"]))
     print(recommend.render_text(data["recommendation"]))
     print(f"reports: {report_dir / 'gate.json'}, {report_dir / 'gate.md'}, "
           f"{report_dir / 'gate.junit.xml'}")
@@ -63,9 +67,10 @@ def _new_report_dir(reports: Path, suffix: str = "") -> Path:
 
 
 def gate_env(index_url: str) -> dict[str, str]:
-    """Every child's environment: NVX as users get it, no installer cache, the suites told
+    """Every child's environment: NVX as users get it, nothing of our shell that could
+    decide the verdict (``childenv.GATE_VERDICT``), no installer cache, the suites told
     they run in the gate (``ci`` Hypothesis profile)."""
-    env = childenv.child_env(scrub=childenv.AS_USERS_GET_IT,
+    env = childenv.child_env(scrub=(*childenv.AS_USERS_GET_IT, *childenv.GATE_VERDICT),
                              set={"NVX_FT_GATE": "1", "NVX_FT_HYPOTHESIS_PROFILE": "ci",
                                   "PIP_NO_CACHE_DIR": "1", "UV_NO_CACHE": "1",
                                   "PIP_NO_INPUT": "1"})

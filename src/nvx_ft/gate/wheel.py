@@ -31,18 +31,26 @@ def verify_installed(probe: dict, wheel_record: dict[str, str], wheel_tags: list
     """Problems found comparing what the venv imports with the wheel (empty = verified)."""
     problems = list(probe.get("errors", []))
     for name, mod in probe.get("modules", {}).items():
-        fname = Path(mod["file"]).name
-        expected = next((h for p, h in wheel_record.items() if p == fname), None)
-        if expected is None:
-            problems.append(f"{name} imported from {mod['file']}, which is not a file of the wheel")
-        elif expected != mod["sha256"]:
-            problems.append(f"{name} imported from {mod['file']} differs from the wheel's "
-                            f"(sha256 {mod['sha256'][:12]} != RECORD {expected[:12]})")
-        elif probe.get("site") and not Path(mod["file"]).resolve().is_relative_to(
-                Path(probe["site"]).resolve()):
-            problems.append(f"{name} imported from {mod['file']}, outside the venv's "
-                            f"site-packages {probe['site']}")
+        problem = module_problem(name, mod["file"], mod["sha256"], wheel_record, probe.get("site"))
+        if problem:
+            problems.append(problem)
     if sorted(probe.get("wheel_tags") or []) != sorted(wheel_tags):
         problems.append(f"installed autobahn says tags {probe.get('wheel_tags')}, the wheel "
                         f"{wheel_tags}: another build got installed")
     return problems
+
+
+def module_problem(name: str, file: str, sha256: str, wheel_record: dict[str, str],
+                   site: str | None) -> str | None:
+    """Why the module ``name`` loaded from ``file`` is not the wheel's own (None: it is):
+    a file the wheel does not have, other bytes than its RECORD says, or outside the
+    venv's ``site`` (the same build lying elsewhere on ``sys.path``)."""
+    expected = wheel_record.get(Path(file).name)
+    if expected is None:
+        return f"{name} imported from {file}, which is not a file of the wheel"
+    if expected != sha256:
+        return (f"{name} imported from {file} differs from the wheel's "
+                f"(sha256 {sha256[:12]} != RECORD {expected[:12]})")
+    if site and not Path(file).resolve().is_relative_to(Path(site).resolve()):
+        return f"{name} imported from {file}, outside the venv's site-packages {site}"
+    return None

@@ -10,17 +10,42 @@ test's failure, a crash, a hang, or a sanitizer report with NVX frames kills.
 from __future__ import annotations
 
 import re
+import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from nvx_ft import sanitizers, suites
+from nvx_ft.errors import UsageError
+from nvx_ft.paths import ROOT
 
 SEED = 20251124  # one fixed seed: a matrix is reproducible run to run
 
 # Pytest options every suite run gets: stop at the first failure (time to kill); per run
 # also fixed seeds. Containment (per-test watchdog, crash/hang naming) is run_suite's.
 COMMON_ARGS = ("-x",)
+
+
+#: what the interpreter running the suites must import: pytest, Hypothesis, and nvx-ft
+#: itself (its pytest plugin, references and strategies); NVX's builder finds its own
+#: cffi and setuptools (``nvx_ft.build``)
+SUITE_MODULES = ("pytest", "hypothesis", "nvx_ft")
+
+
+def require_suite_modules(python: str) -> None:
+    """One clear error (``UsageError``: exit 3) before anything is built when ``python``
+    cannot run the suites, instead of every cell of the matrix failing on its import."""
+    probe = subprocess.run(
+        [python, "-c", "import importlib.util as u, sys; "
+                       "print(' '.join(m for m in sys.argv[1:] if u.find_spec(m) is None))",
+         *SUITE_MODULES], capture_output=True, text=True, timeout=120)
+    missing = probe.stdout.split() if probe.returncode == 0 else list(SUITE_MODULES)
+    if missing:
+        raise UsageError(
+            f"--python {python} cannot run the suites: no {', '.join(missing)} there. Give "
+            f"it a venv with nvx-ft's test dependencies (`{python} -m venv V && "
+            f"V/bin/pip install -e '{ROOT}[target,stress]'`, then --python V/bin/python), or "
+            f"run `nox -s mutants-<label>`, which makes one")
 
 
 @dataclass(frozen=True)

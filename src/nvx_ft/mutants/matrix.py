@@ -22,7 +22,7 @@ from nvx_ft import mutants as corpus_mod
 from nvx_ft.childenv import child_env
 from nvx_ft.mutants import corpora, report
 from nvx_ft.mutants.kill_suites import (COMMON_ARGS, SEED, SUITES, Suite, SuiteRun,
-                                        run_contained)
+                                        require_suite_modules, run_contained)
 from nvx_ft.paths import ROOT
 from nvx_ft.sources import BuildError, installed_autobahn_version, nvx_source
 
@@ -104,6 +104,7 @@ def run_matrix(mode: str = "default", mutant_names=None, suite_names=None,
     ``corpus`` the built-in mutants (:func:`nvx_ft.mutants.corpora.select`)."""
     started = time.monotonic()
     python = python or sys.executable
+    require_suite_modules(python)  # before any download or build
     ident = build_mod.identity(python)
     label = _label(python, ident, mode)
     out_dir = out_dir or ROOT / "reports" / "mutants"

@@ -1,5 +1,9 @@
 """The checkout's pytest suites, each run contained by :func:`nvx_ft.suites.run_suite` in
-the venv: a crash or hang is a named failure with its stack, and the gate goes on."""
+the venv: a crash or hang is a named failure with its stack, and the gate goes on.
+
+The gate owns each suite's command line (:func:`pinned_args`) and environment
+(``runner.gate_env``); every suite reports the ``_nvx_*`` files it loaded, and a file
+that is not the wheel's fails the step (:func:`check_nvx_modules`)."""
 
 from __future__ import annotations
 
@@ -12,9 +16,28 @@ from typing import Callable
 from nvx_ft import junit, overlap, suites
 from nvx_ft.gate import reruns
 from nvx_ft.gate.context import Budgets, Check, GateContext
+from nvx_ft.gate.wheel import module_problem
 
 # Reproducible runs: Hypothesis' ci profile, the suite's own test order.
 _PROFILE = ("--hypothesis-profile=ci", "-p", "no:randomly")
+
+#: NVX as users get it: autobahn's wheel, never its fallback or a ``module:function``.
+TARGET = "autobahn"
+#: What a race check that did not reach its overlap does under the gate: a pytest skip
+#: whose reason starts ``INCONCLUSIVE:`` (``nvx_ft.overlap``), which the gate judges; never
+#: ``warn`` (a pass with a warning), whatever the shell says.
+INCONCLUSIVE_MODE = "skip"
+
+
+def pinned_args(checkout: Path) -> list[str]:
+    """The part of every suite's command line that no environment or stray file changes:
+    the checkout's own configuration (``-c pyproject.toml``: a ``pytest.ini``, ``tox.ini``
+    or ``setup.cfg`` lying in the checkout would otherwise win), its root (node ids as in
+    the checkout) kept off ``sys.path`` (``importlib`` import mode: a ``_nvx_*`` build left
+    in the checkout must not shadow the wheel's), the target and the inconclusive mode."""
+    return ["-c", str(checkout / "pyproject.toml"), "--rootdir", str(checkout),
+            "--import-mode=importlib", f"--nvx-target={TARGET}",
+            f"--nvx-inconclusive={INCONCLUSIVE_MODE}"]
 
 
 @dataclass(frozen=True)
@@ -45,11 +68,16 @@ class SuiteStep:
 
         def run_once(name: str, budget: float | None, select=()) -> suites.SuiteResult:
             left = max(1.0, deadline - time.monotonic())
-            args = [*self.pytest_args] + ([f"--nvx-overlap-budget={budget:g}"] if budget else [])
+            args = [*pinned_args(ctx.checkout), *self.pytest_args] + (
+                [f"--nvx-overlap-budget={budget:g}"] if budget else [])
+            # cwd: the report folder, as the install probe's; ``python -m`` puts the cwd
+            # first on sys.path, and the checkout may hold a local NVX build
             return suites.run_suite(ctx.venv.python, folder, env=ctx.env, timeout=left,
                                     test_timeout=min(ctx.budgets.test, left),
-                                    extra_args=args, cwd=ctx.checkout, name=name,
-                                    output_dir=ctx.logs, progress=ctx.progress, select=select)
+                                    extra_args=args, cwd=ctx.report_dir, name=name,
+                                    output_dir=ctx.logs, progress=ctx.progress,
+                                    # node ids are relative to the checkout (--rootdir)
+                                    select=[str(ctx.checkout / n) for n in select])
 
         budgets = self.overlap_budgets
         result = run_once(self.name, budgets[0] if budgets else None)
@@ -62,12 +90,41 @@ class SuiteStep:
         suites.with_junit(result, junit_path)
         fill_check(check, result, self.min_ran)
         add_overlap(check, _output_text(result))
+        check_nvx_modules(ctx, check, result)
         check.margins = reruns.margins(result)
         if check.margins.get("worst"):
             worst = check.margins["worst"][0]
             check.summary += (f"; worst margin x{worst['margin']:.2f} ({worst['nodeid']}: "
                               f"{worst['figure']})")
         check.outputs.append(str(junit_path))
+
+
+def check_nvx_modules(ctx: GateContext, check: Check, result: suites.SuiteResult) -> None:
+    """The ``_nvx_*`` files the suite loaded must be the wheel's, as the install step
+    found them: otherwise the suite tested another build, and the step fails naming the
+    file loaded and the wheel's, with both hashes."""
+    wheel, installed = ctx.target.wheel, (ctx.target.installed or {})
+    record, site = (wheel.record if wheel else {}), installed.get("site")
+    problems = []
+    for mod in result.nvx_modules:
+        problem = module_problem(mod["name"], mod["file"], mod["sha256"], record, site)
+        if problem:
+            own = installed.get("modules", {}).get(mod["name"], {})
+            problems.append(f"{check.name} tested another NVX build: it loaded "
+                            f"{mod['file']} (sha256 {mod['sha256']}), the wheel's is "
+                            f"{own.get('file', '?')} (sha256 RECORD "
+                            f"{record.get(Path(mod['file']).name) or own.get('sha256', '?')}): "
+                            f"{problem}")
+    check.details += [f"loaded {m['name']}: {m['file']} sha256 {m['sha256']}"
+                      for m in result.nvx_modules]
+    if not result.nvx_modules and result.status != "not-run":
+        check.details.append("loaded no _nvx_* module (the suite never imported NVX, or "
+                             "its pytest session did not finish)")
+    if problems:
+        check.status = "failed"
+        check.summary = f"{problems[0]}; " + check.summary
+        check.failures[:0] = [{"nodeid": f"<{check.name}: _nvx_* loaded>", "message": p}
+                              for p in problems]
 
 
 #: the closing count of stress/'s and protocol/'s terminal summaries (passed / killed /
