@@ -58,6 +58,8 @@ def test_{never}(request):
 def stress_checkout(tmp_path, *, conclusive=30, never="never_on_one_cpu"):
     checkout = tmp_path / "checkout"
     (checkout / "stress").mkdir(parents=True)
+    (checkout / "pyproject.toml").write_text(
+        "[project]\nname = 'stand-in-checkout'\n\n[tool.nvx-ft.min-tests]\nstress = 30\n")
     source = STRESS.replace("{conclusive}", str(conclusive)).replace("{never}", never)
     source = source.replace("{unreachable}", UNREACHABLE)
     (checkout / "stress" / "test_races.py").write_text(textwrap.dedent(source))

@@ -8,6 +8,7 @@ that is not the wheel's fails the step (:func:`check_nvx_modules`)."""
 from __future__ import annotations
 
 import time
+import tomllib
 from dataclasses import dataclass
 from operator import attrgetter
 from pathlib import Path
@@ -47,8 +48,6 @@ class SuiteStep:
     pytest_args: tuple[str, ...]
     budget: Callable[[Budgets], float]  # the whole suite's hard bound
     requires: tuple[str, ...] = ()  # distributions the venv must hold, else not run
-    #: fewer tests that ran to a result (not skipped) than this: not run, never passed
-    min_ran: int = 1
     #: --nvx-overlap-budget of the first run and of each rerun of the race checks that
     #: were inconclusive (``reruns.plan``); empty: the suite has no race checks
     overlap_budgets: tuple[float, ...] = ()
@@ -88,7 +87,7 @@ class SuiteStep:
             result = suites.merge_rerun(result, again)
             check.reruns.append(rerun.outcome(again))
         suites.with_junit(result, junit_path)
-        fill_check(check, result, self.min_ran)
+        fill_check(check, result, min_tests(ctx.checkout, self.folder))
         add_overlap(check, _output_text(result))
         check_nvx_modules(ctx, check, result)
         check.margins = reruns.margins(result)
@@ -137,6 +136,9 @@ def add_overlap(check: Check, output: str) -> None:
     closing count goes into the summary, every test's overlap line into the details."""
     lines = output.splitlines()
     counts = [ln.strip() for ln in lines if ln.startswith(_OUTCOME_COUNTS)]
+    if counts and len(counts) == 1 + len(check.reruns):  # name the run each count is of
+        counts = [counts[0]] + [f"rerun {r['rerun']} ({r['overlap_budget_s']:g} s): {c}"
+                                for r, c in zip(check.reruns, counts[1:])]
     if counts:
         check.summary += "; " + "; ".join(counts)
     for before, line in zip(lines, lines[1:]):
@@ -193,16 +195,25 @@ def _why_inconclusive(result: suites.SuiteResult) -> str:
 
 
 # The target's correctness, not nvx-ft's own self-tests (marked harness).
-# Minimums (min_ran): about two thirds of what a free-threaded run of autobahn 26.11.1
-# ran to a result (correctness 138, stress 49, protocol 18, benchmark smoke 25), so a
-# suite that shrank by a third is "not run" - never passed. Overlap budgets: the first
-# run's is the default intensity's; a race check still inconclusive is rerun alone with
-# 15 s, then 60 s (the nightly's budget) while the step's bound allows (reruns.plan).
+def min_tests(checkout: Path, folder: str) -> int:
+    """The suite's own minimum of tests that must run to a result (not skipped), from the
+    checkout's ``[tool.nvx-ft.min-tests]`` (the same pyproject.toml the suites run with);
+    1 where it declares none. Fewer: the step is not run, never passed."""
+    try:
+        data = tomllib.loads((checkout / "pyproject.toml").read_text(encoding="utf-8"))
+        return int(data["tool"]["nvx-ft"]["min-tests"][folder])
+    except (OSError, KeyError, ValueError, TypeError):
+        return 1
+
+
+# Overlap budgets: the first run's is the default intensity's; a race check still
+# inconclusive is rerun alone with 15 s (protocol: 20 s), then 60 s (the nightly's
+# budget) while the step's bound allows (gate/reruns.py).
 CORRECTNESS = SuiteStep("correctness", "tests", (*_PROFILE, "-m", "not harness"),
-                        attrgetter("suite"), min_ran=90)
-STRESS = SuiteStep("stress", "stress", _PROFILE, attrgetter("stress"), min_ran=30,
+                        attrgetter("suite"))
+STRESS = SuiteStep("stress", "stress", _PROFILE, attrgetter("stress"),
                    overlap_budgets=(4.0, 15.0, 60.0))
 PROTOCOL = SuiteStep("protocol", "protocol", _PROFILE, attrgetter("protocol"),
-                     requires=("websockets",), min_ran=12, overlap_budgets=(8.0, 20.0, 60.0))
+                     requires=("websockets",), overlap_budgets=(8.0, 20.0, 60.0))
 BENCHMARK_SMOKE = SuiteStep("benchmark-smoke", "benchmarks", ("--benchmark-disable",),
-                            attrgetter("suite"), requires=("pytest-benchmark",), min_ran=10)
+                            attrgetter("suite"), requires=("pytest-benchmark",))
