@@ -34,7 +34,8 @@ def race_run(request, interleaved, parallel):
                "max_inside": 4, "cpu_seconds": 1.0, "parallel_seconds": parallel,
                "machine": machine, "rounds": 1}
     request.node.user_properties.append(("nvx_hammer", {"overlap": overlap, "need": NEED,
-                                                        "verdict": "conclusive"}))
+                                                        "verdict": "conclusive",
+                                                        "wall": 4.0, "budget": 4.0}))
 
 
 @pytest.mark.parametrize("n", range({conclusive}))
@@ -120,3 +121,23 @@ def test_reruns_fit_the_time_left_or_are_not_made():
     assert tight.next(pending) is None  # 10 checks x >= 6 s would not fit in 60 * 0.6 s
     failed = SuiteResult("stress", "failed", {}, 1.0, [("t0", "race")], tests=pending.tests)
     assert reruns.Planner((4.0, 15.0), time.monotonic() + 600).next(failed) is None
+
+
+def test_the_margin_is_projected_onto_the_budget_not_the_ratio_at_the_stop():
+    """Rounds stop once the need is met, so the ratio at the stop is always about 1: a
+    need met in a tenth of the budget has ten times the margin of one met at its end."""
+    def run(parallel, wall, budget=4.0):
+        machine = {"cpus": 2, "cpu_count": 2, "load": 0.0, "gil_enabled": False,
+                   "free_threaded_build": True}
+        return {"need": {"interleaved_calls": 100, "parallel_seconds": 0.1},
+                "wall": wall, "budget": budget,
+                "overlap": {"unit": "calls", "threads": 4, "calls": 10, "wall_seconds": wall,
+                            "overlap_seconds": 0.1, "overlap_pairs": 1,
+                            "interleaved_calls": 1000, "max_inside": 4, "cpu_seconds": 1.0,
+                            "parallel_seconds": parallel, "machine": machine, "rounds": 1}}
+    quick, _ = reruns.run_margin(run(0.102, 0.4))
+    late, figure = reruns.run_margin(run(0.102, 3.9))
+    missed, _ = reruns.run_margin(run(0.05, 4.0))
+    assert quick == pytest.approx(10.2) and late == pytest.approx(1.046, abs=0.001)
+    assert "in 3.9s of its 4s budget" in figure
+    assert missed == pytest.approx(0.5)

@@ -84,15 +84,17 @@ class Hammer:
             exc.add_note(f"nvx-ft: seed {self.seed}, {threads} threads, intensity "
                          f"{self.intensity_name}\n  reproduce: {self.reproduce}")
             if so_far:
-                self._note_run(so_far[0], need)
+                self._note_run(so_far[0], need, kw["overlap_budget"])
             raise
-        self._note_run(run, need)
+        self._note_run(run, need, kw["overlap_budget"])
         return run
 
-    def _note_run(self, run: hammer_mod.ThreadedRun, need: Need | None) -> None:
+    def _note_run(self, run: hammer_mod.ThreadedRun, need: Need | None,
+                  budget: float) -> None:
         self.runs.append(run)
         self.note(run.overlap, need, threads=run.threads, per_thread=max(run.iterations),
-                  iterations=run.total_iterations, wall=round(run.wall_seconds, 3))
+                  iterations=run.total_iterations, wall=round(run.wall_seconds, 3),
+                  budget=budget)
 
     def note(self, report: OverlapReport, need: Need | None, **figures) -> str:
         """Record a concurrent phase's overlap (also one run elsewhere, e.g. in a

@@ -87,6 +87,7 @@ class ServerOverlap:
         report = self.report
         return {"what": self.what, "server_threads": self.server_threads,
                 "rounds": len(self.reports), "seconds": round(self.spent, 2),
+                "wall": round(self.spent, 3), "budget": self.budget,
                 "verdict": self.verdict, "need": None if self.need is None else {
                     "interleaved_calls": self.need.interleaved_calls,
                     "parallel_seconds": self.need.parallel_seconds, "why": self.need.why},
