@@ -437,3 +437,27 @@ def test_gil_guard_outcome_names_the_culprit(returncode, stdout, status, needle)
     if status == "failed":
         assert check.failures[0]["nodeid"] == "gil-guard::autobahn.nvx"
         assert "/v/_nvx_utf8.so" in check.failures[0]["message"]
+
+
+def test_the_gate_probes_its_interpreter_once(tmp_path, monkeypatch):
+    """``read_inputs`` resolves ``--python`` with one probe, and the wheel's tag check
+    uses the tags that probe returned; a second probe (as ``accepted_tags`` once made)
+    fails this."""
+    import argparse
+
+    calls = []
+    real_probe = interpreters.probe
+
+    def counting_probe(executable, timeout=20.0):
+        calls.append(executable)
+        return real_probe(executable, timeout)
+
+    monkeypatch.setattr(interpreters, "probe", counting_probe)
+    parser = argparse.ArgumentParser()
+    inputs.add_arguments(parser)
+    wheel = make_wheel(tmp_path, str(MY_TAG))
+    args = parser.parse_args(["--wheel", str(wheel), "--python", sys.executable])
+    target, interp, _ = inputs.read_inputs(args)
+    assert target.kind == "wheel" and interp.wheel_tags
+    assert str(MY_TAG) in interp.wheel_tags
+    assert len(calls) == 1, f"the gate probed its interpreter {len(calls)} times: {calls}"

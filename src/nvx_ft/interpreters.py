@@ -20,7 +20,7 @@ import re
 import shutil
 import subprocess
 import sys
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from nvx_ft.childenv import child_env
@@ -110,9 +110,11 @@ class Interpreter:
     version: str
     free_threaded: bool
     source: str  # where it was found: env, PATH, uv, pyenv, --python, current
+    #: the wheel tags it accepts, best first, from the probe that found it (None: unknown)
+    wheel_tags: tuple[str, ...] | None = field(default=None, compare=False, repr=False)
 
     def as_dict(self) -> dict:
-        return asdict(self)
+        return {k: v for k, v in asdict(self).items() if k != "wheel_tags"}
 
 
 def env_var_for(label: str) -> str:
@@ -211,9 +213,13 @@ def _candidates(label: str):
 
 
 def _interpreter(info: dict, source: str) -> Interpreter:
+    """The :class:`Interpreter` a :func:`probe` answer describes, its wheel tags kept: no
+    second probe needed for them."""
     minor = info["version"].rsplit(".", 1)[0]
+    tags = info.get("wheel_tags")
     return Interpreter(minor + ("t" if info["free_threaded"] else ""), info["executable"],
-                       info["version"], info["free_threaded"], source)
+                       info["version"], info["free_threaded"], source,
+                       tuple(tags) if tags else None)
 
 
 def find(label: str) -> Interpreter | None:
@@ -243,8 +249,13 @@ def current() -> Interpreter:
 
     ft = bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
     minor = "%d.%d" % sys.version_info[:2]
+    try:  # here, not at the top: noxfile imports this module before packaging is there
+        from packaging import tags
+        accepted = tuple(str(t) for t in tags.sys_tags())
+    except ImportError:
+        accepted = None
     return Interpreter(minor + ("t" if ft else ""), sys.executable,
-                       "%d.%d.%d" % sys.version_info[:3], ft, "current")
+                       "%d.%d.%d" % sys.version_info[:3], ft, "current", accepted)
 
 
 def provisioning_enabled() -> bool:

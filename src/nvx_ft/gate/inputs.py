@@ -98,11 +98,11 @@ def read_inputs(args) -> tuple[Target, interpreters.Interpreter, Path]:
 
 
 def accepted_tags(interp: interpreters.Interpreter) -> list[str]:
-    """The wheel tags ``interp`` accepts, best first."""
-    info = interpreters.probe(interp.executable, timeout=60)
-    if not (info and info.get("wheel_tags")):
+    """The wheel tags ``interp`` accepts, best first: from the probe that resolved it
+    (the gate probes its interpreter once)."""
+    if not interp.wheel_tags:
         raise Blocked(f"cannot ask {interp.executable} for its wheel tags")
-    return info["wheel_tags"]
+    return list(interp.wheel_tags)
 
 
 def validate_wheel(wheel: GateWheel, interp: interpreters.Interpreter,
