@@ -5,15 +5,14 @@ Machinery lives in ``nvx_ft.protocol``; this file only wires it into pytest.
 
 from __future__ import annotations
 
-import faulthandler
 import os
 import shlex
-import sys
 
 import pytest
 
 from nvx_ft import hang_bound, overlap
 from nvx_ft.hammer import fast_switching
+from nvx_ft.hang_guard import GUARD
 from nvx_ft.protocol import concurrency, faults, intensity as intensity_mod, invariants
 from nvx_ft.pytest_plugin import reproduce_command
 
@@ -99,15 +98,14 @@ def reproduce(request) -> str:
 def protocol_invariants(request, protocol_intensity):
     """After every test: no unexpected WARNING+ log record, no thread or socket left,
     GIL still off on a free-threaded build. Also the last-resort hang bound: if the main
-    thread is stuck in C, faulthandler dumps every stack and ends the process."""
-    faulthandler.dump_traceback_later(protocol_intensity.test_timeout + 60, exit=True,
-                                      file=sys.__stderr__)
-    baseline = invariants.Baseline()
-    # GIL builds: switch threads as often as CPython allows, so the Python code of the
-    # loop threads interleaves finely, as it does on a free-threaded build
-    with invariants.WarningCapture() as capture, fast_switching():
-        yield capture
-    faulthandler.cancel_dump_traceback_later()
+    thread is stuck in C, faulthandler dumps every stack and ends the process (a deadline
+    on the process's one hang guard, nested inside a contained run's bound)."""
+    with GUARD.bound(protocol_intensity.test_timeout + 60):
+        baseline = invariants.Baseline()
+        # GIL builds: switch threads as often as CPython allows, so the Python code of the
+        # loop threads interleaves finely, as it does on a free-threaded build
+        with invariants.WarningCapture() as capture, fast_switching():
+            yield capture
     problems = capture.unexpected() + baseline.leaks()
     gil = invariants.gil_problem()
     if gil:

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from nvx_ft import hang_bound, mutants, paths
+from nvx_ft.hang_guard import HangGuard
 
 pytestmark = [
     pytest.mark.harness,
@@ -127,12 +128,18 @@ def test_nightly_intensity_gets_the_nightly_default(pytester, monkeypatch):
 
 
 def test_watchdog_names_the_test_and_ends_the_process_only_when_still_armed():
-    written, exits = [], []
+    written, exits, timer = [], [], []
+    backstop = HangGuard(arm=lambda s, exit, file: timer.append(s),
+                         cancel=lambda: timer.append(None))
     dog = hang_bound.Watchdog(write=written.append, exit=exits.append,
-                              dump=lambda: written.append("<every thread's stack>\n"))
+                              dump=lambda: written.append("<every thread's stack>\n"),
+                              guard=backstop)
     try:
         dog.arm("t.py::test_quick", 0.05)
+        # behind the thread, faulthandler's timer a grace later (a GIL held in C)
+        assert timer and timer[-1] > 0.05 + hang_bound.grace(0.05)
         dog.disarm()
+        assert timer[-1] is None and backstop.nearest() is None
         time.sleep(2.5)  # well past bound + grace (2 s minimum)
         assert not written and not exits
         dog.arm("t.py::test_stuck", 0.05, "python -m pytest t.py::test_stuck")

@@ -239,3 +239,33 @@ def test_a_rerun_replaces_the_inconclusive_outcomes_it_ran_again(suite, tmp_path
     assert outcomes["test_failed_as_inconclusive"] == "inconclusive"
     assert merged.status == "inconclusive" and merged.counts["passed"] == 2
     assert len(merged.output) == len(first.output) + len(again.output)
+
+
+NESTED_BOUNDS = '''
+import time
+import pytest
+from nvx_ft.hang_guard import GUARD
+
+@pytest.fixture
+def hangs_in_teardown():
+    yield
+    time.sleep(120)  # after the inner bound below was popped
+
+@pytest.fixture
+def own_bound(hangs_in_teardown):
+    with GUARD.bound(1000):  # a test's own bound, as stress/ and protocol/ hold one
+        yield
+
+def test_with_its_own_bound(own_bound):
+    pass
+'''
+
+
+def test_a_tests_own_bound_nests_inside_the_runners(suite, tmp_path):
+    """A fixture's bound popped mid-teardown leaves the runner's per-test bound armed:
+    the hang after it is the test's timeout, not the whole suite's."""
+    result = run_suite(sys.executable, suite(NESTED_BOUNDS), timeout=100, test_timeout=3,
+                       extra_args=ISOLATED, max_restarts=0)
+    (outcome,) = result.tests
+    assert outcome.outcome == "timeout", result.as_dict()
+    assert "the test timeout (3s)" in outcome.message, outcome.message

@@ -12,7 +12,10 @@ hanging test on their own, in two layers:
    stuck where no signal handler can run (the main thread inside C code, e.g. an endless
    loop in NVX). The watchdog writes ``TIMEOUT <nodeid>``, every thread's stack
    (faulthandler) and the reproduce command to the real stderr, then ends the process
-   with exit code 1: C code cannot be interrupted, so the run cannot go on.
+   with exit code 1: C code cannot be interrupted, so the run cannot go on. Behind it, a
+   ``grace`` later, a deadline on the process's hang guard (:mod:`nvx_ft.hang_guard`,
+   faulthandler's C timer) for when no Python thread can run at all (a GIL build whose
+   main thread holds the GIL in C).
 
 The bound: ``--nvx-test-timeout=SECONDS`` (or ``$NVX_FT_TEST_TIMEOUT``; 0 turns both
 layers off), by default :data:`DEFAULT` seconds, :data:`NIGHTLY` at the nightly
@@ -32,6 +35,7 @@ import time
 
 import pytest
 
+from nvx_ft.hang_guard import GUARD
 from nvx_ft.suites import _TEST_TIMEOUT_ENV as CONTAINED_ENV
 
 ENV = "NVX_FT_TEST_TIMEOUT"
@@ -114,9 +118,10 @@ class Watchdog:
     """One daemon thread per pytest session; :meth:`arm` before a test, :meth:`disarm`
     after it."""
 
-    def __init__(self, write=None, exit=os._exit, dump=None):
+    def __init__(self, write=None, exit=os._exit, dump=None, guard=GUARD):
         self._cond = threading.Condition()
         self._armed: tuple | None = None  # (deadline, nodeid, bound, reproduce)
+        self._guard, self._backstop = guard, None  # the C timer's deadline, a grace later
         self._stopped = False
         self._write = write or _write_stderr
         self._dump = dump or _dump_stacks
@@ -129,13 +134,22 @@ class Watchdog:
         with self._cond:
             self._armed = (time.monotonic() + bound + grace(bound), nodeid, bound, reproduce)
             self._cond.notify()
+        self._release_backstop()
+        self._backstop = self._guard.push(bound + 2 * grace(bound))
 
     def disarm(self) -> None:
         with self._cond:
             self._armed = None
             self._cond.notify()
+        self._release_backstop()
+
+    def _release_backstop(self) -> None:
+        if self._backstop is not None:
+            self._guard.pop(self._backstop)
+            self._backstop = None
 
     def stop(self) -> None:
+        self._release_backstop()
         with self._cond:
             self._stopped = True
             self._cond.notify()
