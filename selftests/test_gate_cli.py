@@ -19,7 +19,7 @@ from fake_wheels import make_wheel
 from packaging import tags as ptags
 from stand_in_gate import gate_with_a_stand_in_install
 
-from nvx_ft import cli, errors, interpreters, paths
+from nvx_ft import cli, errors, interpreters, paths, settings
 from nvx_ft.gate import inputs, report
 from nvx_ft.gate.context import Budgets, Check, Target
 from nvx_ft.gate.display import Display
@@ -38,7 +38,7 @@ MY_TAG = next(iter(ptags.sys_tags()))  # e.g. cp311-cp311-manylinux_2_36_x86_64
 
 def _jsonschema():
     """jsonschema comes with nvx-ft[dev]; the gate's own venv holds only test deps."""
-    if os.environ.get("NVX_FT_GATE"):
+    if settings.under_gate():
         return pytest.importorskip("jsonschema", reason="a dev check, not part of the gate")
     import jsonschema
     return jsonschema
@@ -48,7 +48,7 @@ def assert_matches_schema(data: dict) -> None:
     try:
         import jsonschema
     except ImportError:
-        if os.environ.get("NVX_FT_GATE"):
+        if settings.under_gate():
             return  # the rest of the calling test still counts inside the gate
         raise
     jsonschema.validate(data, json.loads(report.SCHEMA_FILE.read_text()))

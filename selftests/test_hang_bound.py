@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from nvx_ft import hang_bound, mutants, paths
+from nvx_ft import hang_bound, mutants, paths, settings
 from nvx_ft.hang_guard import HangGuard
 
 pytestmark = [
@@ -26,7 +26,7 @@ ENDLESS = "xor-scalar-narrow-counter"  # corpus.toml: "hang / endless loop"
 
 def _scrubbed_env(**extra) -> dict:
     env = {k: v for k, v in os.environ.items()
-           if k not in ("PYTHONPATH", hang_bound.ENV, hang_bound.CONTAINED_ENV,
+           if k not in ("PYTHONPATH", hang_bound.ENV, settings.CHILD,
                         "PYTEST_TIMEOUT", "PYTEST_ADDOPTS")}
     env.update(extra)
     return env
@@ -104,12 +104,13 @@ def test_a_tests_own_timeout_marker_holds(pytester):
 @pytest.mark.parametrize("env, header", [
     ({hang_bound.ENV: "7"}, "nvx-ft test bound: 7s per test"),
     ({hang_bound.ENV: "0"}, "nvx-ft test bound: off"),
-    ({hang_bound.CONTAINED_ENV: "60"}, "nvx-ft test bound: off"),  # nvx_ft.suites bounds it
+    ({settings.CHILD: settings.Child(suite={"test_timeout": 60}).encode()},
+     "nvx-ft test bound: off"),  # nvx_ft.suites bounds it
     ({}, f"nvx-ft test bound: {hang_bound.DEFAULT:.0f}s per test"),
 ])
 def test_the_bound_comes_from_the_option_the_env_or_the_default(pytester, monkeypatch, env,
                                                                 header):
-    for name in (hang_bound.ENV, hang_bound.CONTAINED_ENV, "PYTEST_TIMEOUT"):
+    for name in (hang_bound.ENV, settings.CHILD, "PYTEST_TIMEOUT"):
         monkeypatch.delenv(name, raising=False)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
@@ -121,7 +122,7 @@ def test_the_bound_comes_from_the_option_the_env_or_the_default(pytester, monkey
 
 def test_nightly_intensity_gets_the_nightly_default(pytester, monkeypatch):
     monkeypatch.delenv(hang_bound.ENV, raising=False)
-    monkeypatch.delenv(hang_bound.CONTAINED_ENV, raising=False)
+    monkeypatch.delenv(settings.CHILD, raising=False)
     pytester.makepyfile(test_ok="def test_ok():\n    pass\n")
     result = pytester.runpytest("--nvx-intensity=nightly", "-p", "no:cacheprovider")
     result.stdout.fnmatch_lines([f"*nvx-ft test bound: {hang_bound.NIGHTLY:.0f}s per test*"])

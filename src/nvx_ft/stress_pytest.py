@@ -15,7 +15,7 @@ from typing import Callable
 from nvx_ft import hammer as hammer_mod
 from nvx_ft import overlap as overlap_mod
 from nvx_ft.overlap import Need, OverlapReport
-from nvx_ft.pytest_plugin import reproduce_command
+from nvx_ft.pytest_plugin import reproduce_command, settings_of
 from nvx_ft.stress_inputs import chunk_ops
 from nvx_ft.stress_settings import INTENSITIES
 
@@ -127,8 +127,8 @@ class Hammer:
 
 
 def inconclusive_mode(config) -> str:
-    """``fail`` or ``warn`` for this session (``--nvx-inconclusive``, else the environment)."""
-    return overlap_mod.inconclusive_mode(config.getoption("--nvx-inconclusive", None))
+    """``fail`` or ``skip`` for this session (``nvx_ft.settings``)."""
+    return settings_of(config).inconclusive_mode()
 
 
 

@@ -57,9 +57,9 @@ RACE_PROPERTIES = ("nvx_hammer", "nvx_protocol_overlap")
 _INCONCLUSIVE_RE = re.compile(r"^(?:E\s+)?(?:Skipped: |[\w.]*Inconclusive: )?INCONCLUSIVE:", re.M)
 PLUGIN_NAME = "_nvx_ft_suite_plugin"
 GUARD_COPY = "_nvx_ft_hang_guard"  # nvx_ft/hang_guard.py, for a child without nvx_ft
-_EVENTS_ENV = "NVX_FT_SUITE_EVENTS"
-_SKIP_ENV = "NVX_FT_SUITE_SKIP"
-_TEST_TIMEOUT_ENV = "NVX_FT_SUITE_TEST_TIMEOUT"
+#: nvx_ft.settings.CHILD, spelt out: this file also runs where nvx_ft is absent. The
+#: child reads its ``suite`` entry: ``events`` and ``skip`` files, ``test_timeout``.
+_CHILD_ENV = "NVX_FT_CHILD"
 _STACK_MARKERS = ("Fatal Python error", "Timeout (", "Current thread", "Thread 0x")
 _MAX_MESSAGE = 4000
 
@@ -187,11 +187,17 @@ def _suite_env(env, work: Path, events_path: Path, skip_path: Path,
     """``env`` (default: ours) with the plugin importable and told where to write."""
     # imported here, not at the top: this file also runs as the child's plugin, where
     # nvx_ft need not be installed
-    from nvx_ft.childenv import child_env
+    from dataclasses import replace
 
-    return child_env(base=env, pythonpath_first=[work], set={
-        _EVENTS_ENV: str(events_path), _SKIP_ENV: str(skip_path),
-        _TEST_TIMEOUT_ENV: str(test_timeout), "PYTHONUNBUFFERED": "1"})
+    from nvx_ft.childenv import child_env
+    from nvx_ft.settings import CHILD, Child
+
+    base = dict(os.environ if env is None else env)
+    child = replace(Child.decode(base.get(CHILD)),  # the gate's own entry is kept
+                    suite={"events": str(events_path), "skip": str(skip_path),
+                           "test_timeout": test_timeout})
+    return child_env(base=base, pythonpath_first=[work],
+                     set={**child.env(), "PYTHONUNBUFFERED": "1"})
 
 
 @dataclass
@@ -403,8 +409,9 @@ if __name__ == PLUGIN_NAME:
     # A copy of the real stderr, taken before pytest's capture redirects fd 2.
     _STDERR_FD = STDERR_FD if STDERR_FD is not None else os.dup(2)
     faulthandler.enable(file=_STDERR_FD, all_threads=True)
-    _EVENTS = open(os.environ[_EVENTS_ENV], "a", encoding="utf-8")
-    _TEST_TIMEOUT = float(os.environ.get(_TEST_TIMEOUT_ENV) or 0)
+    _SUITE = json.loads(os.environ[_CHILD_ENV])["suite"]  # what run_suite told us
+    _EVENTS = open(_SUITE["events"], "a", encoding="utf-8")
+    _TEST_TIMEOUT = float(_SUITE.get("test_timeout") or 0)
     _reports: dict[str, list] = {}
     _started: dict[str, float] = {}
 
@@ -425,7 +432,7 @@ if __name__ == PLUGIN_NAME:
 
     @pytest.hookimpl(trylast=True)  # after -m/-k: deselected tests are not "not run"
     def pytest_collection_modifyitems(session, config, items):
-        with open(os.environ[_SKIP_ENV], encoding="utf-8") as f:
+        with open(_SUITE["skip"], encoding="utf-8") as f:
             skip = {line.strip() for line in f if line.strip()}
         if skip:
             keep = [i for i in items if i.nodeid not in skip]

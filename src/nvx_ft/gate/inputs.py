@@ -33,7 +33,7 @@ def add_arguments(parser) -> None:
                              "one provisioned with `uv python install 3.14t`)")
     parser.add_argument("--no-provision", action="store_true",
                         help="never ask uv to install a missing 3.14t: exit 2 with how to get "
-                             "one (also $NVX_FT_NO_PROVISION=1)")
+                             "one (also $NVX_FT_PROVISION=off)")
     parser.add_argument("--reports", metavar="DIR", default="reports/gate",
                         help="where the run's report folder goes (default: reports/gate)")
     parser.add_argument("--report-path-file", metavar="FILE",
