@@ -4,7 +4,6 @@ bounds, nox sessions that exist, reports uploaded even on failure)."""
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import sys

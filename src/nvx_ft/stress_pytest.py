@@ -7,7 +7,6 @@
 
 from __future__ import annotations
 
-import sys
 import threading
 from dataclasses import asdict
 from typing import Callable
