@@ -4,10 +4,10 @@ Interpreters are found by ``nvx_ft.interpreters`` (``$NVX_FT_PYTHON_3_14T``, PAT
 ``uv python find``, pyenv) and handed to nox through a folder of links put first on
 PATH, so ``tests-3.14t`` uses exactly the binary the rest of nvx-ft reports. A missing
 interpreter is skipped with a loud reason; it is an error when its session is named
-on the command line (``nox -s tests-3.14t``) or listed in ``$NVX_FT_REQUIRE``
+on the command line (``nox -s tests-3.14t``) or listed in ``$NVX_FT_REQUIRE_PYTHONS``
 (comma-separated labels, what the nightly workflow sets). A missing 3.14t is first
 provisioned with ``uv python install 3.14t`` when a session that uses it is asked for
-(bounded; off with ``$NVX_FT_NO_PROVISION=1`` or ``nox -s gate -- --no-provision``).
+(bounded; off with ``$NVX_FT_PROVISION=off`` or ``nox -s gate -- --no-provision``).
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import nox
 
 ROOT = Path(__file__).parent
 sys.path.insert(0, str(ROOT / "src"))
-from nvx_ft import interpreters  # noqa: E402  (stdlib-only module)
+from nvx_ft import interpreters, settings  # noqa: E402  (stdlib-only modules)
 from nvx_ft.errors import Blocked  # noqa: E402
 
 nox.options.download_python = "never"  # offline machines; installs are the user's call
@@ -96,7 +96,7 @@ def _link_found_interpreters() -> None:
 
 
 def _explicitly_requested() -> set[str]:
-    wanted = {x.strip() for x in os.environ.get("NVX_FT_REQUIRE", "").split(",") if x.strip()}
+    wanted = set(settings.from_environment().require_pythons)
     argv = sys.argv[1:]
     for i, arg in enumerate(argv):
         names = []

@@ -5,25 +5,26 @@ Machinery lives in ``nvx_ft.protocol``; this file only wires it into pytest.
 
 from __future__ import annotations
 
-import faulthandler
-import os
 import shlex
-import sys
 
 import pytest
 
 from nvx_ft import hang_bound, overlap
 from nvx_ft.hammer import fast_switching
+from nvx_ft.hang_guard import GUARD
 from nvx_ft.protocol import concurrency, faults, intensity as intensity_mod, invariants
-from nvx_ft.pytest_plugin import reproduce_command
+from nvx_ft.pytest_plugin import reproduce_command, settings_of
 
 ALREADY_THREADED = "already multithreaded: runs its own event-loop threads and processes"
-PROTOCOL_OPTIONS = ("--protocol-conns", "--protocol-messages", "--protocol-server-threads",
-                    "--protocol-io-timeout")
+PROTOCOL_OPTIONS = (faults.OPTION, "--protocol-conns", "--protocol-messages",
+                    "--protocol-server-threads", "--protocol-io-timeout")
 
 
 def pytest_addoption(parser):
     group = parser.getgroup("nvx-ft protocol")
+    group.addoption(faults.OPTION, default=None, choices=sorted(faults.FAULTS),
+                    help="self-tests only: inject this fault into autobahn's protocol in "
+                         "this process (nvx_ft.protocol.faults); the suite must fail")
     group.addoption("--protocol-conns", type=int, default=None,
                     help="connections per traffic run (default: by --nvx-intensity)")
     group.addoption("--protocol-messages", type=int, default=None,
@@ -50,7 +51,7 @@ def pytest_configure(config):
 
 def pytest_report_header(config):
     it = _intensity(config)
-    fault = os.environ.get(faults.FAULT_ENV)
+    fault = config.getoption(faults.OPTION)
     return [f"nvx-ft protocol: {it.conns} connections x {it.volume.messages} messages "
             f"(sizes up to {it.volume.max_size} B), server threads {list(it.server_threads)}, "
             f"autobahn client threads {it.client_threads}, GIL enabled at start: "
@@ -78,9 +79,9 @@ def protocol_intensity(pytestconfig) -> intensity_mod.ProtocolIntensity:
 
 
 @pytest.fixture(scope="session", autouse=True)
-def injected_fault():
-    """The fault named by $NVX_FT_PROTOCOL_FAULT, applied to autobahn for the session."""
-    undo = faults.apply()
+def injected_fault(pytestconfig):
+    """The fault named by --protocol-fault, applied to autobahn for the session."""
+    undo = faults.apply(pytestconfig.getoption(faults.OPTION))
     yield faults.active()
     undo()
 
@@ -88,26 +89,23 @@ def injected_fault():
 @pytest.fixture
 def reproduce(request) -> str:
     cmd = reproduce_command(request.config, request.node.nodeid)
-    fault = os.environ.get(faults.FAULT_ENV)
     extra = [f"{opt}={request.config.getoption(opt)}" for opt in PROTOCOL_OPTIONS
              if request.config.getoption(opt)]
-    return " ".join(filter(None, [f"{faults.FAULT_ENV}={shlex.quote(fault)}" if fault else "",
-                                  cmd, *extra]))
+    return " ".join([cmd, *(shlex.quote(x) for x in extra)])
 
 
 @pytest.fixture(autouse=True)
 def protocol_invariants(request, protocol_intensity):
     """After every test: no unexpected WARNING+ log record, no thread or socket left,
     GIL still off on a free-threaded build. Also the last-resort hang bound: if the main
-    thread is stuck in C, faulthandler dumps every stack and ends the process."""
-    faulthandler.dump_traceback_later(protocol_intensity.test_timeout + 60, exit=True,
-                                      file=sys.__stderr__)
-    baseline = invariants.Baseline()
-    # GIL builds: switch threads as often as CPython allows, so the Python code of the
-    # loop threads interleaves finely, as it does on a free-threaded build
-    with invariants.WarningCapture() as capture, fast_switching():
-        yield capture
-    faulthandler.cancel_dump_traceback_later()
+    thread is stuck in C, faulthandler dumps every stack and ends the process (a deadline
+    on the process's one hang guard, nested inside a contained run's bound)."""
+    with GUARD.bound(protocol_intensity.test_timeout + 60):
+        baseline = invariants.Baseline()
+        # GIL builds: switch threads as often as CPython allows, so the Python code of the
+        # loop threads interleaves finely, as it does on a free-threaded build
+        with invariants.WarningCapture() as capture, fast_switching():
+            yield capture
     problems = capture.unexpected() + baseline.leaks()
     gil = invariants.gil_problem()
     if gil:
@@ -154,8 +152,7 @@ def pytest_pyfunc_call(pyfuncitem):
             run.finish()
             pyfuncitem.user_properties.append(("nvx_protocol_overlap", run.as_dict()))
     if run is not None:
-        run.conclude(overlap.inconclusive_mode(
-            pyfuncitem.config.getoption("--nvx-inconclusive", None)))
+        run.conclude(settings_of(pyfuncitem.config).inconclusive_mode())
     return result
 
 

@@ -5,6 +5,6 @@ starts (nested nox, the gate). Tests of provisioning turn it back on with a stan
 
 import os
 
-from nvx_ft.interpreters import NO_PROVISION_ENV
+from nvx_ft.interpreters import PROVISION_ENV
 
-os.environ[NO_PROVISION_ENV] = "1"
+os.environ[PROVISION_ENV] = "off"

@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from nvx_ft import settings
+
 pytestmark = [
     pytest.mark.harness,
     pytest.mark.thread_unsafe(reason="runs check-jsonschema and bash in subprocesses"),
@@ -25,7 +27,7 @@ try:
     import check_jsonschema  # noqa: F401
     from ruamel.yaml import YAML
 except ImportError:
-    if os.environ.get("NVX_FT_GATE"):  # the release gate's venv holds only test deps
+    if settings.under_gate():  # the release gate's venv holds only test deps
         pytest.skip("action linting is a dev check (nvx-ft[dev]); not part of the gate",
                     allow_module_level=True)
     raise

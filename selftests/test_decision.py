@@ -17,7 +17,7 @@ import pytest
 import fake_wheels
 from fake_wheels import make_wheel
 
-from nvx_ft import cli, errors, interpreters
+from nvx_ft import cli, errors, interpreters, settings
 from nvx_ft.decision import evidence as evidence_mod
 from nvx_ft.decision import report as decision_report
 from nvx_ft.gate import contract, report
@@ -306,7 +306,7 @@ def test_gate_json_of_schema_1_and_2_is_read_any_other_refused(tmp_path, capsys,
 
 def test_decision_json_matches_its_schema_and_goes_to_the_step_summary(tmp_path, capsys,
                                                                        monkeypatch):
-    jsonschema = pytest.importorskip("jsonschema") if os.environ.get("NVX_FT_GATE") else \
+    jsonschema = pytest.importorskip("jsonschema") if settings.under_gate() else \
         __import__("jsonschema")
     ev = full_release(tmp_path / "artifacts", skip=("musllinux-aarch64",))
     summary = tmp_path / "summary.md"

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import subprocess
 import sys
 import tarfile
@@ -19,7 +18,7 @@ from fake_wheels import make_wheel
 from packaging import tags as ptags
 from stand_in_gate import gate_with_a_stand_in_install
 
-from nvx_ft import cli, errors, interpreters, paths
+from nvx_ft import cli, errors, interpreters, paths, settings
 from nvx_ft.gate import inputs, report
 from nvx_ft.gate.context import Budgets, Check, Target
 from nvx_ft.gate.display import Display
@@ -38,7 +37,7 @@ MY_TAG = next(iter(ptags.sys_tags()))  # e.g. cp311-cp311-manylinux_2_36_x86_64
 
 def _jsonschema():
     """jsonschema comes with nvx-ft[dev]; the gate's own venv holds only test deps."""
-    if os.environ.get("NVX_FT_GATE"):
+    if settings.under_gate():
         return pytest.importorskip("jsonschema", reason="a dev check, not part of the gate")
     import jsonschema
     return jsonschema
@@ -48,7 +47,7 @@ def assert_matches_schema(data: dict) -> None:
     try:
         import jsonschema
     except ImportError:
-        if os.environ.get("NVX_FT_GATE"):
+        if settings.under_gate():
             return  # the rest of the calling test still counts inside the gate
         raise
     jsonschema.validate(data, json.loads(report.SCHEMA_FILE.read_text()))
@@ -437,3 +436,27 @@ def test_gil_guard_outcome_names_the_culprit(returncode, stdout, status, needle)
     if status == "failed":
         assert check.failures[0]["nodeid"] == "gil-guard::autobahn.nvx"
         assert "/v/_nvx_utf8.so" in check.failures[0]["message"]
+
+
+def test_the_gate_probes_its_interpreter_once(tmp_path, monkeypatch):
+    """``read_inputs`` resolves ``--python`` with one probe, and the wheel's tag check
+    uses the tags that probe returned; a second probe (as ``accepted_tags`` once made)
+    fails this."""
+    import argparse
+
+    calls = []
+    real_probe = interpreters.probe
+
+    def counting_probe(executable, timeout=20.0):
+        calls.append(executable)
+        return real_probe(executable, timeout)
+
+    monkeypatch.setattr(interpreters, "probe", counting_probe)
+    parser = argparse.ArgumentParser()
+    inputs.add_arguments(parser)
+    wheel = make_wheel(tmp_path, str(MY_TAG))
+    args = parser.parse_args(["--wheel", str(wheel), "--python", sys.executable])
+    target, interp, _ = inputs.read_inputs(args)
+    assert target.kind == "wheel" and interp.wheel_tags
+    assert str(MY_TAG) in interp.wheel_tags
+    assert len(calls) == 1, f"the gate probed its interpreter {len(calls)} times: {calls}"

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from stand_in_gate import gate_with_a_stand_in_install, this_venvs_nvx
 
-from nvx_ft import suites
+from nvx_ft import settings, suites
 from nvx_ft.gate.steps.suites import check_nvx_modules
 
 pytestmark = [
@@ -35,7 +35,7 @@ def test_inconclusive_checks_are_judged_by_the_gate(pytestconfig):
     assert pytestconfig.getoption("--nvx-inconclusive") == "skip"
 
 def test_no_knob_of_ours_reaches_the_suite():
-    assert "NVX_FT_SEED" not in os.environ and "NVX_FT_INTENSITY" not in os.environ
+    assert {k for k in os.environ if k.startswith("NVX_FT_")} == {"NVX_FT_CHILD"}
 
 def test_a_real_failure():
     assert 1 + 1 == 3, "NVX gave a wrong answer"
@@ -56,8 +56,10 @@ def pytest_runtest_makereport(item, call):
 TRAPS = {
     "PYTEST_ADDOPTS": "--nvx-inconclusive=warn --nvx-target=fallback -k nothing",
     "PYTEST_PLUGINS": "evil_plugin",
-    "NVX_FT_SEED": "1", "NVX_FT_INTENSITY": "nightly", "NVX_FT_TARGET": "fallback",
-    "NVX_FT_OVERLAP_BUDGET": "0", "NVX_FT_REQUIRE": "", "NVX_FT_PROTOCOL_FAULT": "shared-validator",
+    "NVX_FT_INTENSITY": "nightly", "NVX_FT_TEST_TIMEOUT": "0", "NVX_FT_INCONCLUSIVE": "skip",
+    "NVX_FT_HYPOTHESIS_PROFILE": "dev", "NVX_FT_CHILD": '{"suite": {"test_timeout": 1}}',
+    # names nvx-ft no longer reads (options only now): still scrubbed by the prefix
+    "NVX_FT_SEED": "1", "NVX_FT_TARGET": "fallback", "NVX_FT_OVERLAP_BUDGET": "0",
     "HYPOTHESIS_STORAGE_DIRECTORY": "/nonexistent/hypothesis", "PYTHONWARNINGS": "error",
     "PYTHON_CPU_COUNT": "1",
 }
@@ -189,18 +191,19 @@ def test_the_scrub_list_drops_by_prefix_and_names_a_reason_for_each(monkeypatch)
     from nvx_ft import childenv
     from nvx_ft.gate import runner
 
-    base = {"PYTEST_ADDOPTS": "-k x", "PYTEST_WHATEVER": "1", "NVX_FT_SEED": "3",
-            "NVX_FT_GATE": "0", "HYPOTHESIS_X": "1", "LD_PRELOAD": "/evil.so", "CI": "true",
+    base = {"PYTEST_ADDOPTS": "-k x", "PYTEST_WHATEVER": "1", "NVX_FT_INTENSITY": "nightly",
+            "NVX_FT_CHILD": "{}", "HYPOTHESIS_X": "1", "LD_PRELOAD": "/evil.so", "CI": "true",
             "PATH": "/bin", "PIP_INDEX_URL": "https://mirror.example/simple"}
     env = childenv.child_env(scrub=childenv.GATE_VERDICT, base=base)
     assert env == {"CI": "true", "PATH": "/bin", "PIP_INDEX_URL": "https://mirror.example/simple"}
     assert all(why.strip() for why in childenv.GATE_VERDICT.values())
-    # the gate's own: set after the scrub, so an inherited NVX_FT_GATE=0 cannot win
+    # the gate's own: set after the scrub, so an inherited NVX_FT_CHILD cannot win; its
+    # settings reach the suites on their command line (pinned_args), not in variables
     for name, value in base.items():
         if name not in ("PATH", "PIP_INDEX_URL"):
             monkeypatch.setenv(name, value)
     gate = runner.gate_env("https://pypi.org/simple")
-    assert gate["NVX_FT_GATE"] == "1" and gate["NVX_FT_HYPOTHESIS_PROFILE"] == "ci"
     assert not [k for k in gate if k.startswith(("PYTEST_", "HYPOTHESIS_"))]
-    assert {k for k in gate if k.startswith("NVX_FT_")} == {"NVX_FT_GATE",
-                                                           "NVX_FT_HYPOTHESIS_PROFILE"}
+    assert {k for k in gate if k.startswith("NVX_FT_")} == {"NVX_FT_CHILD"}
+    assert settings.from_environment(gate).child == settings.Child(gate=True)
+    assert settings.from_environment(gate).inconclusive_mode() == "fail"

@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from nvx_ft import hang_bound, mutants, paths
+from nvx_ft import hang_bound, mutants, paths, settings
+from nvx_ft.hang_guard import HangGuard
 
 pytestmark = [
     pytest.mark.harness,
@@ -25,7 +26,7 @@ ENDLESS = "xor-scalar-narrow-counter"  # corpus.toml: "hang / endless loop"
 
 def _scrubbed_env(**extra) -> dict:
     env = {k: v for k, v in os.environ.items()
-           if k not in ("PYTHONPATH", hang_bound.ENV, hang_bound.CONTAINED_ENV,
+           if k not in ("PYTHONPATH", hang_bound.ENV, settings.CHILD,
                         "PYTEST_TIMEOUT", "PYTEST_ADDOPTS")}
     env.update(extra)
     return env
@@ -103,12 +104,13 @@ def test_a_tests_own_timeout_marker_holds(pytester):
 @pytest.mark.parametrize("env, header", [
     ({hang_bound.ENV: "7"}, "nvx-ft test bound: 7s per test"),
     ({hang_bound.ENV: "0"}, "nvx-ft test bound: off"),
-    ({hang_bound.CONTAINED_ENV: "60"}, "nvx-ft test bound: off"),  # nvx_ft.suites bounds it
+    ({settings.CHILD: settings.Child(suite={"test_timeout": 60}).encode()},
+     "nvx-ft test bound: off"),  # nvx_ft.suites bounds it
     ({}, f"nvx-ft test bound: {hang_bound.DEFAULT:.0f}s per test"),
 ])
 def test_the_bound_comes_from_the_option_the_env_or_the_default(pytester, monkeypatch, env,
                                                                 header):
-    for name in (hang_bound.ENV, hang_bound.CONTAINED_ENV, "PYTEST_TIMEOUT"):
+    for name in (hang_bound.ENV, settings.CHILD, "PYTEST_TIMEOUT"):
         monkeypatch.delenv(name, raising=False)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
@@ -120,19 +122,25 @@ def test_the_bound_comes_from_the_option_the_env_or_the_default(pytester, monkey
 
 def test_nightly_intensity_gets_the_nightly_default(pytester, monkeypatch):
     monkeypatch.delenv(hang_bound.ENV, raising=False)
-    monkeypatch.delenv(hang_bound.CONTAINED_ENV, raising=False)
+    monkeypatch.delenv(settings.CHILD, raising=False)
     pytester.makepyfile(test_ok="def test_ok():\n    pass\n")
     result = pytester.runpytest("--nvx-intensity=nightly", "-p", "no:cacheprovider")
     result.stdout.fnmatch_lines([f"*nvx-ft test bound: {hang_bound.NIGHTLY:.0f}s per test*"])
 
 
 def test_watchdog_names_the_test_and_ends_the_process_only_when_still_armed():
-    written, exits = [], []
+    written, exits, timer = [], [], []
+    backstop = HangGuard(arm=lambda s, exit, file: timer.append(s),
+                         cancel=lambda: timer.append(None))
     dog = hang_bound.Watchdog(write=written.append, exit=exits.append,
-                              dump=lambda: written.append("<every thread's stack>\n"))
+                              dump=lambda: written.append("<every thread's stack>\n"),
+                              guard=backstop)
     try:
         dog.arm("t.py::test_quick", 0.05)
+        # behind the thread, faulthandler's timer a grace later (a GIL held in C)
+        assert timer and timer[-1] > 0.05 + hang_bound.grace(0.05)
         dog.disarm()
+        assert timer[-1] is None and backstop.nearest() is None
         time.sleep(2.5)  # well past bound + grace (2 s minimum)
         assert not written and not exits
         dog.arm("t.py::test_stuck", 0.05, "python -m pytest t.py::test_stuck")

@@ -87,5 +87,5 @@ def test_nox_fails_when_the_missing_interpreter_is_named(missing_label):
 
 
 def test_nox_fails_when_the_missing_interpreter_is_required(missing_label):
-    run = _nox("-p", missing_label, env_extra={"NVX_FT_REQUIRE": missing_label})
+    run = _nox("-p", missing_label, env_extra={"NVX_FT_REQUIRE_PYTHONS": missing_label})
     assert run.returncode != 0

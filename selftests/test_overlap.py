@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from nvx_ft import overlap
+from nvx_ft import overlap, settings
 from nvx_ft.hammer import run_threaded
 from nvx_ft.overlap import Machine, Need, Overlap
 
@@ -139,17 +139,21 @@ def test_inconclusive_fails_or_warns_and_never_passes(capsys):
     assert overlap.verdict(thin, None) == "conclusive"  # no need stated: nothing to miss
 
 
+GATE_CHILD = {"NVX_FT_CHILD": settings.Child(gate=True).encode()}
+
+
 @pytest.mark.parametrize("env, mode", [
     ({}, "skip"),
     ({"CI": "true"}, "skip"),  # plain CI: see stress/README.md, "Inconclusive"
-    ({"CI": "true", "NVX_FT_REQUIRE": "3.14t"}, "fail"),
-    ({"NVX_FT_REQUIRE": "3.14t"}, "skip"),
-    ({"NVX_FT_GATE": "1"}, "fail"),
-    ({"NVX_FT_GATE": "0", "CI": "false"}, "skip"),
+    ({"CI": "true", "NVX_FT_REQUIRE_PYTHONS": "3.14t"}, "skip"),  # required != fail
+    ({"NVX_FT_INCONCLUSIVE": "fail"}, "fail"),  # the nightly's
+    ({"NVX_FT_INCONCLUSIVE": "skip", **GATE_CHILD}, "skip"),  # the variable over the gate
+    (GATE_CHILD, "fail"),
+    ({"NVX_FT_CHILD": settings.Child().encode(), "CI": "false"}, "skip"),
 ])
 def test_inconclusive_mode_from_the_environment(env, mode):
     assert overlap.inconclusive_mode(None, env) == mode
-    assert overlap.inconclusive_mode("skip", {"NVX_FT_GATE": "1"}) == "skip"  # option wins
+    assert overlap.inconclusive_mode("skip", GATE_CHILD) == "skip"  # option wins
     assert overlap.inconclusive_mode("warn", env) == "skip"  # skip's old name
     with pytest.raises(ValueError):
         overlap.inconclusive_mode("pass", env)

@@ -1,6 +1,6 @@
 """The protocol suite can fail: each injected fault is caught by the check meant for it.
 
-``protocol/`` runs in a subprocess with ``NVX_FT_PROTOCOL_FAULT=<fault>``
+``protocol/`` runs in a subprocess with ``--protocol-fault=<fault>``
 (``nvx_ft.protocol.faults`` monkeypatches autobahn in the process that runs autobahn's
 servers and clients; the websockets peer process is never touched):
 
@@ -42,14 +42,13 @@ OVERLAP_BUDGET = 2.0  # seconds of further traffic rounds before a run is inconc
 
 
 def run_protocol(fault, *args):
-    env = {k: v for k, v in os.environ.items() if k != "NVX_FT_PROTOCOL_FAULT"}
-    env.update(NVX_FT_OVERLAP_BUDGET=str(OVERLAP_BUDGET), COLUMNS="4000")  # whole -rA lines
-    if fault:
-        env["NVX_FT_PROTOCOL_FAULT"] = fault
+    env = {**os.environ, "COLUMNS": "4000"}  # whole -rA lines
+    chosen = [f"--protocol-fault={fault}"] if fault else []
     # a smaller volume than the suite's default: enough to catch each fault, and the pure-
     # Python bad_targets NVX stays within the bound
     cmd = [sys.executable, "-m", "pytest", *args, f"--nvx-seed={SEED}", *VOLUME,
-           "--nvx-inconclusive=fail", "-p", "no:cacheprovider",
+           "--nvx-inconclusive=fail", f"--nvx-overlap-budget={OVERLAP_BUDGET}", *chosen,
+           "-p", "no:cacheprovider",
            "-p", "no:randomly", "-q", "-rA", "--tb=short", "--rootdir", str(ROOT)]
     out = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=env, timeout=BOUND)
     return out.returncode, out.stdout + out.stderr
@@ -94,7 +93,8 @@ def test_shared_validator_is_caught_on_one_loop():
     assert outcomes(out) == {f"{WS_CLIENT}[1threads]": "killed"}, out
     # the failure names connection, message and how the server closed it
     assert re.search(r"connection \d+ transcript differs from message \d+", out), out
-    assert f"NVX_FT_PROTOCOL_FAULT=shared-validator {sys.executable} -m pytest" in out, out
+    assert re.search(rf"{re.escape(sys.executable)} -m pytest \S+ .*"
+                     r"--protocol-fault=shared-validator", out), out
 
 
 def test_wrong_client_mask_is_caught_only_by_the_independent_peer():

@@ -6,7 +6,7 @@ as in a 1-vCPU container, with ``--nvx-inconclusive=fail``: a run whose server t
 did not reach the overlap it needs fails with a message starting ``INCONCLUSIVE:``, so
 each test's outcome is one of killed / inconclusive / passed:
 
-* ``NVX_FT_PROTOCOL_FAULT=nvx-shared-state`` (NVX replaced by ``bad_targets``
+* ``--protocol-fault=nvx-shared-state`` (NVX replaced by ``bad_targets``
   implementations with module-level scratch state): every run killed or inconclusive;
 * no fault: every run passed or inconclusive, none killed.
 
@@ -49,13 +49,12 @@ pytestmark = [
 
 def run_pinned(fault: str | None) -> tuple[dict[str, str], str, float]:
     """nodeid -> killed | inconclusive | passed, the output, the seconds."""
-    env = {k: v for k, v in os.environ.items() if k != "NVX_FT_PROTOCOL_FAULT"}
-    env.update(NVX_FT_OVERLAP_BUDGET=str(BUDGET), COLUMNS="4000")  # no "..." in -rA lines
-    if fault:
-        env["NVX_FT_PROTOCOL_FAULT"] = fault
+    env = {**os.environ, "COLUMNS": "4000"}  # no "..." in -rA lines
+    chosen = [f"--protocol-fault={fault}"] if fault else []
     cpu = min(os.sched_getaffinity(0))
     cmd = ["taskset", "-c", str(cpu), sys.executable, "-m", "pytest", *RUNS,
-           f"--nvx-seed={SEED}", *VOLUME, "--nvx-inconclusive=fail", "-p", "no:cacheprovider",
+           f"--nvx-seed={SEED}", *VOLUME, "--nvx-inconclusive=fail",
+           f"--nvx-overlap-budget={BUDGET}", *chosen, "-p", "no:cacheprovider",
            "-p", "no:randomly", "-q", "--tb=line", "-rA", "--rootdir", str(ROOT)]
     start = time.monotonic()
     out = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=env,

@@ -1,6 +1,6 @@
 """Provisioning a missing free-threaded interpreter with uv (``nvx_ft.interpreters``):
 ``uv python install`` then ``uv python find``; uv's own error and the manual ways when it
-cannot (offline, no uv, a hang); ``--no-provision`` / ``$NVX_FT_NO_PROVISION`` turn it
+cannot (offline, no uv, a hang); ``--no-provision`` / ``$NVX_FT_PROVISION=off`` turn it
 off. A stand-in ``uv`` on PATH plays uv: nothing is ever downloaded here."""
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 import stand_in_uv as stand_in
-from nvx_ft import errors, interpreters, paths
+from nvx_ft import errors, interpreters, paths, settings
 
 pytestmark = [
     pytest.mark.harness,
@@ -41,8 +41,7 @@ def fresh_machine(monkeypatch, tmp_path):
     monkeypatch.setenv("PYENV_ROOT", str(tmp_path / "no-pyenv"))
     for label in interpreters.LABELS:
         monkeypatch.delenv(interpreters.env_var_for(label), raising=False)
-    for name in (interpreters.NO_PROVISION_ENV, interpreters.PROVISION_FAILED_ENV,
-                 interpreters.PROVISION_TIMEOUT_ENV):
+    for name in (interpreters.PROVISION_ENV, settings.CHILD):
         monkeypatch.delenv(name, raising=False)
     return tmp_path / "bin"
 
@@ -78,7 +77,7 @@ def test_no_uv_is_blocked_with_the_manual_ways(fresh_machine):
 
 def test_a_hanging_uv_is_bounded(fresh_machine, monkeypatch):
     stand_in_uv(fresh_machine, "hang")
-    monkeypatch.setenv(interpreters.PROVISION_TIMEOUT_ENV, "1")
+    monkeypatch.setenv(interpreters.PROVISION_ENV, "1")  # seconds
     started = time.monotonic()
     with pytest.raises(errors.Blocked, match="did not finish within 1s"):
         interpreters.provision_with_uv("3.14t", log=lambda m: None)
@@ -92,11 +91,11 @@ def test_resolve_provisions_only_what_is_missing_and_only_when_on(fresh_machine,
     monkeypatch.setattr(interpreters, "find", lambda label: None)
     with pytest.raises(errors.Blocked, match="provisioning with uv is off: --no-provision"):
         interpreters.resolve(CURRENT.label, provision=False)
-    monkeypatch.setenv(interpreters.NO_PROVISION_ENV, "1")
-    with pytest.raises(errors.Blocked, match=interpreters.NO_PROVISION_ENV):
+    monkeypatch.setenv(interpreters.PROVISION_ENV, "off")
+    with pytest.raises(errors.Blocked, match=interpreters.PROVISION_ENV):
         interpreters.resolve(CURRENT.label)
     assert calls(fresh_machine) == []  # off means uv is never asked
-    monkeypatch.setenv(interpreters.NO_PROVISION_ENV, "0")
+    monkeypatch.setenv(interpreters.PROVISION_ENV, "60")  # on, bounded
     assert interpreters.resolve(CURRENT.label).source == "uv install"
     other = CURRENT.label[:-1] if CURRENT.free_threaded else CURRENT.label + "t"
     with pytest.raises(errors.Blocked, match=f"no .*CPython {other} found; get"):
@@ -105,7 +104,7 @@ def test_resolve_provisions_only_what_is_missing_and_only_when_on(fresh_machine,
 
 def _run(fresh_machine: Path, *args: str, **env_extra: str) -> tuple[int, str, float]:
     env = {k: v for k, v in os.environ.items()
-           if k not in (interpreters.NO_PROVISION_ENV, interpreters.PROVISION_FAILED_ENV,
+           if k not in (interpreters.PROVISION_ENV, settings.CHILD,
                         "VIRTUAL_ENV", "PYTHONPATH")
            and not k.startswith("NVX_FT_PYTHON_")}
     env.update(PATH=str(fresh_machine), PYENV_ROOT=str(fresh_machine.parent / "no-pyenv"),

@@ -3,6 +3,7 @@ and the tests after it still run."""
 
 from __future__ import annotations
 
+import os
 import sys
 import textwrap
 import xml.etree.ElementTree as ET
@@ -239,3 +240,59 @@ def test_a_rerun_replaces_the_inconclusive_outcomes_it_ran_again(suite, tmp_path
     assert outcomes["test_failed_as_inconclusive"] == "inconclusive"
     assert merged.status == "inconclusive" and merged.counts["passed"] == 2
     assert len(merged.output) == len(first.output) + len(again.output)
+
+
+NESTED_BOUNDS = '''
+import time
+import pytest
+from nvx_ft.hang_guard import GUARD
+
+@pytest.fixture
+def hangs_in_teardown():
+    yield
+    time.sleep(120)  # after the inner bound below was popped
+
+@pytest.fixture
+def own_bound(hangs_in_teardown):
+    with GUARD.bound(1000):  # a test's own bound, as stress/ and protocol/ hold one
+        yield
+
+def test_with_its_own_bound(own_bound):
+    pass
+'''
+
+
+def test_a_tests_own_bound_nests_inside_the_runners(suite, tmp_path):
+    """A fixture's bound popped mid-teardown leaves the runner's per-test bound armed:
+    the hang after it is the test's timeout, not the whole suite's."""
+    result = run_suite(sys.executable, suite(NESTED_BOUNDS), timeout=100, test_timeout=3,
+                       extra_args=ISOLATED, max_restarts=0)
+    (outcome,) = result.tests
+    assert outcome.outcome == "timeout", result.as_dict()
+    assert "the test timeout (3s)" in outcome.message, outcome.message
+
+
+WITHOUT_NVX_FT = '''
+import sys, time
+
+def test_the_copy_is_the_guard():
+    assert "_nvx_ft_hang_guard" in sys.modules and "nvx_ft.hang_guard" not in sys.modules
+
+def test_hangs():
+    time.sleep(120)
+'''
+
+
+def test_the_bound_holds_in_a_child_without_nvx_ft(suite, tmp_path):
+    """The plugin's child may lack nvx_ft (any venv): it then takes the hang guard from
+    the copy run_suite puts next to it, and a hang is still the test's timeout."""
+    blocked = tmp_path / "no-nvx-ft" / "nvx_ft"
+    blocked.mkdir(parents=True)
+    (blocked / "__init__.py").write_text("raise ImportError('nvx_ft is not installed here')\n")
+    env = {**os.environ, "PYTHONPATH": str(blocked.parent)}
+    result = run_suite(sys.executable, suite(WITHOUT_NVX_FT), env=env, timeout=100,
+                       test_timeout=3, extra_args=ISOLATED, max_restarts=0)
+    outcomes = {o.nodeid.rsplit("::", 1)[1]: o for o in result.tests}
+    assert outcomes["test_the_copy_is_the_guard"].outcome == "passed", result.as_dict()
+    assert outcomes["test_hangs"].outcome == "timeout", result.as_dict()
+    assert "the test timeout (3s)" in outcomes["test_hangs"].message

@@ -4,13 +4,14 @@ bounds, nox sessions that exist, reports uploaded even on failure)."""
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+
+from nvx_ft import settings
 
 pytestmark = [
     pytest.mark.harness,
@@ -31,7 +32,7 @@ try:
     import check_jsonschema  # noqa: F401
     from ruamel.yaml import YAML
 except ImportError:
-    if os.environ.get("NVX_FT_GATE"):  # the release gate's venv holds only test deps
+    if settings.under_gate():  # the release gate's venv holds only test deps
         pytest.skip("workflow linting is a dev check (nvx-ft[dev]); not part of the gate",
                     allow_module_level=True)
     raise

@@ -5,7 +5,7 @@ is marked ``thread_unsafe`` for pytest-run-parallel: running a hammer inside its
 ``--parallel-threads`` workers would multiply threads without testing anything new.
 What these fixtures hand out lives in the library: ``nvx_ft.stress_settings``
 (intensities), ``nvx_ft.stress_inputs`` (shared inputs), ``nvx_ft.stress_pytest``
-(the per-test ``Hammer``, the watchdog, the summary).
+(the per-test ``Hammer``, the summary); the last-resort bound is ``nvx_ft.hang_guard``'s.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import pytest
 from nvx_ft import hammer as hammer_mod
 from nvx_ft import hang_bound
 from nvx_ft import stress_pytest
+from nvx_ft.hang_guard import GUARD
 from nvx_ft.stress_inputs import SharedInputs, make_shared_inputs
 from nvx_ft.stress_settings import INTENSITIES, Intensity
 
@@ -61,9 +62,10 @@ def pytest_pyfunc_call(pyfuncitem):
 
 
 @pytest.fixture(autouse=True)
-def _watchdog(request, intensity):
-    """Last resort behind pytest-timeout, a minute after the test's bound."""
-    with stress_pytest.watchdog(intensity.test_timeout + 60, request.config):
+def _watchdog(intensity):
+    """Last resort behind pytest-timeout, a minute after the test's bound: faulthandler's
+    timer (the process's one hang guard; nested inside a contained run's bound)."""
+    with GUARD.bound(intensity.test_timeout + 60):
         yield
 
 

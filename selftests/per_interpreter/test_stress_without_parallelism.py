@@ -12,7 +12,7 @@ outcome is one of killed / inconclusive / passed:
   exact by construction: passed or inconclusive);
 * clean target: every check is passed or inconclusive, none killed.
 
-The overlap budget is cut to ``BUDGET`` seconds (``$NVX_FT_OVERLAP_BUDGET``) so an
+The overlap budget is cut to ``BUDGET`` seconds (``--nvx-overlap-budget``) so an
 inconclusive run ends quickly; each case stays under about a minute on 2 cores.
 """
 
@@ -72,9 +72,9 @@ def run_stress(target: str, *, pinned: bool) -> tuple[dict[str, str], str, float
     """nodeid -> killed | inconclusive | passed (| skipped), the output, the seconds."""
     cmd = [sys.executable, "-m", "pytest", *[f"stress/{f}" for f in SCENARIOS],
            f"--nvx-target={target}", f"--nvx-seed={SEED}", "--nvx-inconclusive=fail",
-           "-p", "no:cacheprovider", "-p", "no:randomly", "-q", "--tb=line", "-rA",
+           f"--nvx-overlap-budget={BUDGET}", "-p", "no:cacheprovider", "-p", "no:randomly", "-q", "--tb=line", "-rA",
            "--rootdir", str(ROOT)]
-    env = {**os.environ, "NVX_FT_OVERLAP_BUDGET": str(BUDGET), "COLUMNS": "4000"}  # no "..."
+    env = {**os.environ, "COLUMNS": "4000"}  # no "..." in -rA lines
     start = time.monotonic()
     out = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=env,
                          timeout=CHILD_TIMEOUT, preexec_fn=_pin_to_one_cpu if pinned else None)
@@ -138,8 +138,7 @@ def test_plain_pytest_stress_reports_an_inconclusive_check_as_not_passed(tmp_pat
     and it says so at once (one CPU usable) instead of spending its overlap budget."""
     junit = tmp_path / "junit.xml"
     env = {k: v for k, v in os.environ.items()
-           if k not in ("CI", "NVX_FT_REQUIRE", "NVX_FT_GATE", "NVX_FT_OVERLAP_BUDGET",
-                        "PYTEST_ADDOPTS")}
+           if k not in ("NVX_FT_INCONCLUSIVE", "NVX_FT_CHILD", "PYTEST_ADDOPTS")}
     cmd = [sys.executable, "-m", "pytest", "stress/test_per_thread_objects.py",
            f"--nvx-target={CLEAN}", f"--nvx-seed={SEED}", "-p", "no:cacheprovider",
            "-p", "no:randomly", "-rA", f"--junitxml={junit}", "--rootdir", str(ROOT)]

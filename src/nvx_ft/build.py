@@ -35,7 +35,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from nvx_ft import interpreters, paths, venvs
+from nvx_ft import interpreters, settings, venvs
 from nvx_ft.childenv import COMPILER, TSAN_QUIET, child_env
 from nvx_ft.patches import apply_edits, patch_text
 from nvx_ft.sources import NVX_FILES, BuildError, source_hash
@@ -57,8 +57,8 @@ BUILD_TIMEOUT = 300
 _DRIVER = r"""
 import importlib.util, json, os, sys
 import cffi
-nvx_dir, out_dir, script = sys.argv[1:4]
-extra_c, extra_ld = json.loads(os.environ["NVX_FT_EXTRA_FLAGS"])
+nvx_dir, out_dir, script, flags = sys.argv[1:5]
+extra_c, extra_ld = json.loads(flags)
 _set_source = cffi.FFI.set_source
 def set_source(self, module_name, source, **kw):
     kw["extra_compile_args"] = [*kw.get("extra_compile_args", ()), *extra_c]
@@ -122,7 +122,7 @@ def build_python(python: str, ident: dict | None = None, no_cache: bool = False)
     base = ident["base_executable"]
     key = hashlib.sha256((base + ident["sys_version"]).encode()).hexdigest()[:16]
     try:
-        return venvs.provisioned(base, paths.cache_root() / "buildenv" / key,
+        return venvs.provisioned(base, settings.cache_root() / "buildenv" / key,
                                  ["cffi>=2", "setuptools"], cache=not no_cache,
                                  env=child_env(set=TSAN_QUIET), timeout=900)
     except venvs.CommandFailed as exc:
@@ -143,7 +143,7 @@ def build(source: Path, python: str | None = None, cflags=(), ldflags=(), edits=
     cflags, ldflags, edits = list(cflags), list(ldflags), tuple(edits)
     ident = identity(python)
     key = cache_key(source, ident, cflags, ldflags, edits)
-    dest = paths.cache_root() / "builds" / key
+    dest = settings.cache_root() / "builds" / key
     if not force and (cached := _cached(dest)):
         return cached
     sanitized = any("sanitize" in f for f in cflags) or "sanitize" in (ident["cflags"] or "")
@@ -202,12 +202,11 @@ def _compile(bpy: str, nvx: Path, out_dir: Path, ident: dict, cflags: list, ldfl
     """Run autobahn's two builder scripts with ``bpy``; their logs."""
     tsan = "sanitize=thread" in (ident["cflags"] or "")
     # PYTHONPATH: the builders must not see another build's modules
-    env = child_env(scrub=(*COMPILER, "PYTHONPATH"),
-                    set={"NVX_FT_EXTRA_FLAGS": json.dumps([cflags, ldflags]),
-                         **(TSAN_QUIET if tsan else {})})
+    env = child_env(scrub=(*COMPILER, "PYTHONPATH"), set=TSAN_QUIET if tsan else {})
+    flags = json.dumps([cflags, ldflags])  # on the command line, as everything else here
     log = []
     for script in BUILDERS:
-        out = subprocess.run([bpy, "-c", _DRIVER, str(nvx), str(out_dir), script],
+        out = subprocess.run([bpy, "-c", _DRIVER, str(nvx), str(out_dir), script, flags],
                              capture_output=True, text=True, env=env, cwd=out_dir.parent,
                              timeout=BUILD_TIMEOUT)
         log.append(out.stdout + out.stderr)

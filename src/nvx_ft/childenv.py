@@ -1,7 +1,7 @@
 """The environment of a child process: ours, minus what must not leak in, plus what the
 child needs.
 
-    env = child_env(scrub=AS_USERS_GET_IT, set={"NVX_FT_GATE": "1"})
+    env = child_env(scrub=AS_USERS_GET_IT, set=settings.Child(gate=True).env())
 
 The named scrub lists say *why* a variable is dropped; an entry ``NAME=VALUE`` drops
 ``NAME`` only when it has that value, an entry ``PREFIX*`` every variable that starts with
@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping
 #: The gate's children must see NVX as a user would: none of these may leak in from our
 #: shell.
 AS_USERS_GET_IT = ("PYTHONPATH", "PYTHONHOME", "PYTHON_GIL", "AUTOBAHN_USE_NVX",
-                   "PIP_FIND_LINKS", "VIRTUAL_ENV", "NVX_FT_TARGET")
+                   "PIP_FIND_LINKS", "VIRTUAL_ENV")
 
 #: What would let our shell, not the artefact, decide a gate verdict: the gate's pytest
 #: children get their configuration from the gate's own command line and ``set`` only.
@@ -30,8 +30,9 @@ GATE_VERDICT: dict[str, str] = {
     "PYTEST_*": "PYTEST_ADDOPTS (-k, --deselect, --nvx-target=fallback, "
                 "--nvx-inconclusive=warn), PYTEST_PLUGINS (a plugin can rewrite outcomes), "
                 "PYTEST_DISABLE_PLUGIN_AUTOLOAD (drops nvx-ft's and pytest-timeout's plugins)",
-    "NVX_FT_*": "nvx-ft's own knobs (target, seed, intensity, overlap budget, a protocol "
-                "fault, NVX_FT_REQUIRE): the gate sets the ones it uses itself",
+    "NVX_FT_*": "nvx-ft's own settings (intensity, test timeout, Hypothesis profile, "
+                "inconclusive mode, a parent's NVX_FT_CHILD): the gate passes its own "
+                "explicitly (its command line and a fresh NVX_FT_CHILD)",
     "HYPOTHESIS_*": "Hypothesis' example database and plugins: a database or a plugin "
                     "changes which examples run",
     "PYTHONWARNINGS": "'ignore' hides the RuntimeWarning of a module re-enabling the GIL, "
@@ -53,7 +54,7 @@ GATE_VERDICT: dict[str, str] = {
 }
 
 #: Would change what a benchmark child measures: set per build, never inherited.
-MEASUREMENT = ("PYTHON_GIL", "AUTOBAHN_USE_NVX", "NVX_FT_TARGET", "PYTHONDEVMODE",
+MEASUREMENT = ("PYTHON_GIL", "AUTOBAHN_USE_NVX", "PYTHONDEVMODE",
                "PYTHONMALLOC", "PYTHONTRACEMALLOC")
 
 #: ``PYTHON_GIL=0`` forces the GIL off and would hide the very flip the import GIL guard

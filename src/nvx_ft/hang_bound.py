@@ -12,14 +12,17 @@ hanging test on their own, in two layers:
    stuck where no signal handler can run (the main thread inside C code, e.g. an endless
    loop in NVX). The watchdog writes ``TIMEOUT <nodeid>``, every thread's stack
    (faulthandler) and the reproduce command to the real stderr, then ends the process
-   with exit code 1: C code cannot be interrupted, so the run cannot go on.
+   with exit code 1: C code cannot be interrupted, so the run cannot go on. Behind it, a
+   ``grace`` later, a deadline on the process's hang guard (:mod:`nvx_ft.hang_guard`,
+   faulthandler's C timer) for when no Python thread can run at all (a GIL build whose
+   main thread holds the GIL in C).
 
-The bound: ``--nvx-test-timeout=SECONDS`` (or ``$NVX_FT_TEST_TIMEOUT``; 0 turns both
-layers off), by default :data:`DEFAULT` seconds, :data:`NIGHTLY` at the nightly
-intensity or Hypothesis profile (2 cores in mind). Inside a contained run
-(:mod:`nvx_ft.suites`: the gate and the mutants runner) that runner bounds every test
-itself and restarts the suite after a hang, so this module steps aside there unless the
-option is given explicitly.
+The bound: ``--nvx-test-timeout=SECONDS`` (or ``$NVX_FT_TEST_TIMEOUT``, both read by
+:mod:`nvx_ft.settings`; 0 turns both layers off), by default :data:`DEFAULT` seconds,
+:data:`NIGHTLY` at the nightly intensity or Hypothesis profile (2 cores in mind). Inside
+a contained run (:mod:`nvx_ft.suites`: the gate and the mutants runner; its
+``NVX_FT_CHILD`` names the suite) that runner bounds every test itself and restarts the
+suite after a hang, so this module steps aside there unless the option is given.
 """
 
 from __future__ import annotations
@@ -32,16 +35,13 @@ import time
 
 import pytest
 
-from nvx_ft.suites import _TEST_TIMEOUT_ENV as CONTAINED_ENV
+from nvx_ft.hang_guard import GUARD, STDERR_FD
+from nvx_ft.settings import TEST_TIMEOUT as ENV
 
-ENV = "NVX_FT_TEST_TIMEOUT"
 DEFAULT = 300.0
 NIGHTLY = 1200.0
 
-try:  # a copy of the real stderr, taken before pytest's capture redirects fd 2
-    _STDERR_FD: int | None = os.dup(sys.__stderr__.fileno())
-except (AttributeError, OSError, ValueError):
-    _STDERR_FD = None
+_STDERR_FD = STDERR_FD  # the hang guard's copy of the real stderr
 
 
 def add_option(group) -> None:
@@ -51,17 +51,15 @@ def add_option(group) -> None:
                          f"intensity; 0: no bound)")
 
 
-def configured(config, nightly: bool) -> float | None:
-    """The run's default bound in seconds, or None (off)."""
-    value = config.getoption("--nvx-test-timeout")
+def configured(settings, nightly: bool, option: float | None = None) -> float | None:
+    """The run's default bound in seconds, or None (off): the command line's
+    ``--nvx-test-timeout`` (``option``), else - outside a contained run, whose runner
+    bounds every test itself - ``settings.test_timeout``, else by intensity."""
+    if option is None and settings.child.suite:
+        return None
+    value = option if option is not None else settings.test_timeout
     if value is None:
-        if os.environ.get(CONTAINED_ENV):
-            return None  # nvx_ft.suites bounds every test of a contained run itself
-        env = os.environ.get(ENV, "").strip()
-        try:
-            value = float(env) if env else (NIGHTLY if nightly else DEFAULT)
-        except ValueError:
-            raise pytest.UsageError(f"${ENV}={env!r}: not a number of seconds") from None
+        value = NIGHTLY if nightly else DEFAULT
     return value if value > 0 else None
 
 
@@ -114,9 +112,10 @@ class Watchdog:
     """One daemon thread per pytest session; :meth:`arm` before a test, :meth:`disarm`
     after it."""
 
-    def __init__(self, write=None, exit=os._exit, dump=None):
+    def __init__(self, write=None, exit=os._exit, dump=None, guard=GUARD):
         self._cond = threading.Condition()
         self._armed: tuple | None = None  # (deadline, nodeid, bound, reproduce)
+        self._guard, self._backstop = guard, None  # the C timer's deadline, a grace later
         self._stopped = False
         self._write = write or _write_stderr
         self._dump = dump or _dump_stacks
@@ -129,13 +128,22 @@ class Watchdog:
         with self._cond:
             self._armed = (time.monotonic() + bound + grace(bound), nodeid, bound, reproduce)
             self._cond.notify()
+        self._release_backstop()
+        self._backstop = self._guard.push(bound + 2 * grace(bound))
 
     def disarm(self) -> None:
         with self._cond:
             self._armed = None
             self._cond.notify()
+        self._release_backstop()
+
+    def _release_backstop(self) -> None:
+        if self._backstop is not None:
+            self._guard.pop(self._backstop)
+            self._backstop = None
 
     def stop(self) -> None:
+        self._release_backstop()
         with self._cond:
             self._stopped = True
             self._cond.notify()

@@ -8,7 +8,7 @@ The one home of: ``--python`` resolution (:func:`resolve`), the interpreter prob
 (:func:`probe`), how to get a missing interpreter (:func:`how_to_get`,
 :data:`HOW_TO_GET_TSAN`), and getting it: a missing free-threaded 3.14 is provisioned
 with ``uv python install 3.14t`` (:func:`find_or_provision`, :func:`provision_with_uv`;
-off with ``$NVX_FT_NO_PROVISION=1`` or the gate's ``--no-provision``).
+off with ``$NVX_FT_PROVISION=off`` or the gate's ``--no-provision``).
 """
 
 from __future__ import annotations
@@ -20,9 +20,10 @@ import re
 import shutil
 import subprocess
 import sys
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from nvx_ft import settings
 from nvx_ft.childenv import child_env
 from nvx_ft.errors import Blocked, UsageError
 
@@ -39,17 +40,13 @@ HOW_TO_GET = (
 #: labels uv is asked to install when none is found: what the gate and the free-threaded
 #: nox sessions need (the others are only looked for)
 PROVISIONED = ("3.14t",)
-NO_PROVISION_ENV = "NVX_FT_NO_PROVISION"
-#: bound in seconds for ``uv python install`` (a download of about 35 MB; offline it fails
-#: in about 2 s with one HTTP retry, but DNS or a proxy can hang)
-PROVISION_TIMEOUT_ENV = "NVX_FT_PROVISION_TIMEOUT"
-PROVISION_TIMEOUT = 180.0
-#: set in our environment after a failed attempt, so runs started from this one (nox
-#: inside nox, the gate inside ``nox -s gate``) report it instead of trying again
-PROVISION_FAILED_ENV = "NVX_FT_PROVISION_FAILED"
+#: ``off``, or the bound in seconds for ``uv python install`` (a download of about 35 MB;
+#: offline it fails in about 2 s with one HTTP retry, but DNS or a proxy can hang)
+PROVISION_ENV = settings.PROVISION
+PROVISION_TIMEOUT = settings.PROVISION_TIMEOUT
 
 #: names a ThreadSanitizer free-threaded CPython (nvx-ft never builds one)
-TSAN_ENV = "NVX_FT_PYTHON_TSAN"
+TSAN_ENV = settings.python_variable("tsan")
 HOW_TO_GET_TSAN = (
     "build CPython 3.14 yourself with `./configure --with-thread-sanitizer --disable-gil` "
     "(clang; see README 'ThreadSanitizer interpreter') or use a prebuilt TSan image, then "
@@ -110,14 +107,16 @@ class Interpreter:
     version: str
     free_threaded: bool
     source: str  # where it was found: env, PATH, uv, pyenv, --python, current
+    #: the wheel tags it accepts, best first, from the probe that found it (None: unknown)
+    wheel_tags: tuple[str, ...] | None = field(default=None, compare=False, repr=False)
 
     def as_dict(self) -> dict:
-        return asdict(self)
+        return {k: v for k, v in asdict(self).items() if k != "wheel_tags"}
 
 
 def env_var_for(label: str) -> str:
     """``3.14t`` -> ``NVX_FT_PYTHON_3_14T``: the variable that names the binary."""
-    return "NVX_FT_PYTHON_" + label.replace(".", "_").upper()
+    return settings.python_variable(label)
 
 
 def parse_label(label: str) -> tuple[str, bool]:
@@ -182,7 +181,7 @@ def _matches(info: dict | None, label: str) -> bool:
 
 def _candidates(label: str):
     minor, ft = parse_label(label)
-    env = os.environ.get(env_var_for(label))
+    env = settings.from_environment().python(label)
     if env:
         yield env, "env"
     names = [f"python{label}"] + ([] if ft else [f"python{minor}"])
@@ -211,9 +210,13 @@ def _candidates(label: str):
 
 
 def _interpreter(info: dict, source: str) -> Interpreter:
+    """The :class:`Interpreter` a :func:`probe` answer describes, its wheel tags kept: no
+    second probe needed for them."""
     minor = info["version"].rsplit(".", 1)[0]
+    tags = info.get("wheel_tags")
     return Interpreter(minor + ("t" if info["free_threaded"] else ""), info["executable"],
-                       info["version"], info["free_threaded"], source)
+                       info["version"], info["free_threaded"], source,
+                       tuple(tags) if tags else None)
 
 
 def find(label: str) -> Interpreter | None:
@@ -243,14 +246,18 @@ def current() -> Interpreter:
 
     ft = bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
     minor = "%d.%d" % sys.version_info[:2]
+    try:  # here, not at the top: noxfile imports this module before packaging is there
+        from packaging import tags
+        accepted = tuple(str(t) for t in tags.sys_tags())
+    except ImportError:
+        accepted = None
     return Interpreter(minor + ("t" if ft else ""), sys.executable,
-                       "%d.%d.%d" % sys.version_info[:3], ft, "current")
+                       "%d.%d.%d" % sys.version_info[:3], ft, "current", accepted)
 
 
 def provisioning_enabled() -> bool:
-    """Off when ``$NVX_FT_NO_PROVISION`` is set to anything but 0/false/no/off."""
-    value = os.environ.get(NO_PROVISION_ENV, "").strip().lower()
-    return value in ("", "0", "false", "no", "off")
+    """Off when ``$NVX_FT_PROVISION`` is ``off`` (or 0/no/false)."""
+    return settings.from_environment().provision
 
 
 def _one_line(text: str, most: int = 1200) -> str:
@@ -260,31 +267,31 @@ def _one_line(text: str, most: int = 1200) -> str:
 
 
 def provision_with_uv(label: str, *, log=None) -> Interpreter:
-    """``uv python install <label>`` (bounded by ``$NVX_FT_PROVISION_TIMEOUT``, default
-    :data:`PROVISION_TIMEOUT` s), then ``uv python find <label>``: the interpreter uv
+    """``uv python install <label>`` (bounded by ``$NVX_FT_PROVISION`` seconds, default
+    :data:`PROVISION_TIMEOUT`), then ``uv python find <label>``: the interpreter uv
     provides. :class:`Blocked` with uv's own error and the manual ways when it cannot
-    (no uv, offline, a timeout); the failure is remembered for child processes."""
+    (no uv, offline, a timeout); the failure is remembered for child processes (nox
+    inside nox, the gate inside ``nox -s gate``: ``$NVX_FT_CHILD``), which report it
+    instead of trying again."""
     kind = _kind(label)
     log = log or (lambda msg: print(msg, file=sys.stderr, flush=True))
-    earlier = os.environ.get(PROVISION_FAILED_ENV, "")
-    if earlier.startswith(label + ": "):
+    resolved = settings.from_environment()
+    earlier = resolved.child.provision_failed.get(label)
+    if earlier:
         raise Blocked(f"no {kind} found and uv could not provide one (tried earlier in this "
-                      f"run: {earlier[len(label) + 2:]}); {how_to_get(label)}")
+                      f"run: {earlier}); {how_to_get(label)}")
 
     def failed(reason: str) -> Blocked:
-        os.environ[PROVISION_FAILED_ENV] = f"{label}: {reason}"
+        settings.remember_for_children(provision_failed={label: reason})
         return Blocked(f"no {kind} found and uv could not provide one ({reason}); "
                        f"{how_to_get(label)}")
 
     uv = shutil.which("uv")
     if not uv:
         raise failed("uv is not on PATH: https://docs.astral.sh/uv/ or `pip install uv`")
-    try:
-        timeout = float(os.environ.get(PROVISION_TIMEOUT_ENV) or PROVISION_TIMEOUT)
-    except ValueError:
-        raise UsageError(f"${PROVISION_TIMEOUT_ENV}: not a number of seconds") from None
+    timeout = resolved.provision_timeout
     log(f"nvx-ft: no {kind} found; provisioning it: uv python install {label} (at most "
-        f"{timeout:.0f}s; ${NO_PROVISION_ENV}=1 or the gate's --no-provision turn this off)")
+        f"{timeout:.0f}s; ${PROVISION_ENV}=off or the gate's --no-provision turn this off)")
     # one HTTP retry, not uv's three: offline, the attempt then fails in about 2 s, not 11
     env = child_env(base={"UV_HTTP_RETRIES": "1", **os.environ},
                     set={"UV_PYTHON_DOWNLOADS": "automatic"})
@@ -295,7 +302,7 @@ def provision_with_uv(label: str, *, log=None) -> Interpreter:
     except subprocess.TimeoutExpired as exc:
         said = exc.stderr.decode(errors="replace") if isinstance(exc.stderr, bytes) else exc.stderr
         raise failed(f"`uv python install {label}` did not finish within {timeout:.0f}s "
-                     f"(network? ${PROVISION_TIMEOUT_ENV} sets the bound)"
+                     f"(network? ${PROVISION_ENV}=SECONDS sets the bound)"
                      + (f": {_one_line(said)}" if said and said.strip() else "")) from None
     except OSError as exc:
         raise failed(f"cannot run {uv}: {exc}") from None
@@ -331,7 +338,7 @@ def find_or_provision(label: str, *, provision: bool | None = None) -> Interpret
         if provision:
             return provision_with_uv(label)
         raise Blocked(f"no {_kind(label)} found (provisioning with uv is off: "
-                      f"--no-provision or ${NO_PROVISION_ENV}); {how_to_get(label)}")
+                      f"--no-provision or ${PROVISION_ENV}=off); {how_to_get(label)}")
     raise Blocked(f"no {_kind(label)} found; {how_to_get(label)}")
 
 
@@ -363,7 +370,7 @@ def is_tsan(info: dict | None) -> bool:
 def find_tsan() -> str:
     """``$NVX_FT_PYTHON_TSAN``, else a found free-threaded interpreter built with TSan;
     :class:`Blocked` with how to get one when there is none."""
-    env = os.environ.get(TSAN_ENV)
+    env = settings.from_environment().python("tsan")
     if env:
         if not is_tsan(probe(env, timeout=60)):
             raise Blocked(f"${TSAN_ENV}={env} is not a free-threaded CPython "

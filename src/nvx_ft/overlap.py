@@ -47,25 +47,20 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import Iterator
 
-from nvx_ft import overlap_sweep
+from nvx_ft import overlap_sweep, settings
 
 _clock = time.perf_counter_ns
 _cpu_clock = time.thread_time_ns
 
-#: env vars that decide what an inconclusive check does (see :func:`inconclusive_mode`)
-GATE_ENV, REQUIRE_ENV, CI_ENV = "NVX_FT_GATE", "NVX_FT_REQUIRE", "CI"
 #: ``fail``: the test fails ``INCONCLUSIVE: ...``; ``skip``: it is skipped with that reason
 #: (pytest's own "not passed, not failed"). ``warn`` is ``skip``'s old name.
-MODES = ("fail", "skip")
+MODES = settings.INCONCLUSIVE_MODES
 ALIASES = {"warn": "skip"}
 #: what every inconclusive check's message (failure or skip reason) starts with
 INCONCLUSIVE = "INCONCLUSIVE:"
 #: in the message of a need no run on this machine can meet (one usable CPU): the gate
 #: does not rerun such a check with more time
 UNREACHABLE = "cannot be met on this machine"
-#: seconds of further rounds a race check may take to reach its need, from the command
-#: line (``--nvx-overlap-budget``) or, for children started by older entry points, here
-OVERLAP_BUDGET_ENV = "NVX_FT_OVERLAP_BUDGET"
 
 
 class Inconclusive(AssertionError):
@@ -76,13 +71,10 @@ class InconclusiveWarning(UserWarning):
     """The warning an inconclusive check also gives where it is skipped."""
 
 
-def overlap_budget(option: float | None, default: float, environ=None) -> float:
+def overlap_budget(option: float | None, default: float) -> float:
     """Seconds of further rounds a race check may spend reaching its need: the
-    command-line option, else ``$NVX_FT_OVERLAP_BUDGET``, else the intensity's default."""
-    if option is not None:
-        return float(option)
-    env = (os.environ if environ is None else environ).get(OVERLAP_BUDGET_ENV, "").strip()
-    return float(env) if env else default
+    command-line option (``--nvx-overlap-budget``), else the intensity's default."""
+    return float(option) if option is not None else default
 
 
 def gil_enabled() -> bool:
@@ -376,22 +368,15 @@ class Need:
 
 
 def inconclusive_mode(option: str | None = None, environ=None) -> str:
-    """``fail`` or ``skip``: the option if given; else fail under the gate
-    (``NVX_FT_GATE=1``) or in CI with required interpreters (``CI=true`` and
-    ``NVX_FT_REQUIRE`` set, the nightly); else skip (a plain local run, and plain
-    ``CI=true``: stress/README.md, "Inconclusive", explains why). Either way the check
-    is not a pass."""
+    """``fail`` or ``skip``: the option if given, else ``$NVX_FT_INCONCLUSIVE``, else fail
+    under the gate and skip elsewhere (stress/README.md, "Inconclusive", explains why);
+    :class:`nvx_ft.settings.Settings` decides. Either way the check is not a pass."""
     if option:
         option = ALIASES.get(option, option)
         if option not in MODES:
             raise ValueError(f"inconclusive mode must be one of {MODES}, not {option!r}")
-        return option
-    env = os.environ if environ is None else environ
-    if env.get(GATE_ENV, "") not in ("", "0"):
-        return "fail"
-    if env.get(CI_ENV, "").lower() in ("true", "1") and env.get(REQUIRE_ENV, "").strip():
-        return "fail"
-    return "skip"
+    return settings.from_environment(environ).with_options(
+        inconclusive=option or None).inconclusive_mode()
 
 
 def verdict(report: OverlapReport, need: Need | None) -> str:

@@ -5,7 +5,6 @@ Ground floor: no nvx_ft imports.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 
@@ -21,12 +20,6 @@ ROOT = _checkout()
 
 #: Each command's report folder lives below this one, relative to the working directory.
 REPORTS = Path("reports")
-
-
-def cache_root() -> Path:
-    """Builds, sdists and venvs nvx-ft keeps between runs: ``$NVX_FT_CACHE`` or
-    ``~/.cache/nvx-ft``."""
-    return Path(os.environ.get("NVX_FT_CACHE") or Path.home() / ".cache" / "nvx-ft")
 
 
 def nvx_ft_version() -> str | None:

@@ -1,15 +1,19 @@
 """pytest plugin (entry point ``nvx_ft``): target, profiles, seeds, report header.
 
-* ``--nvx-target`` (or ``$NVX_FT_TARGET``): ``autobahn`` (default), ``fallback`` or
-  ``module:function``. A target that cannot be loaded FAILS every test that needs it.
+Every option below wins over its environment variable (``nvx_ft.settings``, resolved
+once per session in ``pytest_configure``: :func:`settings_of`).
+
+* ``--nvx-target``: ``autobahn`` (default), ``fallback`` or ``module:function``. A
+  target that cannot be loaded FAILS every test that needs it.
 * Hypothesis profiles ``dev`` (default), ``ci``, ``nightly``: ``--hypothesis-profile``
   or ``$NVX_FT_HYPOTHESIS_PROFILE``.
 * ``--nvx-intensity`` (or ``$NVX_FT_INTENSITY``): ``default`` or ``nightly``, for stress.
-* ``--nvx-seed`` (or ``$NVX_FT_SEED``): the one seed every thread's randomness derives
-  from; printed in the header and in every failure's reproduce command.
-* ``--nvx-inconclusive=fail|skip``: what a race check that did not reach its overlap
-  does (``nvx_ft.overlap``): fails, or is skipped with the reason ``INCONCLUSIVE: ...``;
-  never a pass. ``--nvx-overlap-budget=SECONDS``: how long it may try to reach it.
+* ``--nvx-seed``: the one seed every thread's randomness derives from (default random);
+  printed in the header and in every failure's reproduce command.
+* ``--nvx-inconclusive=fail|skip`` (or ``$NVX_FT_INCONCLUSIVE``): what a race check that
+  did not reach its overlap does (``nvx_ft.overlap``): fails, or is skipped with the
+  reason ``INCONCLUSIVE: ...``; never a pass. ``--nvx-overlap-budget=SECONDS``: how long
+  it may try to reach it.
 * ``--nvx-test-timeout=SECONDS`` (or ``$NVX_FT_TEST_TIMEOUT``; default 300, 1200 at
   nightly intensity, 0 off): every test is bounded - a hang fails it with every thread's
   stack (``nvx_ft.hang_bound``: pytest-timeout, plus a watchdog for code stuck in C).
@@ -19,7 +23,6 @@
 
 from __future__ import annotations
 
-import os
 import random
 import shlex
 import sys
@@ -28,7 +31,9 @@ import pytest
 from hypothesis import HealthCheck, Verbosity, settings
 
 from nvx_ft import hang_bound, overlap
+from nvx_ft import settings as settings_mod
 from nvx_ft import target as target_mod
+from nvx_ft.errors import UsageError
 
 PROFILES = {
     # tests/ within 90 s on 2 cores
@@ -41,9 +46,19 @@ for _name, _kw in PROFILES.items():
     settings.register_profile(_name, deadline=None, print_blob=True,
                               suppress_health_check=[HealthCheck.too_slow,
                                                      HealthCheck.data_too_large], **_kw)
-settings.load_profile(os.environ.get("NVX_FT_HYPOTHESIS_PROFILE", "dev"))
 
-INTENSITIES = ("default", "nightly")
+def _from_environment() -> settings_mod.Settings:
+    try:
+        return settings_mod.from_environment()
+    except UsageError as exc:  # a bad NVX_FT_* value: pytest's one-line usage error
+        raise pytest.UsageError(str(exc)) from None
+
+
+#: what the environment says (command-line options are laid over it in pytest_configure)
+_FROM_ENV = _from_environment()
+settings.load_profile(_FROM_ENV.hypothesis_profile)
+
+INTENSITIES = settings_mod.INTENSITIES
 _IMPL_FIXTURES = {
     "utf8_impl": ("utf8", False),
     "xor_impl": ("xor", False),
@@ -54,33 +69,37 @@ _IMPL_FIXTURES = {
 
 def pytest_addoption(parser):
     group = parser.getgroup("nvx-ft")
-    group.addoption("--nvx-target", default=os.environ.get(target_mod.TARGET_ENV),
+    group.addoption("--nvx-target", default=None,
                     help="autobahn (default), fallback, or module:function returning a Target")
-    group.addoption("--nvx-intensity", default=os.environ.get("NVX_FT_INTENSITY", "default"),
+    group.addoption("--nvx-intensity", default=_FROM_ENV.intensity,
                     choices=INTENSITIES, help="stress intensity (default: default)")
     group.addoption("--nvx-seed", type=int, default=None,
-                    help="seed for per-thread randomness (default: $NVX_FT_SEED or random)")
+                    help="seed for per-thread randomness (default: random)")
     group.addoption("--nvx-inconclusive", default=None,
                     choices=(*overlap.MODES, *overlap.ALIASES),
                     help="a race check that did not reach its overlap: fail it, or skip it "
                          "with the reason INCONCLUSIVE: ... (warn: the old name of skip; "
-                         "default: fail under the gate, NVX_FT_GATE=1, and in CI with "
-                         "NVX_FT_REQUIRE set; skip otherwise; never a pass)")
+                         "default: $NVX_FT_INCONCLUSIVE, else fail under the gate and skip "
+                         "otherwise; never a pass)")
     group.addoption("--nvx-overlap-budget", type=float, default=None, metavar="SECONDS",
                     help="seconds of further rounds a race check may take to reach the "
-                         "overlap it needs (default: by --nvx-intensity, or "
-                         "$NVX_FT_OVERLAP_BUDGET)")
+                         "overlap it needs (default: by --nvx-intensity)")
     hang_bound.add_option(group)
 
 
 def pytest_configure(config):
     seed = config.getoption("--nvx-seed")
     if seed is None:
-        env = os.environ.get("NVX_FT_SEED")
-        seed = int(env) if env else random.SystemRandom().randrange(2**32)
+        seed = random.SystemRandom().randrange(2**32)
     config.option.nvx_seed = seed
+    inconclusive = config.getoption("--nvx-inconclusive")
+    config.stash[_SETTINGS_KEY] = _from_environment().with_options(
+        intensity=config.getoption("--nvx-intensity"),
+        test_timeout=config.getoption("--nvx-test-timeout"),
+        inconclusive=overlap.ALIASES.get(inconclusive, inconclusive))
     config.stash[_TARGET_KEY] = _load(config.getoption("--nvx-target"))
-    config.stash[_BOUND_KEY] = hang_bound.configured(config, nightly_enabled(config))
+    config.stash[_BOUND_KEY] = hang_bound.configured(
+        settings_of(config), nightly_enabled(config), config.getoption("--nvx-test-timeout"))
     if config.stash[_BOUND_KEY] is not None:
         config.stash[_WATCHDOG_KEY] = hang_bound.Watchdog()
 
@@ -92,6 +111,13 @@ def pytest_unconfigure(config):
 
 
 _TARGET_KEY = pytest.StashKey[object]()
+_SETTINGS_KEY = pytest.StashKey[settings_mod.Settings]()
+
+
+def settings_of(config) -> settings_mod.Settings:
+    """This session's settings: its command line over the environment over defaults."""
+    return config.stash[_SETTINGS_KEY]
+
 _BOUND_KEY = pytest.StashKey[object]()
 _WATCHDOG_KEY = pytest.StashKey[object]()
 

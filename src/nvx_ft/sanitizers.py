@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from nvx_ft import build as build_mod
-from nvx_ft import errors, paths, venvs
+from nvx_ft import errors, settings, venvs
 from nvx_ft.childenv import TSAN_QUIET, child_env
 
 SUPPRESSIONS = Path(__file__).with_name("tsan-suppressions.txt")
@@ -52,7 +52,7 @@ def suite_python(base: str, root: Path, autobahn: str | None = None) -> str:
     reqs = [f"-e{root}[target,stress]", "setuptools",
             *([f"autobahn=={autobahn}"] if autobahn else [])]
     try:
-        return venvs.provisioned(base, paths.cache_root() / "venvs" / key.hexdigest()[:16],
+        return venvs.provisioned(base, settings.cache_root() / "venvs" / key.hexdigest()[:16],
                                  reqs, env=child_env(set=TSAN_QUIET), timeout=3600)
     except venvs.CommandFailed as exc:
         raise SanitizerUnavailable(f"could not install nvx-ft into a venv of {base}:\n"

@@ -17,7 +17,7 @@ import tarfile
 import tempfile
 from pathlib import Path
 
-from nvx_ft import paths
+from nvx_ft import settings
 
 #: the files of ``src/autobahn/nvx`` that make the two modules (the builder scripts,
 #: the C they read and the flag helper they import)
@@ -63,7 +63,7 @@ def _extract_nvx(sdist: Path, dest: Path) -> Path:
 
 def download_sdist(version: str) -> Path:
     """autobahn's sdist for ``version`` from the package index (pip download), cached."""
-    dest_dir = paths.cache_root() / "sdists"
+    dest_dir = settings.cache_root() / "sdists"
     dest_dir.mkdir(parents=True, exist_ok=True)
     for existing in dest_dir.glob(f"autobahn-{version}.tar.gz"):
         return existing
@@ -99,7 +99,7 @@ def nvx_source(version: str | None = None, path: str | os.PathLike | None = None
     else:
         sdist = download_sdist(version)
     digest = hashlib.sha256(sdist.read_bytes()).hexdigest()[:16]
-    dest = paths.cache_root() / "sources" / f"{sdist.name.removesuffix('.tar.gz')}-{digest}"
+    dest = settings.cache_root() / "sources" / f"{sdist.name.removesuffix('.tar.gz')}-{digest}"
     if _nvx_dir_of(dest):
         return dest
     dest.parent.mkdir(parents=True, exist_ok=True)

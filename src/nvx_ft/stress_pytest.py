@@ -2,23 +2,19 @@
 
 * :class:`Hammer`: one stress test's handle on the run - seed, intensity, target,
   thread runs (recorded for the summary), exact checks against the model;
-* :func:`watchdog`: the last resort when a test's main thread is stuck in C;
 * :func:`write_hammer_summary`: the "nvx-ft hammer runs" section after the run.
 """
 
 from __future__ import annotations
 
-import faulthandler
-import sys
 import threading
-from contextlib import contextmanager
 from dataclasses import asdict
-from typing import Callable, Iterator
+from typing import Callable
 
 from nvx_ft import hammer as hammer_mod
 from nvx_ft import overlap as overlap_mod
 from nvx_ft.overlap import Need, OverlapReport
-from nvx_ft.pytest_plugin import reproduce_command
+from nvx_ft.pytest_plugin import reproduce_command, settings_of
 from nvx_ft.stress_inputs import chunk_ops
 from nvx_ft.stress_settings import INTENSITIES
 
@@ -132,30 +128,10 @@ class Hammer:
 
 
 def inconclusive_mode(config) -> str:
-    """``fail`` or ``warn`` for this session (``--nvx-inconclusive``, else the environment)."""
-    return overlap_mod.inconclusive_mode(config.getoption("--nvx-inconclusive", None))
+    """``fail`` or ``skip`` for this session (``nvx_ft.settings``)."""
+    return settings_of(config).inconclusive_mode()
 
 
-def _stderr_fd(config) -> int:
-    """The fd pytest's faulthandler plugin writes to (a dup of the real stderr)."""
-    try:
-        from _pytest.faulthandler import fault_handler_stderr_fd_key
-
-        return config.stash[fault_handler_stderr_fd_key]
-    except (ImportError, KeyError):
-        return sys.__stderr__.fileno()
-
-
-@contextmanager
-def watchdog(seconds: float, config) -> Iterator[None]:
-    """Behind pytest-timeout: if the main thread itself is stuck in C (the timeout signal
-    can then never be handled), faulthandler - which needs no Python code to run - dumps
-    every thread's stack and ends the process after ``seconds``."""
-    faulthandler.dump_traceback_later(seconds, exit=True, file=_stderr_fd(config))
-    try:
-        yield
-    finally:
-        faulthandler.cancel_dump_traceback_later()
 
 
 def _rows(terminalreporter) -> list[tuple]:

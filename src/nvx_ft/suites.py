@@ -12,8 +12,9 @@ any venv without nvx-ft installed there) that
 
 * appends an event per collected / started / finished test to a JSON-lines file, flushed
   at once, so after a crash we know which test was running;
-* arms ``faulthandler`` for fatal signals and, per test, ``dump_traceback_later(exit=True)``
-  (a C watchdog thread: it fires even when every Python thread is stuck in C), writing to
+* arms ``faulthandler`` for fatal signals and holds a rolling per-test deadline on the
+  process's hang guard (:mod:`nvx_ft.hang_guard`: faulthandler's C timer, which fires even
+  when every Python thread is stuck in C; a test's own bound nests inside it), writing to
   a copy of the real stderr taken before pytest's capture, so the stack survives;
 * deselects tests already finished or already blamed when the runner restarts the suite;
 * reports, at the session's end, the file and sha256 of every ``_nvx_*`` module the
@@ -55,9 +56,10 @@ RAN = ("passed", "failed", "error", "xfailed", "xpassed", "inconclusive", "crash
 RACE_PROPERTIES = ("nvx_hammer", "nvx_protocol_overlap")
 _INCONCLUSIVE_RE = re.compile(r"^(?:E\s+)?(?:Skipped: |[\w.]*Inconclusive: )?INCONCLUSIVE:", re.M)
 PLUGIN_NAME = "_nvx_ft_suite_plugin"
-_EVENTS_ENV = "NVX_FT_SUITE_EVENTS"
-_SKIP_ENV = "NVX_FT_SUITE_SKIP"
-_TEST_TIMEOUT_ENV = "NVX_FT_SUITE_TEST_TIMEOUT"
+GUARD_COPY = "_nvx_ft_hang_guard"  # nvx_ft/hang_guard.py, for a child without nvx_ft
+#: nvx_ft.settings.CHILD, spelt out: this file also runs where nvx_ft is absent. The
+#: child reads its ``suite`` entry: ``events`` and ``skip`` files, ``test_timeout``.
+_CHILD_ENV = "NVX_FT_CHILD"
 _STACK_MARKERS = ("Fatal Python error", "Timeout (", "Current thread", "Thread 0x")
 _MAX_MESSAGE = 4000
 
@@ -137,6 +139,7 @@ def run_suite(
     out_dir = Path(output_dir) if output_dir else work
     out_dir.mkdir(parents=True, exist_ok=True)
     shutil.copyfile(__file__, work / f"{PLUGIN_NAME}.py")
+    shutil.copyfile(Path(__file__).with_name("hang_guard.py"), work / f"{GUARD_COPY}.py")
     events_path, skip_path = work / "events.jsonl", work / "skip.txt"
     skip_path.write_text("", encoding="utf-8")
     suite_env = _suite_env(env, work, events_path, skip_path, test_timeout or timeout)
@@ -184,11 +187,17 @@ def _suite_env(env, work: Path, events_path: Path, skip_path: Path,
     """``env`` (default: ours) with the plugin importable and told where to write."""
     # imported here, not at the top: this file also runs as the child's plugin, where
     # nvx_ft need not be installed
-    from nvx_ft.childenv import child_env
+    from dataclasses import replace
 
-    return child_env(base=env, pythonpath_first=[work], set={
-        _EVENTS_ENV: str(events_path), _SKIP_ENV: str(skip_path),
-        _TEST_TIMEOUT_ENV: str(test_timeout), "PYTHONUNBUFFERED": "1"})
+    from nvx_ft.childenv import child_env
+    from nvx_ft.settings import CHILD, Child
+
+    base = dict(os.environ if env is None else env)
+    child = replace(Child.decode(base.get(CHILD)),  # the gate's own entry is kept
+                    suite={"events": str(events_path), "skip": str(skip_path),
+                           "test_timeout": test_timeout})
+    return child_env(base=base, pythonpath_first=[work],
+                     set={**child.env(), "PYTHONUNBUFFERED": "1"})
 
 
 @dataclass
@@ -392,11 +401,17 @@ def with_junit(result: SuiteResult, junit) -> SuiteResult:
 if __name__ == PLUGIN_NAME:
     import faulthandler
 
+    try:  # the process's one guard: stress/'s and protocol/'s bounds nest inside ours
+        from nvx_ft.hang_guard import GUARD, STDERR_FD
+    except ImportError:  # nvx_ft not installed here: the same file, copied by run_suite
+        from _nvx_ft_hang_guard import GUARD, STDERR_FD  # type: ignore[no-redef]
+
     # A copy of the real stderr, taken before pytest's capture redirects fd 2.
-    _STDERR_FD = os.dup(2)
+    _STDERR_FD = STDERR_FD if STDERR_FD is not None else os.dup(2)
     faulthandler.enable(file=_STDERR_FD, all_threads=True)
-    _EVENTS = open(os.environ[_EVENTS_ENV], "a", encoding="utf-8")
-    _TEST_TIMEOUT = float(os.environ.get(_TEST_TIMEOUT_ENV) or 0)
+    _SUITE = json.loads(os.environ[_CHILD_ENV])["suite"]  # what run_suite told us
+    _EVENTS = open(_SUITE["events"], "a", encoding="utf-8")
+    _TEST_TIMEOUT = float(_SUITE.get("test_timeout") or 0)
     _reports: dict[str, list] = {}
     _started: dict[str, float] = {}
 
@@ -404,20 +419,20 @@ if __name__ == PLUGIN_NAME:
         _EVENTS.write(json.dumps(event) + "\n")
         _EVENTS.flush()
 
-    def _arm() -> None:
-        """(Re)start the watchdog: armed from start-up to the end of the session, reset at
-        each test's start and end, so a hang in collection, a test or a fixture between
-        tests dumps every thread's stack and ends the process within the bound."""
-        if _TEST_TIMEOUT:
-            faulthandler.dump_traceback_later(_TEST_TIMEOUT, exit=True, file=_STDERR_FD)
+    # Held from start-up to the end of the session, reset at each test's start and end,
+    # so a hang in collection, a test or a fixture between tests dumps every thread's
+    # stack and ends the process within the bound.
+    _DEADLINE = GUARD.push(_TEST_TIMEOUT) if _TEST_TIMEOUT else None
 
-    _arm()
+    def _arm() -> None:
+        if _DEADLINE is not None:
+            GUARD.reset(_DEADLINE, _TEST_TIMEOUT)
 
     import pytest
 
     @pytest.hookimpl(trylast=True)  # after -m/-k: deselected tests are not "not run"
     def pytest_collection_modifyitems(session, config, items):
-        with open(os.environ[_SKIP_ENV], encoding="utf-8") as f:
+        with open(_SUITE["skip"], encoding="utf-8") as f:
             skip = {line.strip() for line in f if line.strip()}
         if skip:
             keep = [i for i in items if i.nodeid not in skip]
@@ -479,7 +494,7 @@ if __name__ == PLUGIN_NAME:
         return found
 
     def pytest_sessionfinish(session, exitstatus):
-        if _TEST_TIMEOUT:
-            faulthandler.cancel_dump_traceback_later()
+        if _DEADLINE is not None:
+            GUARD.pop(_DEADLINE)
         _emit(event="nvx-modules", modules=_nvx_modules())
         _emit(event="sessionfinish", exitstatus=int(exitstatus))

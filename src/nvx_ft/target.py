@@ -28,7 +28,6 @@ from typing import Any, Callable, Protocol
 
 DEFAULT_TARGET = "autobahn"
 FALLBACK_TARGET = "fallback"
-TARGET_ENV = "NVX_FT_TARGET"
 
 UTF8_IMPL_NAMES = {1: "table-dfa", 2: "unrolled-dfa", 3: "sse2-dfa", 4: "sse41-dfa"}
 XOR_IMPL_NAMES = {1: "scalar", 2: "sse2"}
@@ -310,7 +309,7 @@ def _fallback_target() -> Target:
 
 def load(spec: str | None = None) -> Target:
     """Load a target by spec: ``autobahn`` (default), ``fallback`` or ``module:function``."""
-    spec = spec or os.environ.get(TARGET_ENV) or DEFAULT_TARGET
+    spec = spec or DEFAULT_TARGET
     if spec == DEFAULT_TARGET:
         return _nvx_target()
     if spec == FALLBACK_TARGET:

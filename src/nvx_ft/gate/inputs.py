@@ -33,7 +33,7 @@ def add_arguments(parser) -> None:
                              "one provisioned with `uv python install 3.14t`)")
     parser.add_argument("--no-provision", action="store_true",
                         help="never ask uv to install a missing 3.14t: exit 2 with how to get "
-                             "one (also $NVX_FT_NO_PROVISION=1)")
+                             "one (also $NVX_FT_PROVISION=off)")
     parser.add_argument("--reports", metavar="DIR", default="reports/gate",
                         help="where the run's report folder goes (default: reports/gate)")
     parser.add_argument("--report-path-file", metavar="FILE",
@@ -98,11 +98,11 @@ def read_inputs(args) -> tuple[Target, interpreters.Interpreter, Path]:
 
 
 def accepted_tags(interp: interpreters.Interpreter) -> list[str]:
-    """The wheel tags ``interp`` accepts, best first."""
-    info = interpreters.probe(interp.executable, timeout=60)
-    if not (info and info.get("wheel_tags")):
+    """The wheel tags ``interp`` accepts, best first: from the probe that resolved it
+    (the gate probes its interpreter once)."""
+    if not interp.wheel_tags:
         raise Blocked(f"cannot ask {interp.executable} for its wheel tags")
-    return info["wheel_tags"]
+    return list(interp.wheel_tags)
 
 
 def validate_wheel(wheel: GateWheel, interp: interpreters.Interpreter,

@@ -10,7 +10,7 @@ import time
 import traceback
 from pathlib import Path
 
-from nvx_ft import childenv
+from nvx_ft import childenv, settings
 from nvx_ft.gate import findings, inputs, recommend, report, stability
 from nvx_ft.gate.context import PROJECT, Check, GateContext, Step, StepFailed
 from nvx_ft.gate.display import Display
@@ -69,9 +69,10 @@ def _new_report_dir(reports: Path, suffix: str = "") -> Path:
 def gate_env(index_url: str) -> dict[str, str]:
     """Every child's environment: NVX as users get it, nothing of our shell that could
     decide the verdict (``childenv.GATE_VERDICT``), no installer cache, the suites told
-    they run in the gate (``ci`` Hypothesis profile)."""
+    they run in the gate (``$NVX_FT_CHILD``, the one channel; their options - target,
+    Hypothesis profile, inconclusive mode - are on their command line)."""
     env = childenv.child_env(scrub=(*childenv.AS_USERS_GET_IT, *childenv.GATE_VERDICT),
-                             set={"NVX_FT_GATE": "1", "NVX_FT_HYPOTHESIS_PROFILE": "ci",
+                             set={**settings.Child(gate=True).env(),
                                   "PIP_NO_CACHE_DIR": "1", "UV_NO_CACHE": "1",
                                   "PIP_NO_INPUT": "1"})
     if index_url != release_files.DEFAULT_INDEX:  # a user's own PIP_INDEX_URL wins

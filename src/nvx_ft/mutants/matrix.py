@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from nvx_ft import build as build_mod
-from nvx_ft import interpreters, sanitizers
+from nvx_ft import interpreters, sanitizers, settings
 from nvx_ft import mutants as corpus_mod
 from nvx_ft.childenv import child_env
 from nvx_ft.mutants import corpora, report
@@ -113,7 +113,7 @@ def run_matrix(mode: str = "default", mutant_names=None, suite_names=None,
         mode, python, ident["free_threaded"],
         nvx_source(version=version if not source else None, path=source),
         list(sanitizers.ASAN_CFLAGS) if mode == "asan" else [],
-        child_env(scrub=("PYTHONPATH", "NVX_FT_HYPOTHESIS_PROFILE"),
+        child_env(scrub=("PYTHONPATH", settings.HYPOTHESIS_PROFILE),
                   set={"PYTHONFAULTHANDLER": "1"}),
         out_dir / "logs" / label, all_suites)
     chosen = suites_for(mode, suite_names, suites)

@@ -1,6 +1,6 @@
 """Faults injected into autobahn's protocol for the self-tests (never an edit of autobahn).
 
-``NVX_FT_PROTOCOL_FAULT=<name>`` makes ``protocol/``'s conftest call :func:`apply`, which
+``pytest protocol --protocol-fault=<name>`` makes ``protocol/``'s conftest call :func:`apply`, which
 monkeypatches the names ``autobahn.websocket.protocol`` looks up at run time, in the
 process that runs the autobahn servers and clients (the ``websockets`` peer process is
 never touched: it is the independent judge). Each fault is a bug that has shipped
@@ -9,9 +9,9 @@ somewhere in some form; the self-tests require the suite to FAIL under each.
 
 from __future__ import annotations
 
-import os
-
-FAULT_ENV = "NVX_FT_PROTOCOL_FAULT"
+#: the pytest option that names the fault (protocol/conftest.py)
+OPTION = "--protocol-fault"
+_active: str | None = None  # set by apply() for the session, in this process only
 
 
 def _shared_validator(proto) -> None:
@@ -54,10 +54,7 @@ FAULTS = {
 
 
 def active() -> str | None:
-    name = os.environ.get(FAULT_ENV) or None
-    if name is not None and name not in FAULTS:
-        raise ValueError(f"${FAULT_ENV}={name!r}: unknown fault (known: {sorted(FAULTS)})")
-    return name
+    return _active
 
 
 def protocol_options(options: dict) -> dict:
@@ -69,18 +66,23 @@ def protocol_options(options: dict) -> dict:
     return options
 
 
-def apply():
-    """Apply the active fault (if any); returns a function that undoes it."""
-    name = active()
+def apply(name: str | None):
+    """Make ``name`` (if any) the active fault; returns a function that undoes it."""
+    global _active
     if name is None:
         return lambda: None
+    if name not in FAULTS:
+        raise ValueError(f"{OPTION}={name!r}: unknown fault (known: {sorted(FAULTS)})")
     import autobahn.websocket.protocol as proto
 
     saved = {k: getattr(proto, k) for k in ("Utf8Validator", "create_xor_masker")}
     FAULTS[name](proto)
+    _active = name
 
     def undo() -> None:
+        global _active
         for k, v in saved.items():
             setattr(proto, k, v)
+        _active = None
 
     return undo
