@@ -15,6 +15,8 @@ import threading
 import traceback
 from dataclasses import dataclass, field
 
+from nvx_ft.protocol.patience import TICK
+
 
 class LoopStuck(AssertionError):
     """A loop thread did not stop within its bound; carries every thread's stack."""
@@ -36,7 +38,11 @@ class LoopThread:
 
     With an ``overlap`` recorder (:class:`nvx_ft.overlap.Overlap`) the loop runs inside
     ``overlap.thread()``: the recorder is bound to the thread (code on the loop marks
-    its calls with ``with overlap:``) and the thread's CPU time is sampled."""
+    its calls with ``with overlap:``) and the thread's CPU time is sampled.
+
+    The loop beats a heartbeat (:meth:`heartbeat`: one beat per
+    :data:`nvx_ft.protocol.patience.TICK`, each a loop iteration), so a peer can wait on
+    the server's progress instead of the wall clock (:mod:`nvx_ft.protocol.patience`)."""
 
     index: int
     name: str
@@ -51,6 +57,15 @@ class LoopThread:
     #: tasks still pending when the loop was stopped
     leftover_tasks: list = field(default_factory=list)
     _ready: threading.Event = field(default_factory=threading.Event)
+    _beats: int = 0
+
+    def heartbeat(self) -> int:
+        """Loop iterations seen so far, one every ``TICK`` seconds while the loop runs."""
+        return self._beats
+
+    def _beat(self) -> None:
+        self._beats += 1
+        self.loop.call_later(TICK, self._beat)
 
     def _handler(self, loop, context) -> None:
         exc = context.get("exception")
@@ -70,6 +85,7 @@ class LoopThread:
                 return
             finally:
                 self._ready.set()
+            loop.call_soon(self._beat)
             with (self.overlap.thread() if self.overlap is not None
                   else contextlib.nullcontext()):
                 loop.run_forever()
