@@ -7,8 +7,9 @@ sockets and real event-loop threads (``LoopThread``, whose heartbeat the waits r
 
 * a loop that accepts connections and never answers: ``rawpeer.run`` reports the
   server silent after ``quiet`` seconds of its heartbeats;
-* a loop blocked inside a callback (a stand-in for a deadlock or an endless loop in C):
+* a loop blocked inside a callback (a stand-in for a deadlock): no beat and no CPU,
   reported as blocked, not slow;
+* a loop busy in one long callback (no beat, but CPU): waited for, not called blocked;
 * a heartbeat that advances, but far too slowly (a starved machine): the wait ends at
   its deadline as ``INCONCLUSIVE:`` (``nvx_ft.overlap.Inconclusive``).
 """
@@ -37,8 +38,15 @@ class MuteServer:
     """A TCP server on one event-loop thread that accepts and never says a word."""
 
     def __enter__(self) -> "MuteServer":
+        self.transports = []
+        server = self
+
+        class Mute(asyncio.Protocol):
+            def connection_made(self, transport):
+                server.transports.append(transport)  # closed on the way out
+
         async def setup(loop, index):
-            return await loop.create_server(asyncio.Protocol, "127.0.0.1", 0)
+            return await loop.create_server(Mute, "127.0.0.1", 0)
 
         self.lt = LoopThread(0, "nvx-ft-mute-server", setup)
         self.lt.start(10)
@@ -48,6 +56,9 @@ class MuteServer:
     def __exit__(self, *exc) -> None:
         async def shut():
             self.lt.value.close()
+            for transport in self.transports:
+                transport.abort()
+            await self.lt.value.wait_closed()
 
         self.lt.stop(shut, 10)
 
@@ -72,11 +83,33 @@ def test_a_server_whose_loop_is_blocked_is_reported_blocked():
         try:
             sock = socket.create_connection(("127.0.0.1", server.port), timeout=5)
             with sock:
-                wait = Patience(QUIET, time.monotonic() + 30, server.lt.heartbeat)
-                with pytest.raises(Silent, match="made no progress .* blocked, not slow"):
+                wait = Patience(QUIET, time.monotonic() + 30, server.lt.heartbeat,
+                                server.lt.cpu_seconds)
+                with pytest.raises(Silent, match="made no progress and used no CPU .* "
+                                                 "blocked, not slow"):
                     wait.recv(sock, 10, "blocked loop")
         finally:
             release.set()
+
+
+def test_a_loop_busy_in_one_long_callback_is_waited_for():
+    """No beat for longer than ``quiet`` while the loop computes (a long iteration on a
+    slow machine): not blocked - the answer that follows is received."""
+    def spin_then_answer(sock):
+        end = time.monotonic() + 3 * QUIET
+        while time.monotonic() < end:
+            pass
+        sock.sendall(b"late")
+
+    with MuteServer() as server:
+        listener = socket.create_server(("127.0.0.1", 0))
+        with listener, socket.create_connection(listener.getsockname(), timeout=5) as sock:
+            peer, _ = listener.accept()
+            with peer:
+                server.lt.loop.call_soon_threadsafe(spin_then_answer, peer)
+                wait = Patience(QUIET, time.monotonic() + 30, server.lt.heartbeat,
+                                server.lt.cpu_seconds)
+                assert wait.recv(sock, 10, "busy loop") == b"late"
 
 
 def test_a_starved_server_is_inconclusive_never_silent():

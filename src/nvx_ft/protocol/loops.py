@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import sys
 import threading
+import time
 import traceback
 from dataclasses import dataclass, field
 
@@ -56,6 +57,8 @@ class LoopThread:
     loop_errors: list = field(default_factory=list)
     #: tasks still pending when the loop was stopped
     leftover_tasks: list = field(default_factory=list)
+    #: also called with each beat count (e.g. a BeatFile writer for another process)
+    beat_hook: object = None
     _ready: threading.Event = field(default_factory=threading.Event)
     _beats: int = 0
 
@@ -63,8 +66,18 @@ class LoopThread:
         """Loop iterations seen so far, one every ``TICK`` seconds while the loop runs."""
         return self._beats
 
+    def cpu_seconds(self) -> float | None:
+        """CPU time the loop thread has used (its own clock; None where unreadable - then
+        a wait cannot tell a blocked loop from a starved one and waits for its deadline)."""
+        try:
+            return time.clock_gettime(time.pthread_getcpuclockid(self.thread.ident))
+        except (AttributeError, OSError, TypeError):
+            return None
+
     def _beat(self) -> None:
         self._beats += 1
+        if self.beat_hook is not None:
+            self.beat_hook(self._beats)
         self.loop.call_later(TICK, self._beat)
 
     def _handler(self, loop, context) -> None:

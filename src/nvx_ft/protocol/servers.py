@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from nvx_ft import overlap as overlap_mod
 from nvx_ft.protocol import faults
 from nvx_ft.protocol.loops import LoopThread
+from nvx_ft.protocol.patience import BeatFile, Patience
 from nvx_ft.protocol.traffic import digest
 
 HOST = "127.0.0.1"
@@ -100,6 +101,8 @@ class EchoServers:
         self.recorder = Recorder()
         self.loops: list[LoopThread] = []
         self.ports: list[int] = []
+        #: every loop's heartbeat, readable by the websockets peer (beats_path)
+        self.beats: BeatFile | None = None
 
     async def _setup(self, loop, index):
         from autobahn.asyncio.websocket import WebSocketServerFactory
@@ -123,8 +126,10 @@ class EchoServers:
 
     def __enter__(self) -> "EchoServers":
         try:
+            self.beats = BeatFile(self.threads)
             for i in range(self.threads):
-                lt = LoopThread(i, f"nvx-ft-ab-server-{i}", self._setup, overlap=self.overlap)
+                lt = LoopThread(i, f"nvx-ft-ab-server-{i}", self._setup, overlap=self.overlap,
+                                beat_hook=self.beats.writer(i))
                 self.loops.append(lt)
                 lt.start(self.timeout)
                 self.ports.append(lt.value[0].sockets[0].getsockname()[1])
@@ -155,8 +160,22 @@ class EchoServers:
                 lt.stop(shut, self.timeout)
             except AssertionError as exc:
                 errors.append(exc)
+        if self.beats is not None and not any(lt.thread.is_alive() for lt in self.loops
+                                              if lt.thread is not None):
+            self.beats.close()
+            self.beats = None
         if errors:
             raise errors[0]
+
+    @property
+    def beats_path(self) -> str:
+        """The :class:`~nvx_ft.protocol.patience.BeatFile` of the loops (``ports`` order)."""
+        return self.beats.path
+
+    def patience(self, index: int, quiet: float, deadline: float) -> Patience:
+        """A wait on loop ``index`` (its heartbeat and CPU time): ``nvx_ft.protocol.patience``."""
+        lt = self.loops[index]
+        return Patience(quiet, deadline, lt.heartbeat, lt.cpu_seconds)
 
     # ------------------------------------------------------------------ results
 
