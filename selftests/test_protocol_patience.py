@@ -10,6 +10,7 @@ sockets and real event-loop threads (``LoopThread``, whose heartbeat the waits r
 * a loop blocked inside a callback (a stand-in for a deadlock): no beat and no CPU,
   reported as blocked, not slow;
 * a loop busy in one long callback (no beat, but CPU): waited for, not called blocked;
+* stopping a blocked loop (``LoopThread.call``) is ``LoopStuck`` with the stacks;
 * a heartbeat that advances, but far too slowly (a starved machine): the wait ends at
   its deadline as ``INCONCLUSIVE:`` (``nvx_ft.overlap.Inconclusive``).
 """
@@ -25,7 +26,7 @@ import pytest
 
 from nvx_ft.overlap import INCONCLUSIVE, Inconclusive
 from nvx_ft.protocol import rawpeer
-from nvx_ft.protocol.loops import LoopThread
+from nvx_ft.protocol.loops import LoopStuck, LoopThread
 from nvx_ft.protocol.patience import TICK, Patience, Silent
 
 pytestmark = pytest.mark.thread_unsafe(reason="starts event-loop threads and sockets")
@@ -38,12 +39,14 @@ class MuteServer:
     """A TCP server on one event-loop thread that accepts and never says a word."""
 
     def __enter__(self) -> "MuteServer":
-        self.transports = []
+        self.transports, self.closing = [], False
         server = self
 
         class Mute(asyncio.Protocol):
             def connection_made(self, transport):
                 server.transports.append(transport)  # closed on the way out
+                if server.closing:
+                    transport.abort()
 
         async def setup(loop, index):
             return await loop.create_server(Mute, "127.0.0.1", 0)
@@ -55,9 +58,11 @@ class MuteServer:
 
     def __exit__(self, *exc) -> None:
         async def shut():
+            self.closing = True
             self.lt.value.close()
             for transport in self.transports:
                 transport.abort()
+            await asyncio.sleep(0.05)  # the aborted transports' callbacks run
             await self.lt.value.wait_closed()
 
         self.lt.stop(shut, 10)
@@ -135,3 +140,19 @@ def test_wall_clock_patience_without_a_heartbeat_is_a_plain_bound():
         with pytest.raises(Silent, match="server silent for 0.3 s"):
             Patience.wall_clock(0.3).recv(sock, 10, "plain")
         assert sock.gettimeout() == 5, "the socket's own timeout is restored"
+
+
+def test_stopping_a_blocked_loop_is_loop_stuck_with_stacks():
+    """``LoopThread.call`` (how the servers stop) waits on the loop's progress too: a
+    loop blocked in a callback is still named stuck, with every thread's stack."""
+    with MuteServer() as server:
+        release = threading.Event()
+        server.lt.loop.call_soon_threadsafe(release.wait, 30)
+        try:
+            async def nothing():
+                return None
+
+            with pytest.raises(LoopStuck, match="(?s)blocked, not slow.*nvx-ft-mute-server"):
+                server.lt.call(nothing, QUIET)
+        finally:
+            release.set()

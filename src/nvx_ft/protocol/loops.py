@@ -16,7 +16,12 @@ import time
 import traceback
 from dataclasses import dataclass, field
 
-from nvx_ft.protocol.patience import TICK
+from nvx_ft.overlap import Inconclusive
+from nvx_ft.protocol.patience import TICK, Patience, Silent
+
+#: a loop that neither finishes nor is found stuck within this many times a call's
+#: timeout is too starved to tell: the call is inconclusive
+STARVED_BOUND = 6
 
 
 class LoopStuck(AssertionError):
@@ -124,14 +129,21 @@ class LoopThread:
             raise self.error
 
     def call(self, coro_fn, timeout: float):
-        """Run ``coro_fn()`` on this loop from another thread and wait for its result."""
+        """Run ``coro_fn()`` on this loop from another thread and wait for its result,
+        on the loop's progress (:mod:`nvx_ft.protocol.patience`): ``timeout`` seconds of
+        its heartbeats, or no beat and no CPU that long, are :class:`LoopStuck`; a loop
+        too starved to decide by :data:`STARVED_BOUND` x ``timeout`` is inconclusive."""
         fut = asyncio.run_coroutine_threadsafe(coro_fn(), self.loop)
+        wait = Patience(timeout, time.monotonic() + STARVED_BOUND * timeout,
+                        self.heartbeat, self.cpu_seconds)
         try:
-            return fut.result(timeout)
-        except TimeoutError:
+            return wait.result(fut, f"{self.name}: {coro_fn!r}")
+        except Silent as exc:
             fut.cancel()
-            raise LoopStuck(f"{self.name}: {coro_fn!r} did not finish within {timeout} s\n"
-                            + all_stacks()) from None
+            raise LoopStuck(f"{exc}\n" + all_stacks()) from None
+        except Inconclusive:
+            fut.cancel()
+            raise
 
     def stop(self, before_stop, timeout: float) -> None:
         """Run ``before_stop()`` (a coroutine function) on the loop, then stop and join."""

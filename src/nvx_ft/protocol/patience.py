@@ -155,6 +155,22 @@ class Patience:
             except (socket.timeout, TimeoutError):
                 watch.check()
 
+    def result(self, future, what: str):
+        """``future.result()`` (a ``concurrent.futures.Future`` another thread's loop
+        completes), waiting the same way."""
+        watch = _Watch(self, what) if self.heartbeat is not None else None
+        end = time.monotonic() + self.quiet
+        while True:
+            try:
+                return future.result(POLL)
+            except TimeoutError:
+                if future.done():
+                    raise  # the coroutine's own TimeoutError
+            if watch is not None:
+                watch.check()
+            elif time.monotonic() >= end:
+                raise Silent(f"{what}: not finished within {self.quiet:g} s")
+
     async def wait(self, awaitable, what: str):
         """``await awaitable`` the same way (cancelled when the wait is decided)."""
         if self.heartbeat is None:
