@@ -9,6 +9,7 @@ threads the traffic runs again until the threads overlapped as the run needs
 
 import pytest
 
+from nvx_ft import overlap
 from nvx_ft.protocol import peers, verify
 from nvx_ft.protocol.servers import EchoServers
 
@@ -23,13 +24,18 @@ def test_websockets_clients_to_autobahn_servers(server_threads, protocol_intensi
         with EchoServers(server_threads, timeout=it.io_timeout, overlap=recorder) as servers:
             urls = [f"ws://127.0.0.1:{p}" for p in servers.ports]
             result = peers.run_client(urls, it.conns, nvx_seed, it.volume,
-                                      timeout=it.io_timeout, bound=it.peer_bound)
-        records = {p: r.messages for p, r in servers.recorder.records.items()}
+                                      timeout=it.io_timeout, bound=it.peer_bound,
+                                      beats=servers.beats_path)
+        left_out = verify.undecided(result["connections"])  # too slow to tell: no evidence
+        records = {p: r.messages for p, r in servers.recorder.records.items()
+                   if p not in {f"/c/{c}" for c in left_out}}
         problems = (verify.echo_problems(result["connections"], nvx_seed, it.volume,
                                          "websockets")
-                    + verify.transcript_problems(records, nvx_seed, it.volume, range(it.conns),
+                    + verify.transcript_problems(records, nvx_seed, it.volume,
+                                                 [c for c in range(it.conns)
+                                                  if c not in left_out],
                                                  side="autobahn server")
-                    + verify.server_close_problems(servers.recorder)
+                    + verify.server_close_problems(servers.recorder, skip=left_out)
                     + verify.loop_problems(servers))
         if problems:
             pytest.fail(verify.fail_message(
@@ -38,3 +44,10 @@ def test_websockets_clients_to_autobahn_servers(server_threads, protocol_intensi
                       f"{it.volume.messages} messages, round {run.round}\n"
                       f"  peer: {result['command']}\n  reproduce: {reproduce}"),
                 pytrace=False)
+        if left_out:  # never a pass, never a failure
+            raise overlap.Inconclusive(
+                f"{overlap.INCONCLUSIVE} websockets clients -> autobahn servers, round "
+                f"{run.round}: {len(left_out)} connection(s) got no answer before the "
+                f"machine ran out of time to tell a silent server from a starved one:\n  - "
+                + "\n  - ".join(f"connection {c}: {m}" for c, m in sorted(left_out.items()))
+                + f"\n  reproduce: {reproduce}")

@@ -19,13 +19,21 @@ with ``--need-interleaved N --need-parallel S`` a run goes on in rounds until N
 interleaved calls (and S seconds of parallel running where the GIL is off) or until
 ``--budget`` seconds; the test calls a run that missed it inconclusive.
 
-Usage: python shared_object_probe.py --threads 4 --iterations 2000 [--target SPEC]
-       [--need-interleaved N --need-parallel S --budget SECONDS]
+Bounded by time, not by count: each implementation gets ``--seconds`` (shared by its
+runs); a run stops at ``--iterations`` calls per thread or at its share of that time,
+whichever comes first, and reports the calls it made - a slow machine makes fewer
+calls, never a hang. ``--hang-bound`` seconds after the start faulthandler prints
+every thread's stack and ends the process (exit 1): a real hang, with its stacks.
+
+Usage: python shared_object_probe.py --threads 4 --iterations 2000 --seconds 7
+       [--target SPEC] [--need-interleaved N --need-parallel S --budget SECONDS]
+       [--hang-bound SECONDS]
 """
 
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import json
 import sys
 import threading
@@ -34,9 +42,12 @@ from nvx_ft import hammer, target as target_mod
 from nvx_ft.overlap import Need
 from nvx_ft.reference import XorReference
 
-#: set by main(): the overlap every run needs, and the seconds it may take to get it
+#: set by main(): the overlap every run needs, the seconds it may take to get it, the
+#: seconds each implementation may take in all, and the hard bound of one run
 NEED: Need | None = None
 BUDGET = 0.0
+SECONDS = 0.0
+HANG_BOUND = 300.0
 
 # Chunks per thread for the UTF-8 experiments: thread t uses entry t mod len.
 _ASCII = [b"a" * n for n in (1, 7, 16, 33, 64, 129)]
@@ -44,10 +55,20 @@ _TEXT = ("h\u00e9llo \u4e16\u754c \U0001F600 " * 8).encode()  # 19-byte unit, 15
 _SPLITS = [2, 9, 16, 0, 5, 13]  # most of them mid-code-point; 0 = whole message
 
 
-def _run(worker, threads, iterations):
+def _run(worker, threads, iterations, share):
+    """One threaded run: ``iterations`` per thread or ``share`` of the implementation's
+    seconds, whichever ends first; further rounds for the overlap within that share."""
+    seconds = SECONDS * share if SECONDS > 0 else None
+    budget = BUDGET if seconds is None else min(BUDGET, seconds)
     with hammer.fast_switching():
-        return hammer.run_threaded(worker, threads, iterations, timeout=300, need=NEED,
-                                   overlap_budget=BUDGET)
+        return hammer.run_threaded(worker, threads, iterations, time_budget=seconds,
+                                   timeout=HANG_BOUND, need=NEED, overlap_budget=budget)
+
+
+def _bounded_by(runs, iterations) -> str:
+    """``count`` when every thread made all its iterations, else ``time`` (a thread
+    stopped at its share of the time budget first)."""
+    return "count" if all(n >= iterations for r in runs for n in r.iterations) else "time"
 
 
 def probe_xor(impl, threads: int, iterations: int) -> dict:
@@ -68,13 +89,14 @@ def probe_xor(impl, threads: int, iterations: int) -> dict:
         out = obj.process(payloads[t])
         return expected[t].index(out) if out in expected[t] else -1
 
-    run = _run(worker, threads, iterations)
+    run = _run(worker, threads, iterations, 1.0)
     total = sum(len(payloads[t]) * len(r) for t, r in enumerate(run.results))
     torn = sum(r.count(-1) for r in run.results)
     final = obj.pointer()
     return {
         "impl": impl.name, "kind": "xor", "threads": threads, "calls": run.total_iterations,
         "wall": round(run.wall_seconds, 3),
+        "bounded_by": _bounded_by([run], iterations),
         "invariants_violated": [name for name, ok in (
             ("xor-output-phase-consistent", torn == 0),
             ("xor-pointer-bounded", 0 < final <= total),
@@ -94,7 +116,7 @@ def probe_utf8(impl, threads: int, iterations: int) -> dict:
         valid, ends, cur, total = obj.validate(chunks[t])
         return (valid and ends, cur in lengths, cur == len(chunks[t]))
 
-    run = _run(ascii_worker, threads, iterations)
+    run = _run(ascii_worker, threads, iterations, 0.5)
     answers = [a for r in run.results for a in r]
     fed = sum(len(chunks[t]) * len(r) for t, r in enumerate(run.results))
     _, _, _, total = obj.validate(b"")
@@ -117,13 +139,14 @@ def probe_utf8(impl, threads: int, iterations: int) -> dict:
                 obj2.reset()  # what a protocol would do: fail, start a new message
         return rejected
 
-    run2 = _run(text_worker, threads, iterations)
+    run2 = _run(text_worker, threads, iterations, 0.5)
     false_rejections = sum(sum(r) for r in run2.results)
     return {
         "impl": impl.name, "kind": "utf8", "threads": threads,
         "calls": run.total_iterations + sum(len(parts[t]) * len(r)
                                             for t, r in enumerate(run2.results)),
         "wall": round(run.wall_seconds + run2.wall_seconds, 3),
+        "bounded_by": _bounded_by([run, run2], iterations),
         "invariants_violated": [name for name, ok in (
             ("utf8-ascii-stays-valid", ascii_ok),
             ("utf8-ascii-index-from-some-call", index_ok),
@@ -143,10 +166,14 @@ def main(argv=None) -> int:
     ap.add_argument("--need-interleaved", type=int, default=0)
     ap.add_argument("--need-parallel", type=float, default=0.0)
     ap.add_argument("--budget", type=float, default=0.0)
+    ap.add_argument("--seconds", type=float, default=0.0,
+                    help="time budget per implementation (0: bounded by --iterations only)")
+    ap.add_argument("--hang-bound", type=float, default=300.0)
     args = ap.parse_args(argv)
-    global NEED, BUDGET
+    global NEED, BUDGET, SECONDS, HANG_BOUND
     NEED = Need(args.need_interleaved, args.need_parallel)
-    BUDGET = args.budget
+    BUDGET, SECONDS, HANG_BOUND = args.budget, args.seconds, args.hang_bound
+    faulthandler.dump_traceback_later(HANG_BOUND, exit=True)
     t = target_mod.load(args.target)
     report = {"target": t.name, "gil_enabled": hammer.is_gil_enabled(),
               "python": sys.version.split()[0], "results": []}
@@ -155,6 +182,7 @@ def main(argv=None) -> int:
     for impl in t.utf8:
         report["results"].append(probe_utf8(impl, args.threads, args.iterations))
     report["threads_alive_after"] = threading.active_count()
+    faulthandler.cancel_dump_traceback_later()
     print(json.dumps(report))
     return 0
 

@@ -15,10 +15,15 @@ import sys
 import threading
 from pathlib import Path
 
+from nvx_ft import hang_bound
 from nvx_ft.hammer import Stream, fast_switching
 from nvx_ft.overlap import Need, OverlapReport
 
 PROBE = Path(__file__).with_name("shared_object_probe.py")
+#: shares of the test's own bound: the probe's work (split between implementations),
+#: and its hard bound (faulthandler's stacks, then exit) - so a slow machine makes
+#: fewer calls and a hang is named by this test, with stacks, before pytest-timeout
+PROBE_WORK_SHARE, PROBE_HANG_SHARE = 0.4, 0.8
 #: under the lock no two calls ever overlap (that is the point); what the test needs is
 #: contention - threads queueing for the lock, so the object changes thread all the time
 LOCKED_NEED = Need(interleaved_calls=20,
@@ -63,25 +68,36 @@ def test_shared_object_without_lock_is_memory_safe(hammer, nvx_target, pytestcon
     """Documents the unsupported case: asserts safety, reports (not asserts) wrong answers."""
     spec = pytestconfig.getoption("--nvx-target")
     threads = hammer.intensity.threads
-    iterations = 50 * hammer.intensity.iterations
+    iterations = 50 * hammer.intensity.iterations  # at most; the time budget ends it first
     need = UNLOCKED_NEED
+    bound = hang_bound.item_bound(hammer.request.node, hammer.intensity.test_timeout) \
+        or hammer.intensity.test_timeout
+    per_impl = PROBE_WORK_SHARE * bound / (len(nvx_target.xor) + len(nvx_target.utf8))
     cmd = [sys.executable, "-X", "faulthandler", str(PROBE), "--threads", str(threads),
-           "--iterations", str(iterations), "--need-interleaved", str(need.interleaved_calls),
+           "--iterations", str(iterations), "--seconds", f"{per_impl:.2f}",
+           "--hang-bound", f"{PROBE_HANG_SHARE * bound:.0f}",
+           "--need-interleaved", str(need.interleaved_calls),
            "--need-parallel", str(need.parallel_seconds),
            "--budget", str(hammer.budget / 4)] + (["--target", spec] if spec else [])
-    proc = subprocess.run(cmd, capture_output=True, text=True,
-                          timeout=hammer.intensity.hang_timeout * 4)
+    try:  # the probe ends itself at its hang bound; this is the last resort
+        proc = subprocess.run(cmd, capture_output=True, text=True,
+                              timeout=PROBE_HANG_SHARE * bound + 10)
+    except subprocess.TimeoutExpired as exc:
+        raise AssertionError(f"the shared-object experiment outlived its own hang bound "
+                             f"and was killed: {' '.join(cmd)}\n  stderr: "
+                             f"{(exc.stderr or b'')[-6000:]!r}") from None
     assert proc.returncode == 0, (
         f"the shared-object experiment died (exit {proc.returncode}) with {threads} threads, "
         f"seed n/a (fixed inputs): a crash is a memory-safety bug, not just a wrong answer.\n"
         f"  command: {' '.join(cmd)}\n  stderr:\n{proc.stderr[-6000:]}")
     report = json.loads(proc.stdout.strip().splitlines()[-1])
     assert len(report["results"]) == len(nvx_target.xor) + len(nvx_target.utf8)
-    lines = [f"shared object, no lock, {threads} threads x {iterations} calls, "
-             f"Python {report['python']}, GIL enabled: {report['gil_enabled']}"]
+    lines = [f"shared object, no lock, {threads} threads x up to {iterations} calls or "
+             f"{per_impl:.1f} s per implementation, Python {report['python']}, "
+             f"GIL enabled: {report['gil_enabled']}"]
     for r in report["results"]:
         lines.append(f"  {r['kind']:4} {r['impl']:28} {r['calls']:7} calls "
-                     f"{r['wall']:.2f}s  {r['symptoms']}")
+                     f"{r['wall']:.2f}s (ended by {r['bounded_by']})  {r['symptoms']}")
         hammer.request.node.user_properties.append(("nvx_shared_object", r))
         for o in r["overlap"]:
             hammer.note(OverlapReport.from_dict(o), need, threads=threads,

@@ -88,8 +88,12 @@ def decode_all(data: bytes) -> tuple[list[Frame], bytes]:
     return frames, data[i:]
 
 
-def handshake(host: str, port: int, path: str, timeout: float) -> socket.socket:
-    """Open a TCP connection and do the client opening handshake (RFC 6455 section 4)."""
+def handshake(host: str, port: int, path: str, timeout: float,
+              patience=None) -> socket.socket:
+    """Open a TCP connection and do the client opening handshake (RFC 6455 section 4).
+
+    ``patience`` (:class:`nvx_ft.protocol.patience.Patience`): wait for the response
+    while the server makes progress, instead of ``timeout`` seconds of wall time."""
     sock = socket.create_connection((host, port), timeout=timeout)
     try:
         key = base64.b64encode(os.urandom(16))
@@ -101,9 +105,12 @@ def handshake(host: str, port: int, path: str, timeout: float) -> socket.socket:
         buf = b""
         deadline = time.monotonic() + timeout
         while b"\r\n\r\n" not in buf:
-            if time.monotonic() > deadline:
+            if patience is not None:
+                chunk = patience.recv(sock, 4096, "handshake")
+            elif time.monotonic() > deadline:
                 raise TimeoutError("no handshake response")
-            chunk = sock.recv(4096)
+            else:
+                chunk = sock.recv(4096)
             if not chunk:
                 raise ConnectionError(f"closed during handshake: {buf!r}")
             buf += chunk

@@ -12,8 +12,16 @@ import asyncio
 import contextlib
 import sys
 import threading
+import time
 import traceback
 from dataclasses import dataclass, field
+
+from nvx_ft.overlap import Inconclusive
+from nvx_ft.protocol.patience import TICK, Patience, Silent
+
+#: a loop that neither finishes nor is found stuck within this many times a call's
+#: timeout is too starved to tell: the call is inconclusive
+STARVED_BOUND = 6
 
 
 class LoopStuck(AssertionError):
@@ -36,7 +44,11 @@ class LoopThread:
 
     With an ``overlap`` recorder (:class:`nvx_ft.overlap.Overlap`) the loop runs inside
     ``overlap.thread()``: the recorder is bound to the thread (code on the loop marks
-    its calls with ``with overlap:``) and the thread's CPU time is sampled."""
+    its calls with ``with overlap:``) and the thread's CPU time is sampled.
+
+    The loop beats a heartbeat (:meth:`heartbeat`: one beat per
+    :data:`nvx_ft.protocol.patience.TICK`, each a loop iteration), so a peer can wait on
+    the server's progress instead of the wall clock (:mod:`nvx_ft.protocol.patience`)."""
 
     index: int
     name: str
@@ -50,7 +62,28 @@ class LoopThread:
     loop_errors: list = field(default_factory=list)
     #: tasks still pending when the loop was stopped
     leftover_tasks: list = field(default_factory=list)
+    #: also called with each beat count (e.g. a BeatFile writer for another process)
+    beat_hook: object = None
     _ready: threading.Event = field(default_factory=threading.Event)
+    _beats: int = 0
+
+    def heartbeat(self) -> int:
+        """Loop iterations seen so far, one every ``TICK`` seconds while the loop runs."""
+        return self._beats
+
+    def cpu_seconds(self) -> float | None:
+        """CPU time the loop thread has used (its own clock; None where unreadable - then
+        a wait cannot tell a blocked loop from a starved one and waits for its deadline)."""
+        try:
+            return time.clock_gettime(time.pthread_getcpuclockid(self.thread.ident))
+        except (AttributeError, OSError, TypeError):
+            return None
+
+    def _beat(self) -> None:
+        self._beats += 1
+        if self.beat_hook is not None:
+            self.beat_hook(self._beats)
+        self.loop.call_later(TICK, self._beat)
 
     def _handler(self, loop, context) -> None:
         exc = context.get("exception")
@@ -70,6 +103,7 @@ class LoopThread:
                 return
             finally:
                 self._ready.set()
+            loop.call_soon(self._beat)
             with (self.overlap.thread() if self.overlap is not None
                   else contextlib.nullcontext()):
                 loop.run_forever()
@@ -95,14 +129,21 @@ class LoopThread:
             raise self.error
 
     def call(self, coro_fn, timeout: float):
-        """Run ``coro_fn()`` on this loop from another thread and wait for its result."""
+        """Run ``coro_fn()`` on this loop from another thread and wait for its result,
+        on the loop's progress (:mod:`nvx_ft.protocol.patience`): ``timeout`` seconds of
+        its heartbeats, or no beat and no CPU that long, are :class:`LoopStuck`; a loop
+        too starved to decide by :data:`STARVED_BOUND` x ``timeout`` is inconclusive."""
         fut = asyncio.run_coroutine_threadsafe(coro_fn(), self.loop)
+        wait = Patience(timeout, time.monotonic() + STARVED_BOUND * timeout,
+                        self.heartbeat, self.cpu_seconds)
         try:
-            return fut.result(timeout)
-        except TimeoutError:
+            return wait.result(fut, f"{self.name}: {coro_fn!r}")
+        except Silent as exc:
             fut.cancel()
-            raise LoopStuck(f"{self.name}: {coro_fn!r} did not finish within {timeout} s\n"
-                            + all_stacks()) from None
+            raise LoopStuck(f"{exc}\n" + all_stacks()) from None
+        except Inconclusive:
+            fut.cancel()
+            raise
 
     def stop(self, before_stop, timeout: float) -> None:
         """Run ``before_stop()`` (a coroutine function) on the loop, then stop and join."""

@@ -12,7 +12,7 @@ close codes) and prints ``NVX-FT-PEER-RESULT {...}`` when its stdin closes. webs
 unmasks and validates UTF-8 by its own reading of RFC 6455, so it judges autobahn's
 client masking.
 
-Imports only websockets and nvx_ft.protocol.traffic (stdlib): never autobahn.
+Imports only websockets and nvx_ft (stdlib only: traffic, patience): never autobahn.
 """
 
 from __future__ import annotations
@@ -21,7 +21,10 @@ import argparse
 import asyncio
 import json
 import sys
+import time
 
+from nvx_ft.overlap import Inconclusive
+from nvx_ft.protocol.patience import Patience, read_beats
 from nvx_ft.protocol.traffic import INVALID_CASES, Volume, digest, plan
 
 RESULT, READY = "NVX-FT-PEER-RESULT", "NVX-FT-PEER-READY"
@@ -41,25 +44,33 @@ async def _fragments(msg):
         await asyncio.sleep(0.002)
 
 
-async def _client_conn(url: str, conn: int, messages: list, timeout: float) -> dict:
+async def _client_conn(url: str, conn: int, messages: list, timeout: float,
+                       patience: Patience | None = None) -> dict:
+    """One connection's plan. Each wait for the server is bounded by ``patience`` (the
+    server loop's heartbeat: nvx_ft.protocol.patience), else by ``timeout`` seconds; a
+    wait the machine was too slow to decide leaves the connection ``inconclusive``."""
     from websockets.asyncio.client import connect
     from websockets.exceptions import ConnectionClosed
 
+    wait = patience or Patience.wall_clock(timeout)
+    own = None if patience else timeout  # websockets' own timeouts: only without a heartbeat
     res = {"conn": conn, "url": url, "sent": 0, "ok": 0, "mismatches": [], "error": None,
-           "close_code": None}
+           "close_code": None, "inconclusive": None}
     try:
-        async with connect(url, max_size=None, compression=None, open_timeout=timeout,
-                           close_timeout=timeout, ping_interval=None) as ws:
+        ws = await wait.wait(connect(url, max_size=None, compression=None, open_timeout=own,
+                                     close_timeout=own, ping_interval=None),
+                             "opening handshake")
+        async with ws:
             try:
                 for msg in messages:
                     if msg.ping_before:
-                        await asyncio.wait_for(await ws.ping(f"p{msg.index}".encode()), timeout)
+                        await wait.wait(await ws.ping(f"p{msg.index}".encode()), "pong")
                     if msg.cuts:
                         await ws.send(_fragments(msg), text=not msg.binary)
                     else:
                         await ws.send(msg.payload, text=not msg.binary)
                     res["sent"] += 1
-                    got = await asyncio.wait_for(ws.recv(), timeout)
+                    got = await wait.wait(ws.recv(), f"echo of message {msg.index}")
                     got_binary = isinstance(got, bytes)
                     got = got if got_binary else got.encode()
                     if got_binary == msg.binary and got == msg.payload:
@@ -69,11 +80,19 @@ async def _client_conn(url: str, conn: int, messages: list, timeout: float) -> d
                             "index": msg.index, "what": msg.describe(),
                             "expected": digest(msg.binary, msg.payload),
                             "got": digest(got_binary, got)})
-                await ws.close()
+                await wait.wait(ws.close(), "closing handshake")
             except ConnectionClosed as exc:
                 res["error"] = f"connection closed early: {exc}"
+            except Inconclusive as exc:
+                res["inconclusive"] = str(exc)
+                ws.transport.abort()  # no evidence: leave without waiting any longer
+            except TimeoutError as exc:  # Silent: the server ran and did not answer
+                res["error"] = f"{type(exc).__name__}: {exc}"
+                ws.transport.abort()
             res["close_code"] = _close_code(ws)
-    except (OSError, TimeoutError, ConnectionClosed) as exc:
+    except Inconclusive as exc:
+        res["inconclusive"] = str(exc)
+    except Exception as exc:  # noqa: BLE001 - per connection, never lost (Silent too)
         res["error"] = f"{type(exc).__name__}: {exc}"
     return res
 
@@ -84,7 +103,11 @@ async def _client(args) -> dict:
     # every plan made before the first connection: making one costs far more CPU than
     # sending it, and the servers under test should be busy, not waiting for the peer
     plans = [plan(args.seed, c, volume) for c in range(args.conns)]
-    conns = [_client_conn(f"{urls[c % len(urls)]}/c/{c}", c, plans[c], args.timeout)
+    deadline = time.monotonic() + args.deadline
+    waits = [Patience(args.timeout, deadline, read_beats(args.beats, k)) if args.beats
+             else None for k in range(len(urls))]
+    conns = [_client_conn(f"{urls[c % len(urls)]}/c/{c}", c, plans[c], args.timeout,
+                          waits[c % len(urls)])
              for c in range(args.conns)]
     return {"connections": await asyncio.gather(*conns)}
 
@@ -139,6 +162,12 @@ def main(argv=None) -> int:
     p.add_argument("--random-max", type=int, default=4096)
     p.add_argument("--timeout", type=float, default=20.0)
     p.add_argument("--lifetime", type=float, default=300.0)
+    p.add_argument("--beats", default="",
+                   help="the servers' heartbeat file (nvx_ft.protocol.patience.BeatFile, "
+                        "one slot per URL): wait on their progress, not the wall clock")
+    p.add_argument("--deadline", type=float, default=60.0,
+                   help="seconds after which a wait the servers' progress has not decided "
+                        "is inconclusive (with --beats)")
     args = p.parse_args(argv)
     result = asyncio.run(_client(args) if args.mode == "client" else _server(args))
     print(f"{RESULT} {json.dumps(result)}", flush=True)

@@ -45,9 +45,15 @@ def client_args(urls: list[str], conns: int, seed: int, volume: Volume,
 
 
 def run_client(urls: list[str], conns: int, seed: int, volume: Volume, *,
-               timeout: float = 20.0, bound: float = 120.0, python: str | None = None) -> dict:
-    """Run the websockets client peer to completion (at most ``bound`` seconds)."""
-    cmd = _cmd(python, "client", *client_args(urls, conns, seed, volume, timeout))
+               timeout: float = 20.0, bound: float = 120.0, python: str | None = None,
+               beats: str | None = None) -> dict:
+    """Run the websockets client peer to completion (at most ``bound`` seconds).
+    ``beats``: the servers' heartbeat file (``EchoServers.beats_path``): the peer waits
+    on their progress, and a wait still undecided at half the bound is inconclusive."""
+    args = client_args(urls, conns, seed, volume, timeout)
+    if beats:
+        args += ["--beats", beats, "--deadline", f"{bound / 2:g}"]
+    cmd = _cmd(python, "client", *args)
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=bound, env=_env())
     except subprocess.TimeoutExpired as exc:  # run() has killed and reaped it

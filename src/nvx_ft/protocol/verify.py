@@ -10,11 +10,26 @@ from __future__ import annotations
 from nvx_ft.protocol.traffic import Volume, expected_transcript, plan
 
 
+def undecided(results) -> dict[int, str]:
+    """Connections whose peer could not tell a silent server from a starved machine
+    (``nvx_ft.protocol.patience``): conn -> its ``INCONCLUSIVE: ...`` message. No
+    evidence either way: they are left out of every check, and the test is inconclusive."""
+    out = {}
+    for r in results:
+        r = r if isinstance(r, dict) else vars(r)
+        if r.get("inconclusive"):
+            out[r["conn"]] = r["inconclusive"]
+    return out
+
+
 def echo_problems(results, seed: int, volume: Volume, side: str) -> list[str]:
-    """Problems in a peer's per-connection echo results (dicts or ClientResult objects)."""
+    """Problems in a peer's per-connection echo results (dicts or ClientResult objects);
+    :func:`undecided` connections are left out."""
     out = []
     for r in results:
         r = r if isinstance(r, dict) else vars(r)
+        if r.get("inconclusive"):
+            continue
         who = f"{side} connection {r['conn']} ({r['url']})"
         for m in r["mismatches"]:
             out.append(f"{who}: echo of {m['what']} differs: expected {m['expected']}, "
@@ -61,10 +76,14 @@ def transcript_problems(records: dict, seed: int, volume: Volume, conns, *,
     return out
 
 
-def server_close_problems(recorder, prefix: str = "/c/") -> list[str]:
-    """Connections the autobahn server saw close other than cleanly with 1000, and why."""
+def server_close_problems(recorder, prefix: str = "/c/", skip=()) -> list[str]:
+    """Connections the autobahn server saw close other than cleanly with 1000, and why
+    (connections numbered in ``skip``, e.g. :func:`undecided`, left out)."""
     out = []
+    left_out = {f"{prefix}{c}" for c in skip}
     for path, rec in sorted(recorder.records.items()):
+        if path in left_out:
+            continue
         if path.startswith(prefix) and rec.closed and rec.closed[:2] != (True, 1000):
             out.append(f"autobahn server (thread {rec.thread}): {path} closed after "
                        f"{len(rec.messages)} messages: wasClean={rec.closed[0]}, "
