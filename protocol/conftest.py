@@ -144,15 +144,18 @@ def pytest_pyfunc_call(pyfuncitem):
     """A multi-thread run whose server threads did not reach the overlap it needs is
     inconclusive - failed or skipped with the reason (``--nvx-inconclusive``), never
     passed."""
+    mode = settings_of(pyfuncitem.config).inconclusive_mode()
     try:
         result = yield
+    except overlap.Inconclusive as exc:  # the body could not decide (a starved machine)
+        overlap.conclude(str(exc), mode)
     finally:
         run = getattr(pyfuncitem, "nvx_server_overlap", None)
         if run is not None:  # figures for the summary, also when the test failed
             run.finish()
             pyfuncitem.user_properties.append(("nvx_protocol_overlap", run.as_dict()))
     if run is not None:
-        run.conclude(settings_of(pyfuncitem.config).inconclusive_mode())
+        run.conclude(mode)
     return result
 
 

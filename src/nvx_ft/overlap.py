@@ -342,7 +342,9 @@ class Need:
         if self.requires_parallel(report.machine):
             got = report.parallel_seconds
             if got is None or got < self.parallel_seconds:
-                out.append(f"{0.0 if got is None else got:.3f}s of {self.parallel_seconds:g}s "
+                digits = 3 if self.parallel_seconds >= 0.01 else 5  # "0.001s of 0.001s" lied
+                out.append(f"{0.0 if got is None else got:.{digits}f}s of "
+                           f"{self.parallel_seconds:g}s "
                            f"of threads running in parallel"
                            + (f" ({report.machine.cpus} CPU usable: {UNREACHABLE})"
                               if self.unreachable(report.machine) else ""))

@@ -64,6 +64,8 @@ class Hammer:
         """``run_threaded`` with the scenario's ``need``; ``streams()`` (all the
         streams so far) are verified after every round that is not the last."""
         kw.setdefault("timeout", self.intensity.hang_timeout)
+        # the first round's iterations are a count: on a slow machine its time ends it
+        kw.setdefault("time_budget", kw["timeout"] / 2)
         kw.setdefault("overlap_budget", min(self.budget, kw["timeout"] / 2))
         so_far: list[hammer_mod.ThreadedRun] = []  # the rounds before a race was caught
 
