@@ -48,7 +48,7 @@ import time
 from dataclasses import asdict, dataclass, field, replace
 from typing import Callable
 
-from nvx_ft.bench import pinning, stats
+from nvx_ft.bench import machine, stats
 from nvx_ft.bench import workloads as wl
 
 
@@ -155,7 +155,7 @@ def measure_window(make_call, n_threads: int, warmup: float, window: float,
     def worker(i: int):
         try:
             if pin_cpus:
-                pinning.pin_current_thread(pin_cpus[i])
+                machine.pin_current_thread(pin_cpus[i])
             call = make_call()
             call()
             barrier.wait()
@@ -263,11 +263,11 @@ def run_series(target, workload: str, frame: int, cfg: Config, cores_: int,
     batch = _calibrate(make_call, cfg.window / 400)
     per_n: dict[int, dict[str, list[float]]] = {n: {k: [] for k in REPEAT_FIELDS}
                                                 for n in cfg.threads}
-    cpus = pinning.allowed_cpus()
+    cpus = machine.allowed_cpus()
     for _ in range(cfg.repeats):  # interleaved: every N in every repeat
         for n in cfg.threads:
-            pins = ([pinning.cpu_for(i, cpus) for i in range(n)]
-                    if pin and pinning.should_pin(n, cpus) else None)
+            pins = ([machine.cpu_for(i, cpus) for i in range(n)]
+                    if pin and machine.should_pin(n, cpus) else None)
             values = measure_window(make_call, n, cfg.warmup, cfg.window, batch, frame,
                                     cores_, pins)
             for k, v in zip(REPEAT_FIELDS, values):
