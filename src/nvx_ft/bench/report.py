@@ -256,33 +256,23 @@ def _findings_section(results: dict) -> list[str]:
     elif la0 and cores and la0[0] > 0.5 * cores:
         lines += [f"> Note: load average {la0} at start for {cores} cores - other processes "
                   "ran, but no measured point lost its core to them (see Machine busy).", ""]
-    lines.append("**Anti-scaling (speedup below 1.0: more threads, less throughput):**")
-    lines += [f"- {x}" for x in f["anti_scaling"]] or ["- none"]
-    lines.append("")
-    lines.append(f"**Poor efficiency (speedup / min(threads, cores) below {POOR_EFFICIENCY}):**")
-    lines += [f"- {x}" for x in f["poor_efficiency"]] or ["- none"]
-    lines.append("")
-    lines.append(f"**Noisy (CV of the speedup above {pct(CV_TARGET)}; read those numbers "
-                 "with care, or rerun on a quiet machine):**")
-    lines += [f"- {x}" for x in f["noisy"]] or ["- none"]
-    lines.append("")
-    lines.append(f"**Contention (work efficiency below {CONTENDED_WORK}: per CPU-second they "
-                 "got, N threads did less than one thread - they slow each other down, "
-                 "independent of machine load):**")
-    lines += [f"- {x}" for x in f["contended"]] or ["- none"]
-    lines.append("")
-    lines.append("**Beyond the cores (speedup above 1.1 x min(N, cores) - not NVX getting "
-                 "faster: with more threads this process took a larger share of a busy "
-                 "machine from other processes):**")
-    lines += [f"- {x}" for x in f["beyond_cores"]] or ["- none"]
-    lines.append("")
-    lines.append(f"**Machine busy (a single thread got less than {pct(BUSY_CPU_SHARE)} of a "
-                 f"core, or with no more threads than cores they waited for a core more than "
-                 f"{pct(BUSY_WAITING_SHARE)} of the time: other processes competed, so "
-                 "speedups there understate NVX - read the idle estimate / work "
-                 "efficiency):**")
-    lines += [f"- {x}" for x in f["busy"]] or ["- none"]
-    lines.append("")
+    for key, label in (
+            ("anti_scaling", "Anti-scaling (speedup below 1.0: more threads, less throughput)"),
+            ("poor_efficiency", "Poor efficiency (speedup / min(threads, cores) below "
+             f"{POOR_EFFICIENCY})"),
+            ("noisy", f"Noisy (CV of the speedup above {pct(CV_TARGET)}; read those numbers "
+             "with care, or rerun on a quiet machine)"),
+            ("contended", f"Contention (work efficiency below {CONTENDED_WORK}: per "
+             "CPU-second they got, N threads did less than one thread - they slow each other "
+             "down, independent of machine load)"),
+            ("beyond_cores", "Beyond the cores (speedup above 1.1 x min(N, cores) - not NVX "
+             "getting faster: with more threads this process took a larger share of a busy "
+             "machine from other processes)"),
+            ("busy", f"Machine busy (a single thread got less than {pct(BUSY_CPU_SHARE)} of "
+             "a core, or with no more threads than cores they waited for a core more than "
+             f"{pct(BUSY_WAITING_SHARE)} of the time: other processes competed, so speedups "
+             "there understate NVX - read the idle estimate / work efficiency)")):
+        lines += [f"**{label}:**", *([f"- {x}" for x in f[key]] or ["- none"]), ""]
     return lines
 
 
