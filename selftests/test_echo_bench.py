@@ -82,10 +82,10 @@ def test_smoke_run_measures_every_point_and_writes_table_and_plot(tmp_path):
             assert r["server_cpu"] >= 0 and r["load_cpu"] >= 0 and r["server_wall"] > 0
     pts = figures.figures(res)
     for p in pts.values():
-        assert p["fig"]["mb_per_s"] == pytest.approx(p["fig"]["msgs"]["median"] * p["size"] / 1e6)
-        lo, hi = p["fig"]["msgs"]["ci"]
-        assert lo <= p["fig"]["msgs"]["median"] <= hi
-        assert (p["speedup"] is None) == (p["threads"] == 1)
+        assert p.fig.mb_per_s == pytest.approx(p.fig.msgs["median"] * p.size / 1e6)
+        lo, hi = p.fig.msgs["ci"]
+        assert lo <= p.fig.msgs["median"] <= hi
+        assert (p.speedup is None) == (p.threads == 1)
     md = "\n".join(report.echo_section(res))
     assert "## End-to-end: autobahn WebSocket echo server" in md
     assert "| text 64 B | on | current |" in md and "| binary 1 KiB | off | current |" in md
@@ -111,7 +111,7 @@ def test_a_wrong_or_silent_server_is_an_error_not_a_number(tmp_path, fault, says
     md = "\n".join(report.echo_section(res))
     assert "**ERROR**" in md and says in md
     assert figures.figures(res)[echo_run.point_key(
-        "current", True, 1, "binary", 64)]["fig"] is None
+        "current", True, 1, "binary", 64)].fig is None
 
 
 def test_the_run_stops_at_its_time_bound(tmp_path):
@@ -212,12 +212,12 @@ def test_figures_pair_speedups_ratio_builds_and_name_noise_and_saturation():
         _point("3.14t", 1, [900, 900, 900]), _point("3.14t", 2, [1800, 1000, 2600]),
         _point("3.14t", 4, [1700, 1700, 1700], load_cpu=0.95)]))
     ft2 = pts[echo_run.point_key("3.14t", True, 2, "text", 64)]
-    assert ft2["speedup"]["median"] == pytest.approx(2.0)
-    assert ft2["vs_baseline"]["median"] == pytest.approx(1800 / 1500)
-    assert ft2["noisy"] and not pts[echo_run.point_key("3.14", True, 2, "text", 64)]["noisy"]
+    assert ft2.speedup["median"] == pytest.approx(2.0)
+    assert ft2.vs_baseline["median"] == pytest.approx(1800 / 1500)
+    assert ft2.noisy and not pts[echo_run.point_key("3.14", True, 2, "text", 64)].noisy
     ft4 = pts[echo_run.point_key("3.14t", True, 4, "text", 64)]
-    assert any("oversubscribed" in w for w in ft4["why"])
-    assert any("saturated" in w for w in ft4["why"])
+    assert any("oversubscribed" in w for w in ft4.why)
+    assert any("saturated" in w for w in ft4.why)
     assert figures.noise_summary(pts) == (4, 5)
     assert figures.build_ratios(pts) == [(True, 1, pytest.approx(0.9), 1),
                                               (True, 2, pytest.approx(1.2), 1)]
@@ -234,7 +234,7 @@ def test_a_quiet_machine_with_varying_cpu_per_echo_is_blamed_on_the_hardware():
     p = _point("3.14t", 1, [1000.0, 1500.0, 700.0])  # same CPU, different echo counts
     pts = figures.figures(_fake([p]))
     (only,) = pts.values()
-    assert only["noisy"] and "hardware under this machine" in only["why"][0]
+    assert only.noisy and "hardware under this machine" in only.why[0]
 
 
 def test_a_starved_server_is_told_apart_from_a_latency_bound_one():
@@ -243,7 +243,7 @@ def test_a_starved_server_is_told_apart_from_a_latency_bound_one():
         r["others_cores"] = 1.5
     quiet = _point("3.14t", 1, [1000] * 3, server_cpu=0.3)
     pts = figures.figures(_fake([busy, quiet]))
-    why = {p["build"]: " ".join(p["why"]) for p in pts.values()}
+    why = {p.build: " ".join(p.why) for p in pts.values()}
     assert "other processes used 1.50 cores" in why["3.14"]
     assert "latency-bound" in why["3.14t"]
 

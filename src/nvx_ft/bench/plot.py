@@ -118,26 +118,26 @@ def plot_scaling(results: dict, path: Path) -> None:
 
 def plot_echo(echo: dict, pts: dict, path: Path) -> None:
     _, plt = _pyplot()
-    kinds = [k for k in ("text", "binary") if any(p["kind"] == k for p in pts.values())]
-    sizes = sorted({p["size"] for p in pts.values()})
-    threads = sorted({p["threads"] for p in pts.values()})
+    kinds = [k for k in ("text", "binary") if any(p.kind == k for p in pts.values())]
+    sizes = sorted({p.size for p in pts.values()})
+    threads = sorted({p.threads for p in pts.values()})
     fig, axes = plt.subplots(max(1, len(kinds)), max(1, len(sizes)), squeeze=False,
                              figsize=(max(8.0, 4.2 * len(sizes)), 1.2 + 3.0 * len(kinds)))
     series: dict = {}
     for p in pts.values():
-        if p["fig"]:
-            series.setdefault((p["kind"], p["size"], p["build"], p["nvx"]), []).append(p)
+        if p.fig:
+            series.setdefault((p.kind, p.size, p.build, p.nvx), []).append(p)
     for i, kind in enumerate(kinds):
         for j, size in enumerate(sizes):
             ax = axes[i][j]
             for (k, s, build, nvx), ps in sorted(series.items(), key=lambda kv: str(kv[0])):
                 if (k, s) != (kind, size):
                     continue
-                ps = sorted(ps, key=lambda p: p["threads"])
+                ps = sorted(ps, key=lambda p: p.threads)
                 colour, marker = BUILD_STYLE.get(build, (None, "o"))
-                _bars(ax, [p["threads"] for p in ps], [p["fig"]["msgs"]["median"] for p in ps],
-                      [p["fig"]["msgs"]["ci"][0] for p in ps],
-                      [p["fig"]["msgs"]["ci"][1] for p in ps], colour, marker,
+                _bars(ax, [p.threads for p in ps], [p.fig.msgs["median"] for p in ps],
+                      [p.fig.msgs["ci"][0] for p in ps],
+                      [p.fig.msgs["ci"][1] for p in ps], colour, marker,
                       ls="-" if nvx else "--", mfc=None if nvx else "none",
                       label=f"{build}, NVX {'on' if nvx else 'off'}")
             ax.set_title(f"{kind}, {human_size(size)} messages", fontsize=10)

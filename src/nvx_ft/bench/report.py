@@ -351,7 +351,7 @@ def write_report(results: dict, out: Path) -> str:
         if any(True for _ in scaling_rows(results)):
             plot_scaling(results, out / "scaling.png")
         pts = ef.figures(results["echo"]) if results.get("echo") else {}
-        if any(p["fig"] for p in pts.values()):
+        if any(p.fig for p in pts.values()):
             plot_echo(results["echo"], pts, out / "echo.png")
     except ImportError as exc:  # matplotlib is in the bench extra; say so, keep the rest
         summary += (f"\n**scaling.png / echo.png NOT drawn**: {exc}. Install nvx-ft[bench] "
@@ -499,7 +499,7 @@ def _rows(pts: dict):
     """Points grouped as table rows: (kind, size, nvx, build) -> {threads: point}."""
     rows: dict = {}
     for p in pts.values():
-        rows.setdefault((p["kind"], p["size"], p["nvx"], p["build"]), {})[p["threads"]] = p
+        rows.setdefault((p.kind, p.size, p.nvx, p.build), {})[p.threads] = p
     order = {b: i for i, b in enumerate(BUILD_ORDER)}
     return sorted(rows.items(), key=lambda kv: (kv[0][0] != "text", kv[0][1], not kv[0][2],
                                                 order.get(kv[0][3], 9), kv[0][3]))
@@ -512,26 +512,26 @@ def _threads_label(n: int, cores: int) -> str:
 def _throughput_cell(p: dict | None) -> list[str]:
     if p is None:
         return ["-"] * 5
-    if not p["fig"]:
-        return ["**ERROR**" if p["errors"] else "not run", "", "", "", ""]
-    f = p["fig"]
-    m = f["msgs"]
-    noisy = " ⚠" if p["noisy"] else ""
-    err = " **ERROR**" if p["errors"] else ""
+    if not p.fig:
+        return ["**ERROR**" if p.errors else "not run", "", "", "", ""]
+    f = p.fig
+    m = f.msgs
+    noisy = " ⚠" if p.noisy else ""
+    err = " **ERROR**" if p.errors else ""
     cell = f"{_k(m['median'])} [{_k(m['ci'][0])}–{_k(m['ci'][1])}] cv {m['cv']:.0%}{noisy}{err}"
-    sp = f"x{p['speedup']['median']:.2f}" if p["speedup"] else "1"
-    vs = f"{p['vs_baseline']['median']:.2f}" if p["vs_baseline"] else "-"
-    return [cell, f"{f['mb_per_s']:.3g}", f"{_ms(f['p50_us'])} / {_ms(f['p99_us'])}", sp, vs]
+    sp = f"x{p.speedup['median']:.2f}" if p.speedup else "1"
+    vs = f"{p.vs_baseline['median']:.2f}" if p.vs_baseline else "-"
+    return [cell, f"{f.mb_per_s:.3g}", f"{_ms(f.p50_us)} / {_ms(f.p99_us)}", sp, vs]
 
 
 def _cost_cell(p: dict | None) -> str:
-    if p is None or not p["fig"]:
+    if p is None or not p.fig:
         return "-"
-    f = p["fig"]
-    us = "-" if f["server_us_per_msg"] is None else f"{f['server_us_per_msg']:.0f}"
-    others = ("" if f["others_cores"] is None else f", others {f['others_cores']:.2f}")
-    return (f"{us} µs, server cpu {ef.stats_pct(f['server_cpu_share'])}, "
-            f"load {ef.stats_pct(f['load_cpu_share'])} x{p['load_processes']}{others}")
+    f = p.fig
+    us = "-" if f.server_us_per_msg is None else f"{f.server_us_per_msg:.0f}"
+    others = ("" if f.others_cores is None else f", others {f.others_cores:.2f}")
+    return (f"{us} µs, server cpu {ef.stats_pct(f.server_cpu_share)}, "
+            f"load {ef.stats_pct(f.load_cpu_share)} x{p.load_processes}{others}")
 
 
 def _main_table(pts: dict, threads: list[int], cores: int) -> list[str]:
@@ -607,8 +607,8 @@ def _warnings(pts: dict, echo: dict) -> list[str]:
         out.append(f"> **Stopped early**: {echo['stopped']}.")
     for e in echo.get("errors", []):
         out.append(f"> **ERROR**: {e}")
-    sat = [k for k, p in pts.items() if p["fig"] and p["fig"]["load_cpu_share"] is not None
-           and p["fig"]["load_cpu_share"] >= ef.SATURATED]
+    sat = [k for k, p in pts.items() if p.fig and p.fig.load_cpu_share is not None
+           and p.fig.load_cpu_share >= ef.SATURATED]
     if sat:
         out.append(f"> **Warning: the load generator was saturated** at {len(sat)} points "
                    f"(its CPU >= {ef.SATURATED:.0%} of its wall time): there the run measured "
@@ -621,7 +621,7 @@ def echo_section(echo: dict) -> list[str]:
     """The summary.md section."""
     pts = ef.figures(echo)
     cores = echo["cores"]
-    threads = sorted({p["threads"] for p in pts.values()}) or list(echo["config"]["threads"])
+    threads = sorted({p.threads for p in pts.values()}) or list(echo["config"]["threads"])
     within, judged = ef.noise_summary(pts)
     cfg = echo["config"]
     la0, la1 = echo.get("load_average_start"), echo.get("load_average_end")
@@ -669,14 +669,14 @@ def echo_section(echo: dict) -> list[str]:
         "**Noisy or doubtful points, and why:**",
         "",
     ]
-    noisy = [(k, p) for k, p in pts.items() if p["noisy"]]
-    lines += [f"- {k}: cv {p['fig']['msgs']['cv']:.0%}; "
-              + ("; ".join(p["why"]) or "no cause measured (a burst of other load?)")
+    noisy = [(k, p) for k, p in pts.items() if p.noisy]
+    lines += [f"- {k}: cv {p.fig.msgs['cv']:.0%}; "
+              + ("; ".join(p.why) or "no cause measured (a burst of other load?)")
               for k, p in noisy[:MAX_LISTED]] or ["- none"]
     if len(noisy) > MAX_LISTED:
         lines.append(f"- ... and {len(noisy) - MAX_LISTED} more (results.json)")
-    starved = [k for k, p in pts.items() if not p["noisy"] and any(
-        w.startswith(("server got", "load generator saturated")) for w in p["why"])]
+    starved = [k for k, p in pts.items() if not p.noisy and any(
+        w.startswith(("server got", "load generator saturated")) for w in p.why)]
     if starved:
         lines.append(f"- steady but doubtful ({len(starved)}: the server was starved of CPU "
                      "or the generator saturated): " + "; ".join(starved[:MAX_LISTED]))
