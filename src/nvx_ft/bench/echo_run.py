@@ -1,30 +1,14 @@
 """The end-to-end benchmark: autobahn's WebSocket echo server on every build, by server
 threads, NVX on and off, loaded from separate processes - one run, interleaved.
 
-For every build (3.14, 3.14t, 3.14t PYTHON_GIL=1), NVX on and off (``AUTOBAHN_USE_NVX=0``:
-autobahn's pure-Python fallback) and server thread count, one server process
-(:mod:`nvx_ft.bench.echo`) is started up front and stays idle (an event loop waiting in
-epoll costs nothing) until its turn. Load comes from long-lived generator processes
-(:mod:`nvx_ft.bench.echo_load`, the driver's interpreter for every build, so the load
-costs the same whatever is measured). A *window* is one point measured once: the
-generators connect ``conns_per_thread x threads`` connections, warm up, then count
-echoes for ``window`` seconds while the server process reports its CPU time over the
-same interval; then they close.
-
-Interleaving: a repeat measures every point once; within a repeat, the points of one
-workload (kind, size, NVX on/off) are measured back to back - every build and thread
-count - in an order rotated from repeat to repeat. So the speedup N/1 and the ratio
-3.14t/3.14 compare windows seconds apart, and a burst of load from elsewhere hits
-builds and thread counts alike. A series (build, NVX, workload) with a point whose
-throughput CV misses the target gets more repeats of all its thread counts, while the
-time budget lasts (:func:`nvx_ft.bench.schedule.interleave`); every repeat is kept.
-
-Pinning (:func:`nvx_ft.bench.machine.decide`) is decided once per run, before the
-servers start: they start with their threads pinned or not, the generators get their core
-(or none) with each window. Every repeat record says whether it was pinned.
-
-Bounds: servers exit by themselves after their lifetime; every reply is awaited within a
-bound; the whole part stops scheduling windows at its budget and says so.
+One server process (:mod:`nvx_ft.bench.echo`) per build x NVX setting x thread count is
+started up front and idles until its turn; long-lived load generators
+(:mod:`nvx_ft.bench.echo_load`, the driver's interpreter for every build) measure one
+*window* per point and repeat. A repeat measures every point once, one workload (kind,
+size, NVX) for every build and thread count back to back, in an order rotated from repeat
+to repeat; series with a point above the CV target get extra repeats while the budget
+lasts (:func:`nvx_ft.bench.schedule.interleave`). Pinning is decided once per run, before
+the servers start. Every wait is bounded; the method: benchmarks/README.md.
 """
 
 from __future__ import annotations

@@ -10,11 +10,6 @@ or, with the core all ours, the hardware under a virtual machine (a busy sibling
 hyper-thread, another guest on the same physical core, clock changes), which shows as
 *regimes* - the rate jumps between levels and stays there for a while.
 
-Seen on this project's 2-core KVM guest, quiet: each CPU flipped between about 0.75x
-and 1.3x of its mean, for 0.2-1 s at a time, the two CPUs independently, with no
-stolen time and the core 100 % ours - a CV of ~20 % per 50 ms window and still ~16 %
-per second. No figure timed in windows like these can have a CV below that floor.
-
 ``python -m nvx_ft.bench.steadiness`` prints the probe's summary for this machine.
 """
 
