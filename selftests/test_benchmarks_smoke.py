@@ -146,9 +146,9 @@ def test_every_benchmark_runs_once_and_the_report_is_written(tmp_path, nvx_targe
     results = driver.run_all(builds, driver.MODES["smoke"], tmp_path, venv_root=None,
                              log=lambda m: None)
     current = results["builds"]["current"]
-    assert current["status"] == "ok", current.get("errors")
-    assert results["builds"]["3.99t"]["status"] == "missing"
-    assert "python3.99t not found" in results["builds"]["3.99t"]["reason"]
+    assert current.status == "ok", current.errors
+    assert results["builds"]["3.99t"].status == "missing"
+    assert "python3.99t not found" in results["builds"]["3.99t"].reason
 
     entries = figures.single_thread_entries(results)
     sizes = (16, 1024)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from nvx_ft.bench import driver, report, schedule, stats
+from nvx_ft.bench import driver, records, report, schedule, stats
 
 pytestmark = pytest.mark.harness
 
@@ -157,21 +157,20 @@ def test_a_failing_round_is_an_error_with_its_log_tail(tmp_path, monkeypatch):
     monkeypatch.setattr(driver, "_run_child", fake)
     slot = {"3.14": "3.14", "3.14t": "3.14t", "3.14t PYTHON_GIL=1": "gil1"}
     resolved = [(v, sys.executable, tmp_path / slot[v.name], {}) for v in driver.VARIANTS]
-    results = {"builds": {v.name: {"status": "ok", "errors": [], "seconds": 0.0}
-                          for v in driver.VARIANTS}}
+    results = {"builds": {v.name: records.BuildResult("ok") for v in driver.VARIANTS}}
     driver.run_single(resolved, driver.MODES["quick"], results, log=lambda m: None)
 
     assert results["single_thread_rounds"] == [["3.14", "3.14t"], ["3.14t", "3.14"],
                                                ["3.14", "3.14t"]]
     ft = results["builds"]["3.14t"]
-    assert len(ft["errors"]) == 1
-    assert ft["errors"][0].startswith("single-thread autobahn (round2): exit code 3")
-    assert "the last words" in ft["errors"][0]
+    assert len(ft.errors) == 1
+    assert ft.errors[0].startswith("single-thread autobahn (round2): exit code 3")
+    assert "the last words" in ft.errors[0]
     assert ("3.14t", "autobahn", "round3") not in fake.calls
-    assert ft["single"]["autobahn"]["rounds_merged"] == 1
-    assert ft["single"]["fallback"]["rounds_merged"] == 3
-    assert results["builds"]["3.14"]["errors"] == []
-    assert results["builds"]["3.14t PYTHON_GIL=1"]["single_not_run"] == (
+    assert ft.single["autobahn"]["rounds_merged"] == 1
+    assert ft.single["fallback"]["rounds_merged"] == 3
+    assert results["builds"]["3.14"].errors == []
+    assert results["builds"]["3.14t PYTHON_GIL=1"].single_not_run == (
         "quick mode runs the single-thread benchmarks only for 3.14, 3.14t")
     assert not any(c[0] == "gil1" for c in fake.calls)
 
@@ -189,7 +188,7 @@ def test_the_driver_interleaves_two_builds_end_to_end(tmp_path, monkeypatch):
     results = driver.run_all(builds, driver.MODES["smoke"], tmp_path, venv_root=None,
                              log=log.append, echo=False)
     for name in ("one", "two"):
-        assert results["builds"][name]["status"] == "ok", results["builds"][name]["errors"]
+        assert results["builds"][name].status == "ok", results["builds"][name].errors
 
     turns = [m.split(" round")[0] for m in log if "single-thread benchmarks:" in m]
     assert turns == [f"[{b}] single-thread benchmarks: {t}," for b, t in (
@@ -203,7 +202,7 @@ def test_the_driver_interleaves_two_builds_end_to_end(tmp_path, monkeypatch):
                 assert json.loads((slot / f"single-{target}-round{k}.json").read_text())[
                     "benchmarks"]
             merged = json.loads((slot / f"single-{target}.json").read_text())
-            assert merged == results["builds"][name]["single"][target]
+            assert merged == results["builds"][name].single[target]
             for bench in merged["benchmarks"]:
                 s = bench["stats"]
                 assert len(s["round_medians"]) == 2, bench["fullname"]

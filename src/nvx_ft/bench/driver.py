@@ -36,6 +36,7 @@ from pathlib import Path
 
 from nvx_ft import interpreters, venvs
 from nvx_ft.bench import machine, schedule
+from nvx_ft.bench.records import BuildResult, as_json
 from nvx_ft.childenv import MEASUREMENT, child_env
 from nvx_ft.paths import ROOT
 
@@ -160,12 +161,12 @@ def run_single(resolved: list, mode: Mode, results: dict, log) -> None:
     for variant, *_ in resolved:
         build, job = results["builds"][variant.name], jobs.get(variant.name)
         if job is None:
-            build["single_not_run"] = (f"{mode.name} mode runs the single-thread benchmarks "
+            build.single_not_run = (f"{mode.name} mode runs the single-thread benchmarks "
                                        f"only for {', '.join(mode.single_thread_builds)}")
             continue
-        build["single"] = schedule.single_result(job)
-        build["errors"] += job.errors
-        build["seconds"] += share
+        build.single = schedule.single_result(job)
+        build.errors += job.errors
+        build.seconds += share
 
 
 def _run_nvx(resolved: list, mode: Mode, results: dict, log) -> None:
@@ -178,23 +179,23 @@ def _run_nvx(resolved: list, mode: Mode, results: dict, log) -> None:
     share = (time.monotonic() - t0) / max(1, len(jobs))
     for (variant, *_), job in zip(resolved, jobs):
         build = results["builds"][variant.name]
-        build["errors"] += job.errors
-        build["seconds"] += share
+        build.errors += job.errors
+        build.seconds += share
         scaling_result = schedule.scaling_result(job)
         if scaling_result:
-            build["scaling"] = scaling_result
+            build.scaling = scaling_result
     run_single(resolved, mode, results, log)
     for variant, *_ in resolved:
-        if results["builds"][variant.name]["errors"]:
-            results["builds"][variant.name]["status"] = "failed"
+        if results["builds"][variant.name].errors:
+            results["builds"][variant.name].status = "failed"
 
 
 def _run_echo(results: dict, mode: Mode, out: Path, log) -> dict | None:
     """The end-to-end echo benchmark on every build that has an interpreter."""
     from nvx_ft.bench import echo_run
 
-    builds = [echo_run.EchoBuild(name, b["python"], b.get("env") or {})
-              for name, b in results["builds"].items() if b.get("python")]
+    builds = [echo_run.EchoBuild(name, b.python, b.env)
+              for name, b in results["builds"].items() if b.python]
     if not builds:
         return None
     log(f"[end-to-end] echo servers on {', '.join(b.name for b in builds)} ({mode.name})")
@@ -210,21 +211,21 @@ def _resolve(variant: Variant, out: Path, venv_root: Path | None, results: dict,
     try:
         interp = interpreters.find(variant.label)
     except LookupError as exc:  # an env var names something that is not it
-        results["builds"][variant.name] = {"status": "missing", "reason": str(exc)}
+        results["builds"][variant.name] = BuildResult("missing", str(exc))
         log(f"[{variant.name}] MISSING: {exc}")
         return None
     if interp is None:
         how = interpreters.how_to_get(variant.label)
-        results["builds"][variant.name] = {"status": "missing",
-                                         "reason": f"python{variant.label} not found; {how}"}
+        results["builds"][variant.name] = BuildResult(
+            "missing", f"python{variant.label} not found; {how}")
         log(f"[{variant.name}] MISSING - NOT RUN: python{variant.label} not found ({how})")
         return None
     interp_info = {**interp.as_dict(), "executable": os.path.realpath(interp.executable)}
     try:
         python = provision(interp, venv_root, log) if venv_root else interp.executable
     except venvs.CommandFailed as exc:
-        results["builds"][variant.name] = {"status": "failed", "interpreter": interp_info,
-                                         "errors": [f"venv setup failed: {exc}"]}
+        results["builds"][variant.name] = BuildResult(
+            "failed", interpreter=interp_info, errors=[f"venv setup failed: {exc}"])
         log(f"[{variant.name}] FAILED: venv setup: {exc}")
         return None
     return variant, python, slot, interp_info
@@ -259,14 +260,13 @@ def run_all(variants, mode: Mode, out: Path, venv_root: Path | None, log=print, 
     # pinned or not, for the whole run: from how idle the machine is at its start
     results["pinning"] = machine.decision("auto")
     for variant, python, slot, interp_info in resolved:
-        results["builds"][variant.name] = {
-            "status": "ok", "python": python, "env": variant.env, "errors": [],
-            "interpreter": interp_info, "dir": slot.name, "seconds": 0.0,
-            **({} if nvx else {"single_not_run": "--echo-only"})}
+        results["builds"][variant.name] = BuildResult(
+            "ok", python=python, env=variant.env, interpreter=interp_info, dir=slot.name,
+            single_not_run=None if nvx else "--echo-only")
     if nvx and resolved:
         _run_nvx(resolved, mode, results, log)
     for name, b in results["builds"].items():
-        for e in b.get("errors", []):
+        for e in b.errors:
             log(f"[{name}] ERROR {e}")
     if echo:
         results["echo"] = _run_echo(results, mode, out, log)
@@ -275,7 +275,7 @@ def run_all(variants, mode: Mode, out: Path, venv_root: Path | None, log=print, 
         results["echo"]["steadiness"] = results["steadiness"]
     results["load_average_end"] = machine.load_average()
     results["seconds"] = time.time() - started
-    (out / "results.json").write_text(json.dumps(results, indent=1))
+    (out / "results.json").write_text(json.dumps(results, indent=1, default=as_json))
     return results
 
 
@@ -331,7 +331,7 @@ def run(args) -> int:
     drawn = "".join(f", {out}/{png}" for png in ("scaling.png", "echo.png")
                     if (out / png).exists())
     print(f"\nreport: {out}/summary.md{drawn}, raw JSON {out}/results.json", flush=True)
-    statuses = [b["status"] for b in results["builds"].values()]
+    statuses = [b.status for b in results["builds"].values()]
     if "failed" in statuses or (results.get("echo") or {}).get("status") == "failed":
         return errors.EXIT_FAIL
     if not _free_threaded_measured(results):
@@ -341,7 +341,7 @@ def run(args) -> int:
 
 
 def _free_threaded_measured(results: dict) -> bool:
-    nvx = any(b.get("status") == "ok" and (b.get("scaling") or {}).get("origin", {})
+    nvx = any(b.status == "ok" and (b.scaling or {}).get("origin", {})
               .get("build") == "free-threaded" for b in results["builds"].values())
     servers = ((results.get("echo") or {}).get("servers") or {}).values()
     return nvx or any(s["info"] and s["info"].get("free_threaded_build") and not s["error"]

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import statistics
 from collections import defaultdict
-from dataclasses import dataclass, field
 
 from nvx_ft.bench import stats, steadiness
+from nvx_ft.bench.records import EchoPoint, PointFigures, build_records
 from nvx_ft.bench.scaling import PARALLEL_CPU_SHARE, WORKLOADS
 from nvx_ft.bench.workloads import human_size
 
@@ -43,8 +43,8 @@ def workload_order(workload: str) -> int:
 
 def scaling_rows(results: dict):
     """(build, series dict) for every measured series, in build order."""
-    for name, b in results["builds"].items():
-        for s in (b.get("scaling") or {}).get("series", []):
+    for name, b in build_records(results).items():
+        for s in (b.scaling or {}).get("series", []):
             yield name, s
 
 
@@ -88,7 +88,7 @@ def machine_floor(results: dict, build: str | None = None) -> float | None:
     """The machine's own CV (steadiness probe before the run) for the windows of this
     build's scaling, or (``build`` None) of ``results`` = the echo part's; None where
     not probed."""
-    part = results if build is None else results["builds"][build].get("scaling") or {}
+    part = results if build is None else build_records(results)[build].scaling or {}
     window = (part.get("config") or {}).get("window")
     probed = (results.get("steadiness") or {}).get("start")
     return steadiness.floor(probed, window) if window else None
@@ -99,7 +99,7 @@ def findings(results: dict) -> dict[str, list[str]]:
     anti, poor, noisy, busy, contended, superlinear = [], [], [], [], [], []
     for name, s in scaling_rows(results):
         where = f"{s['workload']} {human_size(s['frame_size'])} on {name}"
-        cores = (results["builds"][name].get("scaling") or {}).get("cores", 1)
+        cores = (build_records(results)[name].scaling or {}).get("cores", 1)
         one = s["points"][0]
         starved = [p for p in s["points"] if p["threads"] <= cores
                    and (p.get("median_waiting_share") or 0) > BUSY_WAITING_SHARE]
@@ -146,8 +146,8 @@ def single_thread_entries(results: dict) -> dict:
     round_cv} from pytest-benchmark (the round fields: the interleaved rounds of
     nvx_ft.bench.schedule; None in a results.json from before them)."""
     out = {}
-    for name, b in results["builds"].items():
-        for target_json in (b.get("single") or {}).values():
+    for name, b in build_records(results).items():
+        for target_json in (b.single or {}).values():
             for bench in target_json.get("benchmarks", []):
                 info, stats = bench.get("extra_info", {}), bench["stats"]
                 if not info.get("bytes") or not stats.get("median"):
@@ -217,46 +217,6 @@ STARVED = 0.8
 QUIET_OTHERS = 0.2
 #: fewer echoes than this in a window: counting alone moves the rate by a few %
 FEW_MESSAGES = 200
-
-
-@dataclass
-class PointFigures:
-    """One echo point's figures over its repeats (medians unless said otherwise)."""
-
-    msgs: dict  # messages/s: stats.summary (n, min, median, max, cv, ci)
-    mb_per_s: float
-    p50_us: float | None
-    p99_us: float | None
-    server_cpu_share: float | None  # of min(threads, cores) cores
-    server_us_per_msg: float | None  # server CPU time per echo, all its threads
-    load_cpu_share: float | None  # per generator process
-    messages: float | None  # echoes per window
-    others_cores: float | None  # cores other processes used meanwhile
-    #: spread of the CPU time per echo: high with the server on its cores and the machine
-    #: quiet = the hardware under the machine varied (shared host, clock)
-    cv_us_per_msg: float
-
-
-@dataclass
-class EchoPoint:
-    """One measured point of the echo benchmark (as ``results["echo"]["points"]`` has
-    it) and what :func:`figures` makes of it."""
-
-    build: str
-    nvx: bool
-    threads: int
-    kind: str
-    size: int
-    connections: int
-    load_processes: int
-    oversubscribed: bool
-    repeats: list[dict]  # one record per window (nvx_ft.bench.echo_run)
-    errors: list[str]
-    fig: PointFigures | None = None  # None: not measured
-    speedup: dict | None = None  # vs 1 thread of the same build, paired by repeat
-    vs_baseline: dict | None = None  # ratio of medians to 3.14 at the same point
-    noisy: bool = False
-    why: list[str] = field(default_factory=list)
 
 
 def _median(values):

@@ -13,6 +13,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from nvx_ft.bench.figures import idle_estimate, scaling_rows, workload_order
+from nvx_ft.bench.records import build_records
 from nvx_ft.bench.workloads import human_size
 
 #: One colour per build, so the plot reads the same from run to run.
@@ -102,11 +103,11 @@ def plot_scaling(results: dict, path: Path) -> None:
     handles, labels = axes[0][0].get_legend_handles_labels()
     from matplotlib.lines import Line2D
 
-    for name, b in results["builds"].items():
-        if b["status"] == "missing" or not b.get("scaling"):
+    for name, b in build_records(results).items():
+        if b.status == "missing" or not b.scaling:
             colour, marker = BUILD_STYLE.get(name, ("0.5", "o"))
             handles.append(Line2D([], [], color=colour, marker=marker, ls=":", alpha=0.4))
-            labels.append(f"{name} ({b['status'].upper()} - not run)")
+            labels.append(f"{name} ({b.status.upper()} - not run)")
     m = results["machine"]
     _legend_and_save(fig, plt, path, handles, labels,
                      "NVX parallel scaling: aggregate throughput(N) / throughput(1); "

@@ -18,6 +18,7 @@ from nvx_ft.bench.figures import (BUSY_CPU_SHARE, BUSY_WAITING_SHARE, CONTENDED_
                                   idle_estimate, is_anti_scaling, machine_floor, pct,
                                   scaling_rows, single_thread_entries, workload_order)
 from nvx_ft.bench.plot import plot_echo, plot_scaling
+from nvx_ft.bench.records import BuildResult, build_records
 from nvx_ft.bench.workloads import human_size
 
 BUILD_ORDER = ("3.14", "3.14t", "3.14t PYTHON_GIL=1")
@@ -25,13 +26,13 @@ BUILD_ORDER = ("3.14", "3.14t", "3.14t PYTHON_GIL=1")
 MAX_LISTED = 30
 
 
-def _gil(build: dict) -> str:
-    s = build.get("scaling") or {}
+def _gil(build: BuildResult) -> str:
+    s = build.scaling or {}
     if "gil_enabled" not in s:
         return "?"
     state = "on" if s["gil_enabled"] else "off"
     if s.get("origin", {}).get("build") == "free-threaded" and s["gil_enabled"] \
-            and build.get("env", {}).get("PYTHON_GIL") != "1":
+            and build.env.get("PYTHON_GIL") != "1":
         return "**on (re-enabled at NVX import!)**"
     return state
 
@@ -48,20 +49,20 @@ def _copy_throughput(results: dict) -> dict:
 
 def _builds_section(results: dict) -> list[str]:
     rows = []
-    for name, b in results["builds"].items():
-        interp = b.get("interpreter") or {}
-        origin = (b.get("scaling") or {}).get("origin") or {}
-        status = b["status"]
+    for name, b in build_records(results).items():
+        interp = b.interpreter or {}
+        origin = (b.scaling or {}).get("origin") or {}
+        status = b.status
         if status == "missing":
-            status = f"**MISSING - NOT RUN**: {b['reason']}"
+            status = f"**MISSING - NOT RUN**: {b.reason}"
         elif status == "failed":
-            status = "**FAILED**: " + "; ".join(e.splitlines()[0] for e in b.get("errors", []))
+            status = "**FAILED**: " + "; ".join(e.splitlines()[0] for e in b.errors)
         else:
-            status = f"ok ({b.get('seconds', 0):.0f} s)"
+            status = f"ok ({b.seconds:.0f} s)"
         nvx = (f"autobahn {origin.get('autobahn')} ({', '.join(origin.get('wheel_tags') or [])})"
                if origin else "")
         rows.append([name, f"{interp.get('executable', '')} {interp.get('version', '')}".strip(),
-                     b.get("env", {}) and " ".join(f"{k}={v}" for k, v in b["env"].items()) or "",
+                     " ".join(f"{k}={v}" for k, v in b.env.items()),
                      _gil(b), nvx, status])
     return table(["build", "interpreter", "env", "GIL at runtime", "NVX under test", "status"],
                   rows)
@@ -77,7 +78,7 @@ def _scaling_section(results: dict) -> list[str]:
     rows = []
     ordered = sorted(scaling_rows(results),
                      key=lambda bs: (workload_order(bs[1]["workload"]), bs[1]["frame_size"],
-                                     list(results["builds"]).index(bs[0])))
+                                     list(build_records(results)).index(bs[0])))
     for name, s in ordered:
         pts = {p["threads"]: p for p in s["points"]}
         one = pts[1]
@@ -118,7 +119,7 @@ def _glance_section(results: dict) -> list[str]:
     by_key: dict = defaultdict(dict)
     for name, s in scaling_rows(results):
         by_key[(s["workload"], s["frame_size"])][name] = s
-    builds = [n for n, b in results["builds"].items() if b.get("scaling")]
+    builds = [n for n, b in build_records(results).items() if b.scaling]
     rows = []
     for (w, f) in sorted(by_key, key=lambda k: (workload_order(k[0]), k[1])):
         cells = [w, human_size(f)]
@@ -143,7 +144,7 @@ def _glance_section(results: dict) -> list[str]:
         elif "3.14t" in builds and "3.14" in builds:
             cells.append("-")
         rows.append(cells)
-    missing = [n for n, b in results["builds"].items() if not b.get("scaling")]
+    missing = [n for n, b in build_records(results).items() if not b.scaling]
     note = [f"Not measured: {', '.join(missing)} (see Builds)."] if missing else []
     extra = (["3.14t / 3.14, best aggregate throughput"]
              if "3.14t" in builds and "3.14" in builds else [])
@@ -211,7 +212,7 @@ def _steadiness_lines(results: dict) -> list[str]:
     rows = [(name, s) for name, s in scaling_rows(results)]
     if not rows:
         return []
-    window = ((results["builds"][rows[0][0]].get("scaling") or {}).get("config")
+    window = ((build_records(results)[rows[0][0]].scaling or {}).get("config")
               or {}).get("window")
     text = []
     if window:
@@ -277,7 +278,7 @@ def _findings_section(results: dict) -> list[str]:
 
 
 def _ft_cost_section(results: dict) -> list[str]:
-    ok = [n for n, b in results["builds"].items() if b["status"] != "missing"]
+    ok = [n for n, b in build_records(results).items() if b.status != "missing"]
     gil = next((n for n in ok if n == "3.14" or not n.startswith("3.14t")), None)
     lines = ["## Single-thread cost of free-threading", ""]
     cost_rows = []
@@ -301,9 +302,9 @@ def _ft_cost_section(results: dict) -> list[str]:
 
 def _repeats(results: dict, cfgs: dict) -> str:
     """How many repeats, and how they were spread (rounds over builds, reruns)."""
-    counts = [n for b in results["builds"].values()
-              for n in ((b.get("scaling") or {}).get("repeats_per_series") or {}).values()]
-    runs = max([(b.get("scaling") or {}).get("runs", 1) for b in results["builds"].values()]
+    counts = [n for b in build_records(results).values()
+              for n in ((b.scaling or {}).get("repeats_per_series") or {}).values()]
+    runs = max([(b.scaling or {}).get("runs", 1) for b in build_records(results).values()]
                or [1])
     if not counts:
         return f"{cfgs.get('repeats', '?')} interleaved repeats"
@@ -314,8 +315,8 @@ def _repeats(results: dict, cfgs: dict) -> str:
 
 def _parallel_section(results: dict) -> list[str]:
     threads = sorted({p["threads"] for _, s in scaling_rows(results) for p in s["points"]})
-    cfgs = {json_key: v for b in results["builds"].values()
-            for json_key, v in ((b.get("scaling") or {}).get("config") or {}).items()}
+    cfgs = {json_key: v for b in build_records(results).values()
+            for json_key, v in ((b.scaling or {}).get("config") or {}).items()}
     return [
         "## Parallel scaling",
         "",
@@ -416,7 +417,7 @@ def tables(results: dict, full: bool) -> list[str]:
         return ["No single-thread benchmarks ran."]
     lines = _spread_legend(entries)
     groups = sorted({k[1] for k in entries}, key=lambda g: (g != "xor", g))
-    builds = list(results["builds"])
+    builds = list(build_records(results))
     for group in groups:
         keys = [k for k in entries if k[1] == group]
         sizes = sorted({k[3] for k in keys})
@@ -474,9 +475,9 @@ def single_section(results: dict) -> list[str]:
         "*/single-<target>-round<k>.json (each round, for `pytest-benchmark compare`).",
         "",
     ]
-    for name, b in results["builds"].items():
-        if b.get("single_not_run"):
-            lines.append(f"- {name}: not run: {b['single_not_run']}.")
+    for name, b in build_records(results).items():
+        if b.single_not_run:
+            lines.append(f"- {name}: not run: {b.single_not_run}.")
     lines.append("")
     return lines + tables(results, full=False)
 
