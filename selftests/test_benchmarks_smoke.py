@@ -15,7 +15,7 @@ import textwrap
 
 import pytest
 
-from nvx_ft.bench import driver, findings, report, scaling
+from nvx_ft.bench import driver, figures, report, scaling
 from nvx_ft.bench import workloads as wl
 from nvx_ft.reference import Utf8Reference, XorReference
 
@@ -104,7 +104,7 @@ def _fake_results(speedups: dict[int, list[float]]) -> dict:
 
 def test_report_names_anti_scaling_poor_efficiency_and_noise():
     res = _fake_results({1: [1.0, 1.0, 1.0], 2: [0.8, 0.82, 0.81], 4: [1.1, 1.3, 1.5]})
-    found = findings.findings(res)
+    found = figures.findings(res)
     assert found["anti_scaling"] == ["xor 64 B on 3.14t: x0.81 at 2 threads (cv 1.2 %)"]
     assert len(found["poor_efficiency"]) == 1 and "at 4 threads" in found["poor_efficiency"][0]
     assert len(found["noisy"]) == 1 and "cv 15.4 % at 4 threads" in found["noisy"][0]
@@ -115,7 +115,7 @@ def test_report_names_anti_scaling_poor_efficiency_and_noise():
 def test_report_names_contention_by_work_efficiency():
     res = _fake_results({1: [1.0, 1.0], 2: [1.9, 1.9]})
     res["builds"]["3.14t"]["scaling"]["series"][0]["points"][1]["work_efficiency"] = 0.6
-    assert findings.findings(res)["contended"] == [
+    assert figures.findings(res)["contended"] == [
         "xor 64 B on 3.14t: work efficiency 0.60 at 2 threads"]
 
 
@@ -124,13 +124,13 @@ def test_report_names_points_where_another_process_held_a_core():
     points = res["builds"]["3.14t"]["scaling"]["series"][0]["points"]
     points[1]["median_waiting_share"] = 0.5  # 2 threads on 2 cores, one core taken
     points[2]["median_waiting_share"] = 0.5  # 4 threads on 2 cores: waiting is expected
-    assert findings.findings(res)["busy"] == [
+    assert figures.findings(res)["busy"] == [
         "xor 64 B on 3.14t: 2 threads waited for a core 50.0 % of the time"]
 
 
 def test_report_of_ideal_scaling_calls_out_nothing():
     res = _fake_results({1: [1.0, 1.0], 2: [2.0, 2.0], 4: [2.0, 2.0]})
-    assert findings.findings(res) == {"anti_scaling": [], "poor_efficiency": [], "noisy": [],
+    assert figures.findings(res) == {"anti_scaling": [], "poor_efficiency": [], "noisy": [],
                                     "busy": [], "contended": [], "beyond_cores": []}
 
 
@@ -146,11 +146,11 @@ def test_every_benchmark_runs_once_and_the_report_is_written(tmp_path, nvx_targe
     results = driver.run_all(builds, driver.MODES["smoke"], tmp_path, venv_root=None,
                              log=lambda m: None)
     current = results["builds"]["current"]
-    assert current["status"] == "ok", current.get("errors")
-    assert results["builds"]["3.99t"]["status"] == "missing"
-    assert "python3.99t not found" in results["builds"]["3.99t"]["reason"]
+    assert current.status == "ok", current.errors
+    assert results["builds"]["3.99t"].status == "missing"
+    assert "python3.99t not found" in results["builds"]["3.99t"].reason
 
-    entries = findings.single_thread_entries(results)
+    entries = figures.single_thread_entries(results)
     sizes = (16, 1024)
     expected = {("xor", i.name, s) for i in nvx_target.xor for s in sizes}
     expected |= {(f"utf8-{k}", i.name, s) for i in nvx_target.utf8

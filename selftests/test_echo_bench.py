@@ -12,8 +12,8 @@ import time
 
 import pytest
 
-from nvx_ft.bench import (echo_figures, echo_load, echo_procs, echo_report, echo_run, pinning,
-                          rounds, stats)
+from nvx_ft.bench import (echo_load, echo_procs, echo_run, figures, machine, plot, records,
+                          report, schedule, scaling, stats)
 from nvx_ft.protocol import frames as F
 
 pytestmark = [pytest.mark.harness,
@@ -80,17 +80,17 @@ def test_smoke_run_measures_every_point_and_writes_table_and_plot(tmp_path):
             assert r["messages"] > 0 and r["msgs_per_s"] > 0
             assert 0 < r["p50_us"] <= r["p99_us"]
             assert r["server_cpu"] >= 0 and r["load_cpu"] >= 0 and r["server_wall"] > 0
-    pts = echo_figures.figures(res)
+    pts = figures.figures(res)
     for p in pts.values():
-        assert p["fig"]["mb_per_s"] == pytest.approx(p["fig"]["msgs"]["median"] * p["size"] / 1e6)
-        lo, hi = p["fig"]["msgs"]["ci"]
-        assert lo <= p["fig"]["msgs"]["median"] <= hi
-        assert (p["speedup"] is None) == (p["threads"] == 1)
-    md = "\n".join(echo_report.section(res))
+        assert p.fig.mb_per_s == pytest.approx(p.fig.msgs["median"] * p.size / 1e6)
+        lo, hi = p.fig.msgs["ci"]
+        assert lo <= p.fig.msgs["median"] <= hi
+        assert (p.speedup is None) == (p.threads == 1)
+    md = "\n".join(report.echo_section(res))
     assert "## End-to-end: autobahn WebSocket echo server" in md
     assert "| text 64 B | on | current |" in md and "| binary 1 KiB | off | current |" in md
     pytest.importorskip("matplotlib", reason="install nvx-ft[bench]")
-    echo_report.plot(res, tmp_path / "echo.png")
+    plot.plot_echo(res, pts, tmp_path / "echo.png")
     assert (tmp_path / "echo.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
@@ -108,10 +108,10 @@ def test_a_wrong_or_silent_server_is_an_error_not_a_number(tmp_path, fault, says
     (point,) = res["points"]
     assert point["repeats"] == [] and says in point["errors"][0], point["errors"]
     assert any(says in e for e in res["errors"])
-    md = "\n".join(echo_report.section(res))
+    md = "\n".join(report.echo_section(res))
     assert "**ERROR**" in md and says in md
-    assert echo_figures.figures(res)[echo_run.point_key(
-        "current", True, 1, "binary", 64)]["fig"] is None
+    assert figures.figures(res)[echo_run.point_key(
+        "current", True, 1, "binary", 64)].fig is None
 
 
 def test_the_run_stops_at_its_time_bound(tmp_path):
@@ -120,39 +120,32 @@ def test_the_run_stops_at_its_time_bound(tmp_path):
     res = echo_run.run([_build()], "smoke", tmp_path, log=lambda m: None, cfg=cfg)
     assert "time bound" in res["stopped"]
     assert sum(len(p["repeats"]) for p in res["points"]) < 50
-    assert "Stopped early" in "\n".join(echo_report.section(res))
+    assert "Stopped early" in "\n".join(report.echo_section(res))
 
 
 # --------------------------------------------------------------------------- pinning
 
 
-def test_a_server_pins_its_threads_on_command_and_lets_them_go(tmp_path):
-    """The driver moves a running server's threads between repeats: pinned, each is on
-    its one CPU; unpinned, back on every CPU the process started with - as the OS
-    reports it to this process, not only as the server says."""
+def test_a_server_pins_its_threads_from_its_start(tmp_path):
+    """Pinning is decided once per run, before the servers start (the live re-pinning
+    of running servers between repeats is gone): a server started with CPUs has server
+    thread i on the i-th CPU - as the OS reports it to this process, not only as the
+    server says - and still answers the driver."""
     _needs_autobahn()
     from nvx_ft.childenv import MEASUREMENT, child_env
     from nvx_ft.paths import ROOT
 
-    cpus = pinning.allowed_cpus()
-    if not pinning.can_pin() or len(cpus) < 2:
+    cpus = machine.allowed_cpus()
+    if not machine.can_pin() or len(cpus) < 2:
         pytest.skip("needs an OS that pins threads and 2 usable CPUs")
-    srv = echo_procs.Server("pin test", sys.executable, 2, [], child_env(scrub=MEASUREMENT),
-                            tmp_path / "server.log", 60, cwd=ROOT)
+    srv = echo_procs.Server("pin test", sys.executable, 2, [cpus[1], cpus[0]],
+                            child_env(scrub=MEASUREMENT), tmp_path / "server.log", 60, cwd=ROOT)
     try:
         srv.ready(60)
-        assert srv.info["pinned_cpus"] == [] and srv.pinned_cpus == []
-        srv.pin([cpus[1], cpus[0]])
-        pinned = srv.affinity(20)
-        tids = [t["tid"] for t in pinned["threads"]]
-        assert len(set(tids)) == 2 and pinned["error"] is None
+        tids = srv.info["tids"]
+        assert len(set(tids)) == 2
         assert [os.sched_getaffinity(t) for t in tids] == [{cpus[1]}, {cpus[0]}]
-        assert pinned["pinned_cpus"] == srv.pinned_cpus == [cpus[1], cpus[0]]
-        srv.pin([])
-        restored = srv.affinity(20)
-        assert [os.sched_getaffinity(t) for t in tids] == [set(cpus), set(cpus)]
-        assert restored["pinned_cpus"] == srv.pinned_cpus == [] and restored["error"] is None
-        assert [t["cpus"] for t in restored["threads"]] == [cpus, cpus]
+        assert srv.info["pinned_cpus"] == srv.pinned_cpus == [cpus[1], cpus[0]]
         now = time.monotonic()  # it still answers the driver afterwards
         srv.measure(now, now + 0.05)
         assert srv.cpu(20)["wall"] > 0
@@ -160,47 +153,39 @@ def test_a_server_pins_its_threads_on_command_and_lets_them_go(tmp_path):
         assert srv.close() == 0
 
 
-def test_pinning_is_decided_before_every_repeat_and_the_report_counts_it(tmp_path,
-                                                                        monkeypatch):
-    """Busy, idle, busy before the three repeats: only the second is pinned, the servers
-    are pinned and let go again while running, and the summary says 1 of 3."""
+@pytest.mark.parametrize("idle, pinned", [(0.95, True), (0.1, False)])
+def test_pinning_is_decided_once_per_run_and_the_report_says_so(tmp_path, monkeypatch,
+                                                                idle, pinned):
+    """Idle (or busy) at the start: every repeat is pinned (or none is), the servers
+    from their start, and the summary says why."""
     _needs_autobahn()
-    if not pinning.can_pin():
+    if not machine.can_pin():
         pytest.skip("the OS does not pin threads")
-    idles = iter([0.1, 0.95, 0.1])
-    monkeypatch.setattr(echo_run.cpustat, "idle_share", lambda seconds=0.5, cores=None:
-                        next(idles))
+    idles = iter([idle])  # measured once: a second measurement would raise
+    monkeypatch.setattr(machine, "idle_share", lambda seconds=0.5, cores=None: next(idles))
     cfg = _tiny(kinds=("binary",), sizes=(64,), nvx=(True,), repeats=3, pin="auto")
     res = echo_run.run([_build()], "smoke", tmp_path, log=lambda m: None, cfg=cfg)
     assert res["status"] == "ok", res["errors"]
-    decisions = res["pinning_decisions"]
-    assert [(d["repeat"], d["pinned"]) for d in decisions] == [(1, False), (2, True),
-                                                               (3, False)]
-    assert not any(d.get("refused") for d in decisions), decisions
-    assert res["pinning"] == "some" and "1 of 3" in res["pinning_note"]
-    assert res["idle_before"] == 0.1
+    assert res["pinning"]["pinned"] is pinned and res["pinning"]["idle"] == idle
     for p in res["points"]:
         n = p["threads"]
-        assert [(r["repeat"], r["pinned"]) for r in p["repeats"]] == [(1, False), (2, True),
-                                                                     (3, False)]
-        assert [r["server_pinned"] for r in p["repeats"]] == [
-            False, pinning.should_pin(n, res["cpus"]), False]
-        assert [r["load_pinned"] for r in p["repeats"]] == [
-            False, n + p["load_processes"] <= res["cores"], False]
-    md = "\n".join(echo_report.section(res))
-    assert ("Threads pinned to cores in 1 of 3 repeats (decided before each from how idle "
-            "the machine was; last: auto: machine only 10% idle") in md
+        assert [(r["repeat"], r["pinned"]) for r in p["repeats"]][:3] == [
+            (1, pinned), (2, pinned), (3, pinned)]
+        assert {r["server_pinned"] for r in p["repeats"]} == {
+            pinned and machine.should_pin(n, res["cpus"])}
+        assert {r["load_pinned"] for r in p["repeats"]} == {
+            pinned and n + p["load_processes"] <= res["cores"]}
+    md = "\n".join(report.echo_section(res))
+    assert (f"Threads pinned to cores: {'yes' if pinned else 'no'} (decided once, at the "
+            f"start of the run: auto: machine {'' if pinned else 'only '}{idle:.0%} idle") in md
 
 
-def test_the_pinning_line_reads_asked_pinning_and_older_results():
+def test_the_pinning_line_reads_asked_pinning():
     asked = {**_fake([]), "config": dataclasses.asdict(_tiny(pin="on")),
-             "pinning_decisions": [{"repeat": r, "pinned": True, "note": "pinning on (asked)"}
-                                   for r in (1, 2)]}
-    assert ("Threads pinned to cores in 2 of 2 repeats (decided before each; last: pinning "
-            "on (asked))") in "\n".join(echo_report.section(asked))
-    older = {**_fake([]), "pinning": True, "pinning_note": "auto: machine 90% idle"}
-    assert ("Threads pinned to cores: yes (auto: machine 90% idle)"
-            in "\n".join(echo_report.section(older)))
+             "pinning": {"pinned": True, "note": "pinning on (asked)", "idle": None}}
+    assert ("Threads pinned to cores: yes (decided once, at the start of the run: pinning "
+            "on (asked))") in "\n".join(report.echo_section(asked))
+    assert report.pinning_line(None) == ""
 
 
 # --------------------------------------------------------------------------- figures
@@ -222,34 +207,34 @@ def _point(build, n, rates, *, load_cpu=0.3, server_cpu=1.0, nvx=True, messages=
 
 
 def test_figures_pair_speedups_ratio_builds_and_name_noise_and_saturation():
-    pts = echo_figures.figures(_fake([
+    pts = figures.figures(_fake([
         _point("3.14", 1, [1000, 1000, 1000]), _point("3.14", 2, [1500, 1500, 1500]),
         _point("3.14t", 1, [900, 900, 900]), _point("3.14t", 2, [1800, 1000, 2600]),
         _point("3.14t", 4, [1700, 1700, 1700], load_cpu=0.95)]))
     ft2 = pts[echo_run.point_key("3.14t", True, 2, "text", 64)]
-    assert ft2["speedup"]["median"] == pytest.approx(2.0)
-    assert ft2["vs_baseline"]["median"] == pytest.approx(1800 / 1500)
-    assert ft2["noisy"] and not pts[echo_run.point_key("3.14", True, 2, "text", 64)]["noisy"]
+    assert ft2.speedup["median"] == pytest.approx(2.0)
+    assert ft2.vs_baseline["median"] == pytest.approx(1800 / 1500)
+    assert ft2.noisy and not pts[echo_run.point_key("3.14", True, 2, "text", 64)].noisy
     ft4 = pts[echo_run.point_key("3.14t", True, 4, "text", 64)]
-    assert any("oversubscribed" in w for w in ft4["why"])
-    assert any("saturated" in w for w in ft4["why"])
-    assert echo_figures.noise_summary(pts) == (4, 5)
-    assert echo_figures.build_ratios(pts) == [(True, 1, pytest.approx(0.9), 1),
+    assert any("oversubscribed" in w for w in ft4.why)
+    assert any("saturated" in w for w in ft4.why)
+    assert figures.noise_summary(pts) == (4, 5)
+    assert figures.build_ratios(pts) == [(True, 1, pytest.approx(0.9), 1),
                                               (True, 2, pytest.approx(1.2), 1)]
     # CPU per echo: 1 s of one core for 900 echoes vs for 1000 (whatever the share)
-    assert echo_figures.cpu_ratios(pts)[0] == (True, 1, pytest.approx(1000 / 900), 1)
-    cost = {(b, n): r for b, _, n, r, _ in echo_figures.thread_cost(pts)}
+    assert figures.cpu_ratios(pts)[0] == (True, 1, pytest.approx(1000 / 900), 1)
+    cost = {(b, n): r for b, _, n, r, _ in figures.thread_cost(pts)}
     assert cost[("3.14", 2)] == pytest.approx(2 * 1000 / 1500)
-    md = "\n".join(echo_report.section(_fake([_point("3.14", 1, [1000] * 3),
+    md = "\n".join(report.echo_section(_fake([_point("3.14", 1, [1000] * 3),
                                                _point("3.14t", 4, [10] * 3, load_cpu=0.95)])))
     assert "load generator was saturated" in md and "4 (oversubscribed)" in md
 
 
 def test_a_quiet_machine_with_varying_cpu_per_echo_is_blamed_on_the_hardware():
     p = _point("3.14t", 1, [1000.0, 1500.0, 700.0])  # same CPU, different echo counts
-    pts = echo_figures.figures(_fake([p]))
+    pts = figures.figures(_fake([p]))
     (only,) = pts.values()
-    assert only["noisy"] and "hardware under this machine" in only["why"][0]
+    assert only.noisy and "hardware under this machine" in only.why[0]
 
 
 def test_a_starved_server_is_told_apart_from_a_latency_bound_one():
@@ -257,8 +242,8 @@ def test_a_starved_server_is_told_apart_from_a_latency_bound_one():
     for r in busy["repeats"]:
         r["others_cores"] = 1.5
     quiet = _point("3.14t", 1, [1000] * 3, server_cpu=0.3)
-    pts = echo_figures.figures(_fake([busy, quiet]))
-    why = {p["build"]: " ".join(p["why"]) for p in pts.values()}
+    pts = figures.figures(_fake([busy, quiet]))
+    why = {p.build: " ".join(p.why) for p in pts.values()}
     assert "other processes used 1.50 cores" in why["3.14"]
     assert "latency-bound" in why["3.14t"]
 
@@ -278,7 +263,7 @@ def test_bootstrap_interval_is_deterministic_and_holds_the_median():
 
 
 def test_rounds_split_repeats_and_merge_keeps_every_repeat_paired():
-    assert rounds.split(7, 3) == [3, 2, 2] and rounds.split(2, 3) == [1, 1]
+    assert schedule.split(7, 3) == [3, 2, 2] and schedule.split(2, 3) == [1, 1]
 
     def run_(thr1, thr2):
         pts = [{"threads": n, "throughput": t, "cpu_share": [1.0] * len(t),
@@ -288,24 +273,24 @@ def test_rounds_split_repeats_and_merge_keeps_every_repeat_paired():
                 "series": [{"workload": "xor", "description": "", "frame_size": 64,
                             "batch": 1, "points": pts}]}
 
-    merged = rounds.scaling.merge([run_([1.0, 1.0], [2.0, 1.0]), run_([2.0], [4.0])])
+    merged = scaling.merge([run_([1.0, 1.0], [2.0, 1.0]), run_([2.0], [4.0])])
     p1, p2 = merged["series"][0]["points"]
     assert p2["speedup"] == [2.0, 1.0, 2.0]  # paired within each run, all kept
     assert p1["speedup"] == [1.0, 1.0, 1.0] and merged["runs"] == 2
     assert merged["repeats_per_series"] == {"xor 64": 3}
     assert p2["min_speedup"] == 1.0 and len(p2["ci_speedup"]) == 2
-    assert rounds.noisy_series([run_([1.0, 1.0], [2.0, 1.0])]) == ["xor:64"]
+    assert schedule.noisy_series([run_([1.0, 1.0], [2.0, 1.0])]) == ["xor:64"]
 
 
 def test_pinning_is_off_on_a_busy_machine_and_when_asked():
-    if not pinning.can_pin():
-        assert pinning.decide("on", 1.0)[0] is False
+    if not machine.can_pin():
+        assert machine.decide("on", 1.0)[0] is False
         return
-    assert pinning.decide("auto", 0.95)[0] is True
-    pinned, why = pinning.decide("auto", 0.3)
+    assert machine.decide("auto", 0.95)[0] is True
+    pinned, why = machine.decide("auto", 0.3)
     assert pinned is False and "30%" in why
-    assert pinning.decide("off", 1.0)[0] is False and pinning.decide("on", 0.0)[0] is True
-    assert pinning.should_pin(1, [0, 1]) and not pinning.should_pin(3, [0, 1])
+    assert machine.decide("off", 1.0)[0] is False and machine.decide("on", 0.0)[0] is True
+    assert machine.should_pin(1, [0, 1]) and not machine.should_pin(3, [0, 1])
 
 
 def test_a_failed_end_to_end_run_fails_the_bench_command(tmp_path, monkeypatch):
@@ -315,7 +300,7 @@ def test_a_failed_end_to_end_run_fails_the_bench_command(tmp_path, monkeypatch):
     def fake_run_all(variants, mode, out, venv_root, log=print, **kw):
         return {"kind": "nvx-ft-bench", "mode": mode.name, "started": "now", "seconds": 1.0,
                 "machine": {"cores_usable": 2, "cpu": "test"}, "builds": {
-                    "3.14t": {"status": "ok", "env": {}, "errors": [], "python": "x"}},
+                    "3.14t": records.BuildResult("ok", python="x")},
                 "echo": {**_fake([]), "status": "failed", "errors": ["wrong echo"],
                          "servers": {"s": {"info": {"free_threaded_build": True},
                                            "error": None}}}}

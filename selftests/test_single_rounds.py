@@ -1,4 +1,4 @@
-"""The single-thread benchmarks run in interleaved rounds (nvx_ft.bench.single).
+"""The single-thread benchmarks run in interleaved rounds (nvx_ft.bench.schedule).
 
 Structure only, no timing asserted: the rounds' JSONs merge into one pytest-benchmark
 JSON (median of the round medians, every round's median, their spread marked in the
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from nvx_ft.bench import driver, report, rounds, single, single_report, stats
+from nvx_ft.bench import driver, records, report, schedule, stats
 
 pytestmark = pytest.mark.harness
 
@@ -45,7 +45,7 @@ def test_merging_rounds_takes_the_median_of_the_round_medians_and_keeps_each():
                    _round(_bench("lib/steady", [1.0, 1.02, 1.0]),
                           _bench("lib/jumpy", [2.0, 1.9, 2.1], iterations=5)),
                    _round(_bench("lib/steady", [0.99, 1.0, 1.0]))]  # jumpy missing here
-    merged = single.merge(rounds_json)
+    merged = schedule.merge_pytest(rounds_json)
     assert merged["rounds_merged"] == 3 and merged["machine_info"] == {"node": "test"}
     by_name = {b["fullname"]: b["stats"] for b in merged["benchmarks"]}
     steady, jumpy = by_name["lib/steady"], by_name["lib/jumpy"]
@@ -69,32 +69,31 @@ def _results_with(merged: dict) -> dict:
 
 
 def test_report_marks_a_cell_whose_rounds_disagree():
-    merged = single.merge([_round(_bench("lib/steady", [1.0]), _bench("lib/jumpy", [1.0],
-                                                                       size=256)),
-                           _round(_bench("lib/steady", [1.01]), _bench("lib/jumpy", [1.5],
-                                                                        size=256))])
-    summary = single_report.tables(_results_with(merged), full=False)
+    merged = schedule.merge_pytest([
+        _round(_bench("lib/steady", [1.0]), _bench("lib/jumpy", [1.0], size=256)),
+        _round(_bench("lib/steady", [1.01]), _bench("lib/jumpy", [1.5], size=256))])
+    summary = report.tables(_results_with(merged), full=False)
     steady = next(line for line in summary if line.startswith("| lib/steady"))
     jumpy = next(line for line in summary if line.startswith("| lib/jumpy"))
     assert "⚠" not in steady
     assert f"⚠ cv {stats.cv([1.0, 1.5]) * 100:.1f} %" in jumpy
     assert summary[0].startswith("⚠ = the medians of this cell's 2 rounds")
     assert "(1 of 2 cells" in summary[0]
-    full = single_report.tables(_results_with(merged), full=True)
+    full = report.tables(_results_with(merged), full=True)
     at = next(i for i, line in enumerate(full) if line.startswith("| impl"))
     header, delimiter = full[at], full[at + 1]
     # one Markdown column per figure: the delimiter row matches the header
     assert header.count(" | ") + 1 == delimiter.count("---")
     assert "CV over rounds" in header
-    section = "\n".join(single_report.section(_results_with(merged)))
+    section = "\n".join(report.single_section(_results_with(merged)))
     assert "Builds interleaved in 2 rounds" in section
 
 
 def test_rotation_gives_every_build_the_first_turn():
-    assert [rounds.rotated(["a", "b", "c"], r) for r in range(4)] == [
+    assert [schedule.rotated(["a", "b", "c"], r) for r in range(4)] == [
         ["a", "b", "c"], ["b", "c", "a"], ["c", "a", "b"], ["a", "b", "c"]]
-    assert rounds.rotated([], 2) == []
-    assert single.run([], driver.MODES["quick"], FakeChild()) == []
+    assert schedule.rotated([], 2) == []
+    assert schedule.run_single([], driver.MODES["quick"], FakeChild()) == []
 
 
 class FakeChild:
@@ -123,14 +122,14 @@ class FakeChild:
         return None
 
 
-def _builds(tmp_path: Path, *names: str) -> list[single.Build]:
-    return [single.Build(n, sys.executable, {}, tmp_path / n) for n in names]
+def _builds(tmp_path: Path, *names: str) -> list[schedule.Job]:
+    return [schedule.Job(n, sys.executable, {}, tmp_path / n) for n in names]
 
 
 def test_rounds_rotate_the_builds_per_target_and_divide_the_max_time(tmp_path):
     fake = FakeChild()
     builds = _builds(tmp_path, "A", "B")
-    order = single.run(builds, driver.MODES["quick"], fake, log=lambda m: None)
+    order = schedule.run_single(builds, driver.MODES["quick"], fake, log=lambda m: None)
     assert order == [["A", "B"], ["B", "A"], ["A", "B"]]
     assert fake.calls == [
         ("A", "autobahn", "round1"), ("B", "autobahn", "round1"),
@@ -141,10 +140,10 @@ def test_rounds_rotate_the_builds_per_target_and_divide_the_max_time(tmp_path):
         ("A", "fallback", "round3"), ("B", "fallback", "round3")]
     # quick: 0.02 s and 3 samples per benchmark in all, over 3 rounds
     assert fake.options[0][:2] == ["--benchmark-max-time=0.00666667", "--benchmark-min-rounds=1"]
-    assert [o[1] for o in (single.round_options(driver.MODES["full"], 3))] == [
+    assert [o[1] for o in (schedule.round_options(driver.MODES["full"], 3))] == [
         "--benchmark-min-rounds=3", "--benchmark-min-rounds=2", "--benchmark-min-rounds=2"]
     for b in builds:
-        merged = single.result(b)
+        merged = schedule.single_result(b)
         assert list(merged) == ["autobahn", "fallback"]
         assert merged["autobahn"]["rounds_merged"] == 3
         assert json.loads((b.slot / "single-autobahn.json").read_text()) == merged["autobahn"]
@@ -158,21 +157,20 @@ def test_a_failing_round_is_an_error_with_its_log_tail(tmp_path, monkeypatch):
     monkeypatch.setattr(driver, "_run_child", fake)
     slot = {"3.14": "3.14", "3.14t": "3.14t", "3.14t PYTHON_GIL=1": "gil1"}
     resolved = [(v, sys.executable, tmp_path / slot[v.name], {}) for v in driver.VARIANTS]
-    results = {"builds": {v.name: {"status": "ok", "errors": [], "seconds": 0.0}
-                          for v in driver.VARIANTS}}
+    results = {"builds": {v.name: records.BuildResult("ok") for v in driver.VARIANTS}}
     driver.run_single(resolved, driver.MODES["quick"], results, log=lambda m: None)
 
     assert results["single_thread_rounds"] == [["3.14", "3.14t"], ["3.14t", "3.14"],
                                                ["3.14", "3.14t"]]
     ft = results["builds"]["3.14t"]
-    assert len(ft["errors"]) == 1
-    assert ft["errors"][0].startswith("single-thread autobahn (round2): exit code 3")
-    assert "the last words" in ft["errors"][0]
+    assert len(ft.errors) == 1
+    assert ft.errors[0].startswith("single-thread autobahn (round2): exit code 3")
+    assert "the last words" in ft.errors[0]
     assert ("3.14t", "autobahn", "round3") not in fake.calls
-    assert ft["single"]["autobahn"]["rounds_merged"] == 1
-    assert ft["single"]["fallback"]["rounds_merged"] == 3
-    assert results["builds"]["3.14"]["errors"] == []
-    assert results["builds"]["3.14t PYTHON_GIL=1"]["single_not_run"] == (
+    assert ft.single["autobahn"]["rounds_merged"] == 1
+    assert ft.single["fallback"]["rounds_merged"] == 3
+    assert results["builds"]["3.14"].errors == []
+    assert results["builds"]["3.14t PYTHON_GIL=1"].single_not_run == (
         "quick mode runs the single-thread benchmarks only for 3.14, 3.14t")
     assert not any(c[0] == "gil1" for c in fake.calls)
 
@@ -184,13 +182,13 @@ def test_the_driver_interleaves_two_builds_end_to_end(tmp_path, monkeypatch):
     written, and the report says how the builds were interleaved."""
     pytest.importorskip("pytest_benchmark", reason="install nvx-ft[bench]")
     pytest.importorskip("matplotlib", reason="install nvx-ft[bench]")
-    monkeypatch.setitem(single.ROUNDS, "smoke", 2)
+    monkeypatch.setitem(schedule.SINGLE_ROUNDS, "smoke", 2)
     builds = [driver.Variant(name, "3.11", python=sys.executable) for name in ("one", "two")]
     log: list[str] = []
     results = driver.run_all(builds, driver.MODES["smoke"], tmp_path, venv_root=None,
                              log=log.append, echo=False)
     for name in ("one", "two"):
-        assert results["builds"][name]["status"] == "ok", results["builds"][name]["errors"]
+        assert results["builds"][name].status == "ok", results["builds"][name].errors
 
     turns = [m.split(" round")[0] for m in log if "single-thread benchmarks:" in m]
     assert turns == [f"[{b}] single-thread benchmarks: {t}," for b, t in (
@@ -204,7 +202,7 @@ def test_the_driver_interleaves_two_builds_end_to_end(tmp_path, monkeypatch):
                 assert json.loads((slot / f"single-{target}-round{k}.json").read_text())[
                     "benchmarks"]
             merged = json.loads((slot / f"single-{target}.json").read_text())
-            assert merged == results["builds"][name]["single"][target]
+            assert merged == results["builds"][name].single[target]
             for bench in merged["benchmarks"]:
                 s = bench["stats"]
                 assert len(s["round_medians"]) == 2, bench["fullname"]

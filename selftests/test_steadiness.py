@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from nvx_ft.bench import findings, pinning, stats, steadiness
+from nvx_ft.bench import figures, machine, stats, steadiness
 
 pytestmark = [pytest.mark.harness,
               pytest.mark.thread_unsafe(reason="starts one probe process per CPU")]
@@ -63,27 +63,27 @@ def test_floor_merges_windows_and_autocorrelation_tells_regimes_from_jitter():
 
 def test_an_unexplained_noisy_speedup_cites_the_machine_floor():
     point = {"threads": 2, "median_waiting_share": 0.0, "median_blocked_share": 0.0}
-    assert "steadiness probe" in findings.noise_cause(point, 2, machine_floor=0.2)
-    assert "steadiness probe" not in findings.noise_cause(point, 2, machine_floor=0.01)
+    assert "steadiness probe" in figures.noise_cause(point, 2, machine_floor=0.2)
+    assert "steadiness probe" not in figures.noise_cause(point, 2, machine_floor=0.01)
     # a measured cause comes first and alone
     point["median_waiting_share"] = 0.5
-    assert "steadiness probe" not in findings.noise_cause(point, 2, machine_floor=0.2)
+    assert "steadiness probe" not in figures.noise_cause(point, 2, machine_floor=0.2)
 
 
 def test_the_probe_runs_one_process_per_cpu_and_reports_each():
     result = steadiness.probe(seconds=0.3, window=0.02)
     assert result["error"] is None
-    assert len(result["per_cpu"]) == len(pinning.allowed_cpus())
+    assert len(result["per_cpu"]) == len(machine.allowed_cpus())
     for cpu in result["per_cpu"]:
         assert cpu["windows"] >= 3 and cpu["cpu_share"] > 0
-        assert cpu["pinned"] == pinning.can_pin()
+        assert cpu["pinned"] == machine.can_pin()
 
 
-@pytest.mark.skipif(not pinning.can_pin(), reason="pinning needs Linux sched_setaffinity")
+@pytest.mark.skipif(not machine.can_pin(), reason="pinning needs Linux sched_setaffinity")
 def test_the_probe_sees_a_process_that_shares_its_core():
     """The killing case: a busy loop pinned to the probe's CPU takes about half of it;
     the probe must report the share and name other processes, never a steady machine."""
-    cpu = pinning.allowed_cpus()[0]
+    cpu = machine.allowed_cpus()[0]
     hog = subprocess.Popen([sys.executable, "-c",
                             "import os,time\n"
                             f"os.sched_setaffinity(0, {{{cpu}}})\n"

@@ -12,14 +12,11 @@ stay the same):
   separates the cost of the build from the cost of running without a GIL.
 
 Interpreters come from :mod:`nvx_ft.interpreters`; a missing one is reported as
-missing in the summary, with how to get it. Builds are measured one at a time, never at
-the same time (they would compete for the same cores), but interleaved: the scaling
-harness (:mod:`nvx_ft.bench.scaling`) runs in rounds that visit every build in turn
-(:mod:`nvx_ft.bench.rounds`); then the single-thread benchmarks (``benchmarks/``,
-pytest-benchmark) for NVX and, in a separate process with ``AUTOBAHN_USE_NVX=0``, for
-autobahn's pure-Python fallback, every build interleaved in rounds again
-(:mod:`nvx_ft.bench.single`); then the end-to-end echo
-benchmark (:mod:`nvx_ft.bench.echo_run`, every build interleaved again). The report
+missing in the summary. Builds are measured one at a time, interleaved in rounds
+(:mod:`nvx_ft.bench.schedule`): NVX's scaling (:mod:`nvx_ft.bench.scaling`), the
+single-thread benchmarks (``benchmarks/``, pytest-benchmark; autobahn's fallback in a
+process with ``AUTOBAHN_USE_NVX=0``), then the end-to-end echo benchmark
+(:mod:`nvx_ft.bench.echo_run`). Pinning is decided once, at the start. The report
 (:mod:`nvx_ft.bench.report`) goes to ``reports/bench/<UTC timestamp>/``.
 """
 
@@ -29,7 +26,6 @@ import argparse
 import hashlib
 import json
 import os
-import platform
 import re
 import subprocess
 import sys
@@ -39,6 +35,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from nvx_ft import interpreters, venvs
+from nvx_ft.bench import machine, schedule
+from nvx_ft.bench.records import BuildResult, as_json
 from nvx_ft.childenv import MEASUREMENT, child_env
 from nvx_ft.paths import ROOT
 
@@ -66,7 +64,7 @@ VARIANTS = (
 class Mode:
     name: str  # quick | full | smoke: also the scaling harness's mode
     #: pytest-benchmark's max-time per benchmark (s): divided over the single-thread
-    #: rounds (nvx_ft.bench.single)
+    #: rounds (nvx_ft.bench.schedule)
     max_time: float
     #: pytest-benchmark's min-rounds (samples) per benchmark: split over those rounds
     min_rounds: int
@@ -149,90 +147,59 @@ def _run_child(cmd: list[str], env: dict, log_path: Path, timeout: float) -> str
 
 
 def run_single(resolved: list, mode: Mode, results: dict, log) -> None:
-    """The single-thread benchmarks (NVX, then the fallback in a process of its own) of
-    every build that runs them in this mode, builds interleaved in rounds
-    (nvx_ft.bench.single), into ``results["builds"]``; a failed child is an error of its
+    """The single-thread benchmarks of every build that runs them in this mode, builds
+    interleaved in rounds, into ``results["builds"]``; a failed child is an error of its
     build. The order of each round goes to ``results["single_thread_rounds"]``."""
-    from nvx_ft.bench import single
-
-    jobs = {v.name: single.Build(v.name, python, _child_env(v), slot)
+    jobs = {v.name: schedule.Job(v.name, python, _child_env(v), slot)
             for v, python, slot, _ in resolved
             if mode.single_thread_builds is None or v.name in mode.single_thread_builds
             or v.python}
     t0 = time.monotonic()
-    results["single_thread_rounds"] = single.run(list(jobs.values()), mode, _run_child, log)
+    results["single_thread_rounds"] = schedule.run_single(list(jobs.values()), mode,
+                                                          _run_child, log)
     share = (time.monotonic() - t0) / max(1, len(jobs))
     for variant, *_ in resolved:
         build, job = results["builds"][variant.name], jobs.get(variant.name)
         if job is None:
-            build["single_not_run"] = (f"{mode.name} mode runs the single-thread benchmarks "
+            build.single_not_run = (f"{mode.name} mode runs the single-thread benchmarks "
                                        f"only for {', '.join(mode.single_thread_builds)}")
             continue
-        build["single"] = single.result(job)
-        build["errors"] += job.errors
-        build["seconds"] += share
+        build.single = schedule.single_result(job)
+        build.errors += job.errors
+        build.seconds += share
 
 
 def _run_nvx(resolved: list, mode: Mode, results: dict, log) -> None:
-    """NVX scaling of every build in interleaved rounds (nvx_ft.bench.rounds), then the
-    single-thread benchmarks, interleaved in rounds as well (nvx_ft.bench.single)."""
-    from nvx_ft.bench import rounds
-
-    jobs = [rounds.Job(v.name, python, _child_env(v), slot) for v, python, slot, _ in resolved]
+    """NVX scaling of every build in interleaved rounds, then the single-thread
+    benchmarks, interleaved in rounds as well."""
+    jobs = [schedule.Job(v.name, python, _child_env(v), slot) for v, python, slot, _ in resolved]
     t0 = time.monotonic()
-    results["scaling_pinning"] = rounds.run(jobs, mode.name, _run_child, mode.timeout,
-                                            "auto", log)
+    schedule.run_scaling(jobs, mode.name, _run_child, mode.timeout,
+                         results["pinning"]["pinned"], log)
     share = (time.monotonic() - t0) / max(1, len(jobs))
     for (variant, *_), job in zip(resolved, jobs):
         build = results["builds"][variant.name]
-        build["errors"] += job.errors
-        build["seconds"] += share
-        scaling_result = rounds.result(job)
+        build.errors += job.errors
+        build.seconds += share
+        scaling_result = schedule.scaling_result(job)
         if scaling_result:
-            build["scaling"] = scaling_result
+            build.scaling = scaling_result
     run_single(resolved, mode, results, log)
     for variant, *_ in resolved:
-        if results["builds"][variant.name]["errors"]:
-            results["builds"][variant.name]["status"] = "failed"
+        if results["builds"][variant.name].errors:
+            results["builds"][variant.name].status = "failed"
 
 
 def _run_echo(results: dict, mode: Mode, out: Path, log) -> dict | None:
     """The end-to-end echo benchmark on every build that has an interpreter."""
     from nvx_ft.bench import echo_run
 
-    builds = [echo_run.EchoBuild(name, b["python"], b.get("env") or {})
-              for name, b in results["builds"].items() if b.get("python")]
+    builds = [echo_run.EchoBuild(name, b.python, b.env)
+              for name, b in results["builds"].items() if b.python]
     if not builds:
         return None
     log(f"[end-to-end] echo servers on {', '.join(b.name for b in builds)} ({mode.name})")
-    return echo_run.run(builds, mode.name, out, log)
-
-
-# --------------------------------------------------------------------------- machine
-
-
-def machine_info() -> dict:
-    info = {"platform": platform.platform(), "machine": platform.machine(),
-            "cpu_count": os.cpu_count(), "cpu": platform.processor() or "?",
-            # a run started with `nice -n -10` pre-empts other work: say so in the report
-            "nice": os.nice(0) if hasattr(os, "nice") else None}
-    try:
-        info["cores_usable"] = len(os.sched_getaffinity(0))
-    except AttributeError:
-        info["cores_usable"] = os.cpu_count()
-    try:
-        model = re.search(r"model name\s*:\s*(.*)", Path("/proc/cpuinfo").read_text())
-        info["cpu"] = model.group(1) if model else info["cpu"]
-    except OSError:
-        pass
-    return info
-
-
-def load_average() -> list[float] | None:
-    try:
-        return [round(x, 2) for x in os.getloadavg()]
-    except (AttributeError, OSError):
-        return None
+    return echo_run.run(builds, mode.name, out, log, pinning=results["pinning"])
 
 
 def _resolve(variant: Variant, out: Path, venv_root: Path | None, results: dict, log):
@@ -244,21 +211,21 @@ def _resolve(variant: Variant, out: Path, venv_root: Path | None, results: dict,
     try:
         interp = interpreters.find(variant.label)
     except LookupError as exc:  # an env var names something that is not it
-        results["builds"][variant.name] = {"status": "missing", "reason": str(exc)}
+        results["builds"][variant.name] = BuildResult("missing", str(exc))
         log(f"[{variant.name}] MISSING: {exc}")
         return None
     if interp is None:
         how = interpreters.how_to_get(variant.label)
-        results["builds"][variant.name] = {"status": "missing",
-                                         "reason": f"python{variant.label} not found; {how}"}
+        results["builds"][variant.name] = BuildResult(
+            "missing", f"python{variant.label} not found; {how}")
         log(f"[{variant.name}] MISSING - NOT RUN: python{variant.label} not found ({how})")
         return None
     interp_info = {**interp.as_dict(), "executable": os.path.realpath(interp.executable)}
     try:
         python = provision(interp, venv_root, log) if venv_root else interp.executable
     except venvs.CommandFailed as exc:
-        results["builds"][variant.name] = {"status": "failed", "interpreter": interp_info,
-                                         "errors": [f"venv setup failed: {exc}"]}
+        results["builds"][variant.name] = BuildResult(
+            "failed", interpreter=interp_info, errors=[f"venv setup failed: {exc}"])
         log(f"[{variant.name}] FAILED: venv setup: {exc}")
         return None
     return variant, python, slot, interp_info
@@ -285,29 +252,30 @@ def run_all(variants, mode: Mode, out: Path, venv_root: Path | None, log=print, 
     started = time.time()
     results: dict = {"kind": "nvx-ft-bench", "mode": mode.name,
                      "started": time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(started)),
-                     "machine": machine_info(), "load_average_start": load_average(),
-                     "builds": {}}
+                     "machine": machine.machine_info(),
+                     "load_average_start": machine.load_average(), "builds": {}}
     resolved = [r for r in (_resolve(v, out, venv_root, results, log) for v in variants) if r]
     # the machine's own noise, before and after: what no figure here can be steadier than
     results["steadiness"] = {"start": _probe_steadiness(mode, log)}
+    # pinned or not, for the whole run: from how idle the machine is at its start
+    results["pinning"] = machine.decision("auto")
     for variant, python, slot, interp_info in resolved:
-        results["builds"][variant.name] = {
-            "status": "ok", "python": python, "env": variant.env, "errors": [],
-            "interpreter": interp_info, "dir": slot.name, "seconds": 0.0,
-            **({} if nvx else {"single_not_run": "--echo-only"})}
+        results["builds"][variant.name] = BuildResult(
+            "ok", python=python, env=variant.env, interpreter=interp_info, dir=slot.name,
+            single_not_run=None if nvx else "--echo-only")
     if nvx and resolved:
         _run_nvx(resolved, mode, results, log)
     for name, b in results["builds"].items():
-        for e in b.get("errors", []):
+        for e in b.errors:
             log(f"[{name}] ERROR {e}")
     if echo:
         results["echo"] = _run_echo(results, mode, out, log)
     results["steadiness"]["end"] = _probe_steadiness(mode, log)
     if results.get("echo"):
         results["echo"]["steadiness"] = results["steadiness"]
-    results["load_average_end"] = load_average()
+    results["load_average_end"] = machine.load_average()
     results["seconds"] = time.time() - started
-    (out / "results.json").write_text(json.dumps(results, indent=1))
+    (out / "results.json").write_text(json.dumps(results, indent=1, default=as_json))
     return results
 
 
@@ -363,7 +331,7 @@ def run(args) -> int:
     drawn = "".join(f", {out}/{png}" for png in ("scaling.png", "echo.png")
                     if (out / png).exists())
     print(f"\nreport: {out}/summary.md{drawn}, raw JSON {out}/results.json", flush=True)
-    statuses = [b["status"] for b in results["builds"].values()]
+    statuses = [b.status for b in results["builds"].values()]
     if "failed" in statuses or (results.get("echo") or {}).get("status") == "failed":
         return errors.EXIT_FAIL
     if not _free_threaded_measured(results):
@@ -373,7 +341,7 @@ def run(args) -> int:
 
 
 def _free_threaded_measured(results: dict) -> bool:
-    nvx = any(b.get("status") == "ok" and (b.get("scaling") or {}).get("origin", {})
+    nvx = any(b.status == "ok" and (b.scaling or {}).get("origin", {})
               .get("build") == "free-threaded" for b in results["builds"].values())
     servers = ((results.get("echo") or {}).get("servers") or {}).values()
     return nvx or any(s["info"] and s["info"].get("free_threaded_build") and not s["error"]

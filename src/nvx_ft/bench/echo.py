@@ -2,6 +2,9 @@
 
     python -m nvx_ft.bench.echo --threads 2 [--pin-cpus 0,1] [--lifetime 600]
 
+``--pin-cpus``: server thread i on the i-th CPU from its start (pinning is decided once
+per run, before the servers start).
+
 The servers are the protocol suite's (:class:`nvx_ft.protocol.servers.EchoServers`: one
 event loop per thread, each on its own 127.0.0.1 port), without per-message digests (an
 echo server does no hashing). NVX on or off is the environment's ``AUTOBAHN_USE_NVX``
@@ -14,13 +17,6 @@ Line protocol on stdin/stdout (the driver, :mod:`nvx_ft.bench.echo_run`, speaks 
   machine): the CPU time of the whole process (``time.process_time``: all threads, ns
   resolution) and the whole machine's busy CPU time (``/proc/stat``, None elsewhere)
   over that interval, as ``CPU {"cpu": s, "wall": s, "machine_busy": s}``;
-* ``pin <cpu>,<cpu>,...``: server thread i pinned to the i-th CPU (threads past the
-  list keep theirs); ``unpin``: every server thread back on the CPUs the process was
-  allowed at start. The driver decides before every repeat (the machine's load changes
-  during a run); the answer reads every server thread's affinity back from the OS:
-  ``AFFINITY {"threads": [{"tid": id, "cpus": [...]}], "pinned_cpus": [...],
-  "allowed": [...], "error": null|reason}`` (``pinned_cpus``: CPU per pinned thread,
-  empty when unpinned or where the OS does not allow it);
 * ``quit`` or end of input: the servers stop, the process exits 0.
 
 It bounds itself: after ``--lifetime`` seconds it exits (code 3) whatever happens.
@@ -39,13 +35,15 @@ import sys
 import threading
 import time
 
-READY, CPU, AFFINITY = "READY", "CPU", "AFFINITY"
+READY, CPU = "READY", "CPU"
 #: the echo the ``corrupt-echo`` fault damages (1-based, per process)
 CORRUPT_NTH = 10
 
 
-def _corrupt_one_echo() -> None:
-    """Fault for the self-tests: the ``CORRUPT_NTH``-th message sent has one byte flipped."""
+def _fault(kind: str) -> None:
+    """Fault for the self-tests, from the ``CORRUPT_NTH``-th message sent on:
+    ``corrupt-echo`` flips one byte of that one message; ``no-echo`` sends nothing more
+    (a server that hangs: the generator must give up after its I/O timeout)."""
     from autobahn.websocket.protocol import WebSocketProtocol
 
     real, lock, sent = WebSocketProtocol.sendMessage, threading.Lock(), [0]
@@ -54,6 +52,8 @@ def _corrupt_one_echo() -> None:
         with lock:
             sent[0] += 1
             nth = sent[0]
+        if nth >= CORRUPT_NTH and kind == "no-echo":
+            return None
         if nth == CORRUPT_NTH and payload:
             payload = bytes([payload[0] ^ 0x01]) + payload[1:]
         return real(self, payload, isBinary, *args, **kwargs)
@@ -61,24 +61,7 @@ def _corrupt_one_echo() -> None:
     WebSocketProtocol.sendMessage = send
 
 
-def _stop_echoing() -> None:
-    """Fault for the self-tests: from the ``CORRUPT_NTH``-th message on, nothing is sent
-    back (a server that hangs): the generator must give up after its I/O timeout."""
-    from autobahn.websocket.protocol import WebSocketProtocol
-
-    real, lock, sent = WebSocketProtocol.sendMessage, threading.Lock(), [0]
-
-    def send(self, payload, isBinary=False, *args, **kwargs):
-        with lock:
-            sent[0] += 1
-            nth = sent[0]
-        if nth < CORRUPT_NTH:
-            return real(self, payload, isBinary, *args, **kwargs)
-
-    WebSocketProtocol.sendMessage = send
-
-
-FAULTS = {"corrupt-echo": _corrupt_one_echo, "no-echo": _stop_echoing}
+FAULTS = ("corrupt-echo", "no-echo")
 
 
 def _watchdog(lifetime: float) -> None:
@@ -104,7 +87,7 @@ def _sleep_until(when: float) -> None:
 
 
 def _measure(start: float, end: float) -> dict:
-    from nvx_ft.bench.cpustat import busy_seconds
+    from nvx_ft.bench.machine import busy_seconds
 
     _sleep_until(start)
     c0, t0, m0 = _cpu(), time.monotonic(), busy_seconds()
@@ -112,71 +95,6 @@ def _measure(start: float, end: float) -> dict:
     c1, t1, m1 = _cpu(), time.monotonic(), busy_seconds()
     return {"cpu": c1 - c0, "wall": t1 - t0,
             "machine_busy": None if m0 is None or m1 is None else m1 - m0}
-
-
-class ThreadPins:
-    """The server threads' native ids and their pinning, changed on the driver's command.
-
-    Linux's ``sched_setaffinity`` takes a thread id, so the main thread can move the
-    server threads between windows without stopping their event loops."""
-
-    def __init__(self) -> None:
-        from nvx_ft.bench.pinning import allowed_cpus
-
-        self.allowed = allowed_cpus()  # before any thread is pinned: the process's set
-        self.tids: dict[int, int] = {}  # server thread index -> native id
-        self.pinned: dict[int, int] = {}  # server thread index -> its CPU, when pinned
-
-    def hook(self, index: int, cpu: int | None) -> None:
-        """In server thread ``index`` as it starts: note its id, pin it to ``cpu``."""
-        from nvx_ft.bench.pinning import pin_current_thread
-
-        self.tids[index] = threading.get_native_id()
-        if cpu is not None and pin_current_thread(cpu):
-            self.pinned[index] = cpu
-
-    def pin(self, cpus: list[int]) -> str | None:
-        """Server thread i to ``cpus[i]``; the reason where the OS refused, else None."""
-        from nvx_ft.bench.pinning import can_pin
-
-        if not can_pin():
-            return "the OS does not allow pinning"
-        for index, cpu in zip(sorted(self.tids), cpus):
-            try:
-                os.sched_setaffinity(self.tids[index], {cpu})
-            except OSError as exc:
-                return f"thread {index} to CPU {cpu}: {exc}"
-            self.pinned[index] = cpu
-        return None
-
-    def unpin(self) -> str | None:
-        """Every server thread back on the process's CPUs at start; the reason where the
-        OS refused, else None."""
-        from nvx_ft.bench.pinning import can_pin
-
-        if not can_pin():
-            return "the OS does not allow pinning"
-        error = None
-        for index, tid in sorted(self.tids.items()):
-            try:
-                os.sched_setaffinity(tid, set(self.allowed))
-                self.pinned.pop(index, None)
-            except OSError as exc:
-                error = error or f"thread {index} back to {self.allowed}: {exc}"
-        return error
-
-    def state(self, error: str | None = None) -> dict:
-        """What the OS says now, not what was asked for."""
-        def cpus(tid: int) -> list[int] | None:
-            try:
-                return sorted(os.sched_getaffinity(tid))
-            except (AttributeError, OSError):
-                return None
-
-        return {"threads": [{"tid": tid, "cpus": cpus(tid)}
-                            for _, tid in sorted(self.tids.items())],
-                "pinned_cpus": [cpu for _, cpu in sorted(self.pinned.items())],
-                "allowed": self.allowed, "error": error}
 
 
 def _info(servers, pinned: list[int]) -> dict:
@@ -195,24 +113,26 @@ def _info(servers, pinned: list[int]) -> dict:
 def serve(threads: int, pin_cpus: list[int], timeout: float) -> None:
     from nvx_ft.protocol.servers import EchoServers
 
-    pins = ThreadPins()
+    from nvx_ft.bench.machine import pin_current_thread
 
-    def hook(index: int) -> None:
-        pins.hook(index, pin_cpus[index] if index < len(pin_cpus) else None)
+    pinned: dict[int, int] = {}  # server thread index -> its CPU, where the OS agreed
+    tids: dict[int, int] = {}  # server thread index -> native id (to check the pinning)
+
+    def hook(index: int) -> None:  # in server thread ``index`` as it starts
+        tids[index] = threading.get_native_id()
+        if index < len(pin_cpus) and pin_current_thread(pin_cpus[index]):
+            pinned[index] = pin_cpus[index]
 
     with EchoServers(threads, timeout=timeout, record=False, thread_hook=hook) as servers:
-        print(READY, json.dumps(_info(servers, pins.state()["pinned_cpus"])), flush=True)
+        info = _info(servers, [c for _, c in sorted(pinned.items())])
+        print(READY, json.dumps({**info, "tids": [t for _, t in sorted(tids.items())]}),
+              flush=True)
         for line in sys.stdin:
             words = line.split()
             if not words or words[0] == "quit":
                 break
             if words[0] == "measure":
                 print(CPU, json.dumps(_measure(float(words[1]), float(words[2]))), flush=True)
-            elif words[0] == "pin" and len(words) == 2:
-                cpus = [int(c) for c in words[1].split(",") if c]
-                print(AFFINITY, json.dumps(pins.state(pins.pin(cpus))), flush=True)
-            elif words[0] == "unpin":
-                print(AFFINITY, json.dumps(pins.state(pins.unpin())), flush=True)
             else:
                 print(f"ERROR unknown command {line.strip()!r}", flush=True)
         errors = servers.loop_errors
@@ -226,11 +146,11 @@ def main(argv=None) -> int:
     p.add_argument("--pin-cpus", default="", help="comma-separated CPU per server thread")
     p.add_argument("--lifetime", type=float, default=600.0, help="exit after this many s")
     p.add_argument("--timeout", type=float, default=30.0, help="handshake/start bound, s")
-    p.add_argument("--fault", choices=sorted(FAULTS), default=None, help="self-tests only")
+    p.add_argument("--fault", choices=FAULTS, default=None, help="self-tests only")
     args = p.parse_args(argv)
     _watchdog(args.lifetime)
     if args.fault:
-        FAULTS[args.fault]()
+        _fault(args.fault)
     serve(args.threads, [int(c) for c in args.pin_cpus.split(",") if c], args.timeout)
     return 0
 

@@ -91,7 +91,7 @@ class Child:
 
 class Server(Child):
     """An echo server process; ``info`` from its READY line. ``pin_cpus`` pins its threads
-    from the start; :meth:`pin` moves them later (``pinned_cpus``: where they are now)."""
+    from the start (``pinned_cpus``: where the OS put them)."""
 
     def __init__(self, name, python, threads, pin_cpus, env, log, lifetime, fault=None,
                  cwd=None) -> None:
@@ -115,19 +115,6 @@ class Server(Child):
         from nvx_ft.bench.echo import CPU
 
         return self.reply(CPU, timeout)
-
-    def pin(self, cpus: list[int]) -> None:
-        """Ask for server thread i on ``cpus[i]``, or all of them back on the process's
-        CPUs if ``cpus`` is empty; the answer comes with :meth:`affinity`."""
-        self.send(f"pin {','.join(map(str, cpus))}" if cpus else "unpin")
-
-    def affinity(self, timeout: float) -> dict:
-        """The answer to :meth:`pin`: the threads' CPUs as the OS reports them."""
-        from nvx_ft.bench.echo import AFFINITY
-
-        state = self.reply(AFFINITY, timeout)
-        self.pinned_cpus = state["pinned_cpus"]
-        return state
 
     def close(self) -> int | None:
         return self.stop("quit")

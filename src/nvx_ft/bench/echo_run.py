@@ -1,46 +1,27 @@
 """The end-to-end benchmark: autobahn's WebSocket echo server on every build, by server
 threads, NVX on and off, loaded from separate processes - one run, interleaved.
 
-For every build (3.14, 3.14t, 3.14t PYTHON_GIL=1), NVX on and off (``AUTOBAHN_USE_NVX=0``:
-autobahn's pure-Python fallback) and server thread count, one server process
-(:mod:`nvx_ft.bench.echo`) is started up front and stays idle (an event loop waiting in
-epoll costs nothing) until its turn. Load comes from long-lived generator processes
-(:mod:`nvx_ft.bench.echo_load`, the driver's interpreter for every build, so the load
-costs the same whatever is measured). A *window* is one point measured once: the
-generators connect ``conns_per_thread x threads`` connections, warm up, then count
-echoes for ``window`` seconds while the server process reports its CPU time over the
-same interval; then they close.
-
-Interleaving: a repeat measures every point once; within a repeat, the points of one
-workload (kind, size, NVX on/off) are measured back to back - every build and thread
-count - in an order rotated from repeat to repeat. So the speedup N/1 and the ratio
-3.14t/3.14 compare windows seconds apart, and a burst of load from elsewhere hits
-builds and thread counts alike. A series (build, NVX, workload) with a point whose
-throughput CV misses the target gets more repeats of all its thread counts, while the
-time budget lasts; every repeat is kept (nothing is dropped for being slow).
-
-Pinning (:func:`nvx_ft.bench.pinning.decide`) is decided again before every repeat, and
-before each extra repeat, from how idle the machine is then (its load changes during a
-run; on a busy machine a pinned thread cannot escape a core another process holds): the
-running servers are told to pin their threads or let them go, the generators get their
-core (or none) with each window. Every repeat record says whether it was pinned.
-
-Bounds: servers exit by themselves after their lifetime; every reply is awaited within a
-bound; the whole part stops scheduling windows at its budget and says so.
+One server process (:mod:`nvx_ft.bench.echo`) per build x NVX setting x thread count is
+started up front and idles until its turn; long-lived load generators
+(:mod:`nvx_ft.bench.echo_load`, the driver's interpreter for every build) measure one
+*window* per point and repeat. A repeat measures every point once, one workload (kind,
+size, NVX) for every build and thread count back to back, in an order rotated from repeat
+to repeat; series with a point above the CV target get extra repeats while the budget
+lasts (:func:`nvx_ft.bench.schedule.interleave`). Pinning is decided once per run, before
+the servers start. Every wait is bounded; the method: benchmarks/README.md.
 """
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from nvx_ft.bench import cpustat, pinning
+from nvx_ft.bench import machine
 from nvx_ft.bench.echo_procs import ChildFailed, LoadGenerator, Server
-from nvx_ft.bench.rounds import rotated
-from nvx_ft.bench.stats import CV_TARGET, cv
+from nvx_ft.bench.schedule import interleave, rotated
+from nvx_ft.bench.stats import CV_TARGET, cv, quantile
 from nvx_ft.childenv import MEASUREMENT, child_env
 from nvx_ft.paths import ROOT
 
@@ -62,7 +43,7 @@ class EchoConfig:
     extra_rounds: int  # rounds of more repeats for series that missed the CV target
     budget: float  # seconds for the whole part; then it stops measuring
     io_timeout: float  # a server silent this long is an error
-    #: pin server threads / generators to cores: "on", "off" or "auto" (pinning.decide)
+    #: pin server threads / generators to cores: "on", "off" or "auto" (machine.decide)
     pin: str = "auto"
 
 
@@ -73,7 +54,7 @@ def thread_counts(cores: int, full: bool) -> tuple[int, ...]:
 
 
 def mode_config(mode: str, cores: int | None = None) -> EchoConfig:
-    c = cores or len(pinning.allowed_cpus())
+    c = cores or len(machine.allowed_cpus())
     if mode == "quick":
         return EchoConfig(KINDS, SIZES, thread_counts(c, False), (True, False), 3, 0.1, 0.25,
                           4, 2, 1, 150.0, 10.0)
@@ -108,10 +89,10 @@ class Runner:
     def __init__(self, builds, cfg: EchoConfig, out: Path, log, load_python: str,
                  fault: str | None = None) -> None:
         self.builds, self.cfg, self.out, self.log = builds, cfg, out, log
-        self.cpus = pinning.allowed_cpus()
-        self.pin = False  # the decision for the repeat being measured
-        self.repeat = 0  # that repeat's number (extra repeats continue the count)
-        self.decisions: list[dict] = []
+        self.cpus = machine.allowed_cpus()
+        self.pin = False  # decided once, before the servers start
+        self.decision: dict = {}
+        self.repeat = 0  # the repeat being measured (extra repeats continue the count)
         self.load_python, self.fault = load_python, fault
         self.servers: dict[tuple, Server] = {}
         self.gens: list[LoadGenerator] = []
@@ -123,11 +104,15 @@ class Runner:
     # ------------------------------------------------------------------ processes
 
     def _server_pins(self, threads: int) -> list[int]:
-        if not (self.pin and pinning.should_pin(threads, self.cpus)):
+        if not (self.pin and machine.should_pin(threads, self.cpus)):
             return []
-        return [pinning.cpu_for(i, self.cpus) for i in range(threads)]
+        return [machine.cpu_for(i, self.cpus) for i in range(threads)]
 
-    def start(self) -> None:
+    def start(self, pinning: dict | None = None) -> None:
+        """Start every server (pinned or not: ``pinning``, the run's decision, else
+        decided here from ``cfg.pin``) and the generators."""
+        self.decision = pinning or machine.decision(self.cfg.pin)
+        self.pin = self.decision["pinned"]
         lifetime = self.cfg.budget + 120
         for b in self.builds:
             for nvx in self.cfg.nvx:
@@ -136,9 +121,8 @@ class Runner:
                         {} if nvx else {"AUTOBAHN_USE_NVX": "0"})})
                     name = f"{b.name} NVX {'on' if nvx else 'off'} {n}t"
                     slug = "".join(ch if ch.isalnum() or ch in ".-" else "-" for ch in name)
-                    # unpinned until the first repeat's decision
                     self.servers[(b.name, nvx, n)] = Server(
-                        name, b.python, n, [], env,
+                        name, b.python, n, self._server_pins(n), env,
                         self.out / "echo" / f"server-{slug}.log", lifetime, self.fault,
                         cwd=ROOT)
         for key, srv in self.servers.items():
@@ -165,52 +149,6 @@ class Runner:
     def close(self) -> None:
         for child in [*self.gens, *self.servers.values()]:
             child.close()
-
-    # ------------------------------------------------------------------ pinning
-
-    def decide_pinning(self, extra: bool) -> None:
-        """Pin or not for the next repeat, from how idle the machine is now; the servers
-        are moved at once, the generators with each window's connect."""
-        self.repeat += 1
-        auto = self.cfg.pin == "auto" and pinning.can_pin()
-        idle = cpustat.idle_share(0.5) if auto else None
-        self.pin, why = pinning.decide(self.cfg.pin, idle)
-        decision = {"repeat": self.repeat, "extra": extra, "pinned": self.pin, "note": why,
-                    "idle": idle}
-        refused = self._pin_servers()
-        if refused:
-            decision["refused"] = refused
-        self.decisions.append(decision)
-
-    def _pin_servers(self) -> list[str]:
-        """Move every working server whose threads are not where this decision wants
-        them (none where the OS cannot pin: they never leave their start); what the OS
-        refused, per server. A server that does not answer is an error like a silent
-        window: it yields no more numbers."""
-        todo = [(srv, self._server_pins(key[2])) for key, srv in self.servers.items()
-                if not srv.error and srv.info and srv.pinned_cpus != self._server_pins(key[2])]
-        for srv, want in todo:
-            try:
-                srv.pin(want)
-            except ChildFailed as exc:
-                srv.error = f"cannot be pinned: {exc}"
-                self.errors.append(f"server {srv.name}: {srv.error}")
-        refused = []
-        for srv, want in todo:
-            if srv.error:
-                continue
-            try:
-                state = srv.affinity(self.cfg.io_timeout + 5)
-            except ChildFailed as exc:
-                srv.error = f"did not answer a pin command: {exc}"
-                self.errors.append(f"server {srv.name}: {srv.error}")
-                continue
-            got = [t["cpus"] for t in state["threads"]]
-            expected = [[c] for c in want] if want else [state["allowed"]] * len(got)
-            if state["error"] or got != expected:
-                refused.append(f"{srv.name}: " + (state["error"] or
-                                                  f"threads on CPUs {got}, asked {expected}"))
-        return refused
 
     # ------------------------------------------------------------------ one window
 
@@ -244,7 +182,7 @@ class Runner:
         # the generators on the cores after the server's, where there are enough
         load_pinned = self.pin and n + len(gens) <= len(self.cpus)
         for i, g in enumerate(gens):
-            pin = pinning.cpu_for(n + i, self.cpus) if load_pinned else None
+            pin = machine.cpu_for(n + i, self.cpus) if load_pinned else None
             g.command({"cmd": "connect", "ports": srv.info["ports"], "conns": conns[i::len(gens)],
                        "kind": point["kind"], "size": point["size"], "depth": cfg.depth,
                        "timeout": cfg.io_timeout, "pin_cpu": pin})
@@ -289,41 +227,29 @@ class Runner:
                                             "s); later windows not measured")
         return self.stopped is not None
 
-    def series_combos(self):
-        """(nvx, kind, size) blocks; within each, (build, threads) combos."""
+    def run(self) -> None:
         blocks = [(nvx, k, s) for nvx in self.cfg.nvx for k in self.cfg.kinds
                   for s in self.cfg.sizes]
         combos = [(b.name, n) for b in self.builds for n in self.cfg.threads]
-        return blocks, combos
 
-    def run(self) -> None:
-        blocks, combos = self.series_combos()
-        for r in range(self.cfg.repeats):
-            if self.out_of_time():
-                return
-            self.decide_pinning(extra=False)
+        def repeat(r: int) -> list[tuple]:
+            self.repeat += 1
             self.log(f"[end-to-end] repeat {r + 1}/{self.cfg.repeats}"
                      + (" (pinned)" if self.pin else ""))
-            for i, (nvx, kind, size) in enumerate(blocks):
-                for build, n in rotated(combos, r + i):
-                    if self.out_of_time():
-                        return
-                    self.window(build, nvx, n, kind, size)
-        for extra in range(self.cfg.extra_rounds):
+            return [(build, nvx, n, kind, size) for i, (nvx, kind, size) in enumerate(blocks)
+                    for build, n in rotated(combos, r + i)]
+
+        def extra(e: int) -> list[tuple]:
             noisy = self.noisy_series()
-            if not noisy:
-                return
-            if self.out_of_time():
-                return
-            self.decide_pinning(extra=True)
-            self.log(f"[end-to-end] extra repeat {extra + 1} for {len(noisy)} noisy series"
-                     + (" (pinned)" if self.pin else ""))
-            for build, nvx, kind, size in noisy:
-                threads = list(self.cfg.threads)
-                for n in rotated(threads, extra):
-                    if self.out_of_time():
-                        return
-                    self.window(build, nvx, n, kind, size)
+            if noisy and not self.out_of_time():
+                self.repeat += 1
+                self.log(f"[end-to-end] extra repeat {e + 1} for {len(noisy)} noisy series"
+                         + (" (pinned)" if self.pin else ""))
+            return [(build, nvx, n, kind, size) for build, nvx, kind, size in noisy
+                    for n in rotated(list(self.cfg.threads), e)]
+
+        interleave(self.cfg.repeats, repeat, lambda item: self.window(*item),
+                   reruns=self.cfg.extra_rounds, noisy=extra, over=self.out_of_time)
 
     def noisy_series(self) -> list[tuple]:
         out = []
@@ -349,8 +275,6 @@ def _repeat_figures(results: list[dict], server_cpu: dict) -> dict:
     msgs = sum(r["messages"] for r in results)
     rate = sum(r["messages"] / r["interval"] for r in results)
     lat = sorted(x for r in results for x in r["latencies_us"])
-    from nvx_ft.bench.stats import quantile
-
     return {"messages": msgs, "msgs_per_s": rate,
             "p50_us": quantile(lat, 0.5) if lat else None,
             "p99_us": quantile(lat, 0.99) if lat else None,
@@ -371,14 +295,14 @@ def _others(server_cpu: dict, results: list[dict]) -> float | None:
 
 def run(builds: list[EchoBuild], mode: str, out: Path, log=print,
         load_python: str | None = None, fault: str | None = None,
-        cfg: EchoConfig | None = None) -> dict:
+        cfg: EchoConfig | None = None, pinning: dict | None = None) -> dict:
     """Measure every point; the JSON-ready results (``results["echo"]`` of the bench)."""
     cfg = cfg or mode_config(mode)
     runner = Runner(builds, cfg, out, log, load_python or sys.executable, fault)
-    t0, la0 = time.time(), load_average()
+    t0, la0 = time.time(), machine.load_average()
     aborted = None
     try:
-        runner.start()
+        runner.start(pinning)
         runner.run()
     except (_RunAborted, ChildFailed) as exc:
         aborted = f"aborted: {exc}"
@@ -386,28 +310,14 @@ def run(builds: list[EchoBuild], mode: str, out: Path, log=print,
     finally:
         runner.close()
     failed = any(p["errors"] for p in runner.points.values()) or runner.errors
-    decisions = runner.decisions
-    pinned = sum(d["pinned"] for d in decisions)
     return {"kind": "nvx-ft-echo", "mode": mode, "config": asdict(cfg),
             "cores": len(runner.cpus), "cpus": runner.cpus,
-            # decided before every repeat: "all", "some" or "none" of them pinned
-            "pinning": ("none" if not pinned else "all" if pinned == len(decisions)
-                        else "some"),
-            "pinning_note": (f"pinned in {pinned} of {len(decisions)} repeats; last: "
-                             f"{decisions[-1]['note']}" if decisions else "no repeat ran"),
-            "pinning_decisions": decisions,
-            "idle_before": decisions[0]["idle"] if decisions else None,
-            "load_python": runner.load_python, "cv_target": CV_TARGET,
-            "load_average_start": la0, "load_average_end": load_average(),
+            "pinning": runner.decision, "load_python": runner.load_python,
+            "cv_target": CV_TARGET,
+            "load_average_start": la0, "load_average_end": machine.load_average(),
             "seconds": time.time() - t0, "stopped": runner.stopped,
             "servers": {srv.name: {"info": srv.info, "error": srv.error}
                         for srv in runner.servers.values()},
             "points": list(runner.points.values()), "errors": runner.errors,
             "status": "failed" if failed else "ok"}
 
-
-def load_average() -> list[float] | None:
-    try:
-        return [round(x, 2) for x in os.getloadavg()]
-    except (AttributeError, OSError):
-        return None

@@ -1,4 +1,7 @@
-"""``scaling.png``: speedup over threads per workload and frame size, one line per build.
+"""The plots. ``scaling.png``: NVX speedup over threads per workload and frame size, one
+line per build. ``echo.png``: end-to-end messages/s by server threads, one panel per
+workload, one line per build (solid: NVX on, dashed: NVX off), bars: 95 % bootstrap
+interval.
 
 matplotlib (Agg backend, no display) is imported only when a plot is drawn.
 """
@@ -9,7 +12,8 @@ import statistics
 from collections import defaultdict
 from pathlib import Path
 
-from nvx_ft.bench.findings import idle_estimate, scaling_rows, workload_order
+from nvx_ft.bench.figures import idle_estimate, scaling_rows, workload_order
+from nvx_ft.bench.records import build_records
 from nvx_ft.bench.workloads import human_size
 
 #: One colour per build, so the plot reads the same from run to run.
@@ -17,11 +21,38 @@ BUILD_STYLE = {"3.14": ("tab:blue", "o"), "3.14t": ("tab:red", "s"),
                "3.14t PYTHON_GIL=1": ("tab:orange", "^")}
 
 
-def plot_scaling(results: dict, path: Path) -> None:
+def _pyplot():
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
+    return matplotlib, plt
+
+
+def _bars(ax, xs, med, lo, hi, colour, marker, **style) -> None:
+    """Medians with asymmetric bars from ``lo`` to ``hi``."""
+    ax.errorbar(xs, med, yerr=[[max(0, m - x) for m, x in zip(med, lo)],
+                               [max(0, x - m) for m, x in zip(med, hi)]],
+                color=colour, marker=marker, ms=4, capsize=2, **style)
+
+
+def _legend_and_save(fig, plt, path: Path, handles, labels, title: str, bottom: float,
+                     top: float) -> None:
+    """One legend for the figure (each label once), the title, the PNG."""
+    seen: dict = {}
+    for h, lab in zip(handles, labels):
+        seen.setdefault(lab, h)
+    fig.legend(list(seen.values()), list(seen), loc="lower center",
+               ncol=max(1, min(3, len(seen))), frameon=False, fontsize=9)
+    fig.suptitle(title, fontsize=10)
+    fig.tight_layout(rect=(0, bottom, 1, top))
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def plot_scaling(results: dict, path: Path) -> None:
+    matplotlib, plt = _pyplot()
 
     panels = sorted({(s["workload"], s["frame_size"]) for _, s in scaling_rows(results)},
                     key=lambda p: (workload_order(p[0]), p[1]))
@@ -45,11 +76,10 @@ def plot_scaling(results: dict, path: Path) -> None:
             for name, s in series.get((w, f), {}).items():
                 colour, marker = BUILD_STYLE.get(name, (None, "o"))
                 n = [p["threads"] for p in s["points"]]
-                med = [p["median_speedup"] for p in s["points"]]
-                lo = [m - _quantile(p["speedup"], 0.25) for m, p in zip(med, s["points"])]
-                hi = [_quantile(p["speedup"], 0.75) - m for m, p in zip(med, s["points"])]
-                ax.errorbar(n, med, yerr=[[max(0, x) for x in lo], [max(0, x) for x in hi]],
-                            color=colour, marker=marker, ms=4, capsize=2, label=name)
+                _bars(ax, n, [p["median_speedup"] for p in s["points"]],
+                      [_quantile(p["speedup"], 0.25) for p in s["points"]],
+                      [_quantile(p["speedup"], 0.75) for p in s["points"]], colour, marker,
+                      label=name)
                 est = [idle_estimate(p) for p in s["points"]]
                 shown = [(x, e) for x, e in zip(n, est) if e is not None]
                 if len(shown) > 1:
@@ -73,24 +103,62 @@ def plot_scaling(results: dict, path: Path) -> None:
     handles, labels = axes[0][0].get_legend_handles_labels()
     from matplotlib.lines import Line2D
 
-    for name, b in results["builds"].items():
-        if b["status"] == "missing" or not b.get("scaling"):
+    for name, b in build_records(results).items():
+        if b.status == "missing" or not b.scaling:
             colour, marker = BUILD_STYLE.get(name, ("0.5", "o"))
             handles.append(Line2D([], [], color=colour, marker=marker, ls=":", alpha=0.4))
-            labels.append(f"{name} ({b['status'].upper()} - not run)")
-    seen = {}
-    for h, lab in zip(handles, labels):
-        seen.setdefault(lab, h)
-    fig.legend(list(seen.values()), list(seen), loc="lower center", ncol=min(3, len(seen)),
-               frameon=False, fontsize=9)
+            labels.append(f"{name} ({b.status.upper()} - not run)")
     m = results["machine"]
-    fig.suptitle(f"NVX parallel scaling: aggregate throughput(N) / throughput(1); "
-                 "dotted: idle-machine estimate where the GIL is off\n"
-                 f"{m.get('cpu')}, {cores} cores, {results['mode']} mode, {results['started']}; "
-                 "bars: interquartile range over repeats", fontsize=10)
-    fig.tight_layout(rect=(0, 0.08, 1, 0.95))
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+    _legend_and_save(fig, plt, path, handles, labels,
+                     "NVX parallel scaling: aggregate throughput(N) / throughput(1); "
+                     "dotted: idle-machine estimate where the GIL is off\n"
+                     f"{m.get('cpu')}, {cores} cores, {results['mode']} mode, "
+                     f"{results['started']}; bars: interquartile range over repeats", 0.08, 0.95)
+
+
+
+def plot_echo(echo: dict, pts: dict, path: Path) -> None:
+    _, plt = _pyplot()
+    kinds = [k for k in ("text", "binary") if any(p.kind == k for p in pts.values())]
+    sizes = sorted({p.size for p in pts.values()})
+    threads = sorted({p.threads for p in pts.values()})
+    fig, axes = plt.subplots(max(1, len(kinds)), max(1, len(sizes)), squeeze=False,
+                             figsize=(max(8.0, 4.2 * len(sizes)), 1.2 + 3.0 * len(kinds)))
+    series: dict = {}
+    for p in pts.values():
+        if p.fig:
+            series.setdefault((p.kind, p.size, p.build, p.nvx), []).append(p)
+    for i, kind in enumerate(kinds):
+        for j, size in enumerate(sizes):
+            ax = axes[i][j]
+            for (k, s, build, nvx), ps in sorted(series.items(), key=lambda kv: str(kv[0])):
+                if (k, s) != (kind, size):
+                    continue
+                ps = sorted(ps, key=lambda p: p.threads)
+                colour, marker = BUILD_STYLE.get(build, (None, "o"))
+                _bars(ax, [p.threads for p in ps], [p.fig.msgs["median"] for p in ps],
+                      [p.fig.msgs["ci"][0] for p in ps],
+                      [p.fig.msgs["ci"][1] for p in ps], colour, marker,
+                      ls="-" if nvx else "--", mfc=None if nvx else "none",
+                      label=f"{build}, NVX {'on' if nvx else 'off'}")
+            ax.set_title(f"{kind}, {human_size(size)} messages", fontsize=10)
+            ax.set_xticks(threads)
+            ax.set_xticklabels([f"{n}*" if n > echo["cores"] else str(n) for n in threads])
+            # log scale: NVX on and off differ up to ~50x at 64 KiB; equal ratios read
+            # as equal distances
+            ax.set_yscale("log")
+            ax.grid(alpha=0.3, which="both")
+            if j == 0:
+                ax.set_ylabel("echoes / s (log)")
+            if i == len(kinds) - 1:
+                ax.set_xlabel("server threads (* = more than cores)")
+    handles = [h for ax in axes.flat for h in ax.get_legend_handles_labels()[0]]
+    labels = [lab for ax in axes.flat for lab in ax.get_legend_handles_labels()[1]]
+    _legend_and_save(fig, plt, path, handles, labels,
+                     "autobahn WebSocket echo server: messages/s by server threads "
+                     f"({echo['cores']} cores, load average {echo.get('load_average_start')}, "
+                     f"{echo['mode']} mode)\nbars: 95 % bootstrap interval of the median over "
+                     "repeats; the load generator shares the cores", 0.1, 0.93)
 
 
 def _quantile(values: list[float], q: float) -> float:

@@ -1,31 +1,38 @@
-"""The benchmark report: ``summary.md``, ``single_thread.md`` and ``scaling.png``.
+"""The benchmark report: ``summary.md`` (NVX scaling, the end-to-end echo benchmark, the
+single-thread tables), ``single_thread.md``, and the plots (:mod:`nvx_ft.bench.plot`).
 
-Input is the dict :func:`nvx_ft.bench.driver.run_all` writes to ``results.json``;
-what it says is :mod:`nvx_ft.bench.findings`, the plot :mod:`nvx_ft.bench.plot`.
+Input is the dict :func:`nvx_ft.bench.driver.run_all` writes to ``results.json``; what
+it says comes from :mod:`nvx_ft.bench.figures`.
 """
 
 from __future__ import annotations
 
+import statistics
 from collections import defaultdict
 from pathlib import Path
 
-from nvx_ft.bench import single_report, stats, steadiness
-from nvx_ft.bench.findings import (BUSY_CPU_SHARE, BUSY_WAITING_SHARE, CONTENDED_WORK,
-                                   CV_TARGET, POOR_EFFICIENCY, findings, ft_cost,
-                                   idle_estimate, is_anti_scaling, machine_floor, pct,
-                                   scaling_rows, workload_order)
-from nvx_ft.bench.markdown import mbs, table
-from nvx_ft.bench.plot import plot_scaling
+from nvx_ft.bench import figures as ef
+from nvx_ft.bench import stats, steadiness
+from nvx_ft.bench.figures import (BUSY_CPU_SHARE, BUSY_WAITING_SHARE, CONTENDED_WORK,
+                                  CV_TARGET, POOR_EFFICIENCY, findings, ft_cost,
+                                  idle_estimate, is_anti_scaling, machine_floor, pct,
+                                  scaling_rows, single_thread_entries, workload_order)
+from nvx_ft.bench.plot import plot_echo, plot_scaling
+from nvx_ft.bench.records import BuildResult, build_records
 from nvx_ft.bench.workloads import human_size
 
+BUILD_ORDER = ("3.14", "3.14t", "3.14t PYTHON_GIL=1")
+#: noisy echo points listed by name at most; the rest are counted
+MAX_LISTED = 30
 
-def _gil(build: dict) -> str:
-    s = build.get("scaling") or {}
+
+def _gil(build: BuildResult) -> str:
+    s = build.scaling or {}
     if "gil_enabled" not in s:
         return "?"
     state = "on" if s["gil_enabled"] else "off"
     if s.get("origin", {}).get("build") == "free-threaded" and s["gil_enabled"] \
-            and build.get("env", {}).get("PYTHON_GIL") != "1":
+            and build.env.get("PYTHON_GIL") != "1":
         return "**on (re-enabled at NVX import!)**"
     return state
 
@@ -42,20 +49,20 @@ def _copy_throughput(results: dict) -> dict:
 
 def _builds_section(results: dict) -> list[str]:
     rows = []
-    for name, b in results["builds"].items():
-        interp = b.get("interpreter") or {}
-        origin = (b.get("scaling") or {}).get("origin") or {}
-        status = b["status"]
+    for name, b in build_records(results).items():
+        interp = b.interpreter or {}
+        origin = (b.scaling or {}).get("origin") or {}
+        status = b.status
         if status == "missing":
-            status = f"**MISSING - NOT RUN**: {b['reason']}"
+            status = f"**MISSING - NOT RUN**: {b.reason}"
         elif status == "failed":
-            status = "**FAILED**: " + "; ".join(e.splitlines()[0] for e in b.get("errors", []))
+            status = "**FAILED**: " + "; ".join(e.splitlines()[0] for e in b.errors)
         else:
-            status = f"ok ({b.get('seconds', 0):.0f} s)"
+            status = f"ok ({b.seconds:.0f} s)"
         nvx = (f"autobahn {origin.get('autobahn')} ({', '.join(origin.get('wheel_tags') or [])})"
                if origin else "")
         rows.append([name, f"{interp.get('executable', '')} {interp.get('version', '')}".strip(),
-                     b.get("env", {}) and " ".join(f"{k}={v}" for k, v in b["env"].items()) or "",
+                     " ".join(f"{k}={v}" for k, v in b.env.items()),
                      _gil(b), nvx, status])
     return table(["build", "interpreter", "env", "GIL at runtime", "NVX under test", "status"],
                   rows)
@@ -71,7 +78,7 @@ def _scaling_section(results: dict) -> list[str]:
     rows = []
     ordered = sorted(scaling_rows(results),
                      key=lambda bs: (workload_order(bs[1]["workload"]), bs[1]["frame_size"],
-                                     list(results["builds"]).index(bs[0])))
+                                     list(build_records(results)).index(bs[0])))
     for name, s in ordered:
         pts = {p["threads"]: p for p in s["points"]}
         one = pts[1]
@@ -112,7 +119,7 @@ def _glance_section(results: dict) -> list[str]:
     by_key: dict = defaultdict(dict)
     for name, s in scaling_rows(results):
         by_key[(s["workload"], s["frame_size"])][name] = s
-    builds = [n for n, b in results["builds"].items() if b.get("scaling")]
+    builds = [n for n, b in build_records(results).items() if b.scaling]
     rows = []
     for (w, f) in sorted(by_key, key=lambda k: (workload_order(k[0]), k[1])):
         cells = [w, human_size(f)]
@@ -137,7 +144,7 @@ def _glance_section(results: dict) -> list[str]:
         elif "3.14t" in builds and "3.14" in builds:
             cells.append("-")
         rows.append(cells)
-    missing = [n for n, b in results["builds"].items() if not b.get("scaling")]
+    missing = [n for n, b in build_records(results).items() if not b.scaling]
     note = [f"Not measured: {', '.join(missing)} (see Builds)."] if missing else []
     extra = (["3.14t / 3.14, best aggregate throughput"]
              if "3.14t" in builds and "3.14" in builds else [])
@@ -149,17 +156,13 @@ def summary_markdown(results: dict) -> str:
     free-threading, parallel scaling, single-thread throughput."""
     lines = [*_overview(results), *_findings_section(results), *_ft_cost_section(results),
              *_parallel_section(results), *_echo_section(results),
-             *single_report.section(results)]
+             *single_section(results)]
     return "\n".join(lines) + "\n"
 
 
 def _echo_section(results: dict) -> list[str]:
-    """The end-to-end echo benchmark (nvx_ft.bench.echo_report), when it ran."""
-    if not results.get("echo"):
-        return []
-    from nvx_ft.bench import echo_report
-
-    return echo_report.section(results["echo"])
+    """The end-to-end echo benchmark, when it ran."""
+    return echo_section(results["echo"]) if results.get("echo") else []
 
 
 def _overview(results: dict) -> list[str]:
@@ -194,15 +197,12 @@ def _overview(results: dict) -> list[str]:
     ]
 
 
-def _pinning_note(results: dict) -> str:
-    rounds = results.get("scaling_pinning")
-    if not rounds:
+def pinning_line(decision: dict | None) -> str:
+    """Whether threads were pinned to cores in this run, and why (decided once)."""
+    if not decision:
         return ""
-    if isinstance(rounds, dict):  # one decision for the run (older results.json)
-        rounds = [rounds]
-    pinned = sum(r["pinned"] for r in rounds)
-    return (f"Threads pinned to cores in {pinned} of {len(rounds)} rounds (decided before "
-            f"each from how idle the machine was; last: {rounds[-1]['note']}).")
+    return (f"Threads pinned to cores: {'yes' if decision['pinned'] else 'no'} (decided once, "
+            f"at the start of the run: {decision['note']}).")
 
 
 def _steadiness_lines(results: dict) -> list[str]:
@@ -212,7 +212,7 @@ def _steadiness_lines(results: dict) -> list[str]:
     rows = [(name, s) for name, s in scaling_rows(results)]
     if not rows:
         return []
-    window = ((results["builds"][rows[0][0]].get("scaling") or {}).get("config")
+    window = ((build_records(results)[rows[0][0]].scaling or {}).get("config")
               or {}).get("window")
     text = []
     if window:
@@ -246,7 +246,7 @@ def _findings_section(results: dict) -> list[str]:
         fit = [p for p in multi if p["threads"] <= (cores or 1)]
         lines += [f"CV target ({pct(CV_TARGET)}): met by {within} of {len(multi)} reported "
                   f"speedups ({sum(p['cv_speedup'] <= CV_TARGET for p in fit)} of {len(fit)} "
-                  f"with no more threads than cores). {_pinning_note(results)}", "",
+                  f"with no more threads than cores). {pinning_line(results.get('pinning'))}", "",
                   *_steadiness_lines(results), ""]
     if f["busy"]:
         lines += ["> **Warning: the machine was busy during this run** (load average "
@@ -257,38 +257,28 @@ def _findings_section(results: dict) -> list[str]:
     elif la0 and cores and la0[0] > 0.5 * cores:
         lines += [f"> Note: load average {la0} at start for {cores} cores - other processes "
                   "ran, but no measured point lost its core to them (see Machine busy).", ""]
-    lines.append("**Anti-scaling (speedup below 1.0: more threads, less throughput):**")
-    lines += [f"- {x}" for x in f["anti_scaling"]] or ["- none"]
-    lines.append("")
-    lines.append(f"**Poor efficiency (speedup / min(threads, cores) below {POOR_EFFICIENCY}):**")
-    lines += [f"- {x}" for x in f["poor_efficiency"]] or ["- none"]
-    lines.append("")
-    lines.append(f"**Noisy (CV of the speedup above {pct(CV_TARGET)}; read those numbers "
-                 "with care, or rerun on a quiet machine):**")
-    lines += [f"- {x}" for x in f["noisy"]] or ["- none"]
-    lines.append("")
-    lines.append(f"**Contention (work efficiency below {CONTENDED_WORK}: per CPU-second they "
-                 "got, N threads did less than one thread - they slow each other down, "
-                 "independent of machine load):**")
-    lines += [f"- {x}" for x in f["contended"]] or ["- none"]
-    lines.append("")
-    lines.append("**Beyond the cores (speedup above 1.1 x min(N, cores) - not NVX getting "
-                 "faster: with more threads this process took a larger share of a busy "
-                 "machine from other processes):**")
-    lines += [f"- {x}" for x in f["beyond_cores"]] or ["- none"]
-    lines.append("")
-    lines.append(f"**Machine busy (a single thread got less than {pct(BUSY_CPU_SHARE)} of a "
-                 f"core, or with no more threads than cores they waited for a core more than "
-                 f"{pct(BUSY_WAITING_SHARE)} of the time: other processes competed, so "
-                 "speedups there understate NVX - read the idle estimate / work "
-                 "efficiency):**")
-    lines += [f"- {x}" for x in f["busy"]] or ["- none"]
-    lines.append("")
+    for key, label in (
+            ("anti_scaling", "Anti-scaling (speedup below 1.0: more threads, less throughput)"),
+            ("poor_efficiency", "Poor efficiency (speedup / min(threads, cores) below "
+             f"{POOR_EFFICIENCY})"),
+            ("noisy", f"Noisy (CV of the speedup above {pct(CV_TARGET)}; read those numbers "
+             "with care, or rerun on a quiet machine)"),
+            ("contended", f"Contention (work efficiency below {CONTENDED_WORK}: per "
+             "CPU-second they got, N threads did less than one thread - they slow each other "
+             "down, independent of machine load)"),
+            ("beyond_cores", "Beyond the cores (speedup above 1.1 x min(N, cores) - not NVX "
+             "getting faster: with more threads this process took a larger share of a busy "
+             "machine from other processes)"),
+            ("busy", f"Machine busy (a single thread got less than {pct(BUSY_CPU_SHARE)} of "
+             "a core, or with no more threads than cores they waited for a core more than "
+             f"{pct(BUSY_WAITING_SHARE)} of the time: other processes competed, so speedups "
+             "there understate NVX - read the idle estimate / work efficiency)")):
+        lines += [f"**{label}:**", *([f"- {x}" for x in f[key]] or ["- none"]), ""]
     return lines
 
 
 def _ft_cost_section(results: dict) -> list[str]:
-    ok = [n for n, b in results["builds"].items() if b["status"] != "missing"]
+    ok = [n for n, b in build_records(results).items() if b.status != "missing"]
     gil = next((n for n in ok if n == "3.14" or not n.startswith("3.14t")), None)
     lines = ["## Single-thread cost of free-threading", ""]
     cost_rows = []
@@ -312,9 +302,9 @@ def _ft_cost_section(results: dict) -> list[str]:
 
 def _repeats(results: dict, cfgs: dict) -> str:
     """How many repeats, and how they were spread (rounds over builds, reruns)."""
-    counts = [n for b in results["builds"].values()
-              for n in ((b.get("scaling") or {}).get("repeats_per_series") or {}).values()]
-    runs = max([(b.get("scaling") or {}).get("runs", 1) for b in results["builds"].values()]
+    counts = [n for b in build_records(results).values()
+              for n in ((b.scaling or {}).get("repeats_per_series") or {}).values()]
+    runs = max([(b.scaling or {}).get("runs", 1) for b in build_records(results).values()]
                or [1])
     if not counts:
         return f"{cfgs.get('repeats', '?')} interleaved repeats"
@@ -325,8 +315,8 @@ def _repeats(results: dict, cfgs: dict) -> str:
 
 def _parallel_section(results: dict) -> list[str]:
     threads = sorted({p["threads"] for _, s in scaling_rows(results) for p in s["points"]})
-    cfgs = {json_key: v for b in results["builds"].values()
-            for json_key, v in ((b.get("scaling") or {}).get("config") or {}).items()}
+    cfgs = {json_key: v for b in build_records(results).values()
+            for json_key, v in ((b.scaling or {}).get("config") or {}).items()}
     return [
         "## Parallel scaling",
         "",
@@ -361,15 +351,336 @@ def write_report(results: dict, out: Path) -> str:
     try:
         if any(True for _ in scaling_rows(results)):
             plot_scaling(results, out / "scaling.png")
-        if results.get("echo"):
-            from nvx_ft.bench.echo_report import plot
-
-            plot(results["echo"], out / "echo.png")
+        pts = ef.figures(results["echo"]) if results.get("echo") else {}
+        if any(p.fig for p in pts.values()):
+            plot_echo(results["echo"], pts, out / "echo.png")
     except ImportError as exc:  # matplotlib is in the bench extra; say so, keep the rest
         summary += (f"\n**scaling.png / echo.png NOT drawn**: {exc}. Install nvx-ft[bench] "
                     "in the interpreter that writes the report.\n")
     (out / "summary.md").write_text(summary)
     (out / "single_thread.md").write_text(
         "# Single-thread throughput, every build and size\n\n"
-        + "\n".join(single_report.tables(results, full=True)) + "\n")
+        + "\n".join(tables(results, full=True)) + "\n")
     return summary
+
+
+# --------------------------------------------------------------------------- Markdown
+
+
+def table(header: list[str], rows: list[list[str]]) -> list[str]:
+    """A Markdown table: header, delimiter row, one line per row."""
+    return (["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+            + ["| " + " | ".join(r) + " |" for r in rows])
+
+
+def mbs(bytes_per_s: float) -> str:
+    """MB/s (10^6 bytes), three significant digits, thousands separated from 100 up."""
+    mb = bytes_per_s / 1e6
+    return f"{mb:,.0f}" if mb >= 100 else f"{mb:.3g}"
+
+
+def rate(per_s: float) -> str:
+    """A rate with a G/M/k prefix, three significant digits."""
+    for unit, scale in (("G", 1e9), ("M", 1e6), ("k", 1e3)):
+        if per_s >= scale:
+            return f"{per_s / scale:.3g} {unit}"
+    return f"{per_s:.3g}"
+
+
+# --------------------------------------------------------------------------- single thread
+
+
+def _is_spread(e: dict) -> bool:
+    """The medians of a cell's rounds vary more than the CV target."""
+    return (e.get("round_cv") or 0) > CV_TARGET
+
+
+def _spread_legend(entries: dict) -> list[str]:
+    """One line on ⚠, where the tables come from interleaved rounds."""
+    spreads = [e["round_cv"] for e in entries.values() if e.get("round_cv") is not None]
+    rounds = max((len(e["round_medians"]) for e in entries.values() if e.get("round_medians")),
+                 default=0)
+    if rounds < 2:
+        return []
+    flagged = sum(cv > CV_TARGET for cv in spreads)
+    return [f"⚠ = the medians of this cell's {rounds} rounds vary by more than "
+            f"{pct(CV_TARGET)} (cv: their CV): the CPU's speed changed between rounds, read "
+            f"the cell with care ({flagged} of {len(spreads)} cells; each round's median: "
+            "`round_medians` in */single-<target>.json).", ""]
+
+
+def tables(results: dict, full: bool) -> list[str]:
+    """Per workload: rows impl x build, columns sizes; cells MB/s and calls/s (full: also
+    µs and the CV over rounds), ⚠ where the rounds disagree."""
+    entries = single_thread_entries(results)
+    if not entries:
+        return ["No single-thread benchmarks ran."]
+    lines = _spread_legend(entries)
+    groups = sorted({k[1] for k in entries}, key=lambda g: (g != "xor", g))
+    builds = list(build_records(results))
+    for group in groups:
+        keys = [k for k in entries if k[1] == group]
+        sizes = sorted({k[3] for k in keys})
+        impls = sorted({k[2] for k in keys},
+                       key=lambda i: (i.startswith(("fallback/", "reference/")), i))
+        rows = []
+        for impl in impls:
+            for b in builds:
+                if not any((b, group, impl, sz) in entries for sz in sizes):
+                    continue
+                cells = [impl, b]
+                for sz in sizes:
+                    e = entries.get((b, group, impl, sz))
+                    if full:  # one column per figure, so the Markdown table stays one
+                        cells += (["-"] * 4 if not e else [
+                            f"{e['seconds'] * 1e6:.3g}", rate(e["calls_per_s"]),
+                            mbs(e["bytes_per_s"]),
+                            "-" if e.get("round_cv") is None
+                            else pct(e["round_cv"]) + (" ⚠" if _is_spread(e) else "")])
+                    elif not e:
+                        cells.append("-")
+                    else:
+                        cells.append(f"{mbs(e['bytes_per_s'])} MB/s<br>{rate(e['calls_per_s'])}"
+                                     " calls/s" + (f"<br>⚠ cv {pct(e['round_cv'])}"
+                                                   if _is_spread(e) else ""))
+                rows.append(cells)
+        lines += [f"### {group}", ""]
+        if full:
+            lines += table(["impl", "build"] + [
+                column for s in sizes for column in (f"{human_size(s)}: median µs", "calls/s",
+                                                     "MB/s", "CV over rounds")], rows)
+        else:
+            lines += table(["impl", "build"] + [human_size(s) for s in sizes], rows)
+        lines.append("")
+    return lines
+
+
+def single_section(results: dict) -> list[str]:
+    order = results.get("single_thread_rounds")  # absent in a results.json from before
+    how = (f"Builds interleaved in {len(order)} round{'s' if len(order) > 1 else ''}: each "
+           "round runs the NVX suite of every build, then the fallback suite of every build, "
+           "the builds in an order rotated from round to round ("
+           + " / ".join(", ".join(r) for r in order) + f"), each benchmark for 1/{len(order)} "
+           "of the mode's max-time; so a change of the CPU's speed (this VM flips between a "
+           "fast and a slow regime) hits every build alike, not one. Cell: the median over "
+           "the rounds of each round's median "
+           if order else "One build after the other. Cell: the median ")
+    lines = [
+        "## Single-thread throughput (pytest-benchmark)",
+        "",
+        how + "of the process's CPU time per call (robust to other processes; equal to wall "
+        "time on an idle machine); MB/s = payload bytes / median time per call. All sizes, "
+        "builds, the raw times and each cell's CV over the rounds: single_thread.md; "
+        "pytest-benchmark JSON: */single-<target>.json (rounds merged), "
+        "*/single-<target>-round<k>.json (each round, for `pytest-benchmark compare`).",
+        "",
+    ]
+    for name, b in build_records(results).items():
+        if b.single_not_run:
+            lines.append(f"- {name}: not run: {b.single_not_run}.")
+    lines.append("")
+    return lines + tables(results, full=False)
+
+
+# --------------------------------------------------------------------------- end to end
+
+
+def _k(x: float) -> str:
+    return f"{x / 1e3:.3g} k" if x >= 1e3 else f"{x:.3g}"
+
+
+def _ms(us: float | None) -> str:
+    if us is None:
+        return "-"
+    ms = us / 1e3
+    return f"{ms:.0f}" if ms >= 100 else f"{ms:.2g}"
+
+
+def _rows(pts: dict):
+    """Points grouped as table rows: (kind, size, nvx, build) -> {threads: point}."""
+    rows: dict = {}
+    for p in pts.values():
+        rows.setdefault((p.kind, p.size, p.nvx, p.build), {})[p.threads] = p
+    order = {b: i for i, b in enumerate(BUILD_ORDER)}
+    return sorted(rows.items(), key=lambda kv: (kv[0][0] != "text", kv[0][1], not kv[0][2],
+                                                order.get(kv[0][3], 9), kv[0][3]))
+
+
+def _threads_label(n: int, cores: int) -> str:
+    return f"{n} (oversubscribed)" if n > cores else str(n)
+
+
+def _throughput_cell(p: dict | None) -> list[str]:
+    if p is None:
+        return ["-"] * 5
+    if not p.fig:
+        return ["**ERROR**" if p.errors else "not run", "", "", "", ""]
+    f = p.fig
+    m = f.msgs
+    noisy = " ⚠" if p.noisy else ""
+    err = " **ERROR**" if p.errors else ""
+    cell = f"{_k(m['median'])} [{_k(m['ci'][0])}–{_k(m['ci'][1])}] cv {m['cv']:.0%}{noisy}{err}"
+    sp = f"x{p.speedup['median']:.2f}" if p.speedup else "1"
+    vs = f"{p.vs_baseline['median']:.2f}" if p.vs_baseline else "-"
+    return [cell, f"{f.mb_per_s:.3g}", f"{_ms(f.p50_us)} / {_ms(f.p99_us)}", sp, vs]
+
+
+def _cost_cell(p: dict | None) -> str:
+    if p is None or not p.fig:
+        return "-"
+    f = p.fig
+    us = "-" if f.server_us_per_msg is None else f"{f.server_us_per_msg:.0f}"
+    others = ("" if f.others_cores is None else f", others {f.others_cores:.2f}")
+    return (f"{us} µs, server cpu {ef.stats_pct(f.server_cpu_share)}, "
+            f"load {ef.stats_pct(f.load_cpu_share)} x{p.load_processes}{others}")
+
+
+def _main_table(pts: dict, threads: list[int], cores: int) -> list[str]:
+    header = ["workload", "NVX", "build"]
+    for n in threads:
+        t = _threads_label(n, cores)
+        header += [f"{t} thr: msg/s [95 % CI] cv", "MB/s", "p50 / p99 ms", "speedup",
+                   "vs 3.14"]
+    rows = []
+    for (kind, size, nvx, build), by_n in _rows(pts):
+        cells = [f"{kind} {human_size(size)}", "on" if nvx else "off", build]
+        for n in threads:
+            cells += _throughput_cell(by_n.get(n))
+        rows.append(cells)
+    return table(header, rows)
+
+
+def _cost_table(pts: dict, threads: list[int], cores: int) -> list[str]:
+    header = ["workload", "NVX", "build"] + [
+        f"{_threads_label(n, cores)} thr: server CPU per echo, server / load CPU share"
+        for n in threads]
+    rows = [[f"{kind} {human_size(size)}", "on" if nvx else "off", build]
+            + [_cost_cell(by_n.get(n)) for n in threads]
+            for (kind, size, nvx, build), by_n in _rows(pts)]
+    return table(header, rows)
+
+
+def _headline(pts: dict, echo: dict) -> list[str]:
+    lines = []
+    for nvx, n, ratio, count in ef.build_ratios(pts):
+        lines.append(f"- NVX {'on' if nvx else 'off'}, {n} server thread{'s' * (n > 1)}: "
+                     f"3.14t serves **x{ratio:.2f}** the messages/s of 3.14 (median over "
+                     f"{count} workloads)")
+    for nvx, n, ratio, count in ef.cpu_ratios(pts):
+        lines.append(f"- NVX {'on' if nvx else 'off'}, {n} server thread{'s' * (n > 1)}: "
+                     f"the 3.14t server spends **x{ratio:.2f}** the CPU time per echo of 3.14 "
+                     f"(median over {count} workloads; robust to other load)")
+    for build, nvx, n, ratio, count in sorted(ef.thread_cost(pts),
+                                              key=lambda t: (BUILD_ORDER.index(t[0])
+                                                             if t[0] in BUILD_ORDER else 9,
+                                                             not t[1], t[2])):
+        lines.append(f"- {build}, NVX {'on' if nvx else 'off'}: CPU per echo at {n} threads "
+                     f"/ at 1 thread x{ratio:.2f} (median over {count} workloads; above 1: the "
+                     "threads slow each other down per message)")
+    gains = ef.nvx_gain(pts)
+    for build in BUILD_ORDER:
+        mine = [g for g in gains if g[0] == build and g[1] == 1]
+        if mine:
+            lines.append(f"- NVX on / off, {build}, 1 thread: x{statistics.median(g[4] for g in mine):.2f} "
+                         f"messages/s (median; per workload "
+                         + ", ".join(f"{k} {human_size(s)} x{r:.2f}" for _, _, k, s, r in mine)
+                         + ")")
+    return lines
+
+
+def _servers_line(echo: dict) -> str:
+    """GIL state and NVX use as the server processes reported them, per build."""
+    seen: dict = {}
+    for name, srv in echo.get("servers", {}).items():
+        info = srv.get("info") or {}
+        if info:
+            build = name.split(" NVX ")[0]
+            seen.setdefault(build, set()).add("on" if info.get("gil_enabled") else "off")
+    if not seen:
+        return ""
+    return ("GIL at runtime in the server processes (after importing autobahn and NVX): "
+            + ", ".join(f"{b}: {'/'.join(sorted(v))}" for b, v in seen.items()) + ".")
+
+
+def _warnings(pts: dict, echo: dict) -> list[str]:
+    out = []
+    if echo.get("stopped"):
+        out.append(f"> **Stopped early**: {echo['stopped']}.")
+    for e in echo.get("errors", []):
+        out.append(f"> **ERROR**: {e}")
+    sat = [k for k, p in pts.items() if p.fig and p.fig.load_cpu_share is not None
+           and p.fig.load_cpu_share >= ef.SATURATED]
+    if sat:
+        out.append(f"> **Warning: the load generator was saturated** at {len(sat)} points "
+                   f"(its CPU >= {ef.SATURATED:.0%} of its wall time): there the run measured "
+                   "the generator, not the server: " + "; ".join(sat[:8])
+                   + (" ..." if len(sat) > 8 else ""))
+    return out
+
+
+def echo_section(echo: dict) -> list[str]:
+    """The summary.md section."""
+    pts = ef.figures(echo)
+    cores = echo["cores"]
+    threads = sorted({p.threads for p in pts.values()}) or list(echo["config"]["threads"])
+    within, judged = ef.noise_summary(pts)
+    cfg = echo["config"]
+    la0, la1 = echo.get("load_average_start"), echo.get("load_average_end")
+    lines = [
+        "## End-to-end: autobahn WebSocket echo server, by server threads",
+        "",
+        f"autobahn's asyncio echo server (the protocol suite's) in 1 to {max(threads)} "
+        f"threads, one event loop each, on every build, NVX on and off "
+        f"(`AUTOBAHN_USE_NVX=0`: autobahn's pure-Python fallback); {cfg['conns_per_thread']} "
+        f"connections per server thread, {cfg['depth']} messages in flight each, from "
+        f"load-generator processes (raw sockets, pre-built masked frames, every echo "
+        f"compared byte for byte). {cfg['repeats']} interleaved repeats of "
+        f"{cfg['window']} s windows (+ reruns of noisy series), {echo['seconds']:.0f} s. "
+        f"{cores} usable cores: "
+        + ("the server threads and the load generator share them, so with "
+           f"{cores} server threads the server cannot get {cores} whole cores (the load costs "
+           "CPU too) - read speedups against that. " if cores <= 4 else "")
+        + f"Load average at start {la0}, at end {la1}. {pinning_line(echo.get('pinning'))} "
+        + _servers_line(echo),
+        "",
+        *_warnings(pts, echo),
+        "",
+        f"Median messages/s over repeats [95 % bootstrap interval of the median], CV; MB/s "
+        f"= payload bytes echoed per second; p50 / p99 round trip (ms); speedup = vs 1 "
+        f"thread of the same build and NVX setting, paired by repeat; vs 3.14 = this "
+        f"build's median / 3.14's at the same point. ⚠ = CV above "
+        f"{echo.get('cv_target', 0.05):.0%} (within target: {within} of {judged} points). "
+        "Plot: echo.png.",
+        "",
+        ef.steadiness_line(pts, echo),
+        "",
+        *_main_table(pts, threads, cores),
+        "",
+        "**What it says:**",
+        "",
+        *(_headline(pts, echo) or ["- nothing measured"]),
+        "",
+        "Where the CPU went: server CPU time per echo (µs, all its threads; robust to "
+        "other load on the machine), the server's CPU share (of min(threads, cores) "
+        "cores), the load generators' (per process, x processes) and the cores other "
+        "processes on the machine used meanwhile (`/proc/stat` busy time minus ours):",
+        "",
+        *_cost_table(pts, threads, cores),
+        "",
+        "**Noisy or doubtful points, and why:**",
+        "",
+    ]
+    noisy = [(k, p) for k, p in pts.items() if p.noisy]
+    lines += [f"- {k}: cv {p.fig.msgs['cv']:.0%}; "
+              + ("; ".join(p.why) or "no cause measured (a burst of other load?)")
+              for k, p in noisy[:MAX_LISTED]] or ["- none"]
+    if len(noisy) > MAX_LISTED:
+        lines.append(f"- ... and {len(noisy) - MAX_LISTED} more (results.json)")
+    starved = [k for k, p in pts.items() if not p.noisy and any(
+        w.startswith(("server got", "load generator saturated")) for w in p.why)]
+    if starved:
+        lines.append(f"- steady but doubtful ({len(starved)}: the server was starved of CPU "
+                     "or the generator saturated): " + "; ".join(starved[:MAX_LISTED]))
+    lines.append("")
+    return lines
+

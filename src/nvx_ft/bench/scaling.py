@@ -1,39 +1,16 @@
 """Parallel scaling of NVX inside one interpreter: aggregate throughput vs threads.
 
-For every workload and frame size, and for N in 1, 2, 4, ... threads:
-
-* each thread builds its own objects (masker/validator/buffers) from the workload's
-  factory, makes one untimed call, then waits at a barrier with the others;
-* the barrier's last arrival fixes a common clock: ``warmup`` seconds of untimed work,
-  then a ``window`` of ``window`` seconds in which each thread counts its calls and
-  measures its own interval (it checks the clock between small batches of calls);
-* aggregate throughput = sum over threads of bytes / own interval;
-* CPU share = sum over threads of CPU time / own interval, divided by min(N, cores):
-  1.0 means every thread that could run did run. Below 1.0 means threads waited - for
-  the GIL, for a lock, or for a core that other processes on the machine held (a
-  1-thread CPU share below ~0.9 can only be the latter: the machine was busy);
-* work rate = bytes per CPU-second of the threads. Work efficiency = work rate(N) / work
-  rate(1) of the same repeat: 1.0 means the threads did not slow each other down for
-  each CPU-second they got (no contention on caches, allocator, reference counts, locks),
-  however much CPU the rest of the machine left them. It ignores time spent waiting, so
-  it says nothing about the GIL; with the GIL off, min(N, cores) x work efficiency
-  estimates the speedup an idle machine would show ("idle estimate") - but only where
-  the threads really ran side by side (CPU share >= PARALLEL_CPU_SHARE): threads that a
-  busy machine squeezed onto one core take turns and cannot contend, so their work
-  efficiency would flatter them;
-* blocked share (Linux): the part of a thread's window in which it neither ran nor
-  waited for a core (``/proc/thread-self/schedstat``) - it slept on the GIL or a lock.
-  Mean over threads. With the GIL on and N threads, about 1 - 1/N of it is the GIL.
-  Waiting share: the part in which it was runnable but had no core. With N <= cores,
-  that is other processes taking this run's cores: the machine was busy.
-
-Repeats are *interleaved*: repeat r measures N = 1, 2, 4, ... back to back, so load
-from the rest of the machine hits a repeat's N = 1 and N = 4 alike, and speedup is
-computed per repeat (throughput(N)_r / throughput(1)_r). Reported: the median over
-repeats, and the coefficient of variation (stdev / mean) of throughput and speedup.
+For every workload, frame size and N in 1, 2, 4, ... threads: each thread builds its own
+objects, makes one untimed call and waits at a barrier; the last to arrive fixes one
+clock for all (``warmup``, then a timed ``window`` in which each thread counts its calls
+in small batches and measures its own interval and CPU time). Figures per point:
+aggregate throughput, speedup = throughput(N) / throughput(1) *of the same repeat*
+(repeats interleave the thread counts), CPU share, work efficiency, the idle estimate
+(only where the CPU share is at least ``PARALLEL_CPU_SHARE``), blocked and no-core shares
+(Linux ``/proc/thread-self/schedstat``); what each means: benchmarks/README.md.
 
 ``python -m nvx_ft.bench.scaling --mode quick --json out.json`` runs it in the current
-interpreter (the multi-build driver runs it once per build, in that build's venv).
+interpreter (the driver runs it once per build and round, in that build's venv).
 """
 
 from __future__ import annotations
@@ -48,16 +25,13 @@ import time
 from dataclasses import asdict, dataclass, field, replace
 from typing import Callable
 
-from nvx_ft.bench import pinning, stats
+from nvx_ft.bench import machine, stats
 from nvx_ft.bench import workloads as wl
 
 
 def cores() -> int:
     """CPUs this process may run on (the scheduler's view, not the machine's)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # not Linux
-        return os.cpu_count() or 1
+    return len(machine.allowed_cpus())
 
 
 def thread_counts(cores_: int, factor: int = 2, extra: tuple[int, ...] = ()) -> tuple[int, ...]:
@@ -155,7 +129,7 @@ def measure_window(make_call, n_threads: int, warmup: float, window: float,
     def worker(i: int):
         try:
             if pin_cpus:
-                pinning.pin_current_thread(pin_cpus[i])
+                machine.pin_current_thread(pin_cpus[i])
             call = make_call()
             call()
             barrier.wait()
@@ -263,11 +237,11 @@ def run_series(target, workload: str, frame: int, cfg: Config, cores_: int,
     batch = _calibrate(make_call, cfg.window / 400)
     per_n: dict[int, dict[str, list[float]]] = {n: {k: [] for k in REPEAT_FIELDS}
                                                 for n in cfg.threads}
-    cpus = pinning.allowed_cpus()
+    cpus = machine.allowed_cpus()
     for _ in range(cfg.repeats):  # interleaved: every N in every repeat
         for n in cfg.threads:
-            pins = ([pinning.cpu_for(i, cpus) for i in range(n)]
-                    if pin and pinning.should_pin(n, cpus) else None)
+            pins = ([machine.cpu_for(i, cpus) for i in range(n)]
+                    if pin and machine.should_pin(n, cpus) else None)
             values = measure_window(make_call, n, cfg.warmup, cfg.window, batch, frame,
                                     cores_, pins)
             for k, v in zip(REPEAT_FIELDS, values):

@@ -10,11 +10,6 @@ or, with the core all ours, the hardware under a virtual machine (a busy sibling
 hyper-thread, another guest on the same physical core, clock changes), which shows as
 *regimes* - the rate jumps between levels and stays there for a while.
 
-Seen on this project's 2-core KVM guest, quiet: each CPU flipped between about 0.75x
-and 1.3x of its mean, for 0.2-1 s at a time, the two CPUs independently, with no
-stolen time and the core 100 % ours - a CV of ~20 % per 50 ms window and still ~16 %
-per second. No figure timed in windows like these can have a CV below that floor.
-
 ``python -m nvx_ft.bench.steadiness`` prints the probe's summary for this machine.
 """
 
@@ -29,7 +24,7 @@ import subprocess
 import sys
 import time
 
-from nvx_ft.bench import pinning, stats
+from nvx_ft.bench import machine, stats
 
 #: The probe's own window (seconds) and how long each CPU is probed.
 WINDOW = 0.04
@@ -51,7 +46,7 @@ def _loop(n: int = 200) -> int:
 def measure(seconds: float, window: float, cpu: int | None) -> dict:
     """In this process: ``seconds`` of the loop in windows of ``window``; per window the
     iterations per second and the CPU share (thread CPU time / wall time)."""
-    pinned = cpu is not None and pinning.pin_current_thread(cpu)
+    pinned = cpu is not None and machine.pin_current_thread(cpu)
     rates, shares = [], []
     end = time.perf_counter() + seconds
     _loop()
@@ -110,8 +105,8 @@ def probe(python: str = sys.executable, seconds: float = SECONDS, window: float 
           timeout: float = 60.0) -> dict:
     """Probe every allowed CPU at once, one child process each; the summary (``error``
     set and no figures where a child failed)."""
-    cpus = pinning.allowed_cpus()
-    pin = pinning.can_pin()
+    cpus = machine.allowed_cpus()
+    pin = machine.can_pin()
     steal0, t0 = _steal_seconds(), time.monotonic()
     children = [subprocess.Popen(
         [python, "-m", "nvx_ft.bench.steadiness", "--child", "--seconds", str(seconds),

@@ -1,0 +1,387 @@
+"""What the benchmark results say. NVX scaling: the series measured, the findings
+(anti-scaling, poor efficiency, noise, contention, a busy machine) and the single-thread
+cost of free-threading. End to end: per echo point messages/s, MB/s, latency, speedup,
+the 3.14t/3.14 ratio, CPU per message, and which points are noisy and why.
+
+Input is the dict :func:`nvx_ft.bench.driver.run_all` writes to ``results.json``
+(``results["echo"]``: :func:`nvx_ft.bench.echo_run.run`); nothing here measures or writes.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import defaultdict
+
+from nvx_ft.bench import stats, steadiness
+from nvx_ft.bench.records import EchoPoint, PointFigures, build_records
+from nvx_ft.bench.scaling import PARALLEL_CPU_SHARE, WORKLOADS
+from nvx_ft.bench.workloads import human_size
+
+#: Efficiency (speedup / min(N, cores)) below this is called out as poor.
+POOR_EFFICIENCY = 0.7
+#: Speedups whose coefficient of variation over repeats exceeds this are called noisy.
+CV_TARGET = stats.CV_TARGET
+#: A single thread with less CPU than this (of its wall time) was kept off a core by
+#: other processes: the machine was busy and every number near it is suspect.
+BUSY_CPU_SHARE = 0.9
+#: Threads that had no core for more than this share of the window, with no more threads
+#: than cores: other processes held this run's cores.
+BUSY_WAITING_SHARE = 0.1
+#: Work efficiency (bytes per CPU-second at N / at 1 thread) below this: the threads slow
+#: each other down even when they run (contention), whatever else ran on the machine.
+CONTENDED_WORK = 0.8
+
+
+def pct(x: float) -> str:
+    return f"{100 * x:.1f} %"
+
+
+def workload_order(workload: str) -> int:
+    order = list(WORKLOADS)
+    return order.index(workload) if workload in order else len(order)
+
+
+def scaling_rows(results: dict):
+    """(build, series dict) for every measured series, in build order."""
+    for name, b in build_records(results).items():
+        for s in (b.scaling or {}).get("series", []):
+            yield name, s
+
+
+def idle_estimate(point: dict) -> float | None:
+    """The idle-machine estimate, only where the threads really ran side by side."""
+    if point.get("idle_estimate") is None:
+        return None
+    if point.get("median_cpu_share", 1.0) < PARALLEL_CPU_SHARE:
+        return None
+    return point["idle_estimate"]
+
+
+def is_anti_scaling(point: dict) -> bool:
+    """Speedup below 1.0 as printed (x0.996 reads x1.00 and is no anti-scaling)."""
+    return round(point["median_speedup"], 2) < 1.0
+
+
+#: threads asleep (GIL, lock) more than this share of the window: hand-offs are irregular
+SLEEPY = 0.3
+
+
+def noise_cause(point: dict, cores: int, machine_floor: float | None = None) -> str:
+    """What the measurements say about why a point is noisy (the likeliest first);
+    ``machine_floor``: this machine's own CV for windows this long (steadiness probe)."""
+    causes = []
+    waiting, blocked = point.get("median_waiting_share"), point.get("median_blocked_share")
+    if point["threads"] <= cores and (waiting or 0) > BUSY_WAITING_SHARE:
+        causes.append(f"other processes held the cores ({pct(waiting)} of the time)")
+    if point["threads"] > cores:
+        causes.append(f"oversubscribed: {point['threads']} threads take turns on {cores} cores")
+    if (blocked or 0) > SLEEPY:
+        causes.append(f"threads slept {pct(blocked)} of the time on the GIL or a lock; "
+                      "hand-offs are irregular")
+    if not causes and machine_floor is not None and machine_floor > CV_TARGET:
+        causes.append(f"this machine's CPUs alone vary {pct(machine_floor)} per window "
+                      "(steadiness probe): the hardware under it")
+    return "; ".join(causes) or "no cause measured: short bursts of other load?"
+
+
+def machine_floor(results: dict, build: str | None = None) -> float | None:
+    """The machine's own CV (steadiness probe before the run) for the windows of this
+    build's scaling, or (``build`` None) of ``results`` = the echo part's; None where
+    not probed."""
+    part = results if build is None else build_records(results)[build].scaling or {}
+    window = (part.get("config") or {}).get("window")
+    probed = (results.get("steadiness") or {}).get("start")
+    return steadiness.floor(probed, window) if window else None
+
+
+def findings(results: dict) -> dict[str, list[str]]:
+    """Anti-scaling, poor efficiency, noise, contention, a busy machine: by name."""
+    anti, poor, noisy, busy, contended, superlinear = [], [], [], [], [], []
+    for name, s in scaling_rows(results):
+        where = f"{s['workload']} {human_size(s['frame_size'])} on {name}"
+        cores = (build_records(results)[name].scaling or {}).get("cores", 1)
+        one = s["points"][0]
+        starved = [p for p in s["points"] if p["threads"] <= cores
+                   and (p.get("median_waiting_share") or 0) > BUSY_WAITING_SHARE]
+        if one.get("median_cpu_share", 1.0) < BUSY_CPU_SHARE or starved:
+            short = one.get("median_cpu_share", 1.0) < BUSY_CPU_SHARE
+            busy.append(f"{where}: " + ", ".join(
+                ([f"the single thread ran {pct(one['median_cpu_share'])} of its wall time"]
+                 if short else [])
+                + [f"{p['threads']} thread{'s' if p['threads'] > 1 else ''} waited for a "
+                   f"core {pct(p['median_waiting_share'])} of the time" for p in starved]))
+        multi = [p for p in s["points"] if p["threads"] > 1]
+        bad = [p for p in multi if is_anti_scaling(p)]
+        if bad:
+            anti.append(f"{where}: " + ", ".join(
+                f"x{p['median_speedup']:.2f} at {p['threads']} threads "
+                f"(cv {pct(p['cv_speedup'])})" for p in bad))
+        weak = [p for p in multi if p["efficiency"] < POOR_EFFICIENCY and p not in bad]
+        if weak:
+            poor.append(f"{where}: " + ", ".join(
+                f"efficiency {p['efficiency']:.2f} at {p['threads']} threads "
+                f"(x{p['median_speedup']:.2f} of ideal x{min(p['threads'], cores)})"
+                for p in weak))
+        beyond = [p for p in multi if p["median_speedup"] > 1.1 * min(p["threads"], cores)]
+        if beyond:
+            superlinear.append(f"{where}: " + ", ".join(
+                f"x{p['median_speedup']:.2f} at {p['threads']} threads" for p in beyond))
+        slow = [p for p in multi if p.get("work_efficiency", 1.0) < CONTENDED_WORK]
+        if slow:
+            contended.append(f"{where}: " + ", ".join(
+                f"work efficiency {p['work_efficiency']:.2f} at {p['threads']} threads"
+                for p in slow))
+        loud = [p for p in multi if p["cv_speedup"] > CV_TARGET]
+        if loud:
+            noisy.append(f"{where}: " + ", ".join(
+                f"cv {pct(p['cv_speedup'])} at {p['threads']} threads "
+                f"({noise_cause(p, cores, machine_floor(results, name))})"
+                for p in loud))
+    return {"anti_scaling": anti, "poor_efficiency": poor, "noisy": noisy, "busy": busy,
+            "contended": contended, "beyond_cores": superlinear}
+
+
+def single_thread_entries(results: dict) -> dict:
+    """(build, group, impl, size) -> {seconds, calls_per_s, bytes_per_s, round_medians,
+    round_cv} from pytest-benchmark (the round fields: the interleaved rounds of
+    nvx_ft.bench.schedule; None in a results.json from before them)."""
+    out = {}
+    for name, b in build_records(results).items():
+        for target_json in (b.single or {}).values():
+            for bench in target_json.get("benchmarks", []):
+                info, stats = bench.get("extra_info", {}), bench["stats"]
+                if not info.get("bytes") or not stats.get("median"):
+                    continue
+                median = stats["median"]
+                out[(name, info["workload"], info["impl"], info["bytes"])] = {
+                    "seconds": median, "calls_per_s": 1 / median,
+                    "bytes_per_s": info["bytes"] / median, "rounds": stats.get("rounds"),
+                    "level": info.get("level"), "round_medians": stats.get("round_medians"),
+                    "round_cv": stats.get("round_cv")}
+    return out
+
+
+def _impl_class(impl: str, level: str | None) -> str:
+    workload_kind = "NVX " + (level or "?")
+    if impl.startswith("fallback/"):
+        return "autobahn fallback (pure Python)"
+    if impl.startswith("reference/"):
+        return "nvx-ft reference (pure Python)"
+    return workload_kind
+
+
+def _one_thread_work_rate(series: dict) -> float:
+    one = series["points"][0]
+    if one.get("work_rate"):
+        return statistics.median(one["work_rate"])
+    return one["median_throughput"]
+
+
+def ft_cost(results: dict, ft: str, gil: str) -> list[tuple[str, int, float, float, float]]:
+    """Per class of benchmark: (class, n, median, min, max) of
+    single-thread throughput(ft build) / throughput(GIL build)."""
+    entries = single_thread_entries(results)
+    ratios = defaultdict(list)
+    for (build, group, impl, size), e in entries.items():
+        if build != ft:
+            continue
+        base = entries.get((gil, group, impl, size))
+        if base:
+            kind = group.split("-")[0]
+            ratios[f"{kind}: {_impl_class(impl, e['level'])}"].append(
+                e["bytes_per_s"] / base["bytes_per_s"])
+    # the scaling harness's 1-thread points are single-thread numbers as well; per
+    # CPU-second, so that a build that got less of a busy machine is not called slower
+    scal = {(b, s["workload"], s["frame_size"]): _one_thread_work_rate(s)
+            for b, s in scaling_rows(results)}
+    for (build, workload, frame), thr in scal.items():
+        if build == ft and (gil, workload, frame) in scal:
+            ratios[f"scaling harness, 1 thread, per CPU-second: {workload}"].append(
+                thr / scal[(gil, workload, frame)])
+    rows = []
+    for cls, rs in sorted(ratios.items()):
+        # the median: one benchmark disturbed by the rest of the machine cannot move it
+        rows.append((cls, len(rs), statistics.median(rs), min(rs), max(rs)))
+    return rows
+
+
+# --------------------------------------------------------------------------- end to end
+
+BASELINE = "3.14"
+#: a load generator busier than this (CPU / wall, per process) may have limited the run
+SATURATED = 0.9
+#: a server process with less CPU than this (per usable thread) while the generators were
+#: not saturated either: both waited for cores other processes held
+STARVED = 0.8
+#: other processes using less than this many cores: the machine was quiet
+QUIET_OTHERS = 0.2
+#: fewer echoes than this in a window: counting alone moves the rate by a few %
+FEW_MESSAGES = 200
+
+
+def _median(values):
+    values = [v for v in values if v is not None]
+    return statistics.median(values) if values else None
+
+
+def point_figures(p: EchoPoint, cores: int, seed: int = 0) -> PointFigures | None:
+    """One point's figures from its repeats; None when it has none."""
+    reps = p.repeats
+    if not reps:
+        return None
+    rates = [r["msgs_per_s"] for r in reps]
+    usable = min(p.threads, cores)
+    per_msg = [r["server_cpu"] / (r["msgs_per_s"] * r["server_wall"]) for r in reps
+               if r["msgs_per_s"]]
+    return PointFigures(
+        stats.summary(rates, seed), statistics.median(rates) * p.size / 1e6,
+        _median(r["p50_us"] for r in reps), _median(r["p99_us"] for r in reps),
+        _median(r["server_cpu"] / r["server_wall"] / usable for r in reps),
+        _median(1e6 * x for x in per_msg), _median(r["load_cpu"] / r["load_wall"] for r in reps),
+        _median(r["messages"] for r in reps), _median(r.get("others_cores") for r in reps),
+        stats.cv(per_msg))
+
+
+def figures(echo: dict) -> dict[str, EchoPoint]:
+    """point key -> the point with its figures, speedup, ratio to 3.14, noise and why."""
+    from nvx_ft.bench.echo_run import point_key
+
+    cores = echo["cores"]
+    target = echo.get("cv_target", 0.05)
+    pts = {point_key(p["build"], p["nvx"], p["threads"], p["kind"], p["size"]): EchoPoint(**p)
+           for p in echo["points"]}
+    for i, p in enumerate(pts.values()):
+        p.fig = point_figures(p, cores, seed=i)
+    for p in pts.values():
+        one = pts.get(point_key(p.build, p.nvx, 1, p.kind, p.size))
+        rates = [r["msgs_per_s"] for r in p.repeats]
+        p.speedup = (stats.ratio_summary(rates, [r["msgs_per_s"] for r in one.repeats])
+                     if one and rates and p.threads > 1 else None)
+        base = pts.get(point_key(BASELINE, p.nvx, p.threads, p.kind, p.size))
+        p.vs_baseline = (stats.ratio_of_medians(rates, [r["msgs_per_s"] for r in base.repeats])
+                         if base and base is not p and rates and base.repeats else None)
+        p.noisy = bool(p.fig and p.fig.msgs["n"] > 1 and p.fig.msgs["cv"] > target)
+        p.why = reasons(p, echo) if p.fig else []
+    return pts
+
+
+def reasons(p: EchoPoint, echo: dict) -> list[str]:
+    """Why a point's figures may be off (or noisy): said per point, by measurement."""
+    f, cores, out = p.fig, echo["cores"], []
+    if p.oversubscribed:
+        out.append(f"oversubscribed ({p.threads} threads on {cores} cores)")
+    if f.load_cpu_share is not None and f.load_cpu_share >= SATURATED:
+        out.append(f"load generator saturated ({stats_pct(f.load_cpu_share)} CPU): "
+                   "measured the generator, not the server")
+    elif f.server_cpu_share is not None and f.server_cpu_share < STARVED:
+        got = (f"server got {stats_pct(f.server_cpu_share)} of its "
+               f"{min(p.threads, cores)} core(s), the generator was not saturated: ")
+        if f.others_cores is not None and f.others_cores < QUIET_OTHERS:
+            out.append(got + "too few messages in flight (latency-bound), not other load")
+        else:
+            others = (f" (other processes used {f.others_cores:.2f} cores)"
+                      if f.others_cores is not None else "")
+            out.append(got + f"it waited for cores{others}")
+    if p.threads + p.load_processes > cores and not p.oversubscribed:
+        out.append(f"server threads and load generator share {cores} cores")
+    if f.messages is not None and f.messages < FEW_MESSAGES:
+        out.append(f"few echoes per window ({f.messages:.0f}): counting noise")
+    if not out and f.cv_us_per_msg > echo.get("cv_target", 0.05) \
+            and (f.others_cores or 0) < QUIET_OTHERS:
+        floor = machine_floor(echo)
+        probe = (f"; this machine's CPUs alone vary {floor:.0%} per window (steadiness "
+                 "probe)" if floor is not None else "")
+        out.append(f"the server had its cores and the machine was quiet, yet its CPU time "
+                   f"per echo varied (cv {f.cv_us_per_msg:.0%}): the hardware under this "
+                   f"machine (a shared VM host, clock speed){probe}")
+    return out
+
+
+def stats_pct(x: float) -> str:
+    return f"{100 * x:.0f} %"
+
+
+def noise_summary(pts: dict) -> tuple[int, int]:
+    """(points within the CV target, points with more than one repeat)."""
+    judged = [p for p in pts.values() if p.fig and p.fig.msgs["n"] > 1]
+    return sum(not p.noisy for p in judged), len(judged)
+
+
+def steadiness_line(pts: dict, echo: dict) -> str:
+    """The machine's own noise at this run's window (steadiness probe), the points as
+    steady as it allows, and how well the medians are known."""
+    target = echo.get("cv_target", stats.CV_TARGET)
+    window = (echo.get("config") or {}).get("window")
+    judged = [p for p in pts.values() if p.fig and p.fig.msgs["n"] > 1]
+    known = [p for p in judged if (stats.half_width(p.fig.msgs["median"],
+                                                    p.fig.msgs["ci"]) or 1) <= target]
+    text = []
+    floor = machine_floor(echo)
+    if window and (echo.get("steadiness") or {}).get("start"):
+        text.append(steadiness.describe(echo["steadiness"]["start"], window, target))
+    if floor is not None:
+        steady = [p for p in judged if p.fig.msgs["cv"] <= max(target, floor)]
+        text.append(f"Points with a CV at or below the machine's own: {len(steady)} of "
+                    f"{len(judged)}.")
+    text.append(f"Median messages/s known within ±{target:.0%} (half its 95 % bootstrap "
+                f"interval): {len(known)} of {len(judged)}.")
+    return " ".join(text)
+
+
+def build_ratios(pts: dict, build: str = "3.14t") -> list[tuple[bool, int, float, int]]:
+    """(NVX, threads, median over workloads of build/3.14 msgs/s, workloads) - the
+    headline of what the free-threaded build does for an autobahn server."""
+    groups: dict = {}
+    for p in pts.values():
+        if p.build == build and p.vs_baseline:
+            groups.setdefault((p.nvx, p.threads), []).append(p.vs_baseline["median"])
+    return [(nvx, n, statistics.median(v), len(v)) for (nvx, n), v in sorted(
+        groups.items(), key=lambda kv: (not kv[0][0], kv[0][1]))]
+
+
+def nvx_gain(pts: dict) -> list[tuple[str, int, str, int, float]]:
+    """(build, threads, kind, size, msgs/s NVX on / off) where both were measured."""
+    from nvx_ft.bench.echo_run import point_key
+
+    out = []
+    for p in pts.values():
+        if not p.nvx or not p.fig:
+            continue
+        off = pts.get(point_key(p.build, False, p.threads, p.kind, p.size))
+        if off and off.fig:
+            out.append((p.build, p.threads, p.kind, p.size,
+                        p.fig.msgs["median"] / off.fig.msgs["median"]))
+    return out
+
+
+def cpu_ratios(pts: dict, build: str = "3.14t") -> list[tuple[bool, int, float, int]]:
+    """(NVX, threads, median over workloads of server CPU per echo build / 3.14, count):
+    what the build costs per message, whatever share of the machine it got."""
+    from nvx_ft.bench.echo_run import point_key
+
+    groups: dict = {}
+    for p in pts.values():
+        base = pts.get(point_key(BASELINE, p.nvx, p.threads, p.kind, p.size))
+        if p.build == build and p.fig and base and base.fig \
+                and p.fig.server_us_per_msg and base.fig.server_us_per_msg:
+            groups.setdefault((p.nvx, p.threads), []).append(
+                p.fig.server_us_per_msg / base.fig.server_us_per_msg)
+    return [(nvx, n, statistics.median(v), len(v)) for (nvx, n), v in sorted(
+        groups.items(), key=lambda kv: (not kv[0][0], kv[0][1]))]
+
+
+def thread_cost(pts: dict) -> list[tuple[str, bool, int, float, int]]:
+    """(build, NVX, threads, median over workloads of server CPU per echo at N threads /
+    at 1 thread, count): above 1 the server's threads slow each other down per message
+    (contention), independent of how much CPU the machine left them. It cannot see time
+    spent waiting for the GIL."""
+    from nvx_ft.bench.echo_run import point_key
+
+    groups: dict = {}
+    for p in pts.values():
+        one = pts.get(point_key(p.build, p.nvx, 1, p.kind, p.size))
+        if p.threads > 1 and p.fig and one and one.fig \
+                and p.fig.server_us_per_msg and one.fig.server_us_per_msg:
+            groups.setdefault((p.build, p.nvx, p.threads), []).append(
+                p.fig.server_us_per_msg / one.fig.server_us_per_msg)
+    return [(b, nvx, n, statistics.median(v), len(v)) for (b, nvx, n), v in groups.items()]

@@ -1,0 +1,263 @@
+"""One scheduler for every series: interleaved rounds, reruns of noisy series, a budget.
+
+Builds are measured one after the other, never at the same time, but interleaved: the
+work is split into rounds, each round visits every build (or every point) once in an
+order rotated from round to round, so load that comes and goes - and this VM's CPU
+regimes - hit every build alike. Series whose figures missed the CV target get extra
+rounds while the budget lasts; every repeat is kept. :func:`interleave` is that loop; it
+drives NVX's scaling (a child process per build and round, :mod:`nvx_ft.bench.scaling`,
+reruns via ``--only``), the single-thread benchmarks (a pytest-benchmark process per
+build, target and round, merged per build and target by :func:`merge_pytest`) and the
+end-to-end echo windows (:mod:`nvx_ft.bench.echo_run`). Pinning is decided once per run,
+by the caller.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable
+
+from nvx_ft.bench import scaling
+from nvx_ft.bench.stats import CV_TARGET, cv
+from nvx_ft.paths import ROOT
+
+#: mode -> (rounds the scaling repeats are split into, extra rounds for noisy series)
+SCALING_ROUNDS = {"quick": (3, 1), "full": (3, 2), "smoke": (1, 0)}
+#: scaling reruns start only while they have added less than this share to the rounds' time
+RERUN_SHARE = 0.4
+#: mode name -> rounds the single-thread suites are split into
+SINGLE_ROUNDS = {"quick": 3, "full": 3, "smoke": 1}
+#: (target, environment added, test selection): NVX and nvx-ft's pure-Python reference;
+#: then autobahn's pure-Python fallback, in its own process with NVX off
+TARGETS = (("autobahn", {}, ()),
+           ("fallback", {"AUTOBAHN_USE_NVX": "0"}, ("-k", "not reference")))
+
+
+def split(repeats: int, rounds: int) -> list[int]:
+    """``repeats`` over at most ``rounds`` rounds, as evenly as possible (larger first)."""
+    rounds = max(1, min(rounds, repeats))
+    return [repeats // rounds + (i < repeats % rounds) for i in range(rounds)]
+
+
+def rotated(items: list, r: int) -> list:
+    """Round ``r``'s order (0-based): ``items`` started at position ``r`` (mod their
+    count), so that every build goes first in turn and none always runs last."""
+    if not items:
+        return []
+    k = r % len(items)
+    return items[k:] + items[:k]
+
+
+def interleave(rounds: int, round_items: Callable[[int], Iterable], measure: Callable,
+               *, reruns: int = 0, noisy: Callable[[int], Iterable] = lambda e: (),
+               over: Callable[[], bool] = lambda: False) -> None:
+    """``measure`` every item of rounds 0..``rounds``-1 (``round_items(r)``, in its
+    rotated order), then of up to ``reruns`` extra rounds (``noisy(e)``: the noisy
+    series' items, none = done); nothing more once ``over()`` (the budget) is true."""
+    for r in range(rounds):
+        for item in round_items(r):
+            if over():
+                return
+            measure(item)
+    for e in range(reruns):
+        items = list(noisy(e))
+        if not items:
+            return
+        for item in items:
+            if over():
+                return
+            measure(item)
+
+
+@dataclass
+class Job:
+    """One build's runs of one part (scaling: ``runs``; single-thread: ``by_target``)."""
+
+    name: str
+    python: str
+    env: dict  # the children's environment, before a target adds to it
+    slot: Path  # the build's report folder
+    runs: list[dict] = field(default_factory=list)
+    by_target: dict[str, list[dict]] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+    #: single-thread targets whose child failed: not run again (it would fail every round)
+    failed: set[str] = field(default_factory=set)
+
+    def child(self, run_child, part: str, tag: str, cmd: list[str], env: dict,
+              timeout: float) -> dict | None:
+        """Run one child writing ``<slot>/<part>-<tag>.json`` (``{out}`` in ``cmd``); its
+        JSON, or None with the error noted."""
+        self.slot.mkdir(parents=True, exist_ok=True)
+        out = self.slot / f"{part}-{tag}.json"
+        err = run_child([self.python, *(a.replace("{out}", str(out)) for a in cmd)],
+                        {**self.env, **env},
+                        self.slot / f"{part}-{tag}.log", timeout)
+        if err:
+            self.errors.append(f"{part.replace('single-', 'single-thread ')} ({tag}): {err}")
+            return None
+        return json.loads(out.read_text())
+
+
+# --------------------------------------------------------------------------- scaling
+
+
+def noisy_series(runs: list[dict], target: float = CV_TARGET) -> list[str]:
+    """``workload:frame`` of the series with a speedup CV above ``target`` so far."""
+    return [f"{s['workload']}:{s['frame_size']}" for s in scaling.merge(runs)["series"]
+            if any(p["cv_speedup"] > target for p in s["points"][1:])]
+
+
+def run_scaling(jobs: list[Job], mode: str, run_child, timeout: float, pinned: bool,
+                log=print) -> None:
+    """Every job's scaling in rounds, into ``job.runs`` (merge them with
+    :func:`scaling_result`); ``run_child(cmd, env, log_path, timeout)`` runs one process
+    and returns None or why it failed."""
+    rounds, extra = SCALING_ROUNDS[mode]
+    per_round = split(scaling.mode_config(mode).repeats, rounds)
+    base = ["-m", "nvx_ft.bench.scaling", "--mode", mode, "--pin", "on" if pinned else "off"]
+    t0, regular = time.monotonic(), []
+
+    def measure(item) -> None:
+        job, tag, args, what = item
+        log(f"[{job.name}] scaling{what}" + (" (pinned)" if pinned else ""))
+        got = job.child(run_child, "scaling", tag, [*base, *args, "--json", "{out}"], {},
+                        timeout)
+        if got:
+            job.runs.append(got)
+
+    def noisy(e: int):
+        if not regular:  # the regular rounds' time: the reruns' budget is a share of it
+            regular.append(time.monotonic() - t0)
+        todo = [(job, noisy_series(job.runs)) for job in jobs if job.runs and not job.errors]
+        return [(job, f"rerun{e + 1}", ["--repeats", str(per_round[0]), "--only", ",".join(s)],
+                 f": {len(s)} noisy series again ({e + 1}/{extra})") for job, s in todo if s]
+
+    def over() -> bool:
+        late = regular and time.monotonic() - t0 > (1 + RERUN_SHARE) * regular[0]
+        if late:
+            log(f"scaling: no more reruns (they may add {RERUN_SHARE:.0%} to the rounds' time)")
+        return bool(late)
+
+    interleave(len(per_round), lambda r: [
+        (job, f"round{r + 1}", ["--repeats", str(per_round[r])],
+         f" ({mode}), round {r + 1}: {per_round[r]} repeats")
+        for job in rotated(jobs, r) if not job.errors], measure,
+        reruns=extra, noisy=noisy, over=over)
+
+
+def scaling_result(job: Job) -> dict | None:
+    """The merged scaling result of a job (also written to ``<slot>/scaling.json``)."""
+    if not job.runs:
+        return None
+    merged = scaling.merge(job.runs)
+    (job.slot / "scaling.json").write_text(json.dumps(merged, indent=1))
+    return merged
+
+
+# --------------------------------------------------------------------------- single thread
+
+
+def round_options(mode, rounds: int) -> list[list[str]]:
+    """pytest-benchmark options of each round: the mode's max-time divided by the rounds
+    and its min-rounds split over them (at least one each), so that the rounds together
+    take about as long as one run with the mode's options."""
+    return [[f"--benchmark-max-time={mode.max_time / rounds:g}",
+             f"--benchmark-min-rounds={k}", *mode.pytest_args]
+            for k in split(max(mode.min_rounds, rounds), rounds)]
+
+
+def run_single(jobs: list[Job], mode, run_child, log=print) -> list[list[str]]:
+    """Every job's single-thread suites in ``SINGLE_ROUNDS[mode.name]`` rounds: per round
+    and target every build back to back, in an order rotated from round to round; the
+    round JSONs land in ``job.by_target`` (merge them with :func:`single_result`). ``mode``:
+    a :class:`nvx_ft.bench.driver.Mode`. The order the builds ran in, one list per round."""
+    if not jobs:
+        return []
+    per_round = round_options(mode, SINGLE_ROUNDS[mode.name])
+    order: list[list[str]] = []
+
+    def round_items(r: int):
+        now = rotated(jobs, r)
+        order.append([j.name for j in now])
+        return [(j, t, r) for t in TARGETS for j in now]
+
+    def measure(item) -> None:
+        job, (target, env, select), r = item
+        if target in job.failed:
+            return
+        log(f"[{job.name}] single-thread benchmarks: {target}, round {r + 1} of "
+            f"{len(per_round)}")
+        got = job.child(run_child, f"single-{target}", f"round{r + 1}", [
+            "-m", "pytest", str(ROOT / "benchmarks"), "-q", "-p", "no:cacheprovider",
+            f"--nvx-target={target}", *select, "--benchmark-sort=name",
+            "--benchmark-columns=median,ops,rounds", *per_round[r], "--benchmark-json={out}"],
+            env, mode.timeout)
+        if got is None:
+            job.failed.add(target)
+        else:
+            job.by_target.setdefault(target, []).append(got)
+
+    interleave(len(per_round), round_items, measure)
+    return order
+
+
+def single_result(job: Job) -> dict[str, dict]:
+    """target -> the merged JSON of the job's rounds (also ``<slot>/single-<target>.json``)."""
+    merged = {t: merge_pytest(runs) for t, runs in job.by_target.items()}
+    for target, data in merged.items():
+        (job.slot / f"single-{target}.json").write_text(json.dumps(data, indent=1))
+    return merged
+
+
+def merge_pytest(round_jsons: list[dict]) -> dict:
+    """One pytest-benchmark JSON from the round JSONs of one build and target. Per
+    benchmark (by full name): ``median`` = the median of the rounds' medians (a round
+    taken in the CPU's slow regime cannot move it), ``min`` = the min of their mins,
+    ``round_medians`` / ``round_mins`` = each round's, ``round_cv`` = the CV of the round
+    medians; the other statistics pooled over every round's samples."""
+    by_name: dict[str, list[dict]] = {}
+    for one_round in round_jsons:
+        for bench in one_round.get("benchmarks", []):
+            by_name.setdefault(bench["fullname"], []).append(bench)
+    benchmarks = [{**benches[0], "stats": _merged_stats([b["stats"] for b in benches])}
+                  for benches in by_name.values()]
+    return {**round_jsons[0], "benchmarks": benchmarks, "rounds_merged": len(round_jsons)}
+
+
+def _merged_stats(per_round: list[dict]) -> dict:
+    medians = [s["median"] for s in per_round]
+    samples = sum(s["rounds"] for s in per_round)  # pytest-benchmark's "rounds"
+    total = sum(s["total"] for s in per_round)
+    out = {"min": min(s["min"] for s in per_round), "max": max(s["max"] for s in per_round),
+           "mean": total / samples, "median": statistics.median(medians), "rounds": samples,
+           "total": total, "ops": samples / total if total else 0.0}
+    data = [x for s in per_round for x in s.get("data") or []]
+    if len(data) == samples:  # every round kept its samples: pytest-benchmark's spread
+        out.update(_spread(data), data=data)
+    if all("iterations" in s for s in per_round):  # calls per sample, calibrated per round
+        out["iterations"] = min(s["iterations"] for s in per_round)
+    out.update(round_medians=medians, round_mins=[s["min"] for s in per_round],
+               round_cv=cv(medians))
+    return out
+
+
+def _spread(data: list[float]) -> dict:
+    """pytest-benchmark's spread statistics of pooled samples (quartiles: the inclusive
+    method of :func:`statistics.quantiles`), so that ``pytest-benchmark compare`` can
+    read a merged file like a round's."""
+    mean = statistics.fmean(data)
+    stddev = statistics.stdev(data) if len(data) > 1 else 0.0
+    q1, _, q3 = (statistics.quantiles(data, n=4, method="inclusive") if len(data) > 1
+                 else (data[0],) * 3)
+    iqr = q3 - q1
+    # never empty: the quartiles lie between samples
+    inside = sorted(x for x in data if q1 - 1.5 * iqr <= x <= q3 + 1.5 * iqr)
+    iqr_outliers = len(data) - len(inside)
+    stddev_outliers = sum(not mean - stddev <= x <= mean + stddev for x in data)
+    return {"stddev": stddev, "q1": q1, "q3": q3, "iqr": iqr, "iqr_outliers": iqr_outliers,
+            "stddev_outliers": stddev_outliers, "outliers": f"{stddev_outliers};{iqr_outliers}",
+            "ld15iqr": inside[0], "hd15iqr": inside[-1]}
