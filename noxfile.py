@@ -34,6 +34,9 @@ nox.needs_version = ">=2025.5.1"
 
 #: what every per-interpreter session runs first: its interpreter found (or provisioned)
 FIND_INTERPRETER = ["interpreter({python})"]
+#: the GIL build that runs stress/ and protocol/ in ``nox -s tests`` (the free-threaded ones
+#: all do): the baseline of the same version as 3.14t
+GIL_BASELINE = "3.14"
 #: self-tests whose verdict depends on the interpreter's build (free-threaded or not)
 PER_INTERPRETER_SELFTESTS = "selftests/per_interpreter"
 
@@ -92,19 +95,27 @@ def install_target(session: nox.Session) -> None:
 
 @nox.session(python=list(LABELS), requires=FIND_INTERPRETER)
 def tests(session: nox.Session) -> None:
-    """NVX on one interpreter: correctness (tests/), free-threading (stress/) and
-    autobahn's WebSocket protocol over NVX (protocol/).
+    """NVX on one interpreter: correctness (tests/) on every one; free-threading (stress/)
+    and autobahn's WebSocket protocol over NVX (protocol/) on free-threaded interpreters
+    and on one GIL build, :data:`GIL_BASELINE`.
 
+    NVX's correctness as each interpreter's own build is tests/'s job. stress/ and
+    protocol/ test the same C source and pure-Python protocol code on every GIL version,
+    so one GIL run shows them with the GIL (the nightly runs stress-<label> and
+    protocol-<label> on every platform's 3.14 and 3.14t; ``nox -s stress-3.12`` by hand).
     On free-threaded interpreters also the self-tests whose verdict depends on the build
     (selftests/per_interpreter/: the hammer, the GIL guard's verdicts, stress/ catching
     shared state with and without parallelism); ``nox -s harness`` runs them once on a GIL
     build, so both kinds of build are covered without repeating minutes of subprocess
-    stress runs on every GIL interpreter (the nightly runs them on every one).
+    stress runs on every GIL interpreter (the nightly runs them on 3.14 and 3.14t).
     """
     install_target(session)
     session.run("nvx-ft", "info")
-    default = ["tests", "stress", "protocol"]
-    if session.python.endswith("t"):
+    default = ["tests"]
+    free_threaded = session.python.endswith("t")
+    if free_threaded or session.python == GIL_BASELINE:
+        default += ["stress", "protocol"]
+    if free_threaded:
         default.append(PER_INTERPRETER_SELFTESTS)
     session.run("pytest", *(session.posargs or default))
 
