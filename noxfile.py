@@ -68,6 +68,9 @@ def interpreter(session: nox.Session, label: str) -> None:
         if label in required or _named_on_command_line(session, label):
             session.error(why)
         found = None
+    # Resolved before the link is touched: the interpreter found on PATH can be this very
+    # link (a second run, or nox inside a nox session), and a link to itself is a loop.
+    target = os.path.realpath(found.executable) if found else None
     shim = ROOT / ".nox" / "_interpreters"
     shim.mkdir(parents=True, exist_ok=True)
     link = shim / f"python{label}"
@@ -77,10 +80,8 @@ def interpreter(session: nox.Session, label: str) -> None:
         os.environ["PATH"] = f"{shim}{os.pathsep}{os.environ.get('PATH', '')}"  # nox's lookup
     if found is None:
         session.skip(why)
-    # Resolved first: in a nox run inside a nox session the interpreter found on PATH can be
-    # this very link (or a venv python pointing at it); linking to it would make a loop.
-    link.symlink_to(os.path.realpath(found.executable))
-    session.log(f"python{label}: {found.executable} ({found.source}, CPython {found.version})")
+    link.symlink_to(target)
+    session.log(f"python{label}: {target} ({found.source}, CPython {found.version})")
 
 
 def install_target(session: nox.Session) -> None:
