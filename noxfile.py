@@ -1,13 +1,16 @@
 """nox sessions, one per interpreter: ``nox -s tests`` runs every interpreter found.
 
-Interpreters are found by ``nvx_ft.interpreters`` (``$NVX_FT_PYTHON_3_14T``, PATH,
-``uv python find``, pyenv) and handed to nox through a folder of links put first on
-PATH, so ``tests-3.14t`` uses exactly the binary the rest of nvx-ft reports. A missing
-interpreter is skipped with a loud reason; it is an error when its session is named
-on the command line (``nox -s tests-3.14t``) or listed in ``$NVX_FT_REQUIRE_PYTHONS``
-(comma-separated labels, what the nightly workflow sets). A missing 3.14t is first
-provisioned with ``uv python install 3.14t`` when a session that uses it is asked for
-(bounded; off with ``$NVX_FT_PROVISION=off`` or ``nox -s gate -- --no-provision``).
+Nothing is looked for while nox loads this file: each per-interpreter session (``tests-3.14t``,
+``stress-3.14t``, ...) first runs ``interpreter(<label>)`` (nox's ``requires``), which finds
+the interpreter with ``nvx_ft.interpreters`` (``$NVX_FT_PYTHON_3_14T``, PATH, ``uv python
+find``, pyenv) and links it into a folder put first on PATH, so nox's venv for
+``tests-3.14t`` uses exactly the binary the rest of nvx-ft reports. A missing free-threaded
+3.14 is first provisioned with ``uv python install 3.14t`` (bounded; off with
+``$NVX_FT_PROVISION=off``; the gate provisions for itself, ``-- --no-provision``). An
+interpreter still missing is skipped with a loud reason and how to get it; it is an error
+when a session of it is named on the command line (``nox -s tests-3.14t``) or its label is
+listed in ``$NVX_FT_REQUIRE_PYTHONS`` (comma-separated labels, what the nightly workflow
+sets).
 """
 
 from __future__ import annotations
@@ -20,109 +23,68 @@ import nox
 
 ROOT = Path(__file__).parent
 sys.path.insert(0, str(ROOT / "src"))
-from nvx_ft import interpreters, settings  # noqa: E402  (stdlib-only modules)
-from nvx_ft.errors import Blocked  # noqa: E402
+from nvx_ft.interpreters import LABELS  # noqa: E402  (a stdlib-only module; nothing runs)
 
 nox.options.download_python = "never"  # offline machines; installs are the user's call
 nox.options.sessions = ["tests", "harness"]
 nox.options.default_venv_backend = "uv|virtualenv"  # uv when installed: much faster installs
+# A missing interpreter is decided by its interpreter(<label>) session (skip, or error when
+# named or required); CI=true alone (nox's own default) must not fail on an absent 3.15t.
+nox.options.error_on_missing_interpreters = False
 nox.needs_version = ">=2025.5.1"
 
-FOUND = interpreters.find_all()
-#: sessions that run on a free-threaded interpreter (or, for gate and bench, use one)
-_USES_FREE_THREADED = {"tests", "stress", "protocol", "parallel", "mutants", "bench", "gate"}
-
-
-def _wants_provisioning(argv: list[str]) -> bool:
-    """Does this nox run use a provisioned label? Not for ``--list``, ``harness`` alone,
-    a GIL label, or ``-- --no-provision``."""
-    if "--" in argv:
-        argv, posargs = argv[:argv.index("--")], argv[argv.index("--") + 1:]
-        if "--no-provision" in posargs or any(  # the gate told which interpreter to use
-                a == "--python" or a.startswith("--python=") for a in posargs):
-            return False
-    if {"-l", "--list", "--list-sessions", "--json", "-h", "--help", "--version",
-            "--usage"} & set(argv):
-        return False
-    names, pythons, keywords = [], [], False
-    for i, arg in enumerate(argv):
-        key, eq, value = arg.partition("=")
-        if key in ("-s", "--session", "--sessions", "-e", "-p", "--python", "--pythons"):
-            values = [value] if eq else []
-            if not eq:
-                for more in argv[i + 1:]:
-                    if more.startswith("-"):
-                        break
-                    values.append(more)
-            (pythons if key.startswith(("-p", "--python")) else names).extend(values)
-        keywords = keywords or key in ("-k", "--keywords", "-t", "--tags")
-    if pythons:
-        return any(p in interpreters.PROVISIONED for p in pythons)
-    if keywords or not names:  # no names: the default sessions, tests-3.14t among them
-        return True
-    for name in names:
-        base, _, label = name.partition("-")
-        if (label in interpreters.PROVISIONED) if label else base in _USES_FREE_THREADED:
-            return True
-    return False
-
-
-if interpreters.provisioning_enabled() and _wants_provisioning(sys.argv[1:]):
-    for _label in interpreters.PROVISIONED:
-        if FOUND.get(_label) is None:
-            try:
-                FOUND[_label] = interpreters.provision_with_uv(_label)
-            except Blocked as exc:  # reported NOT RUN below, with uv's own error here
-                print(f"nvx-ft: {exc}", file=sys.stderr)
-FREE_THREADED = [label for label in interpreters.LABELS if label.endswith("t")]
+#: what every per-interpreter session runs first: its interpreter found (or provisioned)
+FIND_INTERPRETER = ["interpreter({python})"]
+#: the GIL build that runs stress/ and protocol/ in ``nox -s tests`` (the free-threaded ones
+#: all do): the baseline of the same version as 3.14t
+GIL_BASELINE = "3.14"
 #: self-tests whose verdict depends on the interpreter's build (free-threaded or not)
 PER_INTERPRETER_SELFTESTS = "selftests/per_interpreter"
 
 
-def _link_found_interpreters() -> None:
+def _named_on_command_line(session: nox.Session, label: str) -> bool:
+    """Is a session of ``label`` named with ``-s`` (``nox -s tests-3.14t``), as nox parsed it?
+
+    nox has no public accessor for its parsed ``--sessions``; ``nox -s tests`` and the
+    default run name only the group, ``-p 3.14t`` and ``-k`` no session at all."""
+    config = getattr(getattr(session, "_runner", None), "global_config", None)
+    return any(name.endswith(f"-{label}") for name in getattr(config, "sessions", None) or ())
+
+
+@nox.session(venv_backend="none", default=False)
+@nox.parametrize("label", LABELS, ids=LABELS)
+def interpreter(session: nox.Session, label: str) -> None:
+    """Find this label's interpreter (a missing free-threaded 3.14: uv installs it) for the sessions
+    that run on it; they require this one. Missing: skipped loudly, an error when named."""
+    from nvx_ft import interpreters
+    from nvx_ft.errors import Blocked
+
+    try:
+        found = interpreters.find_or_provision(label)
+    except LookupError as exc:  # $NVX_FT_PYTHON_<label> names something else
+        session.error(str(exc))
+    except Blocked as exc:  # uv's own error, or provisioning off, and how to get it
+        from nvx_ft import settings
+
+        required = set(settings.from_environment().require_pythons)
+        why = f"python{label} NOT FOUND - its sessions will NOT RUN ({exc})"
+        if label in required or _named_on_command_line(session, label):
+            session.error(why)
+        found = None
+    # Resolved before the link is touched: the interpreter found on PATH can be this very
+    # link (a second run, or nox inside a nox session), and a link to itself is a loop.
+    target = os.path.realpath(found.executable) if found else None
     shim = ROOT / ".nox" / "_interpreters"
     shim.mkdir(parents=True, exist_ok=True)
-    for label, interp in FOUND.items():
-        link = shim / f"python{label}"
-        # Resolve before touching the link: in a nox run inside a nox session the
-        # interpreter found on PATH can be this very link (or a venv python pointing at
-        # it), and linking to that path would make a loop.
-        target = os.path.realpath(interp.executable) if interp else None
-        if link.is_symlink() or link.exists():
-            link.unlink()
-        if target:
-            link.symlink_to(target)
-    os.environ["PATH"] = f"{shim}{os.pathsep}{os.environ.get('PATH', '')}"
-
-
-def _explicitly_requested() -> set[str]:
-    wanted = set(settings.from_environment().require_pythons)
-    argv = sys.argv[1:]
-    for i, arg in enumerate(argv):
-        names = []
-        if arg in ("-s", "--session", "--sessions", "-e") and i + 1 < len(argv):
-            names = argv[i + 1:]
-        elif arg.startswith("--session=") or arg.startswith("--sessions="):
-            names = [arg.split("=", 1)[1]]
-        for name in names:
-            if name.startswith("-"):
-                break
-            base, _, label = name.partition("-")
-            if label in FOUND:
-                wanted.add(label)
-    return wanted
-
-
-_link_found_interpreters()
-_REQUIRED_MISSING = sorted(lab for lab in _explicitly_requested() if not FOUND.get(lab))
-# Only what was asked for by name may fail the run for being missing; CI=true alone
-# (nox's own default) must not turn an absent 3.15t into a failure.
-nox.options.error_on_missing_interpreters = bool(_REQUIRED_MISSING)
-
-for _label in interpreters.LABELS:
-    if not FOUND[_label]:
-        print(f"nvx-ft: python{_label} NOT FOUND - its sessions will NOT RUN "
-              f"({interpreters.how_to_get(_label)})", file=sys.stderr)
+    link = shim / f"python{label}"
+    if link.is_symlink() or link.exists():  # a stale link must not stand in for a missing one
+        link.unlink()
+    if os.environ.get("PATH", "").split(os.pathsep)[0] != str(shim):
+        os.environ["PATH"] = f"{shim}{os.pathsep}{os.environ.get('PATH', '')}"  # nox's lookup
+    if found is None:
+        session.skip(why)
+    link.symlink_to(target)
+    session.log(f"python{label}: {target} ({found.source}, CPython {found.version})")
 
 
 def install_target(session: nox.Session) -> None:
@@ -135,21 +97,29 @@ def install_target(session: nox.Session) -> None:
     session.install("-e", ".[target,stress,protocol,dev,bench]")
 
 
-@nox.session(python=list(interpreters.LABELS))
+@nox.session(python=list(LABELS), requires=FIND_INTERPRETER)
 def tests(session: nox.Session) -> None:
-    """NVX on one interpreter: correctness (tests/), free-threading (stress/) and
-    autobahn's WebSocket protocol over NVX (protocol/).
+    """NVX on one interpreter: correctness (tests/) on every one; free-threading (stress/)
+    and autobahn's WebSocket protocol over NVX (protocol/) on free-threaded interpreters
+    and on one GIL build, :data:`GIL_BASELINE`.
 
+    NVX's correctness as each interpreter's own build is tests/'s job. stress/ and
+    protocol/ test the same C source and pure-Python protocol code on every GIL version,
+    so one GIL run shows them with the GIL (the nightly runs stress-<label> and
+    protocol-<label> on every platform's 3.14 and 3.14t; ``nox -s stress-3.12`` by hand).
     On free-threaded interpreters also the self-tests whose verdict depends on the build
     (selftests/per_interpreter/: the hammer, the GIL guard's verdicts, stress/ catching
     shared state with and without parallelism); ``nox -s harness`` runs them once on a GIL
     build, so both kinds of build are covered without repeating minutes of subprocess
-    stress runs on every GIL interpreter (the nightly runs them on every one).
+    stress runs on every GIL interpreter (the nightly runs them on 3.14 and 3.14t).
     """
     install_target(session)
     session.run("nvx-ft", "info")
-    default = ["tests", "stress", "protocol"]
-    if session.python.endswith("t"):
+    default = ["tests"]
+    free_threaded = session.python.endswith("t")
+    if free_threaded or session.python == GIL_BASELINE:
+        default += ["stress", "protocol"]
+    if free_threaded:
         default.append(PER_INTERPRETER_SELFTESTS)
     session.run("pytest", *(session.posargs or default))
 
@@ -167,7 +137,7 @@ def harness(session: nox.Session) -> None:
         f"--deselect={PER_INTERPRETER_SELFTESTS}/test_stress_without_parallelism.py"]))
 
 
-@nox.session(reuse_venv=True)
+@nox.session(reuse_venv=True, requires=["interpreter(3.14t)"])  # 3.14t provisioned when missing
 def bench(session: nox.Session) -> None:
     """NVX throughput and scaling, and autobahn's echo server end to end: 3.14, 3.14t, 3.14t+GIL.
 
@@ -180,7 +150,7 @@ def bench(session: nox.Session) -> None:
     session.run("python", "-m", "nvx_ft.bench", *session.posargs)
 
 
-@nox.session(python=list(interpreters.LABELS))
+@nox.session(python=list(LABELS), requires=FIND_INTERPRETER)
 def stress(session: nox.Session) -> None:
     """Free-threading suite (stress/): thread hammer, shared-object contract, GIL guard.
 
@@ -194,7 +164,7 @@ def stress(session: nox.Session) -> None:
     session.run("pytest", "stress", *session.posargs)
 
 
-@nox.session(python=list(interpreters.LABELS))
+@nox.session(python=list(LABELS), requires=FIND_INTERPRETER)
 def protocol(session: nox.Session) -> None:
     """Protocol suite (protocol/): autobahn's WebSocket protocol over NVX, many threads.
 
@@ -207,7 +177,7 @@ def protocol(session: nox.Session) -> None:
     session.run("pytest", "protocol", *session.posargs)
 
 
-@nox.session(python=list(interpreters.LABELS))
+@nox.session(python=list(LABELS), requires=FIND_INTERPRETER)
 def parallel(session: nox.Session) -> None:
     """tests/ under pytest-run-parallel: every test in 4 threads at once, then in 'auto'.
 
@@ -239,7 +209,7 @@ def gate(session: nox.Session) -> None:
         raise SystemExit(code)
 
 
-@nox.session(python=list(interpreters.LABELS))
+@nox.session(python=list(LABELS), requires=FIND_INTERPRETER)
 def mutants(session: nox.Session) -> None:
     """Detection power: NVX built from autobahn's sdist once per mutant, kill matrix.
 
@@ -254,7 +224,7 @@ def mutants(session: nox.Session) -> None:
     session.run("python", "-m", "nvx_ft.mutants.run", *session.posargs)
 
 
-@nox.session(python="3.11")
+@nox.session(python="3.11", requires=["interpreter(3.11)"])
 def mutants_tsan(session: nox.Session) -> None:
     """The kill matrix in TSan mode: stress/ under a ThreadSanitizer free-threaded CPython.
 

@@ -89,3 +89,17 @@ def test_nox_fails_when_the_missing_interpreter_is_named(missing_label):
 def test_nox_fails_when_the_missing_interpreter_is_required(missing_label):
     run = _nox("-p", missing_label, env_extra={"NVX_FT_REQUIRE_PYTHONS": missing_label})
     assert run.returncode != 0
+
+
+def test_every_nox_run_links_the_real_interpreter_never_its_own_link():
+    """From the second run on, the interpreter found on PATH is the noxfile's own link:
+    ``interpreter(<label>)`` must link the binary behind it, not the link to itself (a loop
+    nox then reports as "interpreter not found")."""
+    link = ROOT / ".nox" / "_interpreters" / f"python{CURRENT.label}"
+    # the links' folder first on PATH, as in a nox run inside a nox session
+    path = os.pathsep.join([str(link.parent), os.environ.get("PATH", "")])
+    for _ in range(2):
+        run = _nox("-s", f"interpreter({CURRENT.label})", env_extra={"PATH": path})
+        assert run.returncode == 0, run.stdout + run.stderr
+    assert os.path.realpath(link) != str(link), f"{link} links to itself"
+    assert interpreters.probe(str(link)) is not None, f"{link} does not run"

@@ -136,17 +136,47 @@ def test_gate_no_provision_never_asks_uv(fresh_machine):
 
 
 def test_nox_gate_provisions_once_and_keeps_exit_2(fresh_machine):
-    """The README's main job on a fresh offline machine: the noxfile asks uv once, the
-    gate inside it reports that failure instead of asking again."""
+    """The README's main job on a fresh offline machine: the gate asks uv once (the
+    noxfile looks for nothing itself) and keeps its exit 2, with uv's error."""
     pytest.importorskip("nox", reason="nox is not installed in this environment")
     stand_in_uv(fresh_machine, "offline")
     rc, out, seconds = _run(fresh_machine, "-m", "nox", "-f", str(paths.ROOT / "noxfile.py"),
                             "-s", "gate", "--", "--pypi", "26.10.2")
     assert rc == errors.EXIT_BLOCKED, out[-3000:]
-    assert "tried earlier in this run" in out and "dns error" in out
+    assert "uv could not provide one" in out and "dns error" in out
     assert [c for c in calls(fresh_machine) if c.startswith("python install")] == \
         ["python install 3.14t"]
     assert seconds < 120, seconds
+
+
+def test_a_named_314t_session_provisions_lazily_then_errors_with_uvs_error(fresh_machine):
+    """``nox -s stress-3.14t`` on a fresh offline machine: its interpreter(3.14t) session
+    asks uv once, and - the session being named - the run fails (never a silent skip);
+    the session itself never starts."""
+    pytest.importorskip("nox", reason="nox is not installed in this environment")
+    stand_in_uv(fresh_machine, "offline")
+    rc, out, _ = _run(fresh_machine, "-m", "nox", "-f", str(paths.ROOT / "noxfile.py"),
+                      "-s", "stress-3.14t")
+    assert rc != 0, out[-3000:]
+    assert "python3.14t NOT FOUND" in out and "dns error" in out, out[-3000:]
+    assert "stress-3.14t: aborted" in out, out[-3000:]
+    assert [c for c in calls(fresh_machine) if c.startswith("python install")] == \
+        ["python install 3.14t"]
+
+
+def test_the_default_run_skips_a_missing_314t_loudly_after_asking_uv(fresh_machine):
+    """``nox -s tests -p 3.14t`` (the default run's 3.14t part), offline: uv asked once,
+    then skipped NOT RUN with uv's error and how to get it, and the run passes."""
+    pytest.importorskip("nox", reason="nox is not installed in this environment")
+    stand_in_uv(fresh_machine, "offline")
+    rc, out, _ = _run(fresh_machine, "-m", "nox", "-f", str(paths.ROOT / "noxfile.py"),
+                      "-s", "tests", "-p", "3.14t", CI="true")
+    assert rc == 0, out[-3000:]
+    assert "interpreter(3.14t) skipped: python3.14t NOT FOUND" in out, out[-3000:]
+    assert "dns error" in out and "NVX_FT_PYTHON_3_14T" in out
+    assert "tests-3.14t: skipped" in out
+    assert [c for c in calls(fresh_machine) if c.startswith("python install")] == \
+        ["python install 3.14t"]
 
 
 @pytest.mark.parametrize("args", [["--list"], ["-s", "harness", "--list"],

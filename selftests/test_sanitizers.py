@@ -131,6 +131,7 @@ def _mini(sanitizer):
         base_keyword="xor", test_timeout=300, timeout=900, modes=("tsan",), sanitizer="tsan")}
 
 
+@pytest.mark.nightly  # builds NVX twice with ASan (about 20 s); report parsing runs every time
 def test_asan_mode_reports_the_tail_overread_and_nothing_for_the_control(tmp_path):
     try:
         sanitizers.libasan()

@@ -175,6 +175,7 @@ def test_a_failing_round_is_an_error_with_its_log_tail(tmp_path, monkeypatch):
     assert not any(c[0] == "gil1" for c in fake.calls)
 
 
+@pytest.mark.nightly  # about 35 s of real benchmark runs; the units above run every time
 @pytest.mark.thread_unsafe(reason="runs the benchmarks in subprocesses")
 def test_the_driver_interleaves_two_builds_end_to_end(tmp_path, monkeypatch):
     """Smoke mode, this interpreter as two builds, two rounds (smoke mode runs one; two

@@ -102,6 +102,9 @@ def test_single_threaded_suite_does_not_catch_it():
     assert re.search(r"\b[1-9]\d* passed", out), out
 
 
+# nightly: all of stress/ over the reference target (30-50 s); every run, stress/ over NVX
+# itself, which must pass, shows the scenarios do not kill a clean target
+@pytest.mark.nightly
 def test_control_target_passes_the_scenarios(hammer_timeout):
     rc, out = run_pytest(CONTROL, [f"stress/{f}" for f in SCENARIOS], hammer_timeout)
     assert rc == 0, out

@@ -89,13 +89,18 @@ def run_stress(target: str, *, pinned: bool) -> tuple[dict[str, str], str, float
     return outcomes, text, time.monotonic() - start
 
 
+#: pinned to one CPU every run; loaded (busy loops on every CPU, about a minute per target on
+#: 2 cores) in the nightly tier: the same verdict reached another way, not every CI run
+CONDITIONS = ["pinned", pytest.param("loaded", marks=pytest.mark.nightly)]
+
+
 def _conditions(condition: str):
     if condition == "pinned":
         return nullcontext(), True
     return busy_cpus(CHILD_TIMEOUT), False
 
 
-@pytest.mark.parametrize("condition", ["pinned", "loaded"])
+@pytest.mark.parametrize("condition", CONDITIONS)
 def test_racy_target_is_killed_or_inconclusive_never_passed(condition):
     ctx, pinned = _conditions(condition)
     with ctx:
@@ -110,7 +115,7 @@ def test_racy_target_is_killed_or_inconclusive_never_passed(condition):
     print(f"{condition}, racy: {_tally(outcomes)} in {seconds:.1f}s")
 
 
-@pytest.mark.parametrize("condition", ["pinned", "loaded"])
+@pytest.mark.parametrize("condition", CONDITIONS)
 def test_clean_target_is_passed_or_inconclusive_never_failed(condition):
     ctx, pinned = _conditions(condition)
     with ctx:
