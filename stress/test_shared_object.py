@@ -101,7 +101,8 @@ def test_shared_object_without_lock_is_memory_safe(hammer, nvx_target, pytestcon
         hammer.request.node.user_properties.append(("nvx_shared_object", r))
         for o in r["overlap"]:
             hammer.note(OverlapReport.from_dict(o), need, threads=threads,
-                        impl=r["impl"], calls=r["calls"])
+                        impl=r["impl"], calls=r["calls"], wall=o["wall_seconds"],
+                        budget=hammer.budget / 4)  # the probe's --budget: the margin's base
     print("\n".join(lines))
     violated = {r["impl"]: r["invariants_violated"] for r in report["results"]
                 if r["invariants_violated"]}
