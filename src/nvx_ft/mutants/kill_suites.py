@@ -18,6 +18,7 @@ from pathlib import Path
 from nvx_ft import sanitizers, suites
 from nvx_ft.errors import UsageError
 from nvx_ft.paths import ROOT
+from nvx_ft.stress_settings import INTENSITIES
 
 SEED = 20251124  # one fixed seed: a matrix is reproducible run to run
 
@@ -96,8 +97,12 @@ SUITES: dict[str, Suite] = {
     # count: nvx_ft.pytest_plugin.PROFILES)
     "differential": Suite("differential", _DIFF, ("--hypothesis-profile=dev",)),
     # stress/: the thread hammer (default intensity), without the GIL guard
+    # (per-test bound: the stress intensity's own, 90 s: a race check may spend its
+    # overlap budget after a first round bounded by half its 60 s hang bound; the 10 s
+    # bound named the control "hung" beside one busy loop per CPU - a false kill)
     "stress": Suite("stress", _STRESS, keyword="{kind} and " + _NOT_STRESS,
-                    base_keyword=_NOT_STRESS, rounds=6),
+                    base_keyword=_NOT_STRESS, rounds=6,
+                    test_timeout=INTENSITIES["default"].test_timeout),
     # the GIL guard: the GIL must stay disabled after importing and using NVX
     "gil": Suite("gil", {"all": ("stress/test_gil_guard.py", "stress/test_gil_after_stress.py")},
                  base_keyword="nvx_imports_keep_the_gil_disabled or gil_still_disabled"),
