@@ -169,3 +169,19 @@ def test_a_python_without_the_suites_dependencies_is_one_error_at_once(tmp_path,
     assert f"--python {bare} cannot run the suites: no pytest, hypothesis, nvx_ft" in err
     assert "pip install -e" in err and "nox -s mutants-" in err
     assert not (tmp_path / "reports").exists()  # nothing built, nothing reported
+
+
+def test_a_run_stopped_by_its_whole_bound_is_inconclusive_a_test_past_its_own_is_hung():
+    """A slow machine can exhaust the suite's bound (issue 19: the control named "hung"
+    beside one busy loop per CPU); only a test past its own, shorter bound is a hang."""
+    from nvx_ft import suites as suites_mod
+    from nvx_ft.mutants.kill_suites import SUITE_BOUND, classify
+
+    def timed_out(message):
+        return suites_mod.SuiteResult("stress", "timeout", {"timeout": 1}, 600.0,
+                                      [("stress/test_x.py::test_y", message)])
+
+    slow = classify(timed_out(f"{SUITE_BOUND} (600s)\nstack..."), "", None)
+    hung = classify(timed_out("hung: no result within the test timeout (90s)\nstack"), "", None)
+    assert slow[0] == "inconclusive" and hung[0] == "hung"
+    assert not kill_suites.SuiteRun("stress", slow[0], 1.0).killed
