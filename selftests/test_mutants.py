@@ -181,7 +181,9 @@ def test_a_run_stopped_by_its_whole_bound_is_inconclusive_a_test_past_its_own_is
         return suites_mod.SuiteResult("stress", "timeout", {"timeout": 1}, 600.0,
                                       [("stress/test_x.py::test_y", message)])
 
-    slow = classify(timed_out(f"{SUITE_BOUND} (600s)\nstack..."), "", None)
-    hung = classify(timed_out("hung: no result within the test timeout (90s)\nstack"), "", None)
-    assert slow[0] == "inconclusive" and hung[0] == "hung"
+    slow = classify(timed_out(f"{SUITE_BOUND} (600s)\nstack..."), "", None, own_test_bound=True)
+    hung = classify(timed_out("hung: no result within the test timeout (90s)\nstack"), "", None,
+                    own_test_bound=True)
+    only = classify(timed_out(f"{SUITE_BOUND} (5s)\nstack..."), "", None)  # no shorter bound
+    assert slow[0] == "inconclusive" and hung[0] == "hung" and only[0] == "hung"
     assert not kill_suites.SuiteRun("stress", slow[0], 1.0).killed

@@ -151,11 +151,14 @@ def _is_test_failure(nodeid: str) -> bool:
     return "::" in nodeid
 
 
-def classify(res, out: str, sanitizer: str | None) -> tuple[str, str | None, str]:
+def classify(res, out: str, sanitizer: str | None,
+             own_test_bound: bool = False) -> tuple[str, str | None, str]:
     """(status, test, detail) from a :func:`nvx_ft.suites.run_suite` result and the output.
 
     Only a test's failure, a crash, a hang, or a sanitizer report with NVX frames kills a
-    mutant; pytest's own errors (usage, collection) are "error", never a kill.
+    mutant; pytest's own errors (usage, collection) are "error", never a kill. With
+    ``own_test_bound`` (each test had a shorter bound than the run), a run stopped by the
+    run's bound is "inconclusive": no test hung, the machine was slow.
     """
     first = next(((n, m) for n, m in res.failures if _is_test_failure(n)), (None, ""))
     if sanitizer:
@@ -168,7 +171,7 @@ def classify(res, out: str, sanitizer: str | None) -> tuple[str, str | None, str
     if res.status == "inconclusive":
         first = next(o for o in res.tests if o.outcome == "inconclusive")
         return "inconclusive", first.nodeid, first.message[:1500]
-    if res.status == "timeout" and first[1].startswith(SUITE_BOUND):
+    if own_test_bound and res.status == "timeout" and first[1].startswith(SUITE_BOUND):
         # the whole run's bound ran out, no test's: a slow machine, not a hang (a test
         # that hangs meets its own, shorter bound first) - no evidence, never a kill
         return "inconclusive", first[0], first[1][:1500]
@@ -205,6 +208,7 @@ def run_contained(python: str, args: list[str], env: dict, timeout: float, cwd: 
     if log_path:
         log_path.parent.mkdir(parents=True, exist_ok=True)
         log_path.write_text(out)
-    status, test, detail = classify(res, out, sanitizer)
+    status, test, detail = classify(res, out, sanitizer, own_test_bound=bool(
+        test_timeout and test_timeout < timeout))
     return SuiteRun(suite, status, round(res.duration, 2), test, detail,
                        " ".join(res.command), str(log_path) if log_path else None)
