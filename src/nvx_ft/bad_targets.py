@@ -15,6 +15,8 @@ pass, so a failure is the bug's doing and not the injection's.
 
 from __future__ import annotations
 
+import time
+
 from nvx_ft.reference import Utf8Reference, XorReference
 from nvx_ft.target import Impl, Target
 
@@ -94,6 +96,17 @@ def xor_pointer_not_reset() -> Target:
 _SCRATCH: dict = {"validator": None, "position": 0}
 
 
+def _release_the_gil() -> None:
+    """What a CFFI call does on entry: let other threads run while the C code works.
+
+    Without it, on a GIL build this stand-in could only be interrupted where the
+    interpreter's time slice happens to end (every 5 ms), while the C code it stands for
+    runs with the GIL released from its first line - and threads that interleave between
+    calls but never inside one would pass it (issue 19: the pinned protocol self-test
+    passed it in 3 of 10 runs on Python 3.11)."""
+    time.sleep(0)
+
+
 class SharedScratchUtf8Validator:
     """Incremental UTF-8 validation that routes every byte through ``_SCRATCH``."""
 
@@ -106,6 +119,7 @@ class SharedScratchUtf8Validator:
     def validate(self, data: bytes) -> tuple[bool, bool, int, int]:
         data = bytes(data)
         _SCRATCH["validator"] = self._state  # another thread may swap it under our feet
+        _release_the_gil()
         result = _SCRATCH["validator"].validate(b"")
         for k in range(len(data)):
             result = _SCRATCH["validator"].validate(data[k:k + 1])
@@ -116,7 +130,10 @@ class SharedScratchUtf8Validator:
 
 
 class SharedPositionXorMasker:
-    """RFC 6455 masking whose running position lives in a module-level variable."""
+    """RFC 6455 masking whose running mask phase lives in a module-level variable (like
+    a C ``static`` bounce position); pointer() stays the object's own, so a race garbles
+    the payload, never the frame lengths autobahn derives from pointer() (a pointer past
+    the frame's end would spin autobahn's frame loop until the run's bound)."""
 
     def __init__(self, mask: bytes) -> None:
         self._mask = bytes(mask)
@@ -130,11 +147,12 @@ class SharedPositionXorMasker:
 
     def process(self, data: bytes) -> bytes:
         _SCRATCH["position"] = self._ptr
+        _release_the_gil()
         out = bytearray(data)
         for i in range(len(out)):
             out[i] ^= self._mask[_SCRATCH["position"] % 4]
             _SCRATCH["position"] += 1
-        self._ptr = _SCRATCH["position"]
+        self._ptr += len(out)
         return bytes(out)
 
 
