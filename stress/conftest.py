@@ -16,6 +16,7 @@ import pytest
 
 from nvx_ft import hammer as hammer_mod
 from nvx_ft import hang_bound
+from nvx_ft import overlap as overlap_mod
 from nvx_ft import stress_pytest
 from nvx_ft.hang_guard import GUARD
 from nvx_ft.stress_inputs import SharedInputs, make_shared_inputs
@@ -30,15 +31,23 @@ def pytest_configure(config):
     config.addinivalue_line("markers", "thread_unsafe: not run in pytest-run-parallel threads")
     config.addinivalue_line("markers", "timeout(seconds): pytest-timeout per-test bound")
     config.addinivalue_line("markers", "run_last: run after every other test of the session")
+    config.addinivalue_line("markers", "bound_per_overlap_second(factor): the test's bound "
+                            "is at least factor x its overlap budget (a test that runs one "
+                            "race run per implementation, each with its own budget)")
 
 
 def pytest_collection_modifyitems(config, items):
     intensity = INTENSITIES[config.getoption("--nvx-intensity")]
+    budget = overlap_mod.overlap_budget(config.getoption("--nvx-overlap-budget", None),
+                                        intensity.overlap_budget)
     last = []
     for item in items:
         if item.path.parent.name != "stress":
             continue
-        hang_bound.mark_self_threaded(item, ALREADY_THREADED, intensity.test_timeout)
+        scales = item.get_closest_marker("bound_per_overlap_second")
+        bound = intensity.test_timeout if scales is None else max(
+            intensity.test_timeout, scales.args[0] * budget)
+        hang_bound.mark_self_threaded(item, ALREADY_THREADED, bound)
         if item.get_closest_marker("run_last"):
             last.append(item)
     for item in last:  # e.g. "the GIL is still disabled after all of the above"
@@ -62,10 +71,11 @@ def pytest_pyfunc_call(pyfuncitem):
 
 
 @pytest.fixture(autouse=True)
-def _watchdog(intensity):
+def _watchdog(intensity, request):
     """Last resort behind pytest-timeout, a minute after the test's bound: faulthandler's
     timer (the process's one hang guard; nested inside a contained run's bound)."""
-    with GUARD.bound(intensity.test_timeout + 60):
+    bound = hang_bound.item_bound(request.node, intensity.test_timeout) or intensity.test_timeout
+    with GUARD.bound(bound + 60):
         yield
 
 

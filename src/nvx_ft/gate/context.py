@@ -47,7 +47,7 @@ class Budgets:
     """Hard bounds in seconds (the CLI's ``--*-timeout`` options)."""
     suite: float = 900  # gil-guard, correctness, benchmark smoke
     stress: float = 600
-    protocol: float = 300
+    protocol: float = 600  # reruns of up to five multi-thread runs at 20 s, then 60 s
     test: float = 300  # one test: a hang beyond it is a named failure, the suite goes on
 
 
