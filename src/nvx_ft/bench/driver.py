@@ -146,48 +146,52 @@ def _run_child(cmd: list[str], env: dict, log_path: Path, timeout: float) -> str
     return f"exit code {rc} (log: {log_path}):\n" + "\n".join(tail)
 
 
+def _collect(results: dict, jobs: dict, t0: float) -> None:
+    """Each job's errors, and an even share of the time since ``t0``, to its build."""
+    share = (time.monotonic() - t0) / max(1, len(jobs))
+    for name, job in jobs.items():
+        results["builds"][name].errors += job.errors
+        results["builds"][name].seconds += share
+
+
+def _jobs(resolved: list, wanted=lambda variant: True) -> dict[str, schedule.Job]:
+    return {v.name: schedule.Job(v.name, python, _child_env(v), slot)
+            for v, python, slot, _ in resolved if wanted(v)}
+
+
 def run_single(resolved: list, mode: Mode, results: dict, log) -> None:
     """The single-thread benchmarks of every build that runs them in this mode, builds
     interleaved in rounds, into ``results["builds"]``; a failed child is an error of its
     build. The order of each round goes to ``results["single_thread_rounds"]``."""
-    jobs = {v.name: schedule.Job(v.name, python, _child_env(v), slot)
-            for v, python, slot, _ in resolved
-            if mode.single_thread_builds is None or v.name in mode.single_thread_builds
-            or v.python}
+    jobs = _jobs(resolved, lambda v: mode.single_thread_builds is None or v.python
+                 or v.name in mode.single_thread_builds)
     t0 = time.monotonic()
     results["single_thread_rounds"] = schedule.run_single(list(jobs.values()), mode,
                                                           _run_child, log)
-    share = (time.monotonic() - t0) / max(1, len(jobs))
+    _collect(results, jobs, t0)
     for variant, *_ in resolved:
-        build, job = results["builds"][variant.name], jobs.get(variant.name)
-        if job is None:
-            build.single_not_run = (f"{mode.name} mode runs the single-thread benchmarks "
-                                       f"only for {', '.join(mode.single_thread_builds)}")
-            continue
-        build.single = schedule.single_result(job)
-        build.errors += job.errors
-        build.seconds += share
+        if variant.name in jobs:
+            results["builds"][variant.name].single = schedule.single_result(jobs[variant.name])
+        else:
+            results["builds"][variant.name].single_not_run = (
+                f"{mode.name} mode runs the single-thread benchmarks only for "
+                f"{', '.join(mode.single_thread_builds)}")
 
 
 def _run_nvx(resolved: list, mode: Mode, results: dict, log) -> None:
     """NVX scaling of every build in interleaved rounds, then the single-thread
     benchmarks, interleaved in rounds as well."""
-    jobs = [schedule.Job(v.name, python, _child_env(v), slot) for v, python, slot, _ in resolved]
+    jobs = _jobs(resolved)
     t0 = time.monotonic()
-    schedule.run_scaling(jobs, mode.name, _run_child, mode.timeout,
+    schedule.run_scaling(list(jobs.values()), mode.name, _run_child, mode.timeout,
                          results["pinning"]["pinned"], log)
-    share = (time.monotonic() - t0) / max(1, len(jobs))
-    for (variant, *_), job in zip(resolved, jobs):
-        build = results["builds"][variant.name]
-        build.errors += job.errors
-        build.seconds += share
-        scaling_result = schedule.scaling_result(job)
-        if scaling_result:
-            build.scaling = scaling_result
+    _collect(results, jobs, t0)
+    for name, job in jobs.items():
+        results["builds"][name].scaling = schedule.scaling_result(job)
     run_single(resolved, mode, results, log)
-    for variant, *_ in resolved:
-        if results["builds"][variant.name].errors:
-            results["builds"][variant.name].status = "failed"
+    for build in results["builds"].values():
+        if build.errors:
+            build.status = "failed"
 
 
 def _run_echo(results: dict, mode: Mode, out: Path, log) -> dict | None:

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from nvx_ft.bench import machine
 from nvx_ft.bench.echo_procs import ChildFailed, LoadGenerator, Server
+from nvx_ft.bench.records import point_key
 from nvx_ft.bench.schedule import interleave, rotated
 from nvx_ft.bench.stats import CV_TARGET, cv, quantile
 from nvx_ft.childenv import MEASUREMENT, child_env
@@ -77,10 +78,6 @@ class EchoBuild:
     name: str
     python: str
     env: dict
-
-
-def point_key(build: str, nvx: bool, threads: int, kind: str, size: int) -> str:
-    return f"{build} | NVX {'on' if nvx else 'off'} | {threads}t | {kind} {size}"
 
 
 class Runner:

@@ -12,7 +12,7 @@ import statistics
 from collections import defaultdict
 from pathlib import Path
 
-from nvx_ft.bench.figures import idle_estimate, scaling_rows, workload_order
+from nvx_ft.bench.figures import scaling_rows, workload_order
 from nvx_ft.bench.records import build_records
 from nvx_ft.bench.workloads import human_size
 
@@ -80,7 +80,7 @@ def plot_scaling(results: dict, path: Path) -> None:
                       [_quantile(p["speedup"], 0.25) for p in s["points"]],
                       [_quantile(p["speedup"], 0.75) for p in s["points"]], colour, marker,
                       label=name)
-                est = [idle_estimate(p) for p in s["points"]]
+                est = [p.get("idle_estimate") for p in s["points"]]
                 shown = [(x, e) for x, e in zip(n, est) if e is not None]
                 if len(shown) > 1:
                     ax.plot([x for x, _ in shown], [e for _, e in shown], color=colour,

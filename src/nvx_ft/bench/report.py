@@ -15,10 +15,10 @@ from nvx_ft.bench import figures as ef
 from nvx_ft.bench import stats, steadiness
 from nvx_ft.bench.figures import (BUSY_CPU_SHARE, BUSY_WAITING_SHARE, CONTENDED_WORK,
                                   CV_TARGET, POOR_EFFICIENCY, findings, ft_cost,
-                                  idle_estimate, is_anti_scaling, machine_floor, pct,
-                                  scaling_rows, single_thread_entries, workload_order)
+                                  is_anti_scaling, machine_floor, pct, scaling_rows,
+                                  single_thread_entries, workload_order)
 from nvx_ft.bench.plot import plot_echo, plot_scaling
-from nvx_ft.bench.records import BuildResult, build_records
+from nvx_ft.bench.records import BuildResult, EchoPoint, build_records
 from nvx_ft.bench.workloads import human_size
 
 BUILD_ORDER = ("3.14", "3.14t", "3.14t PYTHON_GIL=1")
@@ -30,11 +30,10 @@ def _gil(build: BuildResult) -> str:
     s = build.scaling or {}
     if "gil_enabled" not in s:
         return "?"
-    state = "on" if s["gil_enabled"] else "off"
-    if s.get("origin", {}).get("build") == "free-threaded" and s["gil_enabled"] \
+    if s["gil_enabled"] and s.get("origin", {}).get("build") == "free-threaded" \
             and build.env.get("PYTHON_GIL") != "1":
         return "**on (re-enabled at NVX import!)**"
-    return state
+    return "on" if s["gil_enabled"] else "off"
 
 
 def _copy_throughput(results: dict) -> dict:
@@ -52,13 +51,9 @@ def _builds_section(results: dict) -> list[str]:
     for name, b in build_records(results).items():
         interp = b.interpreter or {}
         origin = (b.scaling or {}).get("origin") or {}
-        status = b.status
-        if status == "missing":
-            status = f"**MISSING - NOT RUN**: {b.reason}"
-        elif status == "failed":
-            status = "**FAILED**: " + "; ".join(e.splitlines()[0] for e in b.errors)
-        else:
-            status = f"ok ({b.seconds:.0f} s)"
+        status = {"missing": f"**MISSING - NOT RUN**: {b.reason}",
+                  "failed": "**FAILED**: " + "; ".join(e.splitlines()[0] for e in b.errors),
+                  }.get(b.status, f"ok ({b.seconds:.0f} s)")
         nvx = (f"autobahn {origin.get('autobahn')} ({', '.join(origin.get('wheel_tags') or [])})"
                if origin else "")
         rows.append([name, f"{interp.get('executable', '')} {interp.get('version', '')}".strip(),
@@ -99,7 +94,7 @@ def _scaling_section(results: dict) -> list[str]:
                 work += f", blocked {pct(p['median_blocked_share'])}"
             if p.get("median_waiting_share") is not None:
                 work += f", no core {pct(p['median_waiting_share'])}"
-            idle = (f"; idle est. x{idle_estimate(p):.2f}" if idle_estimate(p) else "")
+            idle = f"; idle est. x{p['idle_estimate']:.2f}" if p.get("idle_estimate") else ""
             ci = (f" [{p['ci_speedup'][0]:.2f}-{p['ci_speedup'][1]:.2f}]"
                   if p.get("ci_speedup") else "")
             cells.append(f"x{p['median_speedup']:.2f}{ci} (cv {pct(p['cv_speedup'])}, "
@@ -131,8 +126,8 @@ def _glance_section(results: dict) -> list[str]:
             pts = {p["threads"]: p for p in s["points"]}
             at_cores = pts.get(cores) or s["points"][-1]
             most = s["points"][-1]
-            idle = (f" (idle est. x{idle_estimate(at_cores):.2f})"
-                    if idle_estimate(at_cores) else "")
+            idle = (f" (idle est. x{at_cores['idle_estimate']:.2f})"
+                    if at_cores.get("idle_estimate") else "")
             cells.append(f"{mbs(s['points'][0]['median_throughput'])} MB/s; "
                          f"x{at_cores['median_speedup']:.2f} ±{pct(at_cores['cv_speedup'])} "
                          f"at {at_cores['threads']}{idle}, x{most['median_speedup']:.2f} "
@@ -155,14 +150,10 @@ def summary_markdown(results: dict) -> str:
     """``summary.md``: machine and builds, at a glance, findings, the single-thread cost of
     free-threading, parallel scaling, single-thread throughput."""
     lines = [*_overview(results), *_findings_section(results), *_ft_cost_section(results),
-             *_parallel_section(results), *_echo_section(results),
+             *_parallel_section(results),
+             *(echo_section(results["echo"]) if results.get("echo") else []),
              *single_section(results)]
     return "\n".join(lines) + "\n"
-
-
-def _echo_section(results: dict) -> list[str]:
-    """The end-to-end echo benchmark, when it ran."""
-    return echo_section(results["echo"]) if results.get("echo") else []
 
 
 def _overview(results: dict) -> list[str]:
@@ -209,7 +200,7 @@ def _steadiness_lines(results: dict) -> list[str]:
     """The machine's own noise (steadiness probe) at the scaling window, how many
     speedups are as steady as it allows, and how well each median is known."""
     probed = results.get("steadiness") or {}
-    rows = [(name, s) for name, s in scaling_rows(results)]
+    rows = list(scaling_rows(results))
     if not rows:
         return []
     window = ((build_records(results)[rows[0][0]].scaling or {}).get("config")
@@ -409,9 +400,22 @@ def _spread_legend(entries: dict) -> list[str]:
             "`round_medians` in */single-<target>.json).", ""]
 
 
+def _single_cells(e: dict | None, full: bool) -> list[str]:
+    """One size's cells: MB/s and calls/s in one (full: µs, calls/s, MB/s, the CV over
+    rounds, one column each, so the Markdown table stays one), ⚠ where rounds disagree."""
+    if full:
+        return ["-"] * 4 if not e else [
+            f"{e['seconds'] * 1e6:.3g}", rate(e["calls_per_s"]), mbs(e["bytes_per_s"]),
+            "-" if e.get("round_cv") is None
+            else pct(e["round_cv"]) + (" ⚠" if _is_spread(e) else "")]
+    if not e:
+        return ["-"]
+    return [f"{mbs(e['bytes_per_s'])} MB/s<br>{rate(e['calls_per_s'])} calls/s"
+            + (f"<br>⚠ cv {pct(e['round_cv'])}" if _is_spread(e) else "")]
+
+
 def tables(results: dict, full: bool) -> list[str]:
-    """Per workload: rows impl x build, columns sizes; cells MB/s and calls/s (full: also
-    µs and the CV over rounds), ⚠ where the rounds disagree."""
+    """Per workload: rows impl x build, columns sizes (:func:`_single_cells`)."""
     entries = single_thread_entries(results)
     if not entries:
         return ["No single-thread benchmarks ran."]
@@ -423,35 +427,14 @@ def tables(results: dict, full: bool) -> list[str]:
         sizes = sorted({k[3] for k in keys})
         impls = sorted({k[2] for k in keys},
                        key=lambda i: (i.startswith(("fallback/", "reference/")), i))
-        rows = []
-        for impl in impls:
-            for b in builds:
-                if not any((b, group, impl, sz) in entries for sz in sizes):
-                    continue
-                cells = [impl, b]
-                for sz in sizes:
-                    e = entries.get((b, group, impl, sz))
-                    if full:  # one column per figure, so the Markdown table stays one
-                        cells += (["-"] * 4 if not e else [
-                            f"{e['seconds'] * 1e6:.3g}", rate(e["calls_per_s"]),
-                            mbs(e["bytes_per_s"]),
-                            "-" if e.get("round_cv") is None
-                            else pct(e["round_cv"]) + (" ⚠" if _is_spread(e) else "")])
-                    elif not e:
-                        cells.append("-")
-                    else:
-                        cells.append(f"{mbs(e['bytes_per_s'])} MB/s<br>{rate(e['calls_per_s'])}"
-                                     " calls/s" + (f"<br>⚠ cv {pct(e['round_cv'])}"
-                                                   if _is_spread(e) else ""))
-                rows.append(cells)
-        lines += [f"### {group}", ""]
-        if full:
-            lines += table(["impl", "build"] + [
-                column for s in sizes for column in (f"{human_size(s)}: median µs", "calls/s",
-                                                     "MB/s", "CV over rounds")], rows)
-        else:
-            lines += table(["impl", "build"] + [human_size(s) for s in sizes], rows)
-        lines.append("")
+        rows = [[impl, b] + [cell for sz in sizes
+                             for cell in _single_cells(entries.get((b, group, impl, sz)), full)]
+                for impl in impls for b in builds
+                if any((b, group, impl, sz) in entries for sz in sizes)]
+        columns = [(f"{human_size(s)}: median µs", "calls/s", "MB/s", "CV over rounds")
+                   if full else (human_size(s),) for s in sizes]
+        lines += [f"### {group}", "", *table(["impl", "build"] + [c for cs in columns
+                                                                  for c in cs], rows), ""]
     return lines
 
 
@@ -506,11 +489,7 @@ def _rows(pts: dict):
                                                 order.get(kv[0][3], 9), kv[0][3]))
 
 
-def _threads_label(n: int, cores: int) -> str:
-    return f"{n} (oversubscribed)" if n > cores else str(n)
-
-
-def _throughput_cell(p: dict | None) -> list[str]:
+def _throughput_cell(p: EchoPoint | None) -> list[str]:
     if p is None:
         return ["-"] * 5
     if not p.fig:
@@ -525,37 +504,23 @@ def _throughput_cell(p: dict | None) -> list[str]:
     return [cell, f"{f.mb_per_s:.3g}", f"{_ms(f.p50_us)} / {_ms(f.p99_us)}", sp, vs]
 
 
-def _cost_cell(p: dict | None) -> str:
+def _cost_cell(p: EchoPoint | None) -> list[str]:
     if p is None or not p.fig:
-        return "-"
+        return ["-"]
     f = p.fig
     us = "-" if f.server_us_per_msg is None else f"{f.server_us_per_msg:.0f}"
     others = ("" if f.others_cores is None else f", others {f.others_cores:.2f}")
-    return (f"{us} µs, server cpu {ef.stats_pct(f.server_cpu_share)}, "
-            f"load {ef.stats_pct(f.load_cpu_share)} x{p.load_processes}{others}")
+    return [f"{us} µs, server cpu {ef.stats_pct(f.server_cpu_share)}, "
+            f"load {ef.stats_pct(f.load_cpu_share)} x{p.load_processes}{others}"]
 
 
-def _main_table(pts: dict, threads: list[int], cores: int) -> list[str]:
-    header = ["workload", "NVX", "build"]
-    for n in threads:
-        t = _threads_label(n, cores)
-        header += [f"{t} thr: msg/s [95 % CI] cv", "MB/s", "p50 / p99 ms", "speedup",
-                   "vs 3.14"]
-    rows = []
-    for (kind, size, nvx, build), by_n in _rows(pts):
-        cells = [f"{kind} {human_size(size)}", "on" if nvx else "off", build]
-        for n in threads:
-            cells += _throughput_cell(by_n.get(n))
-        rows.append(cells)
-    return table(header, rows)
-
-
-def _cost_table(pts: dict, threads: list[int], cores: int) -> list[str]:
+def _echo_table(pts: dict, threads: list[int], cores: int, columns, cells) -> list[str]:
+    """One row per workload, NVX setting and build; per thread count the ``columns``
+    (given its label) and the ``cells`` of its point (None: not measured)."""
     header = ["workload", "NVX", "build"] + [
-        f"{_threads_label(n, cores)} thr: server CPU per echo, server / load CPU share"
-        for n in threads]
+        c for n in threads for c in columns(f"{n} (oversubscribed)" if n > cores else str(n))]
     rows = [[f"{kind} {human_size(size)}", "on" if nvx else "off", build]
-            + [_cost_cell(by_n.get(n)) for n in threads]
+            + [c for n in threads for c in cells(by_n.get(n))]
             for (kind, size, nvx, build), by_n in _rows(pts)]
     return table(header, rows)
 
@@ -654,7 +619,9 @@ def echo_section(echo: dict) -> list[str]:
         "",
         ef.steadiness_line(pts, echo),
         "",
-        *_main_table(pts, threads, cores),
+        *_echo_table(pts, threads, cores, lambda t: [
+            f"{t} thr: msg/s [95 % CI] cv", "MB/s", "p50 / p99 ms", "speedup", "vs 3.14"],
+            _throughput_cell),
         "",
         "**What it says:**",
         "",
@@ -665,7 +632,8 @@ def echo_section(echo: dict) -> list[str]:
         "cores), the load generators' (per process, x processes) and the cores other "
         "processes on the machine used meanwhile (`/proc/stat` busy time minus ours):",
         "",
-        *_cost_table(pts, threads, cores),
+        *_echo_table(pts, threads, cores, lambda t: [
+            f"{t} thr: server CPU per echo, server / load CPU share"], _cost_cell),
         "",
         "**Noisy or doubtful points, and why:**",
         "",

@@ -29,11 +29,6 @@ from nvx_ft.bench import machine, stats
 from nvx_ft.bench import workloads as wl
 
 
-def cores() -> int:
-    """CPUs this process may run on (the scheduler's view, not the machine's)."""
-    return len(machine.allowed_cpus())
-
-
 def thread_counts(cores_: int, factor: int = 2, extra: tuple[int, ...] = ()) -> tuple[int, ...]:
     """1, 2, 4, ... up to at least ``factor`` x cores, plus ``cores`` and ``extra``."""
     counts, n = {1, cores_, *extra}, 1
@@ -81,7 +76,7 @@ PARALLEL_CPU_SHARE = 0.9
 
 
 def mode_config(mode: str, cores_: int | None = None) -> Config:
-    c = cores_ or cores()
+    c = cores_ or len(machine.allowed_cpus())
     if mode == "quick":
         return Config(("xor", "utf8", "copy"), FRAME_SIZES, thread_counts(c), 0.03, 0.1, 7)
     if mode == "full":
@@ -112,12 +107,8 @@ def measure_window(make_call, n_threads: int, warmup: float, window: float,
     share) of ``n_threads`` threads, each with its own objects; thread i pinned to
     ``pin_cpus[i]`` when given."""
     clock: list[float] = []
-    rates = [0.0] * n_threads
-    cpu = [0.0] * n_threads  # CPU-seconds per wall-second, per thread
-    done = [0] * n_threads  # bytes processed in the window, per thread
-    cpu_seconds = [0.0] * n_threads
-    blocked = [0.0] * n_threads
-    waiting = [0.0] * n_threads
+    #: per thread: (wall, CPU, runnable-but-waiting) seconds of its window, bytes done
+    got: list[tuple] = [()] * n_threads
     errors: list[BaseException] = []
 
     def fix_clock():  # runs once, in the last thread to arrive
@@ -148,17 +139,9 @@ def measure_window(make_call, n_threads: int, warmup: float, window: float,
                     break
             c_last, t_last = time.thread_time(), now()
             s_last = _run_delay()
-            rates[i] = calls * nbytes / (t_last - t_first)
-            cpu[i] = (c_last - c_first) / (t_last - t_first)
-            done[i] = calls * nbytes
-            cpu_seconds[i] = c_last - c_first
-            if s_first is not None and s_last is not None:
-                # not running and not waiting for a core: asleep (the GIL, a lock)
-                wanted = (c_last - c_first) + (s_last - s_first) / 1e9
-                blocked[i] = max(0.0, 1.0 - wanted / (t_last - t_first))
-                waiting[i] = (s_last - s_first) / 1e9 / (t_last - t_first)
-            else:
-                blocked[i] = waiting[i] = float("nan")
+            waited = (float("nan") if s_first is None or s_last is None
+                      else (s_last - s_first) / 1e9)
+            got[i] = (t_last - t_first, c_last - c_first, waited, calls * nbytes)
         except BaseException as exc:  # reported, not swallowed
             errors.append(exc)
             barrier.abort()
@@ -171,10 +154,15 @@ def measure_window(make_call, n_threads: int, warmup: float, window: float,
         t.join()
     if errors:
         raise errors[0]
+    walls, cpus, waits, done = zip(*got)
     # thread_time() ticks coarsely on some systems: never divide by a zero CPU time
-    work_rate = sum(done) / max(sum(cpu_seconds), 1e-9)
-    return (sum(rates), sum(cpu) / min(n_threads, cores_), work_rate,
-            statistics.fmean(blocked), statistics.fmean(waiting))
+    work_rate = sum(done) / max(sum(cpus), 1e-9)
+    # asleep = neither running nor waiting for a core (the GIL, a lock); nan: unknown
+    blocked = [max(0.0, 1.0 - (c + w) / t) if w == w else w
+               for t, c, w in zip(walls, cpus, waits)]
+    return (sum(d / t for d, t in zip(done, walls)),
+            sum(c / t for c, t in zip(cpus, walls)) / min(n_threads, cores_), work_rate,
+            statistics.fmean(blocked), statistics.fmean(w / t for w, t in zip(waits, walls)))
 
 
 def _run_delay() -> int | None:
@@ -187,10 +175,6 @@ def _run_delay() -> int | None:
             return int(fh.read().split()[1])
     except (OSError, ValueError, IndexError):
         return None
-
-
-#: Coefficient of variation (sample stdev / mean); 0 for fewer than two values.
-cv = stats.cv
 
 
 @dataclass
@@ -247,7 +231,7 @@ def run_series(target, workload: str, frame: int, cfg: Config, cores_: int,
             for k, v in zip(REPEAT_FIELDS, values):
                 per_n[n][k].append(v)
     series = Series(workload, desc, frame, batch)
-    series.points = summarize(per_n, cores_, gil_off(), pin)
+    series.points = summarize(per_n, cores_, not _gil_enabled(), pin)
     log(f"  {workload:18} {wl.human_size(frame):>7}: " + "  ".join(
         f"{p.threads}t {p.median_throughput / 1e6:8.1f} MB/s x{p.median_speedup:4.2f}"
         f" (cv {p.cv_speedup:4.1%}, cpu {p.median_cpu_share:4.0%}, work {p.work_efficiency:4.2f})"
@@ -259,8 +243,8 @@ def run_series(target, workload: str, frame: int, cfg: Config, cores_: int,
 REPEAT_FIELDS = ("throughput", "cpu_share", "work_rate", "blocked_share", "waiting_share")
 
 
-def gil_off() -> bool:
-    return not getattr(sys, "_is_gil_enabled", lambda: True)()
+def _gil_enabled() -> bool:
+    return getattr(sys, "_is_gil_enabled", lambda: True)()
 
 
 def summarize(per_n: dict[int, dict[str, list[float]]], cores_: int, gil_is_off: bool,
@@ -278,7 +262,8 @@ def summarize(per_n: dict[int, dict[str, list[float]]], cores_: int, gil_is_off:
         share = statistics.median(v["cpu_share"])
         sp_sum = stats.summary(sp, seed=n)
         points.append(Point(
-            n, thr, sp, statistics.median(thr), cv(thr), statistics.median(sp), cv(sp),
+            n, thr, sp, statistics.median(thr), stats.cv(thr), statistics.median(sp),
+            stats.cv(sp),
             statistics.median(sp) / min(n, cores_), v["cpu_share"], share,
             v["work_rate"], work_eff,
             min(n, cores_) * work_eff if gil_is_off and share >= PARALLEL_CPU_SHARE else None,
@@ -331,7 +316,7 @@ def run(cfg: Config, target=None, log=lambda msg: None, *, pin: bool = False,
     from nvx_ft import target as target_mod
 
     t = target or target_mod.load()
-    cores_ = cores()
+    cores_ = len(machine.allowed_cpus())
     if cfg.threads[0] != 1:
         raise ValueError("thread counts must start at 1 (the speedup baseline)")
     started = time.time()
@@ -346,7 +331,7 @@ def run(cfg: Config, target=None, log=lambda msg: None, *, pin: bool = False,
         "target": t.name,
         "origin": t.origin,
         # after the NVX import: a free-threaded build that re-enabled the GIL shows here
-        "gil_enabled": getattr(sys, "_is_gil_enabled", lambda: True)(),
+        "gil_enabled": _gil_enabled(),
         "switch_interval": sys.getswitchinterval(),
         "seconds": time.time() - started,
         "series": [asdict(s) for s in series],
