@@ -235,10 +235,10 @@ def _resolve(variant: Variant, out: Path, venv_root: Path | None, results: dict,
     return variant, python, slot, interp_info
 
 
-def _probe_steadiness(mode: Mode, log) -> dict | None:
-    """The steadiness probe (:mod:`nvx_ft.bench.steadiness`); None in smoke mode (it
-    checks structure and has no time for it)."""
-    if mode.name == "smoke":
+def _probe_steadiness(wanted: bool, log) -> dict | None:
+    """The steadiness probe (:mod:`nvx_ft.bench.steadiness`); None where not ``wanted``
+    (the report then says "not probed")."""
+    if not wanted:
         return None
     from nvx_ft.bench import steadiness
 
@@ -247,11 +247,13 @@ def _probe_steadiness(mode: Mode, log) -> dict | None:
 
 
 def run_all(variants, mode: Mode, out: Path, venv_root: Path | None, log=print, *,
-            nvx: bool = True, echo: bool = True) -> dict:
-    """The steadiness probe; ``nvx``: NVX scaling of every build in interleaved rounds,
-    then the single-thread benchmarks, interleaved in rounds too; ``echo``: the end-to-end
-    echo benchmark over all builds at once; the probe again. The combined results (also
+            nvx: bool = True, echo: bool = True, probe: bool = True) -> dict:
+    """``probe``: the steadiness probe (never in smoke mode: it checks structure and has
+    no time for it); ``nvx``: NVX scaling of every build in interleaved rounds, then the
+    single-thread benchmarks, interleaved in rounds too; ``echo``: the end-to-end echo
+    benchmark over all builds at once; the probe again. The combined results (also
     written to ``out/results.json``)."""
+    probe = probe and mode.name != "smoke"
     out.mkdir(parents=True, exist_ok=True)
     started = time.time()
     results: dict = {"kind": "nvx-ft-bench", "mode": mode.name,
@@ -260,7 +262,7 @@ def run_all(variants, mode: Mode, out: Path, venv_root: Path | None, log=print, 
                      "load_average_start": machine.load_average(), "builds": {}}
     resolved = [r for r in (_resolve(v, out, venv_root, results, log) for v in variants) if r]
     # the machine's own noise, before and after: what no figure here can be steadier than
-    results["steadiness"] = {"start": _probe_steadiness(mode, log)}
+    results["steadiness"] = {"start": _probe_steadiness(probe, log)}
     # pinned or not, for the whole run: from how idle the machine is at its start
     results["pinning"] = machine.decision("auto")
     for variant, python, slot, interp_info in resolved:
@@ -274,7 +276,7 @@ def run_all(variants, mode: Mode, out: Path, venv_root: Path | None, log=print, 
             log(f"[{name}] ERROR {e}")
     if echo:
         results["echo"] = _run_echo(results, mode, out, log)
-    results["steadiness"]["end"] = _probe_steadiness(mode, log)
+    results["steadiness"]["end"] = _probe_steadiness(probe, log)
     if results.get("echo"):
         results["echo"]["steadiness"] = results["steadiness"]
     results["load_average_end"] = machine.load_average()
@@ -301,6 +303,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="where the per-build venvs live")
     parser.add_argument("--no-venv", action="store_true",
                         help="run each interpreter as found (it must have nvx-ft and autobahn)")
+    parser.add_argument("--no-steadiness", action="store_true",
+                        help="leave out the machine-steadiness probes before and after "
+                             "(the report then gives no noise floor)")
     part = parser.add_mutually_exclusive_group()
     part.add_argument("--no-echo", action="store_true",
                       help="leave out the end-to-end WebSocket echo benchmark")
@@ -329,7 +334,8 @@ def run(args) -> int:
     out = Path(args.out) if args.out else ROOT / "reports" / "bench" / stamp
     venv_root = None if (args.no_venv or args.current) else Path(args.venv_root)
     results = run_all(variants, mode, out, venv_root, log=lambda m: print(m, flush=True),
-                      nvx=not args.echo_only, echo=not args.no_echo)
+                      nvx=not args.echo_only, echo=not args.no_echo,
+                      probe=not args.no_steadiness)
     summary = report.write_report(results, out)
     print(summary)
     drawn = "".join(f", {out}/{png}" for png in ("scaling.png", "echo.png")

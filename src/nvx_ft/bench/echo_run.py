@@ -100,11 +100,6 @@ class Runner:
 
     # ------------------------------------------------------------------ processes
 
-    def _server_pins(self, threads: int) -> list[int]:
-        if not (self.pin and machine.should_pin(threads, self.cpus)):
-            return []
-        return [machine.cpu_for(i, self.cpus) for i in range(threads)]
-
     def start(self, pinning: dict | None = None) -> None:
         """Start every server (pinned or not: ``pinning``, the run's decision, else
         decided here from ``cfg.pin``) and the generators."""
@@ -119,29 +114,24 @@ class Runner:
                     name = f"{b.name} NVX {'on' if nvx else 'off'} {n}t"
                     slug = "".join(ch if ch.isalnum() or ch in ".-" else "-" for ch in name)
                     self.servers[(b.name, nvx, n)] = Server(
-                        name, b.python, n, self._server_pins(n), env,
+                        name, b.python, n, machine.pins(n, self.cpus) if self.pin else [], env,
                         self.out / "echo" / f"server-{slug}.log", lifetime, self.fault,
                         cwd=ROOT)
-        for key, srv in self.servers.items():
+        for (_, nvx, _), srv in self.servers.items():
             try:
                 srv.ready(60)
-                self._check_server(key, srv)
+                if srv.info["uses_nvx"] != nvx:
+                    srv.error = (f"autobahn uses NVX = {srv.info['uses_nvx']}, expected {nvx} "
+                                 "(NVX not built into this autobahn?)")
             except ChildFailed as exc:
                 srv.error = f"did not start: {exc}"
+            if srv.error:
                 self.errors.append(f"server {srv.name}: {srv.error}")
         most = max(load_processes(n, len(self.cpus)) for n in self.cfg.threads)
         genv = child_env(scrub=MEASUREMENT)
         self.gens = [LoadGenerator(f"load generator {i}", self.load_python, genv,
                                    self.out / "echo" / f"load-{i}.log", cwd=ROOT)
                      for i in range(most)]
-
-    def _check_server(self, key, srv: Server) -> None:
-        build, nvx, _ = key
-        info = srv.info
-        if info["uses_nvx"] != nvx:
-            srv.error = (f"autobahn uses NVX = {info['uses_nvx']}, expected {nvx} "
-                         "(NVX not built into this autobahn?)")
-            self.errors.append(f"server {srv.name}: {srv.error}")
 
     def close(self) -> None:
         for child in [*self.gens, *self.servers.values()]:
@@ -177,12 +167,11 @@ class Runner:
         gens = self.gens[:point["load_processes"]]
         conns = list(range(point["connections"]))
         # the generators on the cores after the server's, where there are enough
-        load_pinned = self.pin and n + len(gens) <= len(self.cpus)
+        load_cpus = machine.pins(len(gens), self.cpus, first=n) if self.pin else []
         for i, g in enumerate(gens):
-            pin = machine.cpu_for(n + i, self.cpus) if load_pinned else None
             g.command({"cmd": "connect", "ports": srv.info["ports"], "conns": conns[i::len(gens)],
                        "kind": point["kind"], "size": point["size"], "depth": cfg.depth,
-                       "timeout": cfg.io_timeout, "pin_cpu": pin})
+                       "timeout": cfg.io_timeout, "pin_cpu": load_cpus[i] if load_cpus else None})
         replies = [self._answer(g, cfg.io_timeout * len(conns) + 10) for g in gens]
         bad = [r["error"] for r in replies if "error" in r]
         if bad:
@@ -208,7 +197,7 @@ class Runner:
             raise _PointFailed("; ".join(bad))
         return {**_repeat_figures(results, server_cpu), "repeat": self.repeat,
                 "pinned": self.pin, "server_pinned": bool(srv.pinned_cpus),
-                "load_pinned": load_pinned}
+                "load_pinned": bool(load_cpus)}
 
     def _answer(self, gen: LoadGenerator, timeout: float) -> dict:
         try:

@@ -30,6 +30,20 @@ def _pyplot():
     return matplotlib, plt
 
 
+def _grid(plt, rows: int, columns: int, height: float, **options):
+    """A figure of ``rows`` x ``columns`` panels (at least one), 4.2 x 3 inches each."""
+    return plt.subplots(max(1, rows), max(1, columns), squeeze=False, **options,
+                        figsize=(max(8.0, 4.2 * columns), height + 3.0 * max(1, rows)))
+
+
+def _labels(ax, row: int, column: int, rows: int, y: str, x: str) -> None:
+    """Axis labels on the outer panels only."""
+    if column == 0:
+        ax.set_ylabel(y)
+    if row == rows - 1:
+        ax.set_xlabel(x)
+
+
 def _bars(ax, xs, med, lo, hi, colour, marker, **style) -> None:
     """Medians with asymmetric bars from ``lo`` to ``hi``."""
     ax.errorbar(xs, med, yerr=[[max(0, m - x) for m, x in zip(med, lo)],
@@ -59,13 +73,12 @@ def plot_scaling(results: dict, path: Path) -> None:
     workloads = list(dict.fromkeys(w for w, _ in panels))
     frames = sorted({f for _, f in panels})
     cores = results["machine"].get("cores_usable") or 1
-    rows, columns = max(1, len(workloads)), max(1, len(frames))
-    fig, axes = plt.subplots(rows, columns, squeeze=False, sharex=True,
-                             figsize=(max(8.0, 4.2 * len(frames)), 1.0 + 3.0 * rows))
+    fig, axes = _grid(plt, len(workloads), len(frames), 1.0, sharex=True)
     series = defaultdict(dict)
     for name, s in scaling_rows(results):
         series[(s["workload"], s["frame_size"])][name] = s
-    max_threads = max([p["threads"] for _, s in scaling_rows(results) for p in s["points"]] or [1])
+    measured = {p["threads"] for _, s in scaling_rows(results) for p in s["points"]}
+    max_threads = max(measured or [1])
     for i, w in enumerate(workloads):
         for j, f in enumerate(frames):
             ax = axes[i][j]
@@ -88,16 +101,11 @@ def plot_scaling(results: dict, path: Path) -> None:
                             label=f"{name}: idle estimate (min(N, cores) x work efficiency)")
             ax.set_title(f"{w}, {human_size(f)} frames", fontsize=10)
             ax.set_xscale("log", base=2)
-            ax.set_xticks([p for p in (1, 2, 4, 8, 16, 32) if p <= max_threads] +
-                          ([3] if 3 <= max_threads and 3 in {p["threads"] for _, s in
-                                                               scaling_rows(results)
-                                                               for p in s["points"]} else []))
+            ax.set_xticks([p for p in (1, 2, 4, 8, 16, 32) if p <= max_threads]
+                          + ([3] if 3 in measured else []))
             ax.get_xaxis().set_major_formatter(matplotlib.ticker.ScalarFormatter())
             ax.set_ylim(bottom=0)
-            if j == 0:
-                ax.set_ylabel("speedup vs 1 thread")
-            if i == len(workloads) - 1:
-                ax.set_xlabel("threads")
+            _labels(ax, i, j, len(workloads), "speedup vs 1 thread", "threads")
             ax.grid(alpha=0.3)
     # one legend for the figure; missing/failed builds appear in it, marked
     handles, labels = axes[0][0].get_legend_handles_labels()
@@ -122,8 +130,7 @@ def plot_echo(echo: dict, pts: dict, path: Path) -> None:
     kinds = [k for k in ("text", "binary") if any(p.kind == k for p in pts.values())]
     sizes = sorted({p.size for p in pts.values()})
     threads = sorted({p.threads for p in pts.values()})
-    fig, axes = plt.subplots(max(1, len(kinds)), max(1, len(sizes)), squeeze=False,
-                             figsize=(max(8.0, 4.2 * len(sizes)), 1.2 + 3.0 * len(kinds)))
+    fig, axes = _grid(plt, len(kinds), len(sizes), 1.2)
     series: dict = {}
     for p in pts.values():
         if p.fig:
@@ -148,10 +155,8 @@ def plot_echo(echo: dict, pts: dict, path: Path) -> None:
             # as equal distances
             ax.set_yscale("log")
             ax.grid(alpha=0.3, which="both")
-            if j == 0:
-                ax.set_ylabel("echoes / s (log)")
-            if i == len(kinds) - 1:
-                ax.set_xlabel("server threads (* = more than cores)")
+            _labels(ax, i, j, len(kinds), "echoes / s (log)",
+                    "server threads (* = more than cores)")
     handles = [h for ax in axes.flat for h in ax.get_legend_handles_labels()[0]]
     labels = [lab for ax in axes.flat for lab in ax.get_legend_handles_labels()[1]]
     _legend_and_save(fig, plt, path, handles, labels,

@@ -224,8 +224,7 @@ def run_series(target, workload: str, frame: int, cfg: Config, cores_: int,
     cpus = machine.allowed_cpus()
     for _ in range(cfg.repeats):  # interleaved: every N in every repeat
         for n in cfg.threads:
-            pins = ([machine.cpu_for(i, cpus) for i in range(n)]
-                    if pin and machine.should_pin(n, cpus) else None)
+            pins = machine.pins(n, cpus) if pin else None
             values = measure_window(make_call, n, cfg.warmup, cfg.window, batch, frame,
                                     cores_, pins)
             for k, v in zip(REPEAT_FIELDS, values):
