@@ -306,4 +306,3 @@ def run(builds: list[EchoBuild], mode: str, out: Path, log=print,
                         for srv in runner.servers.values()},
             "points": list(runner.points.values()), "errors": runner.errors,
             "status": "failed" if failed else "ok"}
-

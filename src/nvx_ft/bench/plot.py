@@ -8,12 +8,12 @@ matplotlib (Agg backend, no display) is imported only when a plot is drawn.
 
 from __future__ import annotations
 
-import statistics
 from collections import defaultdict
 from pathlib import Path
 
 from nvx_ft.bench.figures import scaling_rows, workload_order
 from nvx_ft.bench.records import build_records
+from nvx_ft.bench.stats import quantile
 from nvx_ft.bench.workloads import human_size
 
 #: One colour per build, so the plot reads the same from run to run.
@@ -90,8 +90,8 @@ def plot_scaling(results: dict, path: Path) -> None:
                 colour, marker = BUILD_STYLE.get(name, (None, "o"))
                 n = [p["threads"] for p in s["points"]]
                 _bars(ax, n, [p["median_speedup"] for p in s["points"]],
-                      [_quantile(p["speedup"], 0.25) for p in s["points"]],
-                      [_quantile(p["speedup"], 0.75) for p in s["points"]], colour, marker,
+                      [quantile(p["speedup"], 0.25) for p in s["points"]],
+                      [quantile(p["speedup"], 0.75) for p in s["points"]], colour, marker,
                       label=name)
                 est = [p.get("idle_estimate") for p in s["points"]]
                 shown = [(x, e) for x, e in zip(n, est) if e is not None]
@@ -122,7 +122,6 @@ def plot_scaling(results: dict, path: Path) -> None:
                      "dotted: idle-machine estimate where the GIL is off\n"
                      f"{m.get('cpu')}, {cores} cores, {results['mode']} mode, "
                      f"{results['started']}; bars: interquartile range over repeats", 0.08, 0.95)
-
 
 
 def plot_echo(echo: dict, pts: dict, path: Path) -> None:
@@ -164,9 +163,3 @@ def plot_echo(echo: dict, pts: dict, path: Path) -> None:
                      f"({echo['cores']} cores, load average {echo.get('load_average_start')}, "
                      f"{echo['mode']} mode)\nbars: 95 % bootstrap interval of the median over "
                      "repeats; the load generator shares the cores", 0.1, 0.93)
-
-
-def _quantile(values: list[float], q: float) -> float:
-    if len(values) < 2:
-        return values[0]
-    return statistics.quantiles(values, n=4, method="inclusive")[int(q * 4) - 1]

@@ -651,4 +651,3 @@ def echo_section(echo: dict) -> list[str]:
                      "or the generator saturated): " + "; ".join(starved[:MAX_LISTED]))
     lines.append("")
     return lines
-
