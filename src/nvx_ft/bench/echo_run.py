@@ -238,14 +238,11 @@ class Runner:
                    reruns=self.cfg.extra_rounds, noisy=extra, over=self.out_of_time)
 
     def noisy_series(self) -> list[tuple]:
-        out = []
-        for p in self.points.values():
-            rates = [r["msgs_per_s"] for r in p["repeats"]]
-            key = (p["build"], p["nvx"], p["kind"], p["size"])
-            if not p["errors"] and len(rates) >= 2 and cv(rates) > CV_TARGET \
-                    and key not in out:
-                out.append(key)
-        return out
+        """(build, NVX, kind, size) of the series with a point above the CV target."""
+        return list(dict.fromkeys(
+            (p["build"], p["nvx"], p["kind"], p["size"]) for p in self.points.values()
+            if not p["errors"] and len(p["repeats"]) >= 2
+            and cv([r["msgs_per_s"] for r in p["repeats"]]) > CV_TARGET))
 
 
 class _PointFailed(Exception):
@@ -261,6 +258,8 @@ def _repeat_figures(results: list[dict], server_cpu: dict) -> dict:
     msgs = sum(r["messages"] for r in results)
     rate = sum(r["messages"] / r["interval"] for r in results)
     lat = sorted(x for r in results for x in r["latencies_us"])
+    busy, wall = server_cpu.get("machine_busy"), server_cpu["wall"]
+    ours = server_cpu["cpu"] + sum(r["cpu"] for r in results)
     return {"messages": msgs, "msgs_per_s": rate,
             "p50_us": quantile(lat, 0.5) if lat else None,
             "p99_us": quantile(lat, 0.99) if lat else None,
@@ -268,15 +267,8 @@ def _repeat_figures(results: list[dict], server_cpu: dict) -> dict:
             "load_wall": sum(r["interval"] for r in results),
             "server_cpu": server_cpu["cpu"], "server_wall": server_cpu["wall"],
             # CPU-seconds per second that neither the server nor the generators used
-            "others_cores": _others(server_cpu, results)}
-
-
-def _others(server_cpu: dict, results: list[dict]) -> float | None:
-    busy = server_cpu.get("machine_busy")
-    if busy is None or not server_cpu["wall"]:
-        return None
-    ours = server_cpu["cpu"] + sum(r["cpu"] for r in results)
-    return max(0.0, (busy - ours) / server_cpu["wall"])
+            "others_cores": (None if busy is None or not wall
+                             else max(0.0, (busy - ours) / wall))}
 
 
 def run(builds: list[EchoBuild], mode: str, out: Path, log=print,
@@ -286,13 +278,11 @@ def run(builds: list[EchoBuild], mode: str, out: Path, log=print,
     cfg = cfg or mode_config(mode)
     runner = Runner(builds, cfg, out, log, load_python or sys.executable, fault)
     t0, la0 = time.time(), machine.load_average()
-    aborted = None
     try:
         runner.start(pinning)
         runner.run()
     except (_RunAborted, ChildFailed) as exc:
-        aborted = f"aborted: {exc}"
-        runner.errors.append(aborted)
+        runner.errors.append(f"aborted: {exc}")
     finally:
         runner.close()
     failed = any(p["errors"] for p in runner.points.values()) or runner.errors

@@ -145,19 +145,17 @@ def single_thread_entries(results: dict) -> dict:
 
 
 def _impl_class(impl: str, level: str | None) -> str:
-    workload_kind = "NVX " + (level or "?")
     if impl.startswith("fallback/"):
         return "autobahn fallback (pure Python)"
     if impl.startswith("reference/"):
         return "nvx-ft reference (pure Python)"
-    return workload_kind
+    return "NVX " + (level or "?")
 
 
 def _one_thread_work_rate(series: dict) -> float:
     one = series["points"][0]
-    if one.get("work_rate"):
-        return statistics.median(one["work_rate"])
-    return one["median_throughput"]
+    return statistics.median(one["work_rate"]) if one.get("work_rate") \
+        else one["median_throughput"]
 
 
 def ft_cost(results: dict, ft: str, gil: str) -> list[tuple[str, int, float, float, float]]:
@@ -181,11 +179,9 @@ def ft_cost(results: dict, ft: str, gil: str) -> list[tuple[str, int, float, flo
         if build == ft and (gil, workload, frame) in scal:
             ratios[f"scaling harness, 1 thread, per CPU-second: {workload}"].append(
                 thr / scal[(gil, workload, frame)])
-    rows = []
-    for cls, rs in sorted(ratios.items()):
-        # the median: one benchmark disturbed by the rest of the machine cannot move it
-        rows.append((cls, len(rs), statistics.median(rs), min(rs), max(rs)))
-    return rows
+    # the median: one benchmark disturbed by the rest of the machine cannot move it
+    return [(cls, len(rs), statistics.median(rs), min(rs), max(rs))
+            for cls, rs in sorted(ratios.items())]
 
 
 # --------------------------------------------------------------------------- end to end
