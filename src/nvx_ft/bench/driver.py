@@ -126,10 +126,6 @@ def provision(interp: interpreters.Interpreter, venv_root: Path, log) -> str:
 # --------------------------------------------------------------------------- children
 
 
-def _child_env(variant: Variant, extra: dict[str, str] | None = None) -> dict[str, str]:
-    return child_env(scrub=MEASUREMENT, set={**variant.env, **(extra or {})})
-
-
 def _run_child(cmd: list[str], env: dict, log_path: Path, timeout: float) -> str | None:
     """Run one measurement process; None on success, else the reason (with log tail)."""
     with open(log_path, "w") as fh:
@@ -155,7 +151,7 @@ def _collect(results: dict, jobs: dict, t0: float) -> None:
 
 
 def _jobs(resolved: list, wanted=lambda variant: True) -> dict[str, schedule.Job]:
-    return {v.name: schedule.Job(v.name, python, _child_env(v), slot)
+    return {v.name: schedule.Job(v.name, python, child_env(scrub=MEASUREMENT, set=v.env), slot)
             for v, python, slot, _ in resolved if wanted(v)}
 
 

@@ -58,19 +58,18 @@ def interleave(rounds: int, round_items: Callable[[int], Iterable], measure: Cal
     """``measure`` every item of rounds 0..``rounds``-1 (``round_items(r)``, in its
     rotated order), then of up to ``reruns`` extra rounds (``noisy(e)``: the noisy
     series' items, none = done); nothing more once ``over()`` (the budget) is true."""
-    for r in range(rounds):
-        for item in round_items(r):
-            if over():
-                return
-            measure(item)
-    for e in range(reruns):
-        items = list(noisy(e))
-        if not items:
-            return
+    def measured(items: Iterable) -> bool:  # False: stopped by the budget
         for item in items:
             if over():
-                return
+                return False
             measure(item)
+        return True
+
+    if all(measured(round_items(r)) for r in range(rounds)):
+        for e in range(reruns):
+            items = list(noisy(e))
+            if not items or not measured(items):
+                return
 
 
 @dataclass
