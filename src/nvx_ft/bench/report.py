@@ -271,24 +271,18 @@ def _findings_section(results: dict) -> list[str]:
 def _ft_cost_section(results: dict) -> list[str]:
     ok = [n for n, b in build_records(results).items() if b.status != "missing"]
     gil = next((n for n in ok if n == "3.14" or not n.startswith("3.14t")), None)
+    rows = [[f"{ft} vs {gil}", cls, str(n), f"{mid:.3f} ({mid - 1:+.1%})",
+             f"{lo:.3f} .. {hi:.3f}"] for ft in ok if gil and ft.startswith("3.14t")
+            for cls, n, mid, lo, hi in ft_cost(results, ft, gil)]
     lines = ["## Single-thread cost of free-threading", ""]
-    cost_rows = []
-    for ft in (n for n in ok if n.startswith("3.14t")):
-        if gil:
-            for cls, n, mid, lo, hi in ft_cost(results, ft, gil):
-                cost_rows.append([f"{ft} vs {gil}", cls, str(n), f"{mid:.3f} ({mid - 1:+.1%})",
-                                  f"{lo:.3f} .. {hi:.3f}"])
-    if cost_rows:
-        lines.append("Throughput of the free-threaded build relative to the GIL build, one "
-                     "thread, same benchmark (1.0 = same speed; below 1.0 = the free-threaded "
-                     "build is slower): median over the benchmarks of each class (sizes, "
-                     "payloads, implementations).")
-        lines.append("")
-        lines += table(["builds", "benchmarks", "n", "ft / GIL throughput", "range"], cost_rows)
-    else:
-        lines.append("Not available: needs both a GIL build and a free-threaded build measured.")
-    lines.append("")
-    return lines
+    if not rows:
+        return lines + ["Not available: needs both a GIL build and a free-threaded build "
+                        "measured.", ""]
+    return lines + [
+        "Throughput of the free-threaded build relative to the GIL build, one thread, same "
+        "benchmark (1.0 = same speed; below 1.0 = the free-threaded build is slower): median "
+        "over the benchmarks of each class (sizes, payloads, implementations).", "",
+        *table(["builds", "benchmarks", "n", "ft / GIL throughput", "range"], rows), ""]
 
 
 def _repeats(results: dict, cfgs: dict) -> str:
@@ -324,9 +318,8 @@ def _parallel_section(results: dict) -> list[str]:
         "by how much CPU other processes left), the blocked share (time a thread neither "
         "ran nor waited for a core: asleep on the GIL or a lock), the no-core share (runnable "
         "but without a core: other processes, or more threads than cores) and, with the GIL "
-        "off, the "
-        "idle-machine "
-        "estimate min(N, cores) x work efficiency. **ANTI** = speedup below 1.0, *poor* = "
+        "off, the idle-machine estimate min(N, cores) x work efficiency. **ANTI** = speedup "
+        "below 1.0, *poor* = "
         f"efficiency below {POOR_EFFICIENCY}. \"% of copy\": throughput relative to a memcpy "
         "of the same frames with the same number of threads. Plot: scaling.png.",
         "",
