@@ -477,9 +477,13 @@ def _rows(pts: dict):
     rows: dict = {}
     for p in pts.values():
         rows.setdefault((p.kind, p.size, p.nvx, p.build), {})[p.threads] = p
-    order = {b: i for i, b in enumerate(BUILD_ORDER)}
     return sorted(rows.items(), key=lambda kv: (kv[0][0] != "text", kv[0][1], not kv[0][2],
-                                                order.get(kv[0][3], 9), kv[0][3]))
+                                                _rank(kv[0][3]), kv[0][3]))
+
+
+def _rank(build: str) -> int:
+    """A build's place in the echo tables and lists: BUILD_ORDER, then the others."""
+    return BUILD_ORDER.index(build) if build in BUILD_ORDER else 9
 
 
 def _throughput_cell(p: EchoPoint | None) -> list[str]:
@@ -529,9 +533,7 @@ def _headline(pts: dict, echo: dict) -> list[str]:
                      f"the 3.14t server spends **x{ratio:.2f}** the CPU time per echo of 3.14 "
                      f"(median over {count} workloads; robust to other load)")
     for build, nvx, n, ratio, count in sorted(ef.thread_cost(pts),
-                                              key=lambda t: (BUILD_ORDER.index(t[0])
-                                                             if t[0] in BUILD_ORDER else 9,
-                                                             not t[1], t[2])):
+                                              key=lambda t: (_rank(t[0]), not t[1], t[2])):
         lines.append(f"- {build}, NVX {'on' if nvx else 'off'}: CPU per echo at {n} threads "
                      f"/ at 1 thread x{ratio:.2f} (median over {count} workloads; above 1: the "
                      "threads slow each other down per message)")
