@@ -48,6 +48,20 @@ def scaling_rows(results: dict):
             yield name, s
 
 
+def scaling_panels(results: dict) -> dict[tuple[str, int], dict[str, dict]]:
+    """(workload, frame size) -> {build: series}: by workload, then frame size; the builds
+    in build order (a table's rows, a plot's panels)."""
+    panels: dict = {}
+    for name, s in scaling_rows(results):
+        panels.setdefault((s["workload"], s["frame_size"]), {})[name] = s
+    return dict(sorted(panels.items(), key=lambda kv: (workload_order(kv[0][0]), kv[0][1])))
+
+
+def scaling_threads(results: dict) -> list[int]:
+    """Every thread count measured, in order."""
+    return sorted({p["threads"] for _, s in scaling_rows(results) for p in s["points"]})
+
+
 def is_anti_scaling(point: dict) -> bool:
     """Speedup below 1.0 as printed (x0.996 reads x1.00 and is no anti-scaling)."""
     return round(point["median_speedup"], 2) < 1.0

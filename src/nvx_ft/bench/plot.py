@@ -8,10 +8,9 @@ matplotlib (Agg backend, no display) is imported only when a plot is drawn.
 
 from __future__ import annotations
 
-from collections import defaultdict
 from pathlib import Path
 
-from nvx_ft.bench.figures import scaling_rows, workload_order
+from nvx_ft.bench.figures import scaling_panels, scaling_threads
 from nvx_ft.bench.records import build_records
 from nvx_ft.bench.stats import quantile
 from nvx_ft.bench.workloads import human_size
@@ -68,16 +67,12 @@ def _legend_and_save(fig, plt, path: Path, handles, labels, title: str, bottom: 
 def plot_scaling(results: dict, path: Path) -> None:
     matplotlib, plt = _pyplot()
 
-    panels = sorted({(s["workload"], s["frame_size"]) for _, s in scaling_rows(results)},
-                    key=lambda p: (workload_order(p[0]), p[1]))
-    workloads = list(dict.fromkeys(w for w, _ in panels))
-    frames = sorted({f for _, f in panels})
+    series = scaling_panels(results)
+    workloads = list(dict.fromkeys(w for w, _ in series))
+    frames = sorted({f for _, f in series})
     cores = results["machine"].get("cores_usable") or 1
     fig, axes = _grid(plt, len(workloads), len(frames), 1.0, sharex=True)
-    series = defaultdict(dict)
-    for name, s in scaling_rows(results):
-        series[(s["workload"], s["frame_size"])][name] = s
-    measured = {p["threads"] for _, s in scaling_rows(results) for p in s["points"]}
+    measured = scaling_threads(results)
     max_threads = max(measured or [1])
     for i, w in enumerate(workloads):
         for j, f in enumerate(frames):

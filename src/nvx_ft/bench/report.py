@@ -8,15 +8,14 @@ it says comes from :mod:`nvx_ft.bench.figures`.
 from __future__ import annotations
 
 import statistics
-from collections import defaultdict
 from pathlib import Path
 
 from nvx_ft.bench import figures as ef
 from nvx_ft.bench import stats, steadiness
 from nvx_ft.bench.figures import (BUSY_CPU_SHARE, BUSY_WAITING_SHARE, CONTENDED_WORK,
                                   CV_TARGET, POOR_EFFICIENCY, findings, ft_cost,
-                                  is_anti_scaling, machine_floor, pct, scaling_rows,
-                                  single_thread_entries, workload_order)
+                                  is_anti_scaling, machine_floor, pct, scaling_panels,
+                                  scaling_rows, scaling_threads, single_thread_entries)
 from nvx_ft.bench.plot import plot_echo, plot_scaling
 from nvx_ft.bench.records import BuildResult, EchoPoint, build_records
 from nvx_ft.bench.workloads import human_size
@@ -65,16 +64,14 @@ def _builds_section(results: dict) -> list[str]:
 
 def _scaling_section(results: dict) -> list[str]:
     copy = _copy_throughput(results)
-    threads = sorted({p["threads"] for _, s in scaling_rows(results) for p in s["points"]})
+    threads = scaling_threads(results)
     header = ["workload", "frame", "build", "1 thread MB/s"] + \
              [f"{n} threads: speedup (cv, eff, cpu, work, blocked, no core; idle est.)"
               for n in threads[1:]] + \
              ["best MB/s (threads)", "best as % of copy"]
     rows = []
-    ordered = sorted(scaling_rows(results),
-                     key=lambda bs: (workload_order(bs[1]["workload"]), bs[1]["frame_size"],
-                                     list(build_records(results)).index(bs[0])))
-    for name, s in ordered:
+    for name, s in ((n, s) for by_build in scaling_panels(results).values()
+                    for n, s in by_build.items()):
         pts = {p["threads"]: p for p in s["points"]}
         one = pts[1]
         cells = [s["workload"], human_size(s["frame_size"]), name,
@@ -111,15 +108,12 @@ def _glance_section(results: dict) -> list[str]:
     """Per workload and frame: each build's speedup at N = cores (the most the machine can
     give) and at the most threads, and its 1-thread throughput."""
     cores = results["machine"].get("cores_usable") or 1
-    by_key: dict = defaultdict(dict)
-    for name, s in scaling_rows(results):
-        by_key[(s["workload"], s["frame_size"])][name] = s
     builds = [n for n, b in build_records(results).items() if b.scaling]
     rows = []
-    for (w, f) in sorted(by_key, key=lambda k: (workload_order(k[0]), k[1])):
+    for (w, f), by_build in scaling_panels(results).items():
         cells = [w, human_size(f)]
         for b in builds:
-            s = by_key[(w, f)].get(b)
+            s = by_build.get(b)
             if not s:
                 cells.append("-")
                 continue
@@ -132,7 +126,7 @@ def _glance_section(results: dict) -> list[str]:
                          f"x{at_cores['median_speedup']:.2f} ±{pct(at_cores['cv_speedup'])} "
                          f"at {at_cores['threads']}{idle}, x{most['median_speedup']:.2f} "
                          f"±{pct(most['cv_speedup'])} at {most['threads']}")
-        ft, gil = by_key[(w, f)].get("3.14t"), by_key[(w, f)].get("3.14")
+        ft, gil = by_build.get("3.14t"), by_build.get("3.14")
         if ft and gil:
             best = [max(p["median_throughput"] for p in x["points"]) for x in (ft, gil)]
             cells.append(f"{best[0] / best[1]:.2f}")
@@ -299,7 +293,7 @@ def _repeats(results: dict, cfgs: dict) -> str:
 
 
 def _parallel_section(results: dict) -> list[str]:
-    threads = sorted({p["threads"] for _, s in scaling_rows(results) for p in s["points"]})
+    threads = scaling_threads(results)
     cfgs = {json_key: v for b in build_records(results).values()
             for json_key, v in ((b.scaling or {}).get("config") or {}).items()}
     return [
