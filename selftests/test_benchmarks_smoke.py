@@ -15,7 +15,7 @@ import textwrap
 
 import pytest
 
-from nvx_ft.bench import driver, figures, report, scaling
+from nvx_ft.bench import driver, figures, report, scaling, stats
 from nvx_ft.bench import workloads as wl
 from nvx_ft.reference import Utf8Reference, XorReference
 
@@ -91,8 +91,8 @@ def _fake_results(speedups: dict[int, list[float]]) -> dict:
     """A results dict with one series; only the report logic is under test."""
     points = [{"threads": n, "throughput": [1e6 * s for s in sp], "speedup": sp,
                "median_throughput": 1e6 * sorted(sp)[len(sp) // 2],
-               "cv_throughput": scaling.cv(sp), "median_speedup": sorted(sp)[len(sp) // 2],
-               "cv_speedup": scaling.cv(sp), "efficiency": sorted(sp)[len(sp) // 2] / min(n, 2)}
+               "cv_throughput": stats.cv(sp), "median_speedup": sorted(sp)[len(sp) // 2],
+               "cv_speedup": stats.cv(sp), "efficiency": sorted(sp)[len(sp) // 2] / min(n, 2)}
               for n, sp in speedups.items()]
     series = {"workload": "xor", "description": "", "frame_size": 64, "batch": 1,
               "points": points}

@@ -126,10 +126,6 @@ def provision(interp: interpreters.Interpreter, venv_root: Path, log) -> str:
 # --------------------------------------------------------------------------- children
 
 
-def _child_env(variant: Variant, extra: dict[str, str] | None = None) -> dict[str, str]:
-    return child_env(scrub=MEASUREMENT, set={**variant.env, **(extra or {})})
-
-
 def _run_child(cmd: list[str], env: dict, log_path: Path, timeout: float) -> str | None:
     """Run one measurement process; None on success, else the reason (with log tail)."""
     with open(log_path, "w") as fh:
@@ -146,48 +142,52 @@ def _run_child(cmd: list[str], env: dict, log_path: Path, timeout: float) -> str
     return f"exit code {rc} (log: {log_path}):\n" + "\n".join(tail)
 
 
+def _collect(results: dict, jobs: dict, t0: float) -> None:
+    """Each job's errors, and an even share of the time since ``t0``, to its build."""
+    share = (time.monotonic() - t0) / max(1, len(jobs))
+    for name, job in jobs.items():
+        results["builds"][name].errors += job.errors
+        results["builds"][name].seconds += share
+
+
+def _jobs(resolved: list, wanted=lambda variant: True) -> dict[str, schedule.Job]:
+    return {v.name: schedule.Job(v.name, python, child_env(scrub=MEASUREMENT, set=v.env), slot)
+            for v, python, slot, _ in resolved if wanted(v)}
+
+
 def run_single(resolved: list, mode: Mode, results: dict, log) -> None:
     """The single-thread benchmarks of every build that runs them in this mode, builds
     interleaved in rounds, into ``results["builds"]``; a failed child is an error of its
     build. The order of each round goes to ``results["single_thread_rounds"]``."""
-    jobs = {v.name: schedule.Job(v.name, python, _child_env(v), slot)
-            for v, python, slot, _ in resolved
-            if mode.single_thread_builds is None or v.name in mode.single_thread_builds
-            or v.python}
+    jobs = _jobs(resolved, lambda v: mode.single_thread_builds is None or v.python
+                 or v.name in mode.single_thread_builds)
     t0 = time.monotonic()
     results["single_thread_rounds"] = schedule.run_single(list(jobs.values()), mode,
                                                           _run_child, log)
-    share = (time.monotonic() - t0) / max(1, len(jobs))
+    _collect(results, jobs, t0)
     for variant, *_ in resolved:
-        build, job = results["builds"][variant.name], jobs.get(variant.name)
-        if job is None:
-            build.single_not_run = (f"{mode.name} mode runs the single-thread benchmarks "
-                                       f"only for {', '.join(mode.single_thread_builds)}")
-            continue
-        build.single = schedule.single_result(job)
-        build.errors += job.errors
-        build.seconds += share
+        if variant.name in jobs:
+            results["builds"][variant.name].single = schedule.single_result(jobs[variant.name])
+        else:
+            results["builds"][variant.name].single_not_run = (
+                f"{mode.name} mode runs the single-thread benchmarks only for "
+                f"{', '.join(mode.single_thread_builds)}")
 
 
 def _run_nvx(resolved: list, mode: Mode, results: dict, log) -> None:
     """NVX scaling of every build in interleaved rounds, then the single-thread
     benchmarks, interleaved in rounds as well."""
-    jobs = [schedule.Job(v.name, python, _child_env(v), slot) for v, python, slot, _ in resolved]
+    jobs = _jobs(resolved)
     t0 = time.monotonic()
-    schedule.run_scaling(jobs, mode.name, _run_child, mode.timeout,
+    schedule.run_scaling(list(jobs.values()), mode.name, _run_child, mode.timeout,
                          results["pinning"]["pinned"], log)
-    share = (time.monotonic() - t0) / max(1, len(jobs))
-    for (variant, *_), job in zip(resolved, jobs):
-        build = results["builds"][variant.name]
-        build.errors += job.errors
-        build.seconds += share
-        scaling_result = schedule.scaling_result(job)
-        if scaling_result:
-            build.scaling = scaling_result
+    _collect(results, jobs, t0)
+    for name, job in jobs.items():
+        results["builds"][name].scaling = schedule.scaling_result(job)
     run_single(resolved, mode, results, log)
-    for variant, *_ in resolved:
-        if results["builds"][variant.name].errors:
-            results["builds"][variant.name].status = "failed"
+    for build in results["builds"].values():
+        if build.errors:
+            build.status = "failed"
 
 
 def _run_echo(results: dict, mode: Mode, out: Path, log) -> dict | None:
@@ -231,10 +231,10 @@ def _resolve(variant: Variant, out: Path, venv_root: Path | None, results: dict,
     return variant, python, slot, interp_info
 
 
-def _probe_steadiness(mode: Mode, log) -> dict | None:
-    """The steadiness probe (:mod:`nvx_ft.bench.steadiness`); None in smoke mode (it
-    checks structure and has no time for it)."""
-    if mode.name == "smoke":
+def _probe_steadiness(wanted: bool, log) -> dict | None:
+    """The steadiness probe (:mod:`nvx_ft.bench.steadiness`); None where not ``wanted``
+    (the report then says "not probed")."""
+    if not wanted:
         return None
     from nvx_ft.bench import steadiness
 
@@ -243,11 +243,13 @@ def _probe_steadiness(mode: Mode, log) -> dict | None:
 
 
 def run_all(variants, mode: Mode, out: Path, venv_root: Path | None, log=print, *,
-            nvx: bool = True, echo: bool = True) -> dict:
-    """The steadiness probe; ``nvx``: NVX scaling of every build in interleaved rounds,
-    then the single-thread benchmarks, interleaved in rounds too; ``echo``: the end-to-end
-    echo benchmark over all builds at once; the probe again. The combined results (also
+            nvx: bool = True, echo: bool = True, probe: bool = True) -> dict:
+    """``probe``: the steadiness probe (never in smoke mode: it checks structure and has
+    no time for it); ``nvx``: NVX scaling of every build in interleaved rounds, then the
+    single-thread benchmarks, interleaved in rounds too; ``echo``: the end-to-end echo
+    benchmark over all builds at once; the probe again. The combined results (also
     written to ``out/results.json``)."""
+    probe = probe and mode.name != "smoke"
     out.mkdir(parents=True, exist_ok=True)
     started = time.time()
     results: dict = {"kind": "nvx-ft-bench", "mode": mode.name,
@@ -256,7 +258,7 @@ def run_all(variants, mode: Mode, out: Path, venv_root: Path | None, log=print, 
                      "load_average_start": machine.load_average(), "builds": {}}
     resolved = [r for r in (_resolve(v, out, venv_root, results, log) for v in variants) if r]
     # the machine's own noise, before and after: what no figure here can be steadier than
-    results["steadiness"] = {"start": _probe_steadiness(mode, log)}
+    results["steadiness"] = {"start": _probe_steadiness(probe, log)}
     # pinned or not, for the whole run: from how idle the machine is at its start
     results["pinning"] = machine.decision("auto")
     for variant, python, slot, interp_info in resolved:
@@ -270,7 +272,7 @@ def run_all(variants, mode: Mode, out: Path, venv_root: Path | None, log=print, 
             log(f"[{name}] ERROR {e}")
     if echo:
         results["echo"] = _run_echo(results, mode, out, log)
-    results["steadiness"]["end"] = _probe_steadiness(mode, log)
+    results["steadiness"]["end"] = _probe_steadiness(probe, log)
     if results.get("echo"):
         results["echo"]["steadiness"] = results["steadiness"]
     results["load_average_end"] = machine.load_average()
@@ -297,6 +299,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="where the per-build venvs live")
     parser.add_argument("--no-venv", action="store_true",
                         help="run each interpreter as found (it must have nvx-ft and autobahn)")
+    parser.add_argument("--no-steadiness", action="store_true",
+                        help="leave out the machine-steadiness probes before and after "
+                             "(the report then gives no noise floor)")
     part = parser.add_mutually_exclusive_group()
     part.add_argument("--no-echo", action="store_true",
                       help="leave out the end-to-end WebSocket echo benchmark")
@@ -325,7 +330,8 @@ def run(args) -> int:
     out = Path(args.out) if args.out else ROOT / "reports" / "bench" / stamp
     venv_root = None if (args.no_venv or args.current) else Path(args.venv_root)
     results = run_all(variants, mode, out, venv_root, log=lambda m: print(m, flush=True),
-                      nvx=not args.echo_only, echo=not args.no_echo)
+                      nvx=not args.echo_only, echo=not args.no_echo,
+                      probe=not args.no_steadiness)
     summary = report.write_report(results, out)
     print(summary)
     drawn = "".join(f", {out}/{png}" for png in ("scaling.png", "echo.png")

@@ -75,11 +75,6 @@ def _watchdog(lifetime: float) -> None:
     timer.start()
 
 
-def _cpu() -> float:
-    """CPU time of the whole process, every thread (ns resolution, unlike os.times)."""
-    return time.process_time()
-
-
 def _sleep_until(when: float) -> None:
     delay = when - time.monotonic()
     if delay > 0:
@@ -89,10 +84,11 @@ def _sleep_until(when: float) -> None:
 def _measure(start: float, end: float) -> dict:
     from nvx_ft.bench.machine import busy_seconds
 
+    # process_time: every thread's CPU time, ns resolution (unlike os.times)
     _sleep_until(start)
-    c0, t0, m0 = _cpu(), time.monotonic(), busy_seconds()
+    c0, t0, m0 = time.process_time(), time.monotonic(), busy_seconds()
     _sleep_until(end)
-    c1, t1, m1 = _cpu(), time.monotonic(), busy_seconds()
+    c1, t1, m1 = time.process_time(), time.monotonic(), busy_seconds()
     return {"cpu": c1 - c0, "wall": t1 - t0,
             "machine_busy": None if m0 is None or m1 is None else m1 - m0}
 

@@ -89,11 +89,6 @@ class Conn:
     chunks: list = field(default_factory=list)
 
 
-def _cpu() -> float:
-    """CPU time of the whole process, every thread (ns resolution, unlike os.times)."""
-    return time.process_time()
-
-
 def _digest(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()[:16]
 
@@ -191,9 +186,10 @@ class Load:
             while outstanding:
                 now = time.monotonic()
                 if t0 is None and now >= start:
-                    t0, c0, count, lat = now, _cpu(), 0, []
+                    # process_time: every thread's CPU time, ns resolution
+                    t0, c0, count, lat = now, time.process_time(), 0, []
                 if t0 is not None and t1 is None and now >= end:
-                    t1, c1 = now, _cpu()  # from here on no new message: drain
+                    t1, c1 = now, time.process_time()  # no new message from here: drain
                 if now > deadline:
                     raise EchoError(f"run passed its deadline with {outstanding} echoes "
                                     "outstanding")

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from nvx_ft.bench import machine
 from nvx_ft.bench.echo_procs import ChildFailed, LoadGenerator, Server
+from nvx_ft.bench.records import point_key
 from nvx_ft.bench.schedule import interleave, rotated
 from nvx_ft.bench.stats import CV_TARGET, cv, quantile
 from nvx_ft.childenv import MEASUREMENT, child_env
@@ -79,10 +80,6 @@ class EchoBuild:
     env: dict
 
 
-def point_key(build: str, nvx: bool, threads: int, kind: str, size: int) -> str:
-    return f"{build} | NVX {'on' if nvx else 'off'} | {threads}t | {kind} {size}"
-
-
 class Runner:
     """Servers, generators and the measured points of one run."""
 
@@ -103,11 +100,6 @@ class Runner:
 
     # ------------------------------------------------------------------ processes
 
-    def _server_pins(self, threads: int) -> list[int]:
-        if not (self.pin and machine.should_pin(threads, self.cpus)):
-            return []
-        return [machine.cpu_for(i, self.cpus) for i in range(threads)]
-
     def start(self, pinning: dict | None = None) -> None:
         """Start every server (pinned or not: ``pinning``, the run's decision, else
         decided here from ``cfg.pin``) and the generators."""
@@ -122,29 +114,24 @@ class Runner:
                     name = f"{b.name} NVX {'on' if nvx else 'off'} {n}t"
                     slug = "".join(ch if ch.isalnum() or ch in ".-" else "-" for ch in name)
                     self.servers[(b.name, nvx, n)] = Server(
-                        name, b.python, n, self._server_pins(n), env,
+                        name, b.python, n, machine.pins(n, self.cpus) if self.pin else [], env,
                         self.out / "echo" / f"server-{slug}.log", lifetime, self.fault,
                         cwd=ROOT)
-        for key, srv in self.servers.items():
+        for (_, nvx, _), srv in self.servers.items():
             try:
                 srv.ready(60)
-                self._check_server(key, srv)
+                if srv.info["uses_nvx"] != nvx:
+                    srv.error = (f"autobahn uses NVX = {srv.info['uses_nvx']}, expected {nvx} "
+                                 "(NVX not built into this autobahn?)")
             except ChildFailed as exc:
                 srv.error = f"did not start: {exc}"
+            if srv.error:
                 self.errors.append(f"server {srv.name}: {srv.error}")
         most = max(load_processes(n, len(self.cpus)) for n in self.cfg.threads)
         genv = child_env(scrub=MEASUREMENT)
         self.gens = [LoadGenerator(f"load generator {i}", self.load_python, genv,
                                    self.out / "echo" / f"load-{i}.log", cwd=ROOT)
                      for i in range(most)]
-
-    def _check_server(self, key, srv: Server) -> None:
-        build, nvx, _ = key
-        info = srv.info
-        if info["uses_nvx"] != nvx:
-            srv.error = (f"autobahn uses NVX = {info['uses_nvx']}, expected {nvx} "
-                         "(NVX not built into this autobahn?)")
-            self.errors.append(f"server {srv.name}: {srv.error}")
 
     def close(self) -> None:
         for child in [*self.gens, *self.servers.values()]:
@@ -180,12 +167,11 @@ class Runner:
         gens = self.gens[:point["load_processes"]]
         conns = list(range(point["connections"]))
         # the generators on the cores after the server's, where there are enough
-        load_pinned = self.pin and n + len(gens) <= len(self.cpus)
+        load_cpus = machine.pins(len(gens), self.cpus, first=n) if self.pin else []
         for i, g in enumerate(gens):
-            pin = machine.cpu_for(n + i, self.cpus) if load_pinned else None
             g.command({"cmd": "connect", "ports": srv.info["ports"], "conns": conns[i::len(gens)],
                        "kind": point["kind"], "size": point["size"], "depth": cfg.depth,
-                       "timeout": cfg.io_timeout, "pin_cpu": pin})
+                       "timeout": cfg.io_timeout, "pin_cpu": load_cpus[i] if load_cpus else None})
         replies = [self._answer(g, cfg.io_timeout * len(conns) + 10) for g in gens]
         bad = [r["error"] for r in replies if "error" in r]
         if bad:
@@ -211,7 +197,7 @@ class Runner:
             raise _PointFailed("; ".join(bad))
         return {**_repeat_figures(results, server_cpu), "repeat": self.repeat,
                 "pinned": self.pin, "server_pinned": bool(srv.pinned_cpus),
-                "load_pinned": load_pinned}
+                "load_pinned": bool(load_cpus)}
 
     def _answer(self, gen: LoadGenerator, timeout: float) -> dict:
         try:
@@ -252,14 +238,11 @@ class Runner:
                    reruns=self.cfg.extra_rounds, noisy=extra, over=self.out_of_time)
 
     def noisy_series(self) -> list[tuple]:
-        out = []
-        for p in self.points.values():
-            rates = [r["msgs_per_s"] for r in p["repeats"]]
-            key = (p["build"], p["nvx"], p["kind"], p["size"])
-            if not p["errors"] and len(rates) >= 2 and cv(rates) > CV_TARGET \
-                    and key not in out:
-                out.append(key)
-        return out
+        """(build, NVX, kind, size) of the series with a point above the CV target."""
+        return list(dict.fromkeys(
+            (p["build"], p["nvx"], p["kind"], p["size"]) for p in self.points.values()
+            if not p["errors"] and len(p["repeats"]) >= 2
+            and cv([r["msgs_per_s"] for r in p["repeats"]]) > CV_TARGET))
 
 
 class _PointFailed(Exception):
@@ -275,6 +258,8 @@ def _repeat_figures(results: list[dict], server_cpu: dict) -> dict:
     msgs = sum(r["messages"] for r in results)
     rate = sum(r["messages"] / r["interval"] for r in results)
     lat = sorted(x for r in results for x in r["latencies_us"])
+    busy, wall = server_cpu.get("machine_busy"), server_cpu["wall"]
+    ours = server_cpu["cpu"] + sum(r["cpu"] for r in results)
     return {"messages": msgs, "msgs_per_s": rate,
             "p50_us": quantile(lat, 0.5) if lat else None,
             "p99_us": quantile(lat, 0.99) if lat else None,
@@ -282,15 +267,8 @@ def _repeat_figures(results: list[dict], server_cpu: dict) -> dict:
             "load_wall": sum(r["interval"] for r in results),
             "server_cpu": server_cpu["cpu"], "server_wall": server_cpu["wall"],
             # CPU-seconds per second that neither the server nor the generators used
-            "others_cores": _others(server_cpu, results)}
-
-
-def _others(server_cpu: dict, results: list[dict]) -> float | None:
-    busy = server_cpu.get("machine_busy")
-    if busy is None or not server_cpu["wall"]:
-        return None
-    ours = server_cpu["cpu"] + sum(r["cpu"] for r in results)
-    return max(0.0, (busy - ours) / server_cpu["wall"])
+            "others_cores": (None if busy is None or not wall
+                             else max(0.0, (busy - ours) / wall))}
 
 
 def run(builds: list[EchoBuild], mode: str, out: Path, log=print,
@@ -300,13 +278,11 @@ def run(builds: list[EchoBuild], mode: str, out: Path, log=print,
     cfg = cfg or mode_config(mode)
     runner = Runner(builds, cfg, out, log, load_python or sys.executable, fault)
     t0, la0 = time.time(), machine.load_average()
-    aborted = None
     try:
         runner.start(pinning)
         runner.run()
     except (_RunAborted, ChildFailed) as exc:
-        aborted = f"aborted: {exc}"
-        runner.errors.append(aborted)
+        runner.errors.append(f"aborted: {exc}")
     finally:
         runner.close()
     failed = any(p["errors"] for p in runner.points.values()) or runner.errors
@@ -320,4 +296,3 @@ def run(builds: list[EchoBuild], mode: str, out: Path, log=print,
                         for srv in runner.servers.values()},
             "points": list(runner.points.values()), "errors": runner.errors,
             "status": "failed" if failed else "ok"}
-

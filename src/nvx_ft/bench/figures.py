@@ -13,8 +13,8 @@ import statistics
 from collections import defaultdict
 
 from nvx_ft.bench import stats, steadiness
-from nvx_ft.bench.records import EchoPoint, PointFigures, build_records
-from nvx_ft.bench.scaling import PARALLEL_CPU_SHARE, WORKLOADS
+from nvx_ft.bench.records import EchoPoint, PointFigures, build_records, point_key
+from nvx_ft.bench.scaling import WORKLOADS
 from nvx_ft.bench.workloads import human_size
 
 #: Efficiency (speedup / min(N, cores)) below this is called out as poor.
@@ -48,13 +48,18 @@ def scaling_rows(results: dict):
             yield name, s
 
 
-def idle_estimate(point: dict) -> float | None:
-    """The idle-machine estimate, only where the threads really ran side by side."""
-    if point.get("idle_estimate") is None:
-        return None
-    if point.get("median_cpu_share", 1.0) < PARALLEL_CPU_SHARE:
-        return None
-    return point["idle_estimate"]
+def scaling_panels(results: dict) -> dict[tuple[str, int], dict[str, dict]]:
+    """(workload, frame size) -> {build: series}: by workload, then frame size; the builds
+    in build order (a table's rows, a plot's panels)."""
+    panels: dict = {}
+    for name, s in scaling_rows(results):
+        panels.setdefault((s["workload"], s["frame_size"]), {})[name] = s
+    return dict(sorted(panels.items(), key=lambda kv: (workload_order(kv[0][0]), kv[0][1])))
+
+
+def scaling_threads(results: dict) -> list[int]:
+    """Every thread count measured, in order."""
+    return sorted({p["threads"] for _, s in scaling_rows(results) for p in s["points"]})
 
 
 def is_anti_scaling(point: dict) -> bool:
@@ -96,49 +101,41 @@ def machine_floor(results: dict, build: str | None = None) -> float | None:
 
 def findings(results: dict) -> dict[str, list[str]]:
     """Anti-scaling, poor efficiency, noise, contention, a busy machine: by name."""
-    anti, poor, noisy, busy, contended, superlinear = [], [], [], [], [], []
+    found: dict[str, list[str]] = {k: [] for k in (
+        "anti_scaling", "poor_efficiency", "noisy", "busy", "contended", "beyond_cores")}
     for name, s in scaling_rows(results):
         where = f"{s['workload']} {human_size(s['frame_size'])} on {name}"
+
+        def note(key: str, points: list[dict], say) -> None:
+            if points:
+                found[key].append(f"{where}: " + ", ".join(say(p) for p in points))
+
         cores = (build_records(results)[name].scaling or {}).get("cores", 1)
         one = s["points"][0]
-        starved = [p for p in s["points"] if p["threads"] <= cores
-                   and (p.get("median_waiting_share") or 0) > BUSY_WAITING_SHARE]
-        if one.get("median_cpu_share", 1.0) < BUSY_CPU_SHARE or starved:
-            short = one.get("median_cpu_share", 1.0) < BUSY_CPU_SHARE
-            busy.append(f"{where}: " + ", ".join(
-                ([f"the single thread ran {pct(one['median_cpu_share'])} of its wall time"]
-                 if short else [])
-                + [f"{p['threads']} thread{'s' if p['threads'] > 1 else ''} waited for a "
-                   f"core {pct(p['median_waiting_share'])} of the time" for p in starved]))
+        busy = ([f"the single thread ran {pct(one['median_cpu_share'])} of its wall time"]
+                if one.get("median_cpu_share", 1.0) < BUSY_CPU_SHARE else [])
+        note("busy", busy + [
+            f"{p['threads']} thread{'s' if p['threads'] > 1 else ''} waited for a core "
+            f"{pct(p['median_waiting_share'])} of the time" for p in s["points"]
+            if p["threads"] <= cores
+            and (p.get("median_waiting_share") or 0) > BUSY_WAITING_SHARE], str)
         multi = [p for p in s["points"] if p["threads"] > 1]
         bad = [p for p in multi if is_anti_scaling(p)]
-        if bad:
-            anti.append(f"{where}: " + ", ".join(
-                f"x{p['median_speedup']:.2f} at {p['threads']} threads "
-                f"(cv {pct(p['cv_speedup'])})" for p in bad))
-        weak = [p for p in multi if p["efficiency"] < POOR_EFFICIENCY and p not in bad]
-        if weak:
-            poor.append(f"{where}: " + ", ".join(
-                f"efficiency {p['efficiency']:.2f} at {p['threads']} threads "
-                f"(x{p['median_speedup']:.2f} of ideal x{min(p['threads'], cores)})"
-                for p in weak))
-        beyond = [p for p in multi if p["median_speedup"] > 1.1 * min(p["threads"], cores)]
-        if beyond:
-            superlinear.append(f"{where}: " + ", ".join(
-                f"x{p['median_speedup']:.2f} at {p['threads']} threads" for p in beyond))
-        slow = [p for p in multi if p.get("work_efficiency", 1.0) < CONTENDED_WORK]
-        if slow:
-            contended.append(f"{where}: " + ", ".join(
-                f"work efficiency {p['work_efficiency']:.2f} at {p['threads']} threads"
-                for p in slow))
-        loud = [p for p in multi if p["cv_speedup"] > CV_TARGET]
-        if loud:
-            noisy.append(f"{where}: " + ", ".join(
-                f"cv {pct(p['cv_speedup'])} at {p['threads']} threads "
-                f"({noise_cause(p, cores, machine_floor(results, name))})"
-                for p in loud))
-    return {"anti_scaling": anti, "poor_efficiency": poor, "noisy": noisy, "busy": busy,
-            "contended": contended, "beyond_cores": superlinear}
+        note("anti_scaling", bad, lambda p: f"x{p['median_speedup']:.2f} at {p['threads']} "
+             f"threads (cv {pct(p['cv_speedup'])})")
+        note("poor_efficiency", [p for p in multi if p["efficiency"] < POOR_EFFICIENCY
+                                 and p not in bad],
+             lambda p: f"efficiency {p['efficiency']:.2f} at {p['threads']} threads "
+             f"(x{p['median_speedup']:.2f} of ideal x{min(p['threads'], cores)})")
+        note("beyond_cores", [p for p in multi
+                              if p["median_speedup"] > 1.1 * min(p["threads"], cores)],
+             lambda p: f"x{p['median_speedup']:.2f} at {p['threads']} threads")
+        note("contended", [p for p in multi if p.get("work_efficiency", 1.0) < CONTENDED_WORK],
+             lambda p: f"work efficiency {p['work_efficiency']:.2f} at {p['threads']} threads")
+        note("noisy", [p for p in multi if p["cv_speedup"] > CV_TARGET],
+             lambda p: f"cv {pct(p['cv_speedup'])} at {p['threads']} threads "
+             f"({noise_cause(p, cores, machine_floor(results, name))})")
+    return found
 
 
 def single_thread_entries(results: dict) -> dict:
@@ -162,19 +159,17 @@ def single_thread_entries(results: dict) -> dict:
 
 
 def _impl_class(impl: str, level: str | None) -> str:
-    workload_kind = "NVX " + (level or "?")
     if impl.startswith("fallback/"):
         return "autobahn fallback (pure Python)"
     if impl.startswith("reference/"):
         return "nvx-ft reference (pure Python)"
-    return workload_kind
+    return "NVX " + (level or "?")
 
 
 def _one_thread_work_rate(series: dict) -> float:
     one = series["points"][0]
-    if one.get("work_rate"):
-        return statistics.median(one["work_rate"])
-    return one["median_throughput"]
+    return statistics.median(one["work_rate"]) if one.get("work_rate") \
+        else one["median_throughput"]
 
 
 def ft_cost(results: dict, ft: str, gil: str) -> list[tuple[str, int, float, float, float]]:
@@ -198,11 +193,9 @@ def ft_cost(results: dict, ft: str, gil: str) -> list[tuple[str, int, float, flo
         if build == ft and (gil, workload, frame) in scal:
             ratios[f"scaling harness, 1 thread, per CPU-second: {workload}"].append(
                 thr / scal[(gil, workload, frame)])
-    rows = []
-    for cls, rs in sorted(ratios.items()):
-        # the median: one benchmark disturbed by the rest of the machine cannot move it
-        rows.append((cls, len(rs), statistics.median(rs), min(rs), max(rs)))
-    return rows
+    # the median: one benchmark disturbed by the rest of the machine cannot move it
+    return [(cls, len(rs), statistics.median(rs), min(rs), max(rs))
+            for cls, rs in sorted(ratios.items())]
 
 
 # --------------------------------------------------------------------------- end to end
@@ -244,8 +237,6 @@ def point_figures(p: EchoPoint, cores: int, seed: int = 0) -> PointFigures | Non
 
 def figures(echo: dict) -> dict[str, EchoPoint]:
     """point key -> the point with its figures, speedup, ratio to 3.14, noise and why."""
-    from nvx_ft.bench.echo_run import point_key
-
     cores = echo["cores"]
     target = echo.get("cv_target", 0.05)
     pts = {point_key(p["build"], p["nvx"], p["threads"], p["kind"], p["size"]): EchoPoint(**p)
@@ -328,46 +319,40 @@ def steadiness_line(pts: dict, echo: dict) -> str:
     return " ".join(text)
 
 
+def _medians(pairs) -> list[tuple]:
+    """(*group, median, count) per group of (group, value) pairs, groups in first-seen
+    order."""
+    groups: dict = {}
+    for key, value in pairs:
+        groups.setdefault(key, []).append(value)
+    return [(*key, statistics.median(v), len(v)) for key, v in groups.items()]
+
+
+def _cpu_ratio(p: EchoPoint, other: EchoPoint | None) -> float | None:
+    """Server CPU per echo of ``p`` / of ``other``, where both were measured."""
+    if p.fig and other and other.fig and p.fig.server_us_per_msg \
+            and other.fig.server_us_per_msg:
+        return p.fig.server_us_per_msg / other.fig.server_us_per_msg
+    return None
+
+
+def _by_nvx_threads(rows: list[tuple]) -> list[tuple]:
+    return sorted(rows, key=lambda row: (not row[0], row[1]))
+
+
 def build_ratios(pts: dict, build: str = "3.14t") -> list[tuple[bool, int, float, int]]:
     """(NVX, threads, median over workloads of build/3.14 msgs/s, workloads) - the
     headline of what the free-threaded build does for an autobahn server."""
-    groups: dict = {}
-    for p in pts.values():
-        if p.build == build and p.vs_baseline:
-            groups.setdefault((p.nvx, p.threads), []).append(p.vs_baseline["median"])
-    return [(nvx, n, statistics.median(v), len(v)) for (nvx, n), v in sorted(
-        groups.items(), key=lambda kv: (not kv[0][0], kv[0][1]))]
-
-
-def nvx_gain(pts: dict) -> list[tuple[str, int, str, int, float]]:
-    """(build, threads, kind, size, msgs/s NVX on / off) where both were measured."""
-    from nvx_ft.bench.echo_run import point_key
-
-    out = []
-    for p in pts.values():
-        if not p.nvx or not p.fig:
-            continue
-        off = pts.get(point_key(p.build, False, p.threads, p.kind, p.size))
-        if off and off.fig:
-            out.append((p.build, p.threads, p.kind, p.size,
-                        p.fig.msgs["median"] / off.fig.msgs["median"]))
-    return out
+    return _by_nvx_threads(_medians(((p.nvx, p.threads), p.vs_baseline["median"])
+                                    for p in pts.values() if p.build == build and p.vs_baseline))
 
 
 def cpu_ratios(pts: dict, build: str = "3.14t") -> list[tuple[bool, int, float, int]]:
     """(NVX, threads, median over workloads of server CPU per echo build / 3.14, count):
     what the build costs per message, whatever share of the machine it got."""
-    from nvx_ft.bench.echo_run import point_key
-
-    groups: dict = {}
-    for p in pts.values():
-        base = pts.get(point_key(BASELINE, p.nvx, p.threads, p.kind, p.size))
-        if p.build == build and p.fig and base and base.fig \
-                and p.fig.server_us_per_msg and base.fig.server_us_per_msg:
-            groups.setdefault((p.nvx, p.threads), []).append(
-                p.fig.server_us_per_msg / base.fig.server_us_per_msg)
-    return [(nvx, n, statistics.median(v), len(v)) for (nvx, n), v in sorted(
-        groups.items(), key=lambda kv: (not kv[0][0], kv[0][1]))]
+    ratios = (((p.nvx, p.threads), _cpu_ratio(p, pts.get(point_key(
+        BASELINE, p.nvx, p.threads, p.kind, p.size)))) for p in pts.values() if p.build == build)
+    return _by_nvx_threads(_medians(r for r in ratios if r[1] is not None))
 
 
 def thread_cost(pts: dict) -> list[tuple[str, bool, int, float, int]]:
@@ -375,13 +360,17 @@ def thread_cost(pts: dict) -> list[tuple[str, bool, int, float, int]]:
     at 1 thread, count): above 1 the server's threads slow each other down per message
     (contention), independent of how much CPU the machine left them. It cannot see time
     spent waiting for the GIL."""
-    from nvx_ft.bench.echo_run import point_key
+    ratios = (((p.build, p.nvx, p.threads), _cpu_ratio(p, pts.get(point_key(
+        p.build, p.nvx, 1, p.kind, p.size)))) for p in pts.values() if p.threads > 1)
+    return _medians(r for r in ratios if r[1] is not None)
 
-    groups: dict = {}
+
+def nvx_gain(pts: dict) -> list[tuple[str, int, str, int, float]]:
+    """(build, threads, kind, size, msgs/s NVX on / off) where both were measured."""
+    out = []
     for p in pts.values():
-        one = pts.get(point_key(p.build, p.nvx, 1, p.kind, p.size))
-        if p.threads > 1 and p.fig and one and one.fig \
-                and p.fig.server_us_per_msg and one.fig.server_us_per_msg:
-            groups.setdefault((p.build, p.nvx, p.threads), []).append(
-                p.fig.server_us_per_msg / one.fig.server_us_per_msg)
-    return [(b, nvx, n, statistics.median(v), len(v)) for (b, nvx, n), v in groups.items()]
+        off = pts.get(point_key(p.build, False, p.threads, p.kind, p.size))
+        if p.nvx and p.fig and off and off.fig:
+            out.append((p.build, p.threads, p.kind, p.size,
+                        p.fig.msgs["median"] / off.fig.msgs["median"]))
+    return out

@@ -20,9 +20,9 @@ _TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 IDLE_TO_PIN = 0.8
 
 
-def busy_seconds() -> float | None:
-    """CPU-seconds all CPUs spent not idle since boot (user, nice, system, irq, softirq,
-    steal); None where /proc/stat is not there."""
+def cpu_seconds() -> list[float] | None:
+    """The machine's CPU time since boot, all CPUs, by state (``/proc/stat``: user, nice,
+    system, idle, iowait, irq, softirq, steal, ...); None where it is not there."""
     try:
         with open("/proc/stat") as fh:
             fields = fh.readline().split()
@@ -30,9 +30,17 @@ def busy_seconds() -> float | None:
         return None
     if not fields or fields[0] != "cpu":
         return None
-    ticks = [int(x) for x in fields[1:]]
-    idle = ticks[3] + (ticks[4] if len(ticks) > 4 else 0)  # idle + iowait
-    return (sum(ticks[:8]) - idle) / _TICK  # guest time is already counted in user
+    return [int(x) / _TICK for x in fields[1:]]
+
+
+def busy_seconds() -> float | None:
+    """CPU-seconds all CPUs spent not idle since boot (user, nice, system, irq, softirq,
+    steal); None where /proc/stat is not there."""
+    t = cpu_seconds()
+    if t is None:
+        return None
+    # not idle or iowait; guest time is already counted in user
+    return sum(t[:8]) - t[3] - (t[4] if len(t) > 4 else 0)
 
 
 def idle_share(seconds: float = 0.5, cores: int | None = None) -> float | None:
@@ -91,14 +99,15 @@ def pin_current_thread(cpu: int) -> bool:
         return False
 
 
-def cpu_for(slot: int, cpus: list[int] | None = None) -> int:
-    cpus = cpus or allowed_cpus()
-    return cpus[slot % len(cpus)]
-
-
 def should_pin(count: int, cpus: list[int] | None = None) -> bool:
     """Pin ``count`` threads only if each gets a core of its own."""
     return can_pin() and count <= len(cpus or allowed_cpus())
+
+
+def pins(count: int, cpus: list[int], first: int = 0) -> list[int]:
+    """The CPUs for ``count`` threads placed after ``first`` others, one CPU each; none
+    where the OS cannot pin or there are not enough of ``cpus``."""
+    return cpus[first:first + count] if should_pin(first + count, cpus) else []
 
 
 def decide(pin: str, idle: float | None) -> tuple[bool, str]:

@@ -8,12 +8,11 @@ matplotlib (Agg backend, no display) is imported only when a plot is drawn.
 
 from __future__ import annotations
 
-import statistics
-from collections import defaultdict
 from pathlib import Path
 
-from nvx_ft.bench.figures import idle_estimate, scaling_rows, workload_order
+from nvx_ft.bench.figures import scaling_panels, scaling_threads
 from nvx_ft.bench.records import build_records
+from nvx_ft.bench.stats import quantile
 from nvx_ft.bench.workloads import human_size
 
 #: One colour per build, so the plot reads the same from run to run.
@@ -28,6 +27,20 @@ def _pyplot():
     import matplotlib.pyplot as plt
 
     return matplotlib, plt
+
+
+def _grid(plt, rows: int, columns: int, height: float, **options):
+    """A figure of ``rows`` x ``columns`` panels (at least one), 4.2 x 3 inches each."""
+    return plt.subplots(max(1, rows), max(1, columns), squeeze=False, **options,
+                        figsize=(max(8.0, 4.2 * columns), height + 3.0 * max(1, rows)))
+
+
+def _labels(ax, row: int, column: int, rows: int, y: str, x: str) -> None:
+    """Axis labels on the outer panels only."""
+    if column == 0:
+        ax.set_ylabel(y)
+    if row == rows - 1:
+        ax.set_xlabel(x)
 
 
 def _bars(ax, xs, med, lo, hi, colour, marker, **style) -> None:
@@ -54,18 +67,13 @@ def _legend_and_save(fig, plt, path: Path, handles, labels, title: str, bottom: 
 def plot_scaling(results: dict, path: Path) -> None:
     matplotlib, plt = _pyplot()
 
-    panels = sorted({(s["workload"], s["frame_size"]) for _, s in scaling_rows(results)},
-                    key=lambda p: (workload_order(p[0]), p[1]))
-    workloads = list(dict.fromkeys(w for w, _ in panels))
-    frames = sorted({f for _, f in panels})
+    series = scaling_panels(results)
+    workloads = list(dict.fromkeys(w for w, _ in series))
+    frames = sorted({f for _, f in series})
     cores = results["machine"].get("cores_usable") or 1
-    rows, columns = max(1, len(workloads)), max(1, len(frames))
-    fig, axes = plt.subplots(rows, columns, squeeze=False, sharex=True,
-                             figsize=(max(8.0, 4.2 * len(frames)), 1.0 + 3.0 * rows))
-    series = defaultdict(dict)
-    for name, s in scaling_rows(results):
-        series[(s["workload"], s["frame_size"])][name] = s
-    max_threads = max([p["threads"] for _, s in scaling_rows(results) for p in s["points"]] or [1])
+    fig, axes = _grid(plt, len(workloads), len(frames), 1.0, sharex=True)
+    measured = scaling_threads(results)
+    max_threads = max(measured or [1])
     for i, w in enumerate(workloads):
         for j, f in enumerate(frames):
             ax = axes[i][j]
@@ -77,10 +85,10 @@ def plot_scaling(results: dict, path: Path) -> None:
                 colour, marker = BUILD_STYLE.get(name, (None, "o"))
                 n = [p["threads"] for p in s["points"]]
                 _bars(ax, n, [p["median_speedup"] for p in s["points"]],
-                      [_quantile(p["speedup"], 0.25) for p in s["points"]],
-                      [_quantile(p["speedup"], 0.75) for p in s["points"]], colour, marker,
+                      [quantile(p["speedup"], 0.25) for p in s["points"]],
+                      [quantile(p["speedup"], 0.75) for p in s["points"]], colour, marker,
                       label=name)
-                est = [idle_estimate(p) for p in s["points"]]
+                est = [p.get("idle_estimate") for p in s["points"]]
                 shown = [(x, e) for x, e in zip(n, est) if e is not None]
                 if len(shown) > 1:
                     ax.plot([x for x, _ in shown], [e for _, e in shown], color=colour,
@@ -88,16 +96,11 @@ def plot_scaling(results: dict, path: Path) -> None:
                             label=f"{name}: idle estimate (min(N, cores) x work efficiency)")
             ax.set_title(f"{w}, {human_size(f)} frames", fontsize=10)
             ax.set_xscale("log", base=2)
-            ax.set_xticks([p for p in (1, 2, 4, 8, 16, 32) if p <= max_threads] +
-                          ([3] if 3 <= max_threads and 3 in {p["threads"] for _, s in
-                                                               scaling_rows(results)
-                                                               for p in s["points"]} else []))
+            ax.set_xticks([p for p in (1, 2, 4, 8, 16, 32) if p <= max_threads]
+                          + ([3] if 3 in measured else []))
             ax.get_xaxis().set_major_formatter(matplotlib.ticker.ScalarFormatter())
             ax.set_ylim(bottom=0)
-            if j == 0:
-                ax.set_ylabel("speedup vs 1 thread")
-            if i == len(workloads) - 1:
-                ax.set_xlabel("threads")
+            _labels(ax, i, j, len(workloads), "speedup vs 1 thread", "threads")
             ax.grid(alpha=0.3)
     # one legend for the figure; missing/failed builds appear in it, marked
     handles, labels = axes[0][0].get_legend_handles_labels()
@@ -116,14 +119,12 @@ def plot_scaling(results: dict, path: Path) -> None:
                      f"{results['started']}; bars: interquartile range over repeats", 0.08, 0.95)
 
 
-
 def plot_echo(echo: dict, pts: dict, path: Path) -> None:
     _, plt = _pyplot()
     kinds = [k for k in ("text", "binary") if any(p.kind == k for p in pts.values())]
     sizes = sorted({p.size for p in pts.values()})
     threads = sorted({p.threads for p in pts.values()})
-    fig, axes = plt.subplots(max(1, len(kinds)), max(1, len(sizes)), squeeze=False,
-                             figsize=(max(8.0, 4.2 * len(sizes)), 1.2 + 3.0 * len(kinds)))
+    fig, axes = _grid(plt, len(kinds), len(sizes), 1.2)
     series: dict = {}
     for p in pts.values():
         if p.fig:
@@ -148,10 +149,8 @@ def plot_echo(echo: dict, pts: dict, path: Path) -> None:
             # as equal distances
             ax.set_yscale("log")
             ax.grid(alpha=0.3, which="both")
-            if j == 0:
-                ax.set_ylabel("echoes / s (log)")
-            if i == len(kinds) - 1:
-                ax.set_xlabel("server threads (* = more than cores)")
+            _labels(ax, i, j, len(kinds), "echoes / s (log)",
+                    "server threads (* = more than cores)")
     handles = [h for ax in axes.flat for h in ax.get_legend_handles_labels()[0]]
     labels = [lab for ax in axes.flat for lab in ax.get_legend_handles_labels()[1]]
     _legend_and_save(fig, plt, path, handles, labels,
@@ -159,9 +158,3 @@ def plot_echo(echo: dict, pts: dict, path: Path) -> None:
                      f"({echo['cores']} cores, load average {echo.get('load_average_start')}, "
                      f"{echo['mode']} mode)\nbars: 95 % bootstrap interval of the median over "
                      "repeats; the load generator shares the cores", 0.1, 0.93)
-
-
-def _quantile(values: list[float], q: float) -> float:
-    if len(values) < 2:
-        return values[0]
-    return statistics.quantiles(values, n=4, method="inclusive")[int(q * 4) - 1]

@@ -46,6 +46,11 @@ def as_json(obj):
     raise TypeError(f"{type(obj).__name__} is not JSON serializable")
 
 
+def point_key(build: str, nvx: bool, threads: int, kind: str, size: int) -> str:
+    """An echo point's name (its key in the figures and the report)."""
+    return f"{build} | NVX {'on' if nvx else 'off'} | {threads}t | {kind} {size}"
+
+
 @dataclass
 class PointFigures:
     """One echo point's figures over its repeats (medians unless said otherwise)."""

@@ -8,17 +8,16 @@ it says comes from :mod:`nvx_ft.bench.figures`.
 from __future__ import annotations
 
 import statistics
-from collections import defaultdict
 from pathlib import Path
 
 from nvx_ft.bench import figures as ef
 from nvx_ft.bench import stats, steadiness
 from nvx_ft.bench.figures import (BUSY_CPU_SHARE, BUSY_WAITING_SHARE, CONTENDED_WORK,
                                   CV_TARGET, POOR_EFFICIENCY, findings, ft_cost,
-                                  idle_estimate, is_anti_scaling, machine_floor, pct,
-                                  scaling_rows, single_thread_entries, workload_order)
+                                  is_anti_scaling, machine_floor, pct, scaling_panels,
+                                  scaling_rows, scaling_threads, single_thread_entries)
 from nvx_ft.bench.plot import plot_echo, plot_scaling
-from nvx_ft.bench.records import BuildResult, build_records
+from nvx_ft.bench.records import BuildResult, EchoPoint, build_records
 from nvx_ft.bench.workloads import human_size
 
 BUILD_ORDER = ("3.14", "3.14t", "3.14t PYTHON_GIL=1")
@@ -30,11 +29,10 @@ def _gil(build: BuildResult) -> str:
     s = build.scaling or {}
     if "gil_enabled" not in s:
         return "?"
-    state = "on" if s["gil_enabled"] else "off"
-    if s.get("origin", {}).get("build") == "free-threaded" and s["gil_enabled"] \
+    if s["gil_enabled"] and s.get("origin", {}).get("build") == "free-threaded" \
             and build.env.get("PYTHON_GIL") != "1":
         return "**on (re-enabled at NVX import!)**"
-    return state
+    return "on" if s["gil_enabled"] else "off"
 
 
 def _copy_throughput(results: dict) -> dict:
@@ -52,13 +50,9 @@ def _builds_section(results: dict) -> list[str]:
     for name, b in build_records(results).items():
         interp = b.interpreter or {}
         origin = (b.scaling or {}).get("origin") or {}
-        status = b.status
-        if status == "missing":
-            status = f"**MISSING - NOT RUN**: {b.reason}"
-        elif status == "failed":
-            status = "**FAILED**: " + "; ".join(e.splitlines()[0] for e in b.errors)
-        else:
-            status = f"ok ({b.seconds:.0f} s)"
+        status = {"missing": f"**MISSING - NOT RUN**: {b.reason}",
+                  "failed": "**FAILED**: " + "; ".join(e.splitlines()[0] for e in b.errors),
+                  }.get(b.status, f"ok ({b.seconds:.0f} s)")
         nvx = (f"autobahn {origin.get('autobahn')} ({', '.join(origin.get('wheel_tags') or [])})"
                if origin else "")
         rows.append([name, f"{interp.get('executable', '')} {interp.get('version', '')}".strip(),
@@ -70,16 +64,14 @@ def _builds_section(results: dict) -> list[str]:
 
 def _scaling_section(results: dict) -> list[str]:
     copy = _copy_throughput(results)
-    threads = sorted({p["threads"] for _, s in scaling_rows(results) for p in s["points"]})
+    threads = scaling_threads(results)
     header = ["workload", "frame", "build", "1 thread MB/s"] + \
              [f"{n} threads: speedup (cv, eff, cpu, work, blocked, no core; idle est.)"
               for n in threads[1:]] + \
              ["best MB/s (threads)", "best as % of copy"]
     rows = []
-    ordered = sorted(scaling_rows(results),
-                     key=lambda bs: (workload_order(bs[1]["workload"]), bs[1]["frame_size"],
-                                     list(build_records(results)).index(bs[0])))
-    for name, s in ordered:
+    for name, s in ((n, s) for by_build in scaling_panels(results).values()
+                    for n, s in by_build.items()):
         pts = {p["threads"]: p for p in s["points"]}
         one = pts[1]
         cells = [s["workload"], human_size(s["frame_size"]), name,
@@ -99,7 +91,7 @@ def _scaling_section(results: dict) -> list[str]:
                 work += f", blocked {pct(p['median_blocked_share'])}"
             if p.get("median_waiting_share") is not None:
                 work += f", no core {pct(p['median_waiting_share'])}"
-            idle = (f"; idle est. x{idle_estimate(p):.2f}" if idle_estimate(p) else "")
+            idle = f"; idle est. x{p['idle_estimate']:.2f}" if p.get("idle_estimate") else ""
             ci = (f" [{p['ci_speedup'][0]:.2f}-{p['ci_speedup'][1]:.2f}]"
                   if p.get("ci_speedup") else "")
             cells.append(f"x{p['median_speedup']:.2f}{ci} (cv {pct(p['cv_speedup'])}, "
@@ -116,28 +108,25 @@ def _glance_section(results: dict) -> list[str]:
     """Per workload and frame: each build's speedup at N = cores (the most the machine can
     give) and at the most threads, and its 1-thread throughput."""
     cores = results["machine"].get("cores_usable") or 1
-    by_key: dict = defaultdict(dict)
-    for name, s in scaling_rows(results):
-        by_key[(s["workload"], s["frame_size"])][name] = s
     builds = [n for n, b in build_records(results).items() if b.scaling]
     rows = []
-    for (w, f) in sorted(by_key, key=lambda k: (workload_order(k[0]), k[1])):
+    for (w, f), by_build in scaling_panels(results).items():
         cells = [w, human_size(f)]
         for b in builds:
-            s = by_key[(w, f)].get(b)
+            s = by_build.get(b)
             if not s:
                 cells.append("-")
                 continue
             pts = {p["threads"]: p for p in s["points"]}
             at_cores = pts.get(cores) or s["points"][-1]
             most = s["points"][-1]
-            idle = (f" (idle est. x{idle_estimate(at_cores):.2f})"
-                    if idle_estimate(at_cores) else "")
+            idle = (f" (idle est. x{at_cores['idle_estimate']:.2f})"
+                    if at_cores.get("idle_estimate") else "")
             cells.append(f"{mbs(s['points'][0]['median_throughput'])} MB/s; "
                          f"x{at_cores['median_speedup']:.2f} ±{pct(at_cores['cv_speedup'])} "
                          f"at {at_cores['threads']}{idle}, x{most['median_speedup']:.2f} "
                          f"±{pct(most['cv_speedup'])} at {most['threads']}")
-        ft, gil = by_key[(w, f)].get("3.14t"), by_key[(w, f)].get("3.14")
+        ft, gil = by_build.get("3.14t"), by_build.get("3.14")
         if ft and gil:
             best = [max(p["median_throughput"] for p in x["points"]) for x in (ft, gil)]
             cells.append(f"{best[0] / best[1]:.2f}")
@@ -155,14 +144,10 @@ def summary_markdown(results: dict) -> str:
     """``summary.md``: machine and builds, at a glance, findings, the single-thread cost of
     free-threading, parallel scaling, single-thread throughput."""
     lines = [*_overview(results), *_findings_section(results), *_ft_cost_section(results),
-             *_parallel_section(results), *_echo_section(results),
+             *_parallel_section(results),
+             *(echo_section(results["echo"]) if results.get("echo") else []),
              *single_section(results)]
     return "\n".join(lines) + "\n"
-
-
-def _echo_section(results: dict) -> list[str]:
-    """The end-to-end echo benchmark, when it ran."""
-    return echo_section(results["echo"]) if results.get("echo") else []
 
 
 def _overview(results: dict) -> list[str]:
@@ -209,7 +194,7 @@ def _steadiness_lines(results: dict) -> list[str]:
     """The machine's own noise (steadiness probe) at the scaling window, how many
     speedups are as steady as it allows, and how well each median is known."""
     probed = results.get("steadiness") or {}
-    rows = [(name, s) for name, s in scaling_rows(results)]
+    rows = list(scaling_rows(results))
     if not rows:
         return []
     window = ((build_records(results)[rows[0][0]].scaling or {}).get("config")
@@ -280,24 +265,18 @@ def _findings_section(results: dict) -> list[str]:
 def _ft_cost_section(results: dict) -> list[str]:
     ok = [n for n, b in build_records(results).items() if b.status != "missing"]
     gil = next((n for n in ok if n == "3.14" or not n.startswith("3.14t")), None)
+    rows = [[f"{ft} vs {gil}", cls, str(n), f"{mid:.3f} ({mid - 1:+.1%})",
+             f"{lo:.3f} .. {hi:.3f}"] for ft in ok if gil and ft.startswith("3.14t")
+            for cls, n, mid, lo, hi in ft_cost(results, ft, gil)]
     lines = ["## Single-thread cost of free-threading", ""]
-    cost_rows = []
-    for ft in (n for n in ok if n.startswith("3.14t")):
-        if gil:
-            for cls, n, mid, lo, hi in ft_cost(results, ft, gil):
-                cost_rows.append([f"{ft} vs {gil}", cls, str(n), f"{mid:.3f} ({mid - 1:+.1%})",
-                                  f"{lo:.3f} .. {hi:.3f}"])
-    if cost_rows:
-        lines.append("Throughput of the free-threaded build relative to the GIL build, one "
-                     "thread, same benchmark (1.0 = same speed; below 1.0 = the free-threaded "
-                     "build is slower): median over the benchmarks of each class (sizes, "
-                     "payloads, implementations).")
-        lines.append("")
-        lines += table(["builds", "benchmarks", "n", "ft / GIL throughput", "range"], cost_rows)
-    else:
-        lines.append("Not available: needs both a GIL build and a free-threaded build measured.")
-    lines.append("")
-    return lines
+    if not rows:
+        return lines + ["Not available: needs both a GIL build and a free-threaded build "
+                        "measured.", ""]
+    return lines + [
+        "Throughput of the free-threaded build relative to the GIL build, one thread, same "
+        "benchmark (1.0 = same speed; below 1.0 = the free-threaded build is slower): median "
+        "over the benchmarks of each class (sizes, payloads, implementations).", "",
+        *table(["builds", "benchmarks", "n", "ft / GIL throughput", "range"], rows), ""]
 
 
 def _repeats(results: dict, cfgs: dict) -> str:
@@ -314,7 +293,7 @@ def _repeats(results: dict, cfgs: dict) -> str:
 
 
 def _parallel_section(results: dict) -> list[str]:
-    threads = sorted({p["threads"] for _, s in scaling_rows(results) for p in s["points"]})
+    threads = scaling_threads(results)
     cfgs = {json_key: v for b in build_records(results).values()
             for json_key, v in ((b.scaling or {}).get("config") or {}).items()}
     return [
@@ -333,9 +312,8 @@ def _parallel_section(results: dict) -> list[str]:
         "by how much CPU other processes left), the blocked share (time a thread neither "
         "ran nor waited for a core: asleep on the GIL or a lock), the no-core share (runnable "
         "but without a core: other processes, or more threads than cores) and, with the GIL "
-        "off, the "
-        "idle-machine "
-        "estimate min(N, cores) x work efficiency. **ANTI** = speedup below 1.0, *poor* = "
+        "off, the idle-machine estimate min(N, cores) x work efficiency. **ANTI** = speedup "
+        "below 1.0, *poor* = "
         f"efficiency below {POOR_EFFICIENCY}. \"% of copy\": throughput relative to a memcpy "
         "of the same frames with the same number of threads. Plot: scaling.png.",
         "",
@@ -409,9 +387,22 @@ def _spread_legend(entries: dict) -> list[str]:
             "`round_medians` in */single-<target>.json).", ""]
 
 
+def _single_cells(e: dict | None, full: bool) -> list[str]:
+    """One size's cells: MB/s and calls/s in one (full: µs, calls/s, MB/s, the CV over
+    rounds, one column each, so the Markdown table stays one), ⚠ where rounds disagree."""
+    if full:
+        return ["-"] * 4 if not e else [
+            f"{e['seconds'] * 1e6:.3g}", rate(e["calls_per_s"]), mbs(e["bytes_per_s"]),
+            "-" if e.get("round_cv") is None
+            else pct(e["round_cv"]) + (" ⚠" if _is_spread(e) else "")]
+    if not e:
+        return ["-"]
+    return [f"{mbs(e['bytes_per_s'])} MB/s<br>{rate(e['calls_per_s'])} calls/s"
+            + (f"<br>⚠ cv {pct(e['round_cv'])}" if _is_spread(e) else "")]
+
+
 def tables(results: dict, full: bool) -> list[str]:
-    """Per workload: rows impl x build, columns sizes; cells MB/s and calls/s (full: also
-    µs and the CV over rounds), ⚠ where the rounds disagree."""
+    """Per workload: rows impl x build, columns sizes (:func:`_single_cells`)."""
     entries = single_thread_entries(results)
     if not entries:
         return ["No single-thread benchmarks ran."]
@@ -423,35 +414,14 @@ def tables(results: dict, full: bool) -> list[str]:
         sizes = sorted({k[3] for k in keys})
         impls = sorted({k[2] for k in keys},
                        key=lambda i: (i.startswith(("fallback/", "reference/")), i))
-        rows = []
-        for impl in impls:
-            for b in builds:
-                if not any((b, group, impl, sz) in entries for sz in sizes):
-                    continue
-                cells = [impl, b]
-                for sz in sizes:
-                    e = entries.get((b, group, impl, sz))
-                    if full:  # one column per figure, so the Markdown table stays one
-                        cells += (["-"] * 4 if not e else [
-                            f"{e['seconds'] * 1e6:.3g}", rate(e["calls_per_s"]),
-                            mbs(e["bytes_per_s"]),
-                            "-" if e.get("round_cv") is None
-                            else pct(e["round_cv"]) + (" ⚠" if _is_spread(e) else "")])
-                    elif not e:
-                        cells.append("-")
-                    else:
-                        cells.append(f"{mbs(e['bytes_per_s'])} MB/s<br>{rate(e['calls_per_s'])}"
-                                     " calls/s" + (f"<br>⚠ cv {pct(e['round_cv'])}"
-                                                   if _is_spread(e) else ""))
-                rows.append(cells)
-        lines += [f"### {group}", ""]
-        if full:
-            lines += table(["impl", "build"] + [
-                column for s in sizes for column in (f"{human_size(s)}: median µs", "calls/s",
-                                                     "MB/s", "CV over rounds")], rows)
-        else:
-            lines += table(["impl", "build"] + [human_size(s) for s in sizes], rows)
-        lines.append("")
+        rows = [[impl, b] + [cell for sz in sizes
+                             for cell in _single_cells(entries.get((b, group, impl, sz)), full)]
+                for impl in impls for b in builds
+                if any((b, group, impl, sz) in entries for sz in sizes)]
+        columns = [(f"{human_size(s)}: median µs", "calls/s", "MB/s", "CV over rounds")
+                   if full else (human_size(s),) for s in sizes]
+        lines += [f"### {group}", "", *table(["impl", "build"] + [c for cs in columns
+                                                                  for c in cs], rows), ""]
     return lines
 
 
@@ -501,16 +471,16 @@ def _rows(pts: dict):
     rows: dict = {}
     for p in pts.values():
         rows.setdefault((p.kind, p.size, p.nvx, p.build), {})[p.threads] = p
-    order = {b: i for i, b in enumerate(BUILD_ORDER)}
     return sorted(rows.items(), key=lambda kv: (kv[0][0] != "text", kv[0][1], not kv[0][2],
-                                                order.get(kv[0][3], 9), kv[0][3]))
+                                                _rank(kv[0][3]), kv[0][3]))
 
 
-def _threads_label(n: int, cores: int) -> str:
-    return f"{n} (oversubscribed)" if n > cores else str(n)
+def _rank(build: str) -> int:
+    """A build's place in the echo tables and lists: BUILD_ORDER, then the others."""
+    return BUILD_ORDER.index(build) if build in BUILD_ORDER else 9
 
 
-def _throughput_cell(p: dict | None) -> list[str]:
+def _throughput_cell(p: EchoPoint | None) -> list[str]:
     if p is None:
         return ["-"] * 5
     if not p.fig:
@@ -525,37 +495,23 @@ def _throughput_cell(p: dict | None) -> list[str]:
     return [cell, f"{f.mb_per_s:.3g}", f"{_ms(f.p50_us)} / {_ms(f.p99_us)}", sp, vs]
 
 
-def _cost_cell(p: dict | None) -> str:
+def _cost_cell(p: EchoPoint | None) -> list[str]:
     if p is None or not p.fig:
-        return "-"
+        return ["-"]
     f = p.fig
     us = "-" if f.server_us_per_msg is None else f"{f.server_us_per_msg:.0f}"
     others = ("" if f.others_cores is None else f", others {f.others_cores:.2f}")
-    return (f"{us} µs, server cpu {ef.stats_pct(f.server_cpu_share)}, "
-            f"load {ef.stats_pct(f.load_cpu_share)} x{p.load_processes}{others}")
+    return [f"{us} µs, server cpu {ef.stats_pct(f.server_cpu_share)}, "
+            f"load {ef.stats_pct(f.load_cpu_share)} x{p.load_processes}{others}"]
 
 
-def _main_table(pts: dict, threads: list[int], cores: int) -> list[str]:
-    header = ["workload", "NVX", "build"]
-    for n in threads:
-        t = _threads_label(n, cores)
-        header += [f"{t} thr: msg/s [95 % CI] cv", "MB/s", "p50 / p99 ms", "speedup",
-                   "vs 3.14"]
-    rows = []
-    for (kind, size, nvx, build), by_n in _rows(pts):
-        cells = [f"{kind} {human_size(size)}", "on" if nvx else "off", build]
-        for n in threads:
-            cells += _throughput_cell(by_n.get(n))
-        rows.append(cells)
-    return table(header, rows)
-
-
-def _cost_table(pts: dict, threads: list[int], cores: int) -> list[str]:
+def _echo_table(pts: dict, threads: list[int], cores: int, columns, cells) -> list[str]:
+    """One row per workload, NVX setting and build; per thread count the ``columns``
+    (given its label) and the ``cells`` of its point (None: not measured)."""
     header = ["workload", "NVX", "build"] + [
-        f"{_threads_label(n, cores)} thr: server CPU per echo, server / load CPU share"
-        for n in threads]
+        c for n in threads for c in columns(f"{n} (oversubscribed)" if n > cores else str(n))]
     rows = [[f"{kind} {human_size(size)}", "on" if nvx else "off", build]
-            + [_cost_cell(by_n.get(n)) for n in threads]
+            + [c for n in threads for c in cells(by_n.get(n))]
             for (kind, size, nvx, build), by_n in _rows(pts)]
     return table(header, rows)
 
@@ -571,9 +527,7 @@ def _headline(pts: dict, echo: dict) -> list[str]:
                      f"the 3.14t server spends **x{ratio:.2f}** the CPU time per echo of 3.14 "
                      f"(median over {count} workloads; robust to other load)")
     for build, nvx, n, ratio, count in sorted(ef.thread_cost(pts),
-                                              key=lambda t: (BUILD_ORDER.index(t[0])
-                                                             if t[0] in BUILD_ORDER else 9,
-                                                             not t[1], t[2])):
+                                              key=lambda t: (_rank(t[0]), not t[1], t[2])):
         lines.append(f"- {build}, NVX {'on' if nvx else 'off'}: CPU per echo at {n} threads "
                      f"/ at 1 thread x{ratio:.2f} (median over {count} workloads; above 1: the "
                      "threads slow each other down per message)")
@@ -654,7 +608,9 @@ def echo_section(echo: dict) -> list[str]:
         "",
         ef.steadiness_line(pts, echo),
         "",
-        *_main_table(pts, threads, cores),
+        *_echo_table(pts, threads, cores, lambda t: [
+            f"{t} thr: msg/s [95 % CI] cv", "MB/s", "p50 / p99 ms", "speedup", "vs 3.14"],
+            _throughput_cell),
         "",
         "**What it says:**",
         "",
@@ -665,7 +621,8 @@ def echo_section(echo: dict) -> list[str]:
         "cores), the load generators' (per process, x processes) and the cores other "
         "processes on the machine used meanwhile (`/proc/stat` busy time minus ours):",
         "",
-        *_cost_table(pts, threads, cores),
+        *_echo_table(pts, threads, cores, lambda t: [
+            f"{t} thr: server CPU per echo, server / load CPU share"], _cost_cell),
         "",
         "**Noisy or doubtful points, and why:**",
         "",
@@ -683,4 +640,3 @@ def echo_section(echo: dict) -> list[str]:
                      "or the generator saturated): " + "; ".join(starved[:MAX_LISTED]))
     lines.append("")
     return lines
-

@@ -22,16 +22,11 @@ import statistics
 import sys
 import threading
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, replace
 from typing import Callable
 
 from nvx_ft.bench import machine, stats
 from nvx_ft.bench import workloads as wl
-
-
-def cores() -> int:
-    """CPUs this process may run on (the scheduler's view, not the machine's)."""
-    return len(machine.allowed_cpus())
 
 
 def thread_counts(cores_: int, factor: int = 2, extra: tuple[int, ...] = ()) -> tuple[int, ...]:
@@ -81,7 +76,7 @@ PARALLEL_CPU_SHARE = 0.9
 
 
 def mode_config(mode: str, cores_: int | None = None) -> Config:
-    c = cores_ or cores()
+    c = cores_ or len(machine.allowed_cpus())
     if mode == "quick":
         return Config(("xor", "utf8", "copy"), FRAME_SIZES, thread_counts(c), 0.03, 0.1, 7)
     if mode == "full":
@@ -112,12 +107,8 @@ def measure_window(make_call, n_threads: int, warmup: float, window: float,
     share) of ``n_threads`` threads, each with its own objects; thread i pinned to
     ``pin_cpus[i]`` when given."""
     clock: list[float] = []
-    rates = [0.0] * n_threads
-    cpu = [0.0] * n_threads  # CPU-seconds per wall-second, per thread
-    done = [0] * n_threads  # bytes processed in the window, per thread
-    cpu_seconds = [0.0] * n_threads
-    blocked = [0.0] * n_threads
-    waiting = [0.0] * n_threads
+    #: per thread: (wall, CPU, runnable-but-waiting) seconds of its window, bytes done
+    got: list[tuple] = [()] * n_threads
     errors: list[BaseException] = []
 
     def fix_clock():  # runs once, in the last thread to arrive
@@ -148,17 +139,9 @@ def measure_window(make_call, n_threads: int, warmup: float, window: float,
                     break
             c_last, t_last = time.thread_time(), now()
             s_last = _run_delay()
-            rates[i] = calls * nbytes / (t_last - t_first)
-            cpu[i] = (c_last - c_first) / (t_last - t_first)
-            done[i] = calls * nbytes
-            cpu_seconds[i] = c_last - c_first
-            if s_first is not None and s_last is not None:
-                # not running and not waiting for a core: asleep (the GIL, a lock)
-                wanted = (c_last - c_first) + (s_last - s_first) / 1e9
-                blocked[i] = max(0.0, 1.0 - wanted / (t_last - t_first))
-                waiting[i] = (s_last - s_first) / 1e9 / (t_last - t_first)
-            else:
-                blocked[i] = waiting[i] = float("nan")
+            waited = (float("nan") if s_first is None or s_last is None
+                      else (s_last - s_first) / 1e9)
+            got[i] = (t_last - t_first, c_last - c_first, waited, calls * nbytes)
         except BaseException as exc:  # reported, not swallowed
             errors.append(exc)
             barrier.abort()
@@ -171,10 +154,15 @@ def measure_window(make_call, n_threads: int, warmup: float, window: float,
         t.join()
     if errors:
         raise errors[0]
+    walls, cpus, waits, done = zip(*got)
     # thread_time() ticks coarsely on some systems: never divide by a zero CPU time
-    work_rate = sum(done) / max(sum(cpu_seconds), 1e-9)
-    return (sum(rates), sum(cpu) / min(n_threads, cores_), work_rate,
-            statistics.fmean(blocked), statistics.fmean(waiting))
+    work_rate = sum(done) / max(sum(cpus), 1e-9)
+    # asleep = neither running nor waiting for a core (the GIL, a lock); nan: unknown
+    blocked = [max(0.0, 1.0 - (c + w) / t) if w == w else w
+               for t, c, w in zip(walls, cpus, waits)]
+    return (sum(d / t for d, t in zip(done, walls)),
+            sum(c / t for c, t in zip(cpus, walls)) / min(n_threads, cores_), work_rate,
+            statistics.fmean(blocked), statistics.fmean(w / t for w, t in zip(waits, walls)))
 
 
 def _run_delay() -> int | None:
@@ -189,48 +177,9 @@ def _run_delay() -> int | None:
         return None
 
 
-#: Coefficient of variation (sample stdev / mean); 0 for fewer than two values.
-cv = stats.cv
-
-
-@dataclass
-class Point:
-    threads: int
-    throughput: list[float]  # bytes/s per repeat
-    speedup: list[float]  # per repeat, vs the same repeat's 1-thread throughput
-    median_throughput: float = 0.0
-    cv_throughput: float = 0.0
-    median_speedup: float = 0.0
-    cv_speedup: float = 0.0
-    efficiency: float = 0.0  # median speedup / min(threads, cores)
-    cpu_share: list[float] = field(default_factory=list)  # per repeat, see module doc
-    median_cpu_share: float = 0.0
-    work_rate: list[float] = field(default_factory=list)  # bytes per CPU-second, per repeat
-    work_efficiency: float = 0.0  # median of work_rate(N) / work_rate(1), paired by repeat
-    #: min(N, cores) x work_efficiency, only where the GIL is off (else None)
-    idle_estimate: float | None = None
-    blocked_share: list[float] = field(default_factory=list)  # per repeat; nan: unknown
-    median_blocked_share: float | None = None
-    waiting_share: list[float] = field(default_factory=list)  # per repeat; nan: unknown
-    median_waiting_share: float | None = None
-    min_speedup: float = 0.0
-    max_speedup: float = 0.0
-    #: 95 % bootstrap interval of the median speedup (see nvx_ft.bench.stats)
-    ci_speedup: list[float] = field(default_factory=list)
-    pinned: bool = False
-
-
-@dataclass
-class Series:
-    workload: str
-    description: str
-    frame_size: int
-    batch: int
-    points: list[Point] = field(default_factory=list)
-
-
 def run_series(target, workload: str, frame: int, cfg: Config, cores_: int,
-               log=lambda msg: None, pin: bool = False) -> Series:
+               log=lambda msg: None, pin: bool = False) -> dict:
+    """One series (workload, frame size): every thread count in every repeat."""
     desc, factory = WORKLOADS[workload]
     make_call = factory(target, wl.xor_payload(frame))
     # a batch is ~1/400 of the window: a thread overshoots the window by at most that
@@ -240,51 +189,63 @@ def run_series(target, workload: str, frame: int, cfg: Config, cores_: int,
     cpus = machine.allowed_cpus()
     for _ in range(cfg.repeats):  # interleaved: every N in every repeat
         for n in cfg.threads:
-            pins = ([machine.cpu_for(i, cpus) for i in range(n)]
-                    if pin and machine.should_pin(n, cpus) else None)
+            pins = machine.pins(n, cpus) if pin else None
             values = measure_window(make_call, n, cfg.warmup, cfg.window, batch, frame,
                                     cores_, pins)
             for k, v in zip(REPEAT_FIELDS, values):
                 per_n[n][k].append(v)
-    series = Series(workload, desc, frame, batch)
-    series.points = summarize(per_n, cores_, gil_off(), pin)
+    points = summarize(per_n, cores_, not _gil_enabled(), pin)
     log(f"  {workload:18} {wl.human_size(frame):>7}: " + "  ".join(
-        f"{p.threads}t {p.median_throughput / 1e6:8.1f} MB/s x{p.median_speedup:4.2f}"
-        f" (cv {p.cv_speedup:4.1%}, cpu {p.median_cpu_share:4.0%}, work {p.work_efficiency:4.2f})"
-        for p in series.points))
-    return series
+        f"{p['threads']}t {p['median_throughput'] / 1e6:8.1f} MB/s x{p['median_speedup']:4.2f}"
+        f" (cv {p['cv_speedup']:4.1%}, cpu {p['median_cpu_share']:4.0%}, "
+        f"work {p['work_efficiency']:4.2f})" for p in points))
+    return {"workload": workload, "description": desc, "frame_size": frame, "batch": batch,
+            "points": points}
 
 
 #: per-repeat lists of a point, in measure_window's order
 REPEAT_FIELDS = ("throughput", "cpu_share", "work_rate", "blocked_share", "waiting_share")
 
 
-def gil_off() -> bool:
-    return not getattr(sys, "_is_gil_enabled", lambda: True)()
+def _gil_enabled() -> bool:
+    return getattr(sys, "_is_gil_enabled", lambda: True)()
 
 
 def summarize(per_n: dict[int, dict[str, list[float]]], cores_: int, gil_is_off: bool,
-              pinned: bool = False) -> list[Point]:
+              pinned: bool = False) -> list[dict]:
     """Points from per-repeat lists (thread count -> REPEAT_FIELDS -> values); repeat r
-    of every thread count was measured back to back, so speedups pair by index."""
+    of every thread count was measured back to back, so speedups pair by index. Per
+    repeat: throughput (bytes/s), speedup (vs the same repeat's 1 thread), CPU share (see
+    the module doc), work rate (bytes per CPU-second), blocked and no-core shares (nan:
+    unknown); over the repeats, their medians and CVs."""
     threads = sorted(per_n)
     base, work_base = per_n[threads[0]]["throughput"], per_n[threads[0]]["work_rate"]
     points = []
     for n in threads:
         v = per_n[n]
-        thr = v["throughput"]
-        sp = [a / b for a, b in zip(thr, base)]
+        sp = [a / b for a, b in zip(v["throughput"], base)]
         work_eff = statistics.median(a / b for a, b in zip(v["work_rate"], work_base))
         share = statistics.median(v["cpu_share"])
         sp_sum = stats.summary(sp, seed=n)
-        points.append(Point(
-            n, thr, sp, statistics.median(thr), cv(thr), statistics.median(sp), cv(sp),
-            statistics.median(sp) / min(n, cores_), v["cpu_share"], share,
-            v["work_rate"], work_eff,
-            min(n, cores_) * work_eff if gil_is_off and share >= PARALLEL_CPU_SHARE else None,
-            v["blocked_share"], _median_known(v["blocked_share"]),
-            v["waiting_share"], _median_known(v["waiting_share"]),
-            sp_sum["min"], sp_sum["max"], sp_sum["ci"], pinned))
+        points.append({
+            "threads": n, "throughput": v["throughput"], "speedup": sp,
+            "median_throughput": statistics.median(v["throughput"]),
+            "cv_throughput": stats.cv(v["throughput"]),
+            "median_speedup": sp_sum["median"], "cv_speedup": sp_sum["cv"],
+            "efficiency": sp_sum["median"] / min(n, cores_),
+            "cpu_share": v["cpu_share"], "median_cpu_share": share,
+            # median of work_rate(N) / work_rate(1), paired by repeat
+            "work_rate": v["work_rate"], "work_efficiency": work_eff,
+            # only where the GIL is off and the threads ran side by side
+            "idle_estimate": (min(n, cores_) * work_eff
+                              if gil_is_off and share >= PARALLEL_CPU_SHARE else None),
+            "blocked_share": v["blocked_share"],
+            "median_blocked_share": _median_known(v["blocked_share"]),
+            "waiting_share": v["waiting_share"],
+            "median_waiting_share": _median_known(v["waiting_share"]),
+            # and the 95 % bootstrap interval of the median speedup (nvx_ft.bench.stats)
+            "min_speedup": sp_sum["min"], "max_speedup": sp_sum["max"],
+            "ci_speedup": sp_sum["ci"], "pinned": pinned})
     return points
 
 
@@ -292,31 +253,22 @@ def merge(runs: list[dict]) -> dict:
     """One result from several runs of the same interpreter (rounds of repeats, reruns
     of some series): per series and thread count, the repeats of every run in order."""
     first = runs[0]
-    order: list[tuple] = []
-    lists: dict[tuple, dict] = {}
-    meta: dict[tuple, dict] = {}
+    series: dict[tuple, tuple[dict, dict]] = {}  # (workload, frame): (first seen, repeats)
     for run_ in runs:
         for s_ in run_["series"]:
-            key = (s_["workload"], s_["frame_size"])
-            if key not in lists:
-                order.append(key)
-                lists[key] = {}
-                meta[key] = s_
+            lists = series.setdefault((s_["workload"], s_["frame_size"]), (s_, {}))[1]
             for p in s_["points"]:
-                slot = lists[key].setdefault(p["threads"], {k: [] for k in REPEAT_FIELDS})
+                slot = lists.setdefault(p["threads"], {k: [] for k in REPEAT_FIELDS})
                 for k in REPEAT_FIELDS:
                     slot[k].extend(p[k])
     pinned = any(p.get("pinned") for r in runs for s_ in r["series"] for p in s_["points"])
-    series = []
-    for key in order:
-        m = meta[key]
-        pts = summarize(lists[key], first["cores"], not first["gil_enabled"], pinned)
-        series.append(asdict(Series(m["workload"], m["description"], m["frame_size"],
-                                    m["batch"], pts)))
-    return {**first, "series": series, "seconds": sum(r["seconds"] for r in runs),
-            "runs": len(runs), "repeats_per_series": {
-                f"{w} {f}": len(lists[(w, f)][min(lists[(w, f)])]["throughput"])
-                for w, f in order}}
+    return {**first, "series": [
+        {**{k: s_[k] for k in ("workload", "description", "frame_size", "batch")},
+         "points": summarize(lists, first["cores"], not first["gil_enabled"], pinned)}
+        for s_, lists in series.values()],
+        "seconds": sum(r["seconds"] for r in runs), "runs": len(runs),
+        "repeats_per_series": {f"{w} {f}": len(lists[min(lists)]["throughput"])
+                               for (w, f), (_, lists) in series.items()}}
 
 
 def _median_known(values: list[float]) -> float | None:
@@ -331,7 +283,7 @@ def run(cfg: Config, target=None, log=lambda msg: None, *, pin: bool = False,
     from nvx_ft import target as target_mod
 
     t = target or target_mod.load()
-    cores_ = cores()
+    cores_ = len(machine.allowed_cpus())
     if cfg.threads[0] != 1:
         raise ValueError("thread counts must start at 1 (the speedup baseline)")
     started = time.time()
@@ -346,10 +298,10 @@ def run(cfg: Config, target=None, log=lambda msg: None, *, pin: bool = False,
         "target": t.name,
         "origin": t.origin,
         # after the NVX import: a free-threaded build that re-enabled the GIL shows here
-        "gil_enabled": getattr(sys, "_is_gil_enabled", lambda: True)(),
+        "gil_enabled": _gil_enabled(),
         "switch_interval": sys.getswitchinterval(),
         "seconds": time.time() - started,
-        "series": [asdict(s) for s in series],
+        "series": series,
     }
 
 

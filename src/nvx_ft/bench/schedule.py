@@ -58,19 +58,18 @@ def interleave(rounds: int, round_items: Callable[[int], Iterable], measure: Cal
     """``measure`` every item of rounds 0..``rounds``-1 (``round_items(r)``, in its
     rotated order), then of up to ``reruns`` extra rounds (``noisy(e)``: the noisy
     series' items, none = done); nothing more once ``over()`` (the budget) is true."""
-    for r in range(rounds):
-        for item in round_items(r):
-            if over():
-                return
-            measure(item)
-    for e in range(reruns):
-        items = list(noisy(e))
-        if not items:
-            return
+    def measured(items: Iterable) -> bool:  # False: stopped by the budget
         for item in items:
             if over():
-                return
+                return False
             measure(item)
+        return True
+
+    if all(measured(round_items(r)) for r in range(rounds)):
+        for e in range(reruns):
+            items = list(noisy(e))
+            if not items or not measured(items):
+                return
 
 
 @dataclass
@@ -246,18 +245,12 @@ def _merged_stats(per_round: list[dict]) -> dict:
 
 
 def _spread(data: list[float]) -> dict:
-    """pytest-benchmark's spread statistics of pooled samples (quartiles: the inclusive
-    method of :func:`statistics.quantiles`), so that ``pytest-benchmark compare`` can
-    read a merged file like a round's."""
-    mean = statistics.fmean(data)
-    stddev = statistics.stdev(data) if len(data) > 1 else 0.0
-    q1, _, q3 = (statistics.quantiles(data, n=4, method="inclusive") if len(data) > 1
-                 else (data[0],) * 3)
-    iqr = q3 - q1
-    # never empty: the quartiles lie between samples
-    inside = sorted(x for x in data if q1 - 1.5 * iqr <= x <= q3 + 1.5 * iqr)
-    iqr_outliers = len(data) - len(inside)
-    stddev_outliers = sum(not mean - stddev <= x <= mean + stddev for x in data)
-    return {"stddev": stddev, "q1": q1, "q3": q3, "iqr": iqr, "iqr_outliers": iqr_outliers,
-            "stddev_outliers": stddev_outliers, "outliers": f"{stddev_outliers};{iqr_outliers}",
-            "ld15iqr": inside[0], "hd15iqr": inside[-1]}
+    """pytest-benchmark's own spread statistics of pooled samples (its quartiles, outliers,
+    Tukey fences), so that ``pytest-benchmark compare`` reads a merged file like a round's."""
+    from pytest_benchmark.stats import Stats
+
+    pooled = Stats()
+    pooled.data = list(data)
+    return {k: getattr(pooled, k) for k in ("stddev", "q1", "q3", "iqr", "iqr_outliers",
+                                            "stddev_outliers", "outliers", "ld15iqr",
+                                            "hd15iqr")}

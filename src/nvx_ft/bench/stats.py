@@ -33,12 +33,15 @@ def bootstrap_median(values: list[float], seed: int = 0) -> tuple[float, float]:
     if len(values) == 1:
         return values[0], values[0]
     rng = random.Random(seed)
-    n = len(values)
-    meds = sorted(statistics.median(rng.choices(values, k=n))
-                  for _ in range(BOOTSTRAP_RESAMPLES))
-    lo = meds[int((1 - CONFIDENCE) / 2 * (len(meds) - 1))]
-    hi = meds[int((1 + CONFIDENCE) / 2 * (len(meds) - 1))]
-    return lo, hi
+    return _interval([statistics.median(rng.choices(values, k=len(values)))
+                      for _ in range(BOOTSTRAP_RESAMPLES)])
+
+
+def _interval(resampled: list[float]) -> tuple[float, float]:
+    """The ``CONFIDENCE`` percentile interval of bootstrap resamples."""
+    s = sorted(resampled)
+    return (s[int((1 - CONFIDENCE) / 2 * (len(s) - 1))],
+            s[int((1 + CONFIDENCE) / 2 * (len(s) - 1))])
 
 
 def summary(values: list[float], seed: int = 0) -> dict:
@@ -73,10 +76,8 @@ def ratio_of_medians(num: list[float], den: list[float], seed: int = 0) -> dict 
         d = statistics.median(rng.choices(den, k=len(den)))
         if d:
             ratios.append(statistics.median(rng.choices(num, k=len(num))) / d)
-    ratios.sort()
     return {"median": statistics.median(num) / statistics.median(den),
-            "ci": [ratios[int((1 - CONFIDENCE) / 2 * (len(ratios) - 1))],
-                   ratios[int((1 + CONFIDENCE) / 2 * (len(ratios) - 1))]]}
+            "ci": list(_interval(ratios))}
 
 
 def quantile(values: list[float], q: float) -> float:

@@ -18,7 +18,6 @@ from __future__ import annotations
 import argparse
 import json
 import math
-import os
 import statistics
 import subprocess
 import sys
@@ -63,12 +62,8 @@ def measure(seconds: float, window: float, cpu: int | None) -> dict:
 
 
 def _steal_seconds() -> float | None:
-    try:
-        with open("/proc/stat") as fh:
-            fields = fh.readline().split()
-        return int(fields[8]) / os.sysconf("SC_CLK_TCK")
-    except (OSError, ValueError, IndexError, AttributeError):
-        return None
+    t = machine.cpu_seconds()
+    return t[7] if t and len(t) > 7 else None
 
 
 def cv_at(rates: list[float], window: float, horizon: float) -> float | None:
