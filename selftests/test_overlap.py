@@ -5,6 +5,7 @@ the expected figures are exact; the rounds with real threads.
 """
 
 import os
+import sys
 import threading
 import time
 
@@ -294,3 +295,43 @@ def test_parallel_bursts_count_even_below_one_core_on_average():
     first = array("q", [0, 0, 100, 100, 1000, 100])
     second = array("q", [0, 0, 100, 0, 200, 100, 1000, 100])
     assert overlap_sweep.parallel([first, second]) == (200, 0)
+
+
+def _short_calls_in_threads(rec: Overlap, threads: int, seconds: float) -> None:
+    """Threads making short calls with pauses between them (a server's reads)."""
+    def worker():
+        with rec.thread():
+            end = time.monotonic() + seconds
+            while time.monotonic() < end:
+                with rec:
+                    sum(range(200))  # a call: a few microseconds of work
+                time.sleep(0)  # between calls: let the others run
+    pool = [threading.Thread(target=worker) for _ in range(threads)]
+    for t in pool:
+        t.start()
+    for t in pool:
+        t.join()
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="no CPU affinity here")
+def test_every_call_sampling_adds_up_to_no_parallel_time_on_one_cpu():
+    """The protocol's recorder samples CPU time at every call's entry and exit: pinned to
+    one CPU, tens of thousands of calls must still add up to exactly no parallel time (a
+    CPU clock read outside its call's wall interval would add a little per call); on 2+
+    CPUs, unpinned, a free-threaded build shows some."""
+    before, interval = os.sched_getaffinity(0), sys.getswitchinterval()
+    os.sched_setaffinity(0, {min(before)})
+    sys.setswitchinterval(1e-5)  # a GIL build too switches threads inside calls
+    try:
+        rec = Overlap(sample_every_call=True)
+        _short_calls_in_threads(rec, 3, 1.0)
+    finally:
+        os.sched_setaffinity(0, before)
+        sys.setswitchinterval(interval)
+    report = rec.report()
+    assert report.calls > 10_000 and report.interleaved_calls > 0, report.summary()
+    assert report.parallel_seconds == 0, report.summary()
+    if len(before) > 1 and not report.machine.gil_enabled:
+        rec = Overlap(sample_every_call=True)
+        _short_calls_in_threads(rec, 2, 1.0)
+        assert rec.report().parallel_seconds > 0, rec.report().summary()

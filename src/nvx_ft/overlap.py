@@ -158,8 +158,13 @@ class Overlap:
     the thread's CPU time, from which :attr:`OverlapReport.parallel_seconds` comes.
     """
 
-    def __init__(self, unit: str = "calls") -> None:
+    def __init__(self, unit: str = "calls", *, sample_every_call: bool = False) -> None:
         self.unit = unit
+        # CPU time at every call's entry and exit, not every SAMPLE_NS at an exit: for
+        # sparse calls (a server thread's reads between waits on the network) each call
+        # is then a sample interval of its own, so the fine bound sees two calls that
+        # ran at once even where the threads got far less than a core on average
+        self._sample_entries = sample_every_call
         self.machine = Machine.now()
         self._local = threading.local()
         self._slots: list[_Slot] = []
@@ -179,6 +184,8 @@ class Overlap:
         slot = self._slot()
         if not slot.depth:
             slot.enter = _clock()
+            if self._sample_entries and slot.sampling is not None:
+                slot.sampling.extend((slot.enter, _cpu_clock()))
         slot.depth += 1
         return self
 
@@ -186,11 +193,19 @@ class Overlap:
         slot = self._local.slot
         slot.depth -= 1
         if not slot.depth:
-            now = _clock()
+            if self._sample_entries and slot.sampling is not None:
+                # the CPU clock before the wall clock at an end (after it at a start):
+                # a call's CPU time never spans more than its wall time, so thousands of
+                # calls on one CPU add up to no parallel time at all
+                cpu = _cpu_clock()
+                now = _clock()
+                slot.sampling.extend((now, cpu))
+            else:
+                now = _clock()
+                if slot.sampling is not None and now >= slot.next_sample:
+                    slot.sampling.extend((now, _cpu_clock()))
+                    slot.next_sample = now + SAMPLE_NS
             slot.calls.extend((slot.enter, now))
-            if slot.sampling is not None and now >= slot.next_sample:
-                slot.sampling.extend((now, _cpu_clock()))
-                slot.next_sample = now + SAMPLE_NS
         return False
 
     @contextmanager
@@ -205,7 +220,8 @@ class Overlap:
         try:
             yield self
         finally:
-            series.extend((_clock(), _cpu_clock()))
+            cpu = _cpu_clock()
+            series.extend((_clock(), cpu))
             slot.sampling = None
             if previous is None:
                 del _bound.recorder

@@ -59,7 +59,7 @@ class ServerOverlap:
     def rounds(self) -> Iterator[Overlap]:
         while True:
             self.round += 1
-            self._open = Overlap(unit=UNIT)
+            self._open = Overlap(unit=UNIT, sample_every_call=True)
             start = time.monotonic()
             yield self._open
             self.spent += time.monotonic() - start
