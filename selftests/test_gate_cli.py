@@ -350,7 +350,7 @@ def test_each_suite_has_its_own_budget():
 
     parser = argparse.ArgumentParser()
     inputs.add_arguments(parser)
-    assert inputs.budgets(parser.parse_args([])) == Budgets(suite=900, stress=600,
+    assert inputs.budgets(parser.parse_args([])) == Budgets(suite=900, stress=900,
                                                            protocol=600, test=300)
     args = parser.parse_args(["--protocol-timeout", "45", "--skip", "protocol"])
     assert inputs.budgets(args).protocol == 45 and args.skip == ["protocol"]
