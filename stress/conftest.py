@@ -16,7 +16,6 @@ import pytest
 
 from nvx_ft import hammer as hammer_mod
 from nvx_ft import hang_bound
-from nvx_ft import overlap as overlap_mod
 from nvx_ft import stress_pytest
 from nvx_ft.hang_guard import GUARD
 from nvx_ft.stress_inputs import SharedInputs, make_shared_inputs
@@ -38,8 +37,7 @@ def pytest_configure(config):
 
 def pytest_collection_modifyitems(config, items):
     intensity = INTENSITIES[config.getoption("--nvx-intensity")]
-    budget = overlap_mod.overlap_budget(config.getoption("--nvx-overlap-budget", None),
-                                        intensity.overlap_budget)
+    budget = stress_pytest.overlap_budget(config, intensity)
     last = []
     for item in items:
         if item.path.parent.name != "stress":

@@ -19,6 +19,12 @@ from nvx_ft.stress_inputs import chunk_ops
 from nvx_ft.stress_settings import INTENSITIES
 
 
+def overlap_budget(config, intensity) -> float:
+    """The run's overlap budget: ``--nvx-overlap-budget``, else the intensity's."""
+    return overlap_mod.overlap_budget(config.getoption("--nvx-overlap-budget", None),
+                                      intensity.overlap_budget)
+
+
 class Hammer:
     """One stress test's view of the run: seed, intensity, target, thread runs, checks.
 
@@ -50,9 +56,7 @@ class Hammer:
     @property
     def budget(self) -> float:
         """Seconds of further rounds a run may take to reach its need."""
-        return overlap_mod.overlap_budget(
-            self.request.config.getoption("--nvx-overlap-budget", None),
-            self.intensity.overlap_budget)
+        return overlap_budget(self.request.config, self.intensity)
 
     @property
     def reproduce(self) -> str:
