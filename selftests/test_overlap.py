@@ -304,7 +304,7 @@ def _short_calls_in_threads(rec: Overlap, threads: int, seconds: float) -> None:
             end = time.monotonic() + seconds
             while time.monotonic() < end:
                 with rec:
-                    for _ in range(300):  # a call: bytecode a GIL switch can interrupt
+                    for _ in range(1000):  # a call: bytecode a GIL switch can interrupt
                         pass
                 time.sleep(0)  # between calls: let the others run
     pool = [threading.Thread(target=worker) for _ in range(threads)]
@@ -317,21 +317,25 @@ def _short_calls_in_threads(rec: Overlap, threads: int, seconds: float) -> None:
 @pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="no CPU affinity here")
 def test_every_call_sampling_adds_up_to_no_parallel_time_on_one_cpu():
     """The protocol's recorder samples CPU time at every call's entry and exit: pinned to
-    one CPU, thousands of calls (35 000 here) must still add up to no parallel time; on 2+
+    one CPU, thousands of calls (30 000 here) must still add up to no parallel time; on 2+
     CPUs, unpinned, a free-threaded build shows some."""
     before, interval = os.sched_getaffinity(0), sys.getswitchinterval()
     os.sched_setaffinity(0, {min(before)})
     sys.setswitchinterval(1e-5)  # a GIL build too switches threads inside calls
     try:
         rec = Overlap(sample_every_call=True)
-        _short_calls_in_threads(rec, 3, 1.0)
+        for _ in range(5):  # a switch inside a call is likely in a second, not certain
+            _short_calls_in_threads(rec, 3, 1.0)  # (0 of 34 000 seen once, under load)
+            if rec.report().interleaved_calls:
+                break
     finally:
         os.sched_setaffinity(0, before)
         sys.setswitchinterval(interval)
     report = rec.report()
     assert report.calls > 1_000 and report.interleaved_calls > 0, report.summary()
-    # not exactly 0: the thread CPU clock and the wall clock tick at rates a fraction of
-    # a ppm apart (8e-7 s over 3 x 1 s here on 3.11); far below the protocol's 0.001 s
+    # not exactly 0: the thread CPU clock and the raw wall clock tick at rates a fraction
+    # of a ppm apart (8e-7 s over 3 x 1 s here on 3.11); far below the protocol's 0.001 s.
+    # With the NTP-slewed CLOCK_MONOTONIC a new CI machine showed 1.4e-4 s (45 ppm)
     assert report.parallel_seconds < 1e-4, report.summary()
     if len(before) > 1 and not report.machine.gil_enabled:
         rec = Overlap(sample_every_call=True)

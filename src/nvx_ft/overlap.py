@@ -4,7 +4,7 @@ A thread hammer only finds a data race if threads run the code under test at the
 moment. On one CPU (a 1-vCPU container, ``taskset -c 0``) or a busy machine the OS
 time-slices them and a race check may prove nothing, yet it would pass. So every
 concurrent phase records, cheaply, when each thread was *inside* (per thread, no
-shared lock on the hot path: two ``perf_counter_ns`` reads and an append to the
+shared lock on the hot path: two monotonic clock reads and an append to the
 thread's own array), and after the phase the intervals are merged by a sweep into
 an :class:`OverlapReport`. A :class:`Need` says how much overlap a check must reach;
 a check that did not reach it is *inconclusive* (:func:`enforce`), never passed.
@@ -37,6 +37,7 @@ Two measures, because "overlap" means two things (stress/README.md, "Overlap"):
 from __future__ import annotations
 
 import os
+import functools
 import sys
 import sysconfig
 import threading
@@ -49,7 +50,14 @@ from typing import Iterator
 
 from nvx_ft import overlap_sweep, settings
 
-_clock = time.perf_counter_ns
+if hasattr(time, "CLOCK_MONOTONIC_RAW"):
+    # not slewed by NTP (CLOCK_MONOTONIC, behind perf_counter, runs up to 500 ppm fast or
+    # slow while a freshly booted machine syncs; the thread CPU clock is never slewed):
+    # a fast wall clock would let CPU time outrun wall time and show parallel time on one
+    # CPU (0.14 ms over 3 thread-seconds seen in CI on a new machine)
+    _clock = functools.partial(time.clock_gettime_ns, time.CLOCK_MONOTONIC_RAW)
+else:
+    _clock = time.perf_counter_ns
 _cpu_clock = time.thread_time_ns
 
 #: ``fail``: the test fails ``INCONCLUSIVE: ...``; ``skip``: it is skipped with that reason
