@@ -1,23 +1,9 @@
 """``nvx-ft bench`` / ``python -m nvx_ft.bench``: every build, one run, one report.
 
-Builds compared (each in its own venv with nvx-ft and autobahn built from its PyPI sdist
-by this machine's compiler - the same for every build, see benchmarks/README.md - made once
-under ``.nox/bench-venvs/<label>`` and reused while the interpreter and pyproject.toml
-stay the same):
-
-* ``3.14``  - the GIL build, the baseline users have today;
-* ``3.14t`` - the free-threaded build as users get it (``PYTHON_GIL`` unset: if NVX's
-  import re-enabled the GIL, the report says so);
-* ``3.14t PYTHON_GIL=1`` - the same free-threaded binary with the GIL forced on, which
-  separates the cost of the build from the cost of running without a GIL.
-
-Interpreters come from :mod:`nvx_ft.interpreters`; a missing one is reported as
-missing in the summary. Builds are measured one at a time, interleaved in rounds
-(:mod:`nvx_ft.bench.schedule`): NVX's scaling (:mod:`nvx_ft.bench.scaling`), the
-single-thread benchmarks (``benchmarks/``, pytest-benchmark; autobahn's fallback in a
-process with ``AUTOBAHN_USE_NVX=0``), then the end-to-end echo benchmark
-(:mod:`nvx_ft.bench.echo_run`). Pinning is decided once, at the start. The report
-(:mod:`nvx_ft.bench.report`) goes to ``reports/bench/<UTC timestamp>/``.
+The builds (:data:`VARIANTS`), each in its own venv (``.nox/bench-venvs/<label>``), are
+measured one at a time, interleaved in rounds (:mod:`nvx_ft.bench.schedule`): NVX's
+scaling, the single-thread benchmarks, then the echo benchmark; the report goes to
+``reports/bench/<UTC timestamp>/``. Method: benchmarks/README.md, sections Builds and Noise.
 """
 
 from __future__ import annotations
@@ -62,68 +48,43 @@ VARIANTS = (
 
 @dataclass(frozen=True)
 class Mode:
-    name: str  # quick | full | smoke: also the scaling harness's mode
-    #: pytest-benchmark's max-time per benchmark (s): divided over the single-thread
-    #: rounds (nvx_ft.bench.schedule)
+    name: str  # quick | full | smoke: also the scaling harness's and echo benchmark's mode
+    #: pytest-benchmark's max-time and min-rounds per benchmark, split over the rounds
     max_time: float
-    #: pytest-benchmark's min-rounds (samples) per benchmark: split over those rounds
     min_rounds: int
-    #: the other pytest-benchmark options for the single-thread benchmarks
-    pytest_args: tuple[str, ...]
-    #: builds whose single-thread benchmarks run (all, in full mode)
-    single_thread_builds: tuple[str, ...] | None
+    pytest_args: tuple[str, ...]  # its other options
+    single_thread_builds: tuple[str, ...] | None  # None: every build
     timeout: float  # seconds per child process
 
 
-#: Single-thread benchmarks time the process's CPU time: on an idle machine that equals
-#: the wall time of a one-thread CPU-bound call, and on a shared one it does not count the
-#: time another process held the core (a wall-clock median still would, in every round).
-_CPU_TIMER = "--benchmark-timer=time.process_time"
-#: Time per sample. That CPU-time clock is a system call here (~0.6 µs: pytest-benchmark's
-#: "precision"); calibrated to its default 10x that, one slow first call (cold, tens of µs)
-#: stops the calibration at one call per sample, and a 16 B call's sample is then mostly
-#: the clock: 0.9 µs per call (1 call per sample) vs 0.3 µs (20) for the same call, seen
-#: here. At 100 µs per sample such a first call no longer stops it, the clock is < 1 %.
-_SAMPLE_TIME = "--benchmark-min-time=0.0001"
-
+#: CPU time, not wall time: it leaves out the time another process held the core; samples
+#: of >= 100 µs, so the CPU-time clock (a system call) stays < 1 % of one (README: Single-thread)
+_TIMING = ("--benchmark-timer=time.process_time", "--benchmark-min-time=0.0001")
 MODES = {
-    # quick: ~2.5 minutes for three builds on 2 cores
-    "quick": Mode("quick", 0.02, 3, (_CPU_TIMER, _SAMPLE_TIME, "--benchmark-warmup=off",
-                                     "--nvx-intensity=default"),
-                  ("3.14", "3.14t"), 300),
-    # full: ~40 minutes for three builds on 2 cores (nightly)
-    "full": Mode("full", 0.25, 7, (_CPU_TIMER, _SAMPLE_TIME, "--benchmark-warmup=on",
-                                   "--nvx-intensity=nightly"), None, 3600),
-    # every benchmark once, untimed structure check (tests/test_benchmarks_smoke.py)
+    "quick": Mode("quick", 0.02, 3, (*_TIMING, "--benchmark-warmup=off",
+                                     "--nvx-intensity=default"), ("3.14", "3.14t"), 300),
+    "full": Mode("full", 0.25, 7, (*_TIMING, "--benchmark-warmup=on", "--nvx-intensity=nightly"),
+                 None, 3600),
+    # every benchmark once, untimed: a structure check (selftests/test_benchmarks_smoke.py)
     "smoke": Mode("smoke", 0, 1, ("--benchmark-warmup=off", "--nvx-bench-sizes=16,1024"),
                   None, 300),
 }
 
 
-# --------------------------------------------------------------------------- venvs
-
-
-def _bench_requirements() -> list[str]:
-    """The ``bench`` extra minus plotting: children measure, the parent plots."""
+def provision(interp: interpreters.Interpreter, venv_root: Path, log) -> str:
+    """A venv for ``interp`` with nvx-ft (editable), autobahn built from its sdist (so
+    every build's NVX comes from this machine's compiler) and the ``bench`` extra minus
+    plotting (children measure, the parent plots); its python."""
     extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"][
         "optional-dependencies"]
-    return [r for r in extras["bench"] if not r.lower().startswith("matplotlib")]
-
-
-def provision(interp: interpreters.Interpreter, venv_root: Path, log) -> str:
-    """A venv for ``interp`` with nvx-ft (editable) and autobahn; its python."""
-    # the real binary: nox finds interpreters through a folder of links, a shell via PATH
-    real = os.path.realpath(interp.executable)
-    # autobahn from its sdist in every venv: there is no cp314t wheel, so 3.14t builds NVX
-    # here; 3.14 must too, or "ft vs GIL" would compare autobahn's CI compiler with ours
-    requirements = ["--no-binary", "autobahn", "-e", f"{ROOT}[target]", *_bench_requirements()]
+    requirements = ["--no-binary", "autobahn", "-e", f"{ROOT}[target]",
+                    *(r for r in extras["bench"] if not r.lower().startswith("matplotlib"))]
     pyproject = hashlib.sha256((ROOT / "pyproject.toml").read_bytes()).hexdigest()
-    return venvs.provisioned(real, venv_root / interp.label, requirements,
-                             stamp={"version": interp.version, "pyproject": pyproject},
+    # the real binary: nox finds interpreters through a folder of links, a shell via PATH
+    return venvs.provisioned(os.path.realpath(interp.executable), venv_root / interp.label,
+                             requirements, stamp={"version": interp.version,
+                                                  "pyproject": pyproject},
                              progress=log, log=venv_root / f"{interp.label}.log", cache=True)
-
-
-# --------------------------------------------------------------------------- children
 
 
 def _run_child(cmd: list[str], env: dict, log_path: Path, timeout: float) -> str | None:
@@ -175,8 +136,7 @@ def run_single(resolved: list, mode: Mode, results: dict, log) -> None:
 
 
 def _run_nvx(resolved: list, mode: Mode, results: dict, log) -> None:
-    """NVX scaling of every build in interleaved rounds, then the single-thread
-    benchmarks, interleaved in rounds as well."""
+    """NVX scaling of every build, then the single-thread benchmarks (rounds each)."""
     jobs = _jobs(resolved)
     t0 = time.monotonic()
     schedule.run_scaling(list(jobs.values()), mode.name, _run_child, mode.timeout,
@@ -210,15 +170,13 @@ def _resolve(variant: Variant, out: Path, venv_root: Path | None, results: dict,
         return variant, variant.python, slot, {"executable": variant.python, "source": "given"}
     try:
         interp = interpreters.find(variant.label)
+        missing = None if interp else (f"python{variant.label} not found; "
+                                       f"{interpreters.how_to_get(variant.label)}")
     except LookupError as exc:  # an env var names something that is not it
-        results["builds"][variant.name] = BuildResult("missing", str(exc))
-        log(f"[{variant.name}] MISSING: {exc}")
-        return None
-    if interp is None:
-        how = interpreters.how_to_get(variant.label)
-        results["builds"][variant.name] = BuildResult(
-            "missing", f"python{variant.label} not found; {how}")
-        log(f"[{variant.name}] MISSING - NOT RUN: python{variant.label} not found ({how})")
+        missing = str(exc)
+    if missing:
+        results["builds"][variant.name] = BuildResult("missing", missing)
+        log(f"[{variant.name}] MISSING - NOT RUN: {missing}")
         return None
     interp_info = {**interp.as_dict(), "executable": os.path.realpath(interp.executable)}
     try:
@@ -232,8 +190,7 @@ def _resolve(variant: Variant, out: Path, venv_root: Path | None, results: dict,
 
 
 def _probe_steadiness(wanted: bool, log) -> dict | None:
-    """The steadiness probe (:mod:`nvx_ft.bench.steadiness`); None where not ``wanted``
-    (the report then says "not probed")."""
+    """The machine's own noise (:mod:`nvx_ft.bench.steadiness`); None: "not probed"."""
     if not wanted:
         return None
     from nvx_ft.bench import steadiness
@@ -244,11 +201,9 @@ def _probe_steadiness(wanted: bool, log) -> dict | None:
 
 def run_all(variants, mode: Mode, out: Path, venv_root: Path | None, log=print, *,
             nvx: bool = True, echo: bool = True, probe: bool = True) -> dict:
-    """``probe``: the steadiness probe (never in smoke mode: it checks structure and has
-    no time for it); ``nvx``: NVX scaling of every build in interleaved rounds, then the
-    single-thread benchmarks, interleaved in rounds too; ``echo``: the end-to-end echo
-    benchmark over all builds at once; the probe again. The combined results (also
-    written to ``out/results.json``)."""
+    """The steadiness probe (``probe``; never in smoke mode), NVX's scaling and
+    single-thread benchmarks (``nvx``), the echo benchmark (``echo``), the probe again; the
+    combined results (also written to ``out/results.json``)."""
     probe = probe and mode.name != "smoke"
     out.mkdir(parents=True, exist_ok=True)
     started = time.time()
@@ -257,7 +212,6 @@ def run_all(variants, mode: Mode, out: Path, venv_root: Path | None, log=print, 
                      "machine": machine.machine_info(),
                      "load_average_start": machine.load_average(), "builds": {}}
     resolved = [r for r in (_resolve(v, out, venv_root, results, log) for v in variants) if r]
-    # the machine's own noise, before and after: what no figure here can be steadier than
     results["steadiness"] = {"start": _probe_steadiness(probe, log)}
     # pinned or not, for the whole run: from how idle the machine is at its start
     results["pinning"] = machine.decision("auto")
@@ -279,9 +233,6 @@ def run_all(variants, mode: Mode, out: Path, venv_root: Path | None, log=print, 
     results["seconds"] = time.time() - started
     (out / "results.json").write_text(json.dumps(results, indent=1, default=as_json))
     return results
-
-
-# --------------------------------------------------------------------------- command line
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -318,14 +269,13 @@ def run(args) -> int:
         interp = interpreters.current()
         variants = [Variant(f"{interp.label} (current)", interp.label, python=sys.executable)]
     else:
-        variants = list(VARIANTS)
-        if args.builds:
-            wanted = [b.strip() for b in args.builds.split(",")]
-            unknown = set(wanted) - {b.name for b in VARIANTS}
-            if unknown:
-                raise errors.UsageError(f"unknown build(s) {sorted(unknown)}; choose from "
-                                     + ", ".join(b.name for b in VARIANTS))
-            variants = [v for v in VARIANTS if v.name in wanted]
+        wanted = ([b.strip() for b in args.builds.split(",")] if args.builds
+                  else [v.name for v in VARIANTS])
+        unknown = set(wanted) - {b.name for b in VARIANTS}
+        if unknown:
+            raise errors.UsageError(f"unknown build(s) {sorted(unknown)}; choose from "
+                                    + ", ".join(b.name for b in VARIANTS))
+        variants = [v for v in VARIANTS if v.name in wanted]
     stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
     out = Path(args.out) if args.out else ROOT / "reports" / "bench" / stamp
     venv_root = None if (args.no_venv or args.current) else Path(args.venv_root)

@@ -1,11 +1,7 @@
-"""What the benchmark results say. NVX scaling: the series measured, the findings
-(anti-scaling, poor efficiency, noise, contention, a busy machine) and the single-thread
-cost of free-threading. End to end: per echo point messages/s, MB/s, latency, speedup,
-the 3.14t/3.14 ratio, CPU per message, and which points are noisy and why.
-
-Input is the dict :func:`nvx_ft.bench.driver.run_all` writes to ``results.json``
-(``results["echo"]``: :func:`nvx_ft.bench.echo_run.run`); nothing here measures or writes.
-"""
+"""What the results (the dict :func:`nvx_ft.bench.driver.run_all` writes to
+``results.json``) say: NVX scaling's series, findings and the single-thread cost of
+free-threading; the echo points' figures, ratios and why a point is noisy. Nothing here
+measures or writes."""
 
 from __future__ import annotations
 
@@ -36,11 +32,6 @@ def pct(x: float) -> str:
     return f"{100 * x:.1f} %"
 
 
-def workload_order(workload: str) -> int:
-    order = list(WORKLOADS)
-    return order.index(workload) if workload in order else len(order)
-
-
 def scaling_rows(results: dict):
     """(build, series dict) for every measured series, in build order."""
     for name, b in build_records(results).items():
@@ -54,7 +45,9 @@ def scaling_panels(results: dict) -> dict[tuple[str, int], dict[str, dict]]:
     panels: dict = {}
     for name, s in scaling_rows(results):
         panels.setdefault((s["workload"], s["frame_size"]), {})[name] = s
-    return dict(sorted(panels.items(), key=lambda kv: (workload_order(kv[0][0]), kv[0][1])))
+    order = list(WORKLOADS)
+    return dict(sorted(panels.items(), key=lambda kv: (
+        order.index(kv[0][0]) if kv[0][0] in order else len(order), kv[0][1])))
 
 
 def scaling_threads(results: dict) -> list[int]:
@@ -140,8 +133,7 @@ def findings(results: dict) -> dict[str, list[str]]:
 
 def single_thread_entries(results: dict) -> dict:
     """(build, group, impl, size) -> {seconds, calls_per_s, bytes_per_s, round_medians,
-    round_cv} from pytest-benchmark (the round fields: the interleaved rounds of
-    nvx_ft.bench.schedule; None in a results.json from before them)."""
+    round_cv, ...} from the merged pytest-benchmark JSONs (round fields None in an old one)."""
     out = {}
     for name, b in build_records(results).items():
         for target_json in (b.single or {}).values():
@@ -159,17 +151,9 @@ def single_thread_entries(results: dict) -> dict:
 
 
 def _impl_class(impl: str, level: str | None) -> str:
-    if impl.startswith("fallback/"):
-        return "autobahn fallback (pure Python)"
-    if impl.startswith("reference/"):
-        return "nvx-ft reference (pure Python)"
-    return "NVX " + (level or "?")
-
-
-def _one_thread_work_rate(series: dict) -> float:
-    one = series["points"][0]
-    return statistics.median(one["work_rate"]) if one.get("work_rate") \
-        else one["median_throughput"]
+    pure = {"fallback": "autobahn fallback", "reference": "nvx-ft reference"}.get(
+        impl.split("/")[0])
+    return f"{pure} (pure Python)" if pure else f"NVX {level or '?'}"
 
 
 def ft_cost(results: dict, ft: str, gil: str) -> list[tuple[str, int, float, float, float]]:
@@ -187,7 +171,8 @@ def ft_cost(results: dict, ft: str, gil: str) -> list[tuple[str, int, float, flo
                 e["bytes_per_s"] / base["bytes_per_s"])
     # the scaling harness's 1-thread points are single-thread numbers as well; per
     # CPU-second, so that a build that got less of a busy machine is not called slower
-    scal = {(b, s["workload"], s["frame_size"]): _one_thread_work_rate(s)
+    scal = {(b, s["workload"], s["frame_size"]): statistics.median(s["points"][0]["work_rate"])
+            if s["points"][0].get("work_rate") else s["points"][0]["median_throughput"]
             for b, s in scaling_rows(results)}
     for (build, workload, frame), thr in scal.items():
         if build == ft and (gil, workload, frame) in scal:
@@ -219,19 +204,21 @@ def _median(values):
 
 def point_figures(p: EchoPoint, cores: int, seed: int = 0) -> PointFigures | None:
     """One point's figures from its repeats; None when it has none."""
-    reps = p.repeats
-    if not reps:
+    if not p.repeats:
         return None
-    rates = [r["msgs_per_s"] for r in reps]
-    usable = min(p.threads, cores)
-    per_msg = [r["server_cpu"] / (r["msgs_per_s"] * r["server_wall"]) for r in reps
+
+    def median(figure) -> float | None:
+        return _median(map(figure, p.repeats))
+
+    rates = [r["msgs_per_s"] for r in p.repeats]
+    per_msg = [r["server_cpu"] / (r["msgs_per_s"] * r["server_wall"]) for r in p.repeats
                if r["msgs_per_s"]]
     return PointFigures(
         stats.summary(rates, seed), statistics.median(rates) * p.size / 1e6,
-        _median(r["p50_us"] for r in reps), _median(r["p99_us"] for r in reps),
-        _median(r["server_cpu"] / r["server_wall"] / usable for r in reps),
-        _median(1e6 * x for x in per_msg), _median(r["load_cpu"] / r["load_wall"] for r in reps),
-        _median(r["messages"] for r in reps), _median(r.get("others_cores") for r in reps),
+        median(lambda r: r["p50_us"]), median(lambda r: r["p99_us"]),
+        median(lambda r: r["server_cpu"] / r["server_wall"] / min(p.threads, cores)),
+        _median(1e6 * x for x in per_msg), median(lambda r: r["load_cpu"] / r["load_wall"]),
+        median(lambda r: r["messages"]), median(lambda r: r.get("others_cores")),
         stats.cv(per_msg))
 
 
@@ -319,13 +306,15 @@ def steadiness_line(pts: dict, echo: dict) -> str:
     return " ".join(text)
 
 
-def _medians(pairs) -> list[tuple]:
-    """(*group, median, count) per group of (group, value) pairs, groups in first-seen
-    order."""
+def _medians(pairs, by_nvx_threads: bool = False) -> list[tuple]:
+    """(*group, median, count) per group of the (group, value) pairs that have a value, groups
+    in first-seen order (``by_nvx_threads``: NVX on first, then by threads)."""
     groups: dict = {}
     for key, value in pairs:
-        groups.setdefault(key, []).append(value)
-    return [(*key, statistics.median(v), len(v)) for key, v in groups.items()]
+        if value is not None:
+            groups.setdefault(key, []).append(value)
+    rows = [(*key, statistics.median(v), len(v)) for key, v in groups.items()]
+    return sorted(rows, key=lambda row: (not row[0], row[1])) if by_nvx_threads else rows
 
 
 def _cpu_ratio(p: EchoPoint, other: EchoPoint | None) -> float | None:
@@ -336,41 +325,32 @@ def _cpu_ratio(p: EchoPoint, other: EchoPoint | None) -> float | None:
     return None
 
 
-def _by_nvx_threads(rows: list[tuple]) -> list[tuple]:
-    return sorted(rows, key=lambda row: (not row[0], row[1]))
-
-
 def build_ratios(pts: dict, build: str = "3.14t") -> list[tuple[bool, int, float, int]]:
     """(NVX, threads, median over workloads of build/3.14 msgs/s, workloads) - the
     headline of what the free-threaded build does for an autobahn server."""
-    return _by_nvx_threads(_medians(((p.nvx, p.threads), p.vs_baseline["median"])
-                                    for p in pts.values() if p.build == build and p.vs_baseline))
+    return _medians((((p.nvx, p.threads), p.vs_baseline and p.vs_baseline["median"])
+                     for p in pts.values() if p.build == build), by_nvx_threads=True)
 
 
 def cpu_ratios(pts: dict, build: str = "3.14t") -> list[tuple[bool, int, float, int]]:
     """(NVX, threads, median over workloads of server CPU per echo build / 3.14, count):
     what the build costs per message, whatever share of the machine it got."""
-    ratios = (((p.nvx, p.threads), _cpu_ratio(p, pts.get(point_key(
-        BASELINE, p.nvx, p.threads, p.kind, p.size)))) for p in pts.values() if p.build == build)
-    return _by_nvx_threads(_medians(r for r in ratios if r[1] is not None))
+    return _medians((((p.nvx, p.threads), _cpu_ratio(p, pts.get(point_key(
+        BASELINE, p.nvx, p.threads, p.kind, p.size)))) for p in pts.values()
+        if p.build == build), by_nvx_threads=True)
 
 
 def thread_cost(pts: dict) -> list[tuple[str, bool, int, float, int]]:
     """(build, NVX, threads, median over workloads of server CPU per echo at N threads /
     at 1 thread, count): above 1 the server's threads slow each other down per message
-    (contention), independent of how much CPU the machine left them. It cannot see time
-    spent waiting for the GIL."""
-    ratios = (((p.build, p.nvx, p.threads), _cpu_ratio(p, pts.get(point_key(
+    (contention), whatever CPU the machine left them; it cannot see waits for the GIL."""
+    return _medians(((p.build, p.nvx, p.threads), _cpu_ratio(p, pts.get(point_key(
         p.build, p.nvx, 1, p.kind, p.size)))) for p in pts.values() if p.threads > 1)
-    return _medians(r for r in ratios if r[1] is not None)
 
 
 def nvx_gain(pts: dict) -> list[tuple[str, int, str, int, float]]:
     """(build, threads, kind, size, msgs/s NVX on / off) where both were measured."""
-    out = []
-    for p in pts.values():
-        off = pts.get(point_key(p.build, False, p.threads, p.kind, p.size))
-        if p.nvx and p.fig and off and off.fig:
-            out.append((p.build, p.threads, p.kind, p.size,
-                        p.fig.msgs["median"] / off.fig.msgs["median"]))
-    return out
+    return [(p.build, p.threads, p.kind, p.size, p.fig.msgs["median"] / off.fig.msgs["median"])
+            for p in pts.values() if p.nvx and p.fig
+            for off in [pts.get(point_key(p.build, False, p.threads, p.kind, p.size))]
+            if off and off.fig]
