@@ -1,14 +1,8 @@
-"""The end-to-end benchmark: autobahn's WebSocket echo server on every build, by server
-threads, NVX on and off, loaded from separate processes - one run, interleaved.
-
-One server process (:mod:`nvx_ft.bench.echo`) per build x NVX setting x thread count is
-started up front and idles until its turn; long-lived load generators
-(:mod:`nvx_ft.bench.echo_load`, the driver's interpreter for every build) measure one
-*window* per point and repeat. A repeat measures every point once, one workload (kind,
-size, NVX) for every build and thread count back to back, in an order rotated from repeat
-to repeat; series with a point above the CV target get extra repeats while the budget
-lasts (:func:`nvx_ft.bench.schedule.interleave`). Pinning is decided once per run, before
-the servers start. Every wait is bounded; the method: benchmarks/README.md.
+"""The end-to-end benchmark, driven: one echo server process (:mod:`nvx_ft.bench.echo`) per
+build x NVX setting x thread count, started up front, and load generators
+(:mod:`nvx_ft.bench.echo_load`) that measure one window per point; repeats interleaved,
+noisy series rerun (:func:`nvx_ft.bench.schedule.interleave`), every wait bounded. Method:
+benchmarks/README.md, section End-to-end.
 """
 
 from __future__ import annotations
@@ -44,8 +38,7 @@ class EchoConfig:
     extra_rounds: int  # rounds of more repeats for series that missed the CV target
     budget: float  # seconds for the whole part; then it stops measuring
     io_timeout: float  # a server silent this long is an error
-    #: pin server threads / generators to cores: "on", "off" or "auto" (machine.decide)
-    pin: str = "auto"
+    pin: str = "auto"  # "on", "off" or "auto" (machine.decide), where the run did not decide
 
 
 def thread_counts(cores: int, full: bool) -> tuple[int, ...]:
@@ -86,19 +79,15 @@ class Runner:
     def __init__(self, builds, cfg: EchoConfig, out: Path, log, load_python: str,
                  fault: str | None = None) -> None:
         self.builds, self.cfg, self.out, self.log = builds, cfg, out, log
-        self.cpus = machine.allowed_cpus()
-        self.pin = False  # decided once, before the servers start
-        self.decision: dict = {}
-        self.repeat = 0  # the repeat being measured (extra repeats continue the count)
         self.load_python, self.fault = load_python, fault
+        self.cpus = machine.allowed_cpus()
+        self.pin, self.decision = False, {}  # decided once, before the servers start
+        self.repeat = 0  # the repeat being measured (extra repeats continue the count)
         self.servers: dict[tuple, Server] = {}
         self.gens: list[LoadGenerator] = []
         self.points: dict[str, dict] = {}
         self.errors: list[str] = []
-        self.started = time.monotonic()
-        self.stopped: str | None = None
-
-    # ------------------------------------------------------------------ processes
+        self.started, self.stopped = time.monotonic(), None
 
     def start(self, pinning: dict | None = None) -> None:
         """Start every server (pinned or not: ``pinning``, the run's decision, else
@@ -137,20 +126,12 @@ class Runner:
         for child in [*self.gens, *self.servers.values()]:
             child.close()
 
-    # ------------------------------------------------------------------ one window
-
-    def _point(self, build, nvx, n, kind, size) -> dict:
-        key = point_key(build, nvx, n, kind, size)
-        if key not in self.points:
-            procs = load_processes(n, len(self.cpus))
-            self.points[key] = {
-                "build": build, "nvx": nvx, "threads": n, "kind": kind, "size": size,
-                "connections": self.cfg.conns_per_thread * n, "load_processes": procs,
-                "oversubscribed": n > len(self.cpus), "repeats": [], "errors": []}
-        return self.points[key]
-
     def window(self, build, nvx, n, kind, size) -> None:
-        point = self._point(build, nvx, n, kind, size)
+        point = self.points.setdefault(point_key(build, nvx, n, kind, size), {
+            "build": build, "nvx": nvx, "threads": n, "kind": kind, "size": size,
+            "connections": self.cfg.conns_per_thread * n,
+            "load_processes": load_processes(n, len(self.cpus)),
+            "oversubscribed": n > len(self.cpus), "repeats": [], "errors": []})
         srv = self.servers[(build, nvx, n)]
         if srv.error:
             point["errors"].append(f"not measured: server {srv.error}")
@@ -204,8 +185,6 @@ class Runner:
             return gen.answer(timeout)
         except ChildFailed as exc:  # a stuck generator: nothing more can be measured
             raise _RunAborted(str(exc)) from None
-
-    # ------------------------------------------------------------------ schedule
 
     def out_of_time(self) -> bool:
         if time.monotonic() - self.started > self.cfg.budget:
