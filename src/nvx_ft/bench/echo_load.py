@@ -1,28 +1,13 @@
-"""The end-to-end benchmark's load generator: a process of its own, raw sockets, pre-built
-masked frames (:mod:`nvx_ft.protocol.frames`), every echo checked.
+"""The echo benchmark's load generator, a process of its own (``python -m
+nvx_ft.bench.echo_load``, driven by :mod:`nvx_ft.bench.echo_run`): raw sockets, frames built
+once per workload, per connection a closed loop with ``depth`` messages in flight, every
+echo checked byte for byte; a wrong echo, a closed connection or a stalled server is an
+error, never a number. Method: benchmarks/README.md, section End-to-end.
 
-    python -m nvx_ft.bench.echo_load      # driven by nvx_ft.bench.echo_run over stdin
-
-Per connection it is a closed loop with ``depth`` messages in flight: each echo received
-and checked lets the next message go, so the server always has ``connections x depth``
-messages to work on (with depth 2 a connection's next message is already queued while
-the server answers one: the server does not idle waiting for the generator) and the
-round-trip time is the server's queueing and work plus the loopback. The frames are built once per
-workload (``VARIANTS`` different payloads under different masking keys, sent in turn, so
-a server that repeats an earlier message is caught); the work per message is one
-``sendall``, a ``recv`` or two and one ``startswith`` of the exact expected server frame
-(header and payload, byte for byte; the error names both SHA-256 digests). A wrong echo,
-a closed connection or a stalled server is an error, never a number.
-
-Commands, one JSON object per line on stdin; one ``REPLY <json>`` line per command:
-
-* ``{"cmd": "connect", "ports": [...], "conns": [ids], "kind": "text"|"binary",
-  "size": n, "depth": d, "timeout": s, "pin_cpu": cpu|null}`` - connection ``c`` goes to
-  ``ports[c % len(ports)]`` (one port per server thread);
-* ``{"cmd": "run", "start": t, "end": t, "deadline": t}`` (``time.monotonic``): warm up
-  until ``start``, count completed round trips until ``end``, drain, close; reply with
-  messages, interval, this process's CPU time over the interval, latencies (µs);
-* ``{"cmd": "disconnect"}`` (close without running), ``{"cmd": "quit"}``.
+One JSON command a line on stdin, one ``REPLY <json>`` line each: ``connect`` (ports, conns,
+kind, size, depth, timeout, pin_cpu; connection c goes to ports[c % len(ports)]), ``run``
+(start, end, deadline, ``time.monotonic``: warm up, count the round trips until end, drain,
+close; its messages, interval, CPU time, latencies in µs), ``disconnect``, ``quit``.
 """
 
 from __future__ import annotations
@@ -30,13 +15,13 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-import os
 import socket
 import sys
 import time
 from collections import deque
 from dataclasses import dataclass, field
 
+from nvx_ft.bench import machine
 from nvx_ft.protocol import frames as F
 
 REPLY = "REPLY"
@@ -51,8 +36,8 @@ class EchoError(Exception):
 
 
 def payload(kind: str, size: int, variant: int) -> bytes:
-    """Message ``variant`` of a workload: text = multi-byte UTF-8 (1- to 4-byte code
-    points) after an ASCII tag, binary = bytes rotated by the variant; exactly ``size``."""
+    """Message ``variant`` of a workload, ``size`` bytes: text = multi-byte UTF-8 after an
+    ASCII tag, binary = bytes rotated by the variant."""
     from nvx_ft.bench import workloads as wl
 
     if kind == "text":
@@ -103,8 +88,7 @@ def _mismatch(conn: Conn, expected: bytes, kind: str, size: int) -> EchoError:
 
 
 class _Poller:
-    """epoll where there is one (Linux, least work per call), else the selectors module
-    (kqueue, poll, or select on Windows); timeouts in seconds; yields file descriptors."""
+    """epoll where there is one (least work per call), else selectors; yields fds."""
 
     def __init__(self) -> None:
         import select
@@ -156,8 +140,7 @@ class Load:
         conn.sent_at.extend([now] * count)
 
     def _received(self, conn: Conn) -> float | None:
-        """Read what is there of ``conn``'s next echo (never past it); when it is
-        complete, its send time."""
+        """Read what is there of ``conn``'s next echo (never past it); complete: its send time."""
         expected = self.frames[conn.done % VARIANTS][1]
         chunk = conn.sock.recv(len(expected) - conn.got)
         if not chunk:
@@ -244,16 +227,8 @@ class Load:
         self.conns = []
 
 
-def _pin(cpu, allowed: set[int]) -> None:
-    if hasattr(os, "sched_setaffinity"):
-        try:
-            os.sched_setaffinity(0, {cpu} if cpu is not None else allowed)
-        except OSError:
-            pass
-
-
 def serve(stdin=sys.stdin, stdout=sys.stdout) -> None:
-    allowed = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else set()
+    allowed = set(machine.allowed_cpus())
     load: Load | None = None
     for line in stdin:
         cmd = json.loads(line)
@@ -261,7 +236,8 @@ def serve(stdin=sys.stdin, stdout=sys.stdout) -> None:
             if cmd["cmd"] == "quit":
                 break
             if cmd["cmd"] == "connect":
-                _pin(cmd.get("pin_cpu"), allowed)
+                cpu = cmd.get("pin_cpu")
+                machine.pin_current_thread(allowed if cpu is None else {cpu})
                 load = Load(cmd)
                 reply = {"ok": True, "connected": len(load.conns)}
             elif cmd["cmd"] == "disconnect":
@@ -289,10 +265,5 @@ def serve(stdin=sys.stdin, stdout=sys.stdout) -> None:
         print(REPLY, json.dumps(reply), file=stdout, flush=True)
 
 
-def main() -> int:
-    serve()
-    return 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    serve()

@@ -12,6 +12,9 @@ import threading
 import time
 from pathlib import Path
 
+from nvx_ft.bench.echo import CPU, READY
+from nvx_ft.bench.echo_load import REPLY
+
 
 class ChildFailed(Exception):
     """A child process died, hung past its bound, or answered nonsense."""
@@ -69,12 +72,9 @@ class Child:
         lines = self.log.read_text(errors="replace").splitlines()[-8:]
         return "log " + str(self.log) + (":\n  " + "\n  ".join(lines) if lines else "")
 
-    def alive(self) -> bool:
-        return self.proc.poll() is None
-
     def stop(self, goodbye: str, timeout: float = 10.0) -> int | None:
         """Ask it to quit, then kill it if it has not within ``timeout``; its exit code."""
-        if self.alive():
+        if self.proc.poll() is None:
             try:
                 self.proc.stdin.write(goodbye.encode() + b"\n")
                 self.proc.stdin.close()
@@ -103,8 +103,6 @@ class Server(Child):
         self.pinned_cpus: list[int] = list(pin_cpus)
 
     def ready(self, timeout: float) -> None:
-        from nvx_ft.bench.echo import READY
-
         self.info = self.reply(READY, timeout)
         self.pinned_cpus = self.info["pinned_cpus"]
 
@@ -112,8 +110,6 @@ class Server(Child):
         self.send(f"measure {start!r} {end!r}")
 
     def cpu(self, timeout: float) -> dict:
-        from nvx_ft.bench.echo import CPU
-
         return self.reply(CPU, timeout)
 
     def close(self) -> int | None:
@@ -130,8 +126,6 @@ class LoadGenerator(Child):
         self.send(json.dumps(cmd))
 
     def answer(self, timeout: float) -> dict:
-        from nvx_ft.bench.echo_load import REPLY
-
         return self.reply(REPLY, timeout)
 
     def close(self) -> int | None:

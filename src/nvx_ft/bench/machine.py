@@ -87,13 +87,13 @@ def can_pin() -> bool:
     return hasattr(os, "sched_setaffinity")
 
 
-def pin_current_thread(cpu: int) -> bool:
-    """Pin the calling thread (Linux: pid 0 is the calling thread) to ``cpu``; False where
-    the OS does not allow it."""
+def pin_current_thread(cpu: int | set[int]) -> bool:
+    """Pin the calling thread (Linux: pid 0 is the calling thread) to ``cpu`` (or to a set
+    of CPUs); False where the OS does not allow it."""
     if not can_pin():
         return False
     try:
-        os.sched_setaffinity(0, {cpu})
+        os.sched_setaffinity(0, cpu if isinstance(cpu, set) else {cpu})
         return True
     except OSError:
         return False
