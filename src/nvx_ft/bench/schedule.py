@@ -1,15 +1,9 @@
-"""One scheduler for every series: interleaved rounds, reruns of noisy series, a budget.
-
-Builds are measured one after the other, never at the same time, but interleaved: the
-work is split into rounds, each round visits every build (or every point) once in an
-order rotated from round to round, so load that comes and goes - and this VM's CPU
-regimes - hit every build alike. Series whose figures missed the CV target get extra
-rounds while the budget lasts; every repeat is kept. :func:`interleave` is that loop; it
-drives NVX's scaling (a child process per build and round, :mod:`nvx_ft.bench.scaling`,
-reruns via ``--only``), the single-thread benchmarks (a pytest-benchmark process per
-build, target and round, merged per build and target by :func:`merge_pytest`) and the
-end-to-end echo windows (:mod:`nvx_ft.bench.echo_run`). Pinning is decided once per run,
-by the caller.
+"""One scheduler for every series (:func:`interleave`): builds measured one after the other
+but interleaved in rounds, each round in an order rotated from the last, extra rounds for
+noisy series while the budget lasts, every repeat kept. It drives NVX's scaling (a child per
+build and round), the single-thread benchmarks (a pytest-benchmark child per build, target
+and round, merged by :func:`merge_pytest`) and the echo windows. Method: benchmarks/README.md,
+section Noise.
 """
 
 from __future__ import annotations
@@ -46,18 +40,15 @@ def split(repeats: int, rounds: int) -> list[int]:
 def rotated(items: list, r: int) -> list:
     """Round ``r``'s order (0-based): ``items`` started at position ``r`` (mod their
     count), so that every build goes first in turn and none always runs last."""
-    if not items:
-        return []
-    k = r % len(items)
+    k = r % len(items) if items else 0
     return items[k:] + items[:k]
 
 
 def interleave(rounds: int, round_items: Callable[[int], Iterable], measure: Callable,
                *, reruns: int = 0, noisy: Callable[[int], Iterable] = lambda e: (),
                over: Callable[[], bool] = lambda: False) -> None:
-    """``measure`` every item of rounds 0..``rounds``-1 (``round_items(r)``, in its
-    rotated order), then of up to ``reruns`` extra rounds (``noisy(e)``: the noisy
-    series' items, none = done); nothing more once ``over()`` (the budget) is true."""
+    """``measure`` every item of rounds 0..``rounds``-1 (``round_items(r)``), then of up to
+    ``reruns`` extra rounds (``noisy(e)``, none: done); nothing more once ``over()``."""
     def measured(items: Iterable) -> bool:  # False: stopped by the budget
         for item in items:
             if over():
@@ -101,9 +92,6 @@ class Job:
         return json.loads(out.read_text())
 
 
-# --------------------------------------------------------------------------- scaling
-
-
 def noisy_series(runs: list[dict], target: float = CV_TARGET) -> list[str]:
     """``workload:frame`` of the series with a speedup CV above ``target`` so far."""
     return [f"{s['workload']}:{s['frame_size']}" for s in scaling.merge(runs)["series"]
@@ -112,9 +100,8 @@ def noisy_series(runs: list[dict], target: float = CV_TARGET) -> list[str]:
 
 def run_scaling(jobs: list[Job], mode: str, run_child, timeout: float, pinned: bool,
                 log=print) -> None:
-    """Every job's scaling in rounds, into ``job.runs`` (merge them with
-    :func:`scaling_result`); ``run_child(cmd, env, log_path, timeout)`` runs one process
-    and returns None or why it failed."""
+    """Every job's scaling in rounds, into ``job.runs``; ``run_child(cmd, env, log_path,
+    timeout)`` runs one process and returns None or why it failed."""
     rounds, extra = SCALING_ROUNDS[mode]
     per_round = split(scaling.mode_config(mode).repeats, rounds)
     base = ["-m", "nvx_ft.bench.scaling", "--mode", mode, "--pin", "on" if pinned else "off"]
@@ -157,23 +144,18 @@ def scaling_result(job: Job) -> dict | None:
     return merged
 
 
-# --------------------------------------------------------------------------- single thread
-
-
 def round_options(mode, rounds: int) -> list[list[str]]:
-    """pytest-benchmark options of each round: the mode's max-time divided by the rounds
-    and its min-rounds split over them (at least one each), so that the rounds together
-    take about as long as one run with the mode's options."""
+    """pytest-benchmark options of each round: the mode's max-time and min-rounds split
+    over them (at least one each): the rounds together take as long as one run did."""
     return [[f"--benchmark-max-time={mode.max_time / rounds:g}",
              f"--benchmark-min-rounds={k}", *mode.pytest_args]
             for k in split(max(mode.min_rounds, rounds), rounds)]
 
 
 def run_single(jobs: list[Job], mode, run_child, log=print) -> list[list[str]]:
-    """Every job's single-thread suites in ``SINGLE_ROUNDS[mode.name]`` rounds: per round
-    and target every build back to back, in an order rotated from round to round; the
-    round JSONs land in ``job.by_target`` (merge them with :func:`single_result`). ``mode``:
-    a :class:`nvx_ft.bench.driver.Mode`. The order the builds ran in, one list per round."""
+    """Every job's single-thread suites in rounds (per round and target every build, in
+    rotated order) into ``job.by_target``; ``mode``: a :class:`nvx_ft.bench.driver.Mode`.
+    The order the builds ran in, one list per round."""
     if not jobs:
         return []
     per_round = round_options(mode, SINGLE_ROUNDS[mode.name])
@@ -213,11 +195,9 @@ def single_result(job: Job) -> dict[str, dict]:
 
 
 def merge_pytest(round_jsons: list[dict]) -> dict:
-    """One pytest-benchmark JSON from the round JSONs of one build and target. Per
-    benchmark (by full name): ``median`` = the median of the rounds' medians (a round
-    taken in the CPU's slow regime cannot move it), ``min`` = the min of their mins,
-    ``round_medians`` / ``round_mins`` = each round's, ``round_cv`` = the CV of the round
-    medians; the other statistics pooled over every round's samples."""
+    """One pytest-benchmark JSON from one build's and target's rounds: per benchmark the
+    median of the rounds' medians, the min of their mins, each round's (``round_medians``,
+    ``round_mins``) and their CV (``round_cv``); the rest pooled over every sample."""
     by_name: dict[str, list[dict]] = {}
     for one_round in round_jsons:
         for bench in one_round.get("benchmarks", []):
@@ -235,22 +215,16 @@ def _merged_stats(per_round: list[dict]) -> dict:
            "mean": total / samples, "median": statistics.median(medians), "rounds": samples,
            "total": total, "ops": samples / total if total else 0.0}
     data = [x for s in per_round for x in s.get("data") or []]
-    if len(data) == samples:  # every round kept its samples: pytest-benchmark's spread
-        out.update(_spread(data), data=data)
+    if len(data) == samples:  # every round kept its samples: pytest-benchmark's own spread
+        from pytest_benchmark.stats import Stats  # (so that `compare` reads the merged file)
+
+        pooled = Stats()
+        pooled.data = list(data)
+        out.update({k: getattr(pooled, k) for k in (
+            "stddev", "q1", "q3", "iqr", "iqr_outliers", "stddev_outliers", "outliers",
+            "ld15iqr", "hd15iqr")}, data=data)
     if all("iterations" in s for s in per_round):  # calls per sample, calibrated per round
         out["iterations"] = min(s["iterations"] for s in per_round)
     out.update(round_medians=medians, round_mins=[s["min"] for s in per_round],
                round_cv=cv(medians))
     return out
-
-
-def _spread(data: list[float]) -> dict:
-    """pytest-benchmark's own spread statistics of pooled samples (its quartiles, outliers,
-    Tukey fences), so that ``pytest-benchmark compare`` reads a merged file like a round's."""
-    from pytest_benchmark.stats import Stats
-
-    pooled = Stats()
-    pooled.data = list(data)
-    return {k: getattr(pooled, k) for k in ("stddev", "q1", "q3", "iqr", "iqr_outliers",
-                                            "stddev_outliers", "outliers", "ld15iqr",
-                                            "hd15iqr")}
