@@ -1,10 +1,6 @@
-"""The machine under the benchmarks: its CPUs, how busy it is (Linux ``/proc/stat``), and
-pinning threads and processes to CPUs where the OS allows it.
-
-A benchmark window knows its own processes' CPU time; the machine's busy time over the
-same window minus that is what *other* processes took. A pinned thread is not migrated
-between cores in the middle of a timed window; pinning is only done where every pinned
-thread gets a core of its own, and decided once per run (:func:`decide`).
+"""The machine under the benchmarks: its CPUs, how busy it is (Linux ``/proc/stat``: busy
+time over a window minus this run's own is what other processes took), and pinning threads
+to CPUs, only where each gets a core of its own, decided once per run (:func:`decide`).
 """
 
 from __future__ import annotations
@@ -112,10 +108,8 @@ def pins(count: int, cpus: list[int], first: int = 0) -> list[int]:
 
 def decide(pin: str, idle: float | None) -> tuple[bool, str]:
     """Pin or not, and why: ``pin`` is "on", "off" or "auto" - on when the machine was
-    idle at the start of the run (``idle``: share of its CPUs idle, :func:`idle_share`).
-    On a busy machine a pinned thread cannot escape a core another process holds: seen
-    here, a pinned 1-thread echo server got 25 % of its core where an unpinned one got
-    30-65 %."""
+    idle at the start (``idle``: :func:`idle_share`); on a busy one a pinned thread cannot
+    escape a core another process holds."""
     if not can_pin():
         return False, "the OS does not allow pinning"
     if pin in ("on", "off"):

@@ -1,9 +1,6 @@
-"""The plots. ``scaling.png``: NVX speedup over threads per workload and frame size, one
-line per build. ``echo.png``: end-to-end messages/s by server threads, one panel per
-workload, one line per build (solid: NVX on, dashed: NVX off), bars: 95 % bootstrap
-interval.
-
-matplotlib (Agg backend, no display) is imported only when a plot is drawn.
+"""The plots: ``scaling.png`` (NVX speedup by threads, a panel per workload and frame size)
+and ``echo.png`` (echoes/s by server threads, a panel per workload; solid NVX on, dashed
+off), a line per build; matplotlib (Agg) is imported only to draw.
 """
 
 from __future__ import annotations

@@ -1,9 +1,6 @@
-"""Typed records the bench's modules hand each other, instead of string-keyed dicts: a
-build's part of a run (:class:`BuildResult`: the driver writes it, figures, report and
-plot read it) and an end-to-end point with its figures (:class:`EchoPoint`,
-:class:`PointFigures`: made by :func:`nvx_ft.bench.figures.figures`, read by the report
-and the plot). ``results.json`` holds them as JSON objects (:func:`as_json`);
-:func:`build_records` reads a run's builds from either form.
+"""Typed records the bench's modules hand each other: a build's part of a run
+(:class:`BuildResult`), an echo point and its figures (:class:`EchoPoint`,
+:class:`PointFigures`); ``results.json`` holds them as JSON objects (:func:`as_json`).
 """
 
 from __future__ import annotations

@@ -1,7 +1,5 @@
-"""Summaries of repeated measurements: min/median/max, CV, a bootstrap interval.
-
-Stdlib only, deterministic (the bootstrap is seeded), so a report can be regenerated
-from its JSON and read the same.
+"""Summaries of repeated measurements: min/median/max, CV, a bootstrap interval; seeded, so
+a report regenerated from its JSON reads the same.
 """
 
 from __future__ import annotations
@@ -9,9 +7,8 @@ from __future__ import annotations
 import random
 import statistics
 
-#: The noise target of every reported figure: a coefficient of variation over repeats at
-#: or below this (5 %) is "steady". Here, not in the parts, so NVX scaling and the
-#: end-to-end benchmark are judged by the same number.
+#: The noise target of every figure, NVX scaling and end to end alike: a CV over repeats at
+#: or below this is "steady".
 CV_TARGET = 0.05
 
 #: Resamples of the bootstrap; 95 % percentile interval.

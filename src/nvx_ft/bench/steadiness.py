@@ -1,16 +1,9 @@
 """How steady this machine's CPUs are on their own: the noise floor of every figure here.
 
-A benchmark's CV mixes what the code does with what the machine does. To tell them
-apart the bench runs a probe before and after measuring: one child process per
-allowed CPU, all at once (as during a benchmark), each pinned to its CPU where the OS
-allows, runs a fixed pure-Python loop and counts its iterations in short windows. The
-loop does the same work in every window, so whatever its rate varies by is the
-machine: other processes (seen as CPU share below 1), stolen time (``/proc/stat``),
-or, with the core all ours, the hardware under a virtual machine (a busy sibling
-hyper-thread, another guest on the same physical core, clock changes), which shows as
-*regimes* - the rate jumps between levels and stays there for a while.
-
-``python -m nvx_ft.bench.steadiness`` prints the probe's summary for this machine.
+One child process per allowed CPU, all at once and pinned, runs a fixed pure-Python loop and
+counts its iterations in short windows: what its rate varies by is the machine (other
+processes, stolen time, or the hardware under a VM, which shows as *regimes*). Method:
+benchmarks/README.md, section Noise. ``python -m nvx_ft.bench.steadiness`` prints it.
 """
 
 from __future__ import annotations
@@ -33,8 +26,7 @@ HORIZONS = (0.04, 0.1, 0.25, 0.3, 0.6)
 
 
 def _loop(n: int = 200) -> int:
-    """The fixed work: interpreter dispatch, integer arithmetic, a small list - the
-    kind of work an NVX wrapper call does around its C function."""
+    """The fixed work: dispatch, integer arithmetic, a small list (as around an NVX call)."""
     acc, xs = 0, [0] * 8
     for i in range(n):
         acc += i * 3 ^ (acc >> 2)
@@ -43,8 +35,8 @@ def _loop(n: int = 200) -> int:
 
 
 def measure(seconds: float, window: float, cpu: int | None) -> dict:
-    """In this process: ``seconds`` of the loop in windows of ``window``; per window the
-    iterations per second and the CPU share (thread CPU time / wall time)."""
+    """``seconds`` of the loop here, in windows of ``window``: per window the iterations per
+    second and the CPU share (thread CPU time / wall time)."""
     pinned = cpu is not None and machine.pin_current_thread(cpu)
     rates, shares = [], []
     end = time.perf_counter() + seconds
@@ -75,8 +67,7 @@ def cv_at(rates: list[float], window: float, horizon: float) -> float | None:
 
 
 def autocorrelation(values: list[float]) -> float:
-    """Lag-1 autocorrelation: near 0 for independent windows, near 1 for regimes that
-    last many windows."""
+    """Lag-1 autocorrelation: near 0 for independent windows, near 1 for lasting regimes."""
     if len(values) < 3:
         return 0.0
     m = statistics.fmean(values)
@@ -98,8 +89,8 @@ def summarize_cpu(raw: dict) -> dict:
 
 def probe(python: str = sys.executable, seconds: float = SECONDS, window: float = WINDOW,
           timeout: float = 60.0) -> dict:
-    """Probe every allowed CPU at once, one child process each; the summary (``error``
-    set and no figures where a child failed)."""
+    """Probe every allowed CPU at once, one child each; the summary (``error`` where one
+    failed)."""
     cpus = machine.allowed_cpus()
     pin = machine.can_pin()
     steal0, t0 = _steal_seconds(), time.monotonic()
@@ -130,8 +121,8 @@ def probe(python: str = sys.executable, seconds: float = SECONDS, window: float 
 
 
 def floor(result: dict | None, horizon: float) -> float | None:
-    """The machine's own CV for windows of ``horizon`` seconds: the median over its CPUs
-    (the closest probed horizon at or below ``horizon``)."""
+    """The machine's own CV for windows of ``horizon`` seconds (the closest probed one at or
+    below it): the median over its CPUs."""
     if not result or result.get("error") or not result.get("per_cpu"):
         return None
     known = sorted(h for h in HORIZONS if h <= horizon + 1e-9) or [HORIZONS[0]]
@@ -141,8 +132,8 @@ def floor(result: dict | None, horizon: float) -> float | None:
 
 
 def describe(result: dict | None, horizon: float, target: float) -> str:
-    """One paragraph for a report: the floor, its kind, and whether ``target`` is
-    within reach for figures timed in ``horizon``-second windows."""
+    """For a report: the floor, its kind, and whether ``target`` is within reach for figures
+    timed in ``horizon``-second windows."""
     if not result:
         return "Machine steadiness: not probed."
     if result.get("error"):

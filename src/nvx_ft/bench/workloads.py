@@ -1,20 +1,8 @@
-"""What the benchmarks call: payloads and one-call closures per implementation.
-
-Both the single-thread benchmarks (``benchmarks/``, pytest-benchmark) and the
-parallel-scaling harness (:mod:`nvx_ft.bench.scaling`) build their work here, so a
-number in one can be read next to a number in the other.
-
-Every ``*_call`` function returns a zero-argument closure that does exactly one unit
-of work on ``len(data)`` bytes, with its own objects (a fresh masker/validator and,
-where the call works in place, its own buffer): a thread that calls the factory
-shares nothing with another thread that calls it.
-
-* wrapper level: what autobahn users run (``autobahn.nvx`` classes, bytes in, bytes or
-  a result tuple out; the wrapper's own copies included);
-* lib level: the raw CFFI function on a buffer allocated once, so the number is the C
-  code plus cffi's call overhead. The objects come from :func:`nvx_ft.target.load`
-  (which selected and verified the implementation id); the benchmark then calls the
-  C function directly instead of the guarded, canary-checking test path.
+"""What the benchmarks call: payloads and one-call closures per implementation, shared by
+the single-thread benchmarks (``benchmarks/``) and the scaling harness, so their numbers
+read side by side. Every ``*_call`` returns a closure doing one unit of work on its own
+objects (a thread that makes one shares nothing); wrapper and lib level: benchmarks/README.md,
+section Single-thread throughput.
 """
 
 from __future__ import annotations
@@ -33,11 +21,10 @@ UTF8_KINDS = ("ascii", "multilingual", "invalid-early", "invalid-late")
 
 KIB = 1024
 MIB = 1024 * KIB
-#: Single-thread sizes, 16 B .. 1 MiB (quick: every 16th power of two).
+#: Single-thread sizes, 16 B .. 1 MiB
 SIZES_QUICK = (16, 256, 4 * KIB, 64 * KIB, MIB)
 SIZES_FULL = (16, 64, 256, KIB, 4 * KIB, 16 * KIB, 64 * KIB, 256 * KIB, MIB)
-#: Pure-Python context (autobahn's fallback, our reference) is ~1000x slower than NVX;
-#: in quick mode it stops here so quick mode stays within its time budget.
+#: Pure Python (fallback, reference; ~1000x slower than NVX) stops here in quick mode
 PURE_PYTHON_MAX_SIZE_QUICK = 64 * KIB
 
 Call = Callable[[], Any]
@@ -55,8 +42,6 @@ def human_size(n: int) -> str:
             return f"{n // scale} {unit}"
     return f"{n} B"
 
-
-# --------------------------------------------------------------------------- payloads
 
 #: Text in several scripts: 1-, 2-, 3- and 4-byte UTF-8 sequences, as in chat messages.
 _MULTILINGUAL = ("Grüße, 世界! Привет мир. こんにちは 🌍🚀 ¿Qué tal? Ελληνικά "
@@ -95,15 +80,9 @@ def xor_payload(size: int) -> bytes:
     return _repeat_to(bytes((i * 131 + 7) & 0xFF for i in range(251)), size)
 
 
-# --------------------------------------------------------------------------- calls
-
-
 def _lib_handles(obj, handle_attr: str):
-    """(ffi, lib, state) of a ``nvx_ft.target`` lib-level object.
-
-    The object already selected and verified its implementation id; the benchmark
-    reuses its C state instead of creating a second one its own way.
-    """
+    """(ffi, lib, state) of a ``nvx_ft.target`` lib-level object: its C state, with the
+    implementation id it selected and verified."""
     try:
         return obj._ffi, obj._lib, getattr(obj, handle_attr)
     except AttributeError as exc:  # target.py changed: fail loudly, do not measure wrong
@@ -167,10 +146,8 @@ def is_pure_python(impl: Impl) -> bool:
 def default_utf8_impl(target: Target) -> Impl:
     """The wrapper-level validator with the implementation autobahn picks by default."""
     default_id = target.origin.get("utf8_default_impl")
-    for impl in target.utf8:
-        if impl.level == "wrapper" and impl.impl_id == default_id:
-            return impl
-    return target.utf8[0]
+    return next((impl for impl in target.utf8 if impl.level == "wrapper"
+                 and impl.impl_id == default_id), target.utf8[0])
 
 
 def autobahn_xor_call(target: Target, data: bytes) -> Call:
@@ -183,9 +160,8 @@ def autobahn_xor_call(target: Target, data: bytes) -> Call:
 
 
 def copy_call(data: bytes) -> Call:
-    """libc ``memcpy`` of ``data`` into this caller's own buffer, through cffi (so the GIL
-    is released during the copy exactly as during an NVX call): the machine's copy
-    bandwidth for the same buffers, the ceiling an in-place XOR pass can approach."""
+    """libc ``memcpy`` of ``data`` into this caller's own buffer through cffi (the GIL
+    released as in an NVX call): the copy bandwidth an in-place XOR pass can approach."""
     ffi, libc = _libc()
     src = ffi.new("uint8_t[]", data)
     dst = ffi.new("uint8_t[]", len(data))
