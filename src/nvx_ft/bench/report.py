@@ -122,9 +122,14 @@ def _glance_section(results: dict) -> list[str]:
             cells.append("-")
         rows.append(cells)
     missing = [n for n, b in records.items() if not b.scaling]
-    note = [f"Not measured: {', '.join(missing)} (see Builds)."] if missing else []
     extra = ["3.14t / 3.14, best aggregate throughput"] if both else []
-    return table(["workload", "frame"] + builds + extra, rows) + [""] + note
+    return table(["workload", "frame"] + builds + extra, rows) + [""] + (
+        [f"Not measured: {', '.join(missing)} (see Builds)."] if missing else [])
+
+
+def _blocks(*blocks: str | list[str]) -> list[str]:
+    """Markdown blocks (a line, or a list of lines), each followed by an empty line."""
+    return [line for b in blocks for line in ([b] if isinstance(b, str) else b) + [""]]
 
 
 def summary_markdown(results: dict) -> str:
@@ -140,32 +145,21 @@ def summary_markdown(results: dict) -> str:
 def _overview(results: dict) -> list[str]:
     m = results["machine"]
     cores = m.get("cores_usable")
-    return [
+    return _blocks(
         "# NVX benchmarks: free-threaded vs GIL build",
-        "",
         f"{results['started']}, **{results['mode']} mode**, {results['seconds']:.0f} s wall. "
         f"Machine: {m.get('cpu')}, {cores} usable cores ({m.get('platform')}), "
         f"nice {m.get('nice')}. Load average (1/5/15 min) at start "
         f"{results.get('load_average_start')}, at end {results.get('load_average_end')}: a "
         "load above 0 means other work shared the cores, which shows up as CV.",
-        "",
-        "## Builds",
-        "",
-        *_builds_section(results),
-        "",
-        "## At a glance",
-        "",
+        "## Builds", _builds_section(results), "## At a glance",
         f"Per build: 1-thread throughput; median speedup ± its CV at {cores} threads (= the "
         "cores) - with the GIL off also the idle-machine estimate, min(N, cores) x work "
         "efficiency, where the threads really ran side by side - and at the most threads "
         "measured (each thread count is a separate measurement, so the two can differ by "
         "more than noise); last column: what free-threading buys - the best aggregate "
         "throughput (any thread count) of 3.14t over that of 3.14. "
-        "Details and efficiency: Parallel scaling.",
-        "",
-        *_glance_section(results),
-        "",
-    ]
+        "Details and efficiency: Parallel scaling.", _glance_section(results))
 
 
 def pinning_line(decision: dict | None) -> str:
@@ -176,7 +170,7 @@ def pinning_line(decision: dict | None) -> str:
             f"at the start of the run: {decision['note']}).")
 
 
-def _steadiness_lines(results: dict, multi: list[tuple[str, dict]]) -> list[str]:
+def _steadiness_line(results: dict, multi: list[tuple[str, dict]]) -> str:
     """The machine's own noise (steadiness probe) at the scaling window, how many of the
     ``multi``-thread speedups are as steady as it allows, how well each median is known."""
     probed = results.get("steadiness") or {}
@@ -198,7 +192,7 @@ def _steadiness_lines(results: dict, multi: list[tuple[str, dict]]) -> list[str]
     text.append(f"Median speedup known within ±{pct(CV_TARGET)} (half its 95 % bootstrap "
                 f"interval; more repeats narrow it, they do not lower a CV): {known} of "
                 f"{len(multi)}.")
-    return [" ".join(text)]
+    return " ".join(text)
 
 
 def _findings_section(results: dict) -> list[str]:
@@ -206,23 +200,24 @@ def _findings_section(results: dict) -> list[str]:
     cores = results["machine"].get("cores_usable")
     f = findings(results)
     multi = [(n, p) for n, s in scaling_rows(results) for p in s["points"] if p["threads"] > 1]
-    lines = ["## Findings", ""]
+    blocks: list = ["## Findings"]
     if multi:
         within = sum(p["cv_speedup"] <= CV_TARGET for _, p in multi)
         fit = [p for _, p in multi if p["threads"] <= (cores or 1)]
-        lines += [f"CV target ({pct(CV_TARGET)}): met by {within} of {len(multi)} reported "
-                  f"speedups ({sum(p['cv_speedup'] <= CV_TARGET for p in fit)} of {len(fit)} "
-                  f"with no more threads than cores). {pinning_line(results.get('pinning'))}",
-                  "", *_steadiness_lines(results, multi), ""]
+        blocks += [f"CV target ({pct(CV_TARGET)}): met by {within} of {len(multi)} reported "
+                   f"speedups ({sum(p['cv_speedup'] <= CV_TARGET for p in fit)} of {len(fit)} "
+                   f"with no more threads than cores). {pinning_line(results.get('pinning'))}",
+                   _steadiness_line(results, multi)]
     if f["busy"]:
-        lines += ["> **Warning: the machine was busy during this run** (load average "
-                  f"{la0} at start for {cores} cores; {len(f['busy'])} series with a "
-                  "thread short of a core, see Machine busy). Speedups there are distorted "
-                  "by other processes; read the idle estimate and work efficiency, or rerun "
-                  "on an idle machine before quoting them.", ""]
+        blocks.append("> **Warning: the machine was busy during this run** (load average "
+                      f"{la0} at start for {cores} cores; {len(f['busy'])} series with a "
+                      "thread short of a core, see Machine busy). Speedups there are "
+                      "distorted by other processes; read the idle estimate and work "
+                      "efficiency, or rerun on an idle machine before quoting them.")
     elif la0 and cores and la0[0] > 0.5 * cores:
-        lines += [f"> Note: load average {la0} at start for {cores} cores - other processes "
-                  "ran, but no measured point lost its core to them (see Machine busy).", ""]
+        blocks.append(f"> Note: load average {la0} at start for {cores} cores - other "
+                      "processes ran, but no measured point lost its core to them (see "
+                      "Machine busy).")
     for key, label in (
             ("anti_scaling", "Anti-scaling (speedup below 1.0: more threads, less throughput)"),
             ("poor_efficiency", "Poor efficiency (speedup / min(threads, cores) below "
@@ -239,8 +234,8 @@ def _findings_section(results: dict) -> list[str]:
              "a core, or with no more threads than cores they waited for a core more than "
              f"{pct(BUSY_WAITING_SHARE)} of the time: other processes competed, so speedups "
              "there understate NVX - read the idle estimate / work efficiency)")):
-        lines += [f"**{label}:**", *([f"- {x}" for x in f[key]] or ["- none"]), ""]
-    return lines
+        blocks.append([f"**{label}:**", *([f"- {x}" for x in f[key]] or ["- none"])])
+    return _blocks(*blocks)
 
 
 def _ft_cost_section(results: dict) -> list[str]:
@@ -249,15 +244,15 @@ def _ft_cost_section(results: dict) -> list[str]:
     rows = [[f"{ft} vs {gil}", cls, str(n), f"{mid:.3f} ({mid - 1:+.1%})",
              f"{lo:.3f} .. {hi:.3f}"] for ft in ok if gil and ft.startswith("3.14t")
             for cls, n, mid, lo, hi in ft_cost(results, ft, gil)]
-    lines = ["## Single-thread cost of free-threading", ""]
     if not rows:
-        return lines + ["Not available: needs both a GIL build and a free-threaded build "
-                        "measured.", ""]
-    return lines + [
+        return _blocks("## Single-thread cost of free-threading", "Not available: needs both "
+                       "a GIL build and a free-threaded build measured.")
+    return _blocks(
+        "## Single-thread cost of free-threading",
         "Throughput of the free-threaded build relative to the GIL build, one thread, same "
         "benchmark (1.0 = same speed; below 1.0 = the free-threaded build is slower): median "
-        "over the benchmarks of each class (sizes, payloads, implementations).", "",
-        *table(["builds", "benchmarks", "n", "ft / GIL throughput", "range"], rows), ""]
+        "over the benchmarks of each class (sizes, payloads, implementations).",
+        table(["builds", "benchmarks", "n", "ft / GIL throughput", "range"], rows))
 
 
 def _parallel_section(results: dict) -> list[str]:
@@ -270,9 +265,8 @@ def _parallel_section(results: dict) -> list[str]:
                f"{max(s.get('runs', 1) for s in parts)} runs per build including reruns of "
                "noisy series; every repeat kept)" if counts
                else f"{cfgs.get('repeats', '?')} interleaved repeats")
-    return [
+    return _blocks(
         "## Parallel scaling",
-        "",
         f"Aggregate throughput of 1..{threads[-1] if threads else '?'} threads, each with its "
         f"own objects, started behind a barrier; {cfgs.get('warmup', '?')} s warm-up then a "
         f"{cfgs.get('window', '?')} s window, {repeats}. Cells: median speedup "
@@ -288,10 +282,7 @@ def _parallel_section(results: dict) -> list[str]:
         "work efficiency. **ANTI** = speedup below 1.0, *poor* = efficiency below "
         f"{POOR_EFFICIENCY}. \"% of copy\": throughput relative to a memcpy of the same frames "
         "with the same number of threads. Plot: scaling.png.",
-        "",
-        *(_scaling_section(results) if threads else ["No scaling results."]),
-        "",
-    ]
+        _scaling_section(results) if threads else "No scaling results.")
 
 
 def write_report(results: dict, out: Path) -> str:
@@ -362,11 +353,11 @@ def tables(results: dict, full: bool) -> list[str]:
     spreads = [e["round_cv"] for e in entries.values() if e.get("round_cv") is not None]
     rounds = max((len(e["round_medians"]) for e in entries.values() if e.get("round_medians")),
                  default=0)
-    lines = [f"⚠ = the medians of this cell's {rounds} rounds vary by more than "
-             f"{pct(CV_TARGET)} (cv: their CV): the CPU's speed changed between rounds, read "
-             f"the cell with care ({sum(cv > CV_TARGET for cv in spreads)} of {len(spreads)} "
-             "cells; each round's median: `round_medians` in */single-<target>.json).", ""
-             ] if rounds >= 2 else []
+    lines = _blocks(f"⚠ = the medians of this cell's {rounds} rounds vary by more than "
+                    f"{pct(CV_TARGET)} (cv: their CV): the CPU's speed changed between rounds, "
+                    f"read the cell with care ({sum(cv > CV_TARGET for cv in spreads)} of "
+                    f"{len(spreads)} cells; each round's median: `round_medians` in "
+                    "*/single-<target>.json).") if rounds >= 2 else []
     builds = list(build_records(results))
     for group in sorted({k[1] for k in entries}, key=lambda g: (g != "xor", g)):
         keys = [k for k in entries if k[1] == group]
@@ -379,8 +370,8 @@ def tables(results: dict, full: bool) -> list[str]:
                 if any((b, group, impl, sz) in entries for sz in sizes)]
         columns = [(f"{human_size(s)}: median µs", "calls/s", "MB/s", "CV over rounds")
                    if full else (human_size(s),) for s in sizes]
-        lines += [f"### {group}", "",
-                  *table(["impl", "build"] + [c for cs in columns for c in cs], rows), ""]
+        lines += _blocks(f"### {group}",
+                         table(["impl", "build"] + [c for cs in columns for c in cs], rows))
     return lines
 
 
@@ -394,19 +385,15 @@ def single_section(results: dict) -> list[str]:
            "fast and a slow regime) hits every build alike, not one. Cell: the median over "
            "the rounds of each round's median "
            if order else "One build after the other. Cell: the median ")
-    return [
+    return _blocks(
         "## Single-thread throughput (pytest-benchmark)",
-        "",
         how + "of the process's CPU time per call (robust to other processes; equal to wall "
         "time on an idle machine); MB/s = payload bytes / median time per call. All sizes, "
         "builds, the raw times and each cell's CV over the rounds: single_thread.md; "
         "pytest-benchmark JSON: */single-<target>.json (rounds merged), "
         "*/single-<target>-round<k>.json (each round, for `pytest-benchmark compare`).",
-        "",
-        *(f"- {name}: not run: {b.single_not_run}." for name, b in build_records(results).items()
-          if b.single_not_run),
-        "",
-        *tables(results, full=False)]
+        [f"- {name}: not run: {b.single_not_run}." for name, b in build_records(results).items()
+         if b.single_not_run]) + tables(results, full=False)
 
 
 # --------------------------------------------------------------------------- end to end
@@ -527,9 +514,19 @@ def echo_section(echo: dict) -> list[str]:
     threads = sorted({p.threads for p in pts.values()}) or list(echo["config"]["threads"])
     within, judged = ef.noise_summary(pts)
     cfg = echo["config"]
-    lines = [
+    noisy = [(k, p) for k, p in pts.items() if p.noisy]
+    doubts = [f"- {k}: cv {p.fig.msgs['cv']:.0%}; "
+              + ("; ".join(p.why) or "no cause measured (a burst of other load?)")
+              for k, p in noisy[:MAX_LISTED]] or ["- none"]
+    if len(noisy) > MAX_LISTED:
+        doubts.append(f"- ... and {len(noisy) - MAX_LISTED} more (results.json)")
+    starved = [k for k, p in pts.items() if not p.noisy and any(
+        w.startswith(("server got", "load generator saturated")) for w in p.why)]
+    if starved:
+        doubts.append(f"- steady but doubtful ({len(starved)}: the server was starved of CPU "
+                      "or the generator saturated): " + "; ".join(starved[:MAX_LISTED]))
+    return _blocks(
         "## End-to-end: autobahn WebSocket echo server, by server threads",
-        "",
         f"autobahn's asyncio echo server (the protocol suite's) in 1 to {max(threads)} "
         f"threads, one event loop each, on every build, NVX on and off "
         f"(`AUTOBAHN_USE_NVX=0`: autobahn's pure-Python fallback); {cfg['conns_per_thread']} "
@@ -544,47 +541,23 @@ def echo_section(echo: dict) -> list[str]:
         + f"Load average at start {echo.get('load_average_start')}, at end "
         f"{echo.get('load_average_end')}. {pinning_line(echo.get('pinning'))} "
         + _servers_line(echo),
-        "",
-        *_warnings(pts, echo),
-        "",
+        _warnings(pts, echo),
         f"Median messages/s over repeats [95 % bootstrap interval of the median], CV; MB/s "
         f"= payload bytes echoed per second; p50 / p99 round trip (ms); speedup = vs 1 "
         f"thread of the same build and NVX setting, paired by repeat; vs 3.14 = this "
         f"build's median / 3.14's at the same point. ⚠ = CV above "
         f"{echo.get('cv_target', 0.05):.0%} (within target: {within} of {judged} points). "
         "Plot: echo.png.",
-        "",
         ef.steadiness_line(pts, echo),
-        "",
-        *_echo_table(pts, threads, cores, lambda t: [
+        _echo_table(pts, threads, cores, lambda t: [
             f"{t} thr: msg/s [95 % CI] cv", "MB/s", "p50 / p99 ms", "speedup", "vs 3.14"],
             _throughput_cells),
-        "",
         "**What it says:**",
-        "",
-        *(_headline(pts) or ["- nothing measured"]),
-        "",
+        _headline(pts) or ["- nothing measured"],
         "Where the CPU went: server CPU time per echo (µs, all its threads; robust to "
         "other load on the machine), the server's CPU share (of min(threads, cores) "
         "cores), the load generators' (per process, x processes) and the cores other "
         "processes on the machine used meanwhile (`/proc/stat` busy time minus ours):",
-        "",
-        *_echo_table(pts, threads, cores, lambda t: [
+        _echo_table(pts, threads, cores, lambda t: [
             f"{t} thr: server CPU per echo, server / load CPU share"], _cost_cell),
-        "",
-        "**Noisy or doubtful points, and why:**",
-        "",
-    ]
-    noisy = [(k, p) for k, p in pts.items() if p.noisy]
-    lines += [f"- {k}: cv {p.fig.msgs['cv']:.0%}; "
-              + ("; ".join(p.why) or "no cause measured (a burst of other load?)")
-              for k, p in noisy[:MAX_LISTED]] or ["- none"]
-    if len(noisy) > MAX_LISTED:
-        lines.append(f"- ... and {len(noisy) - MAX_LISTED} more (results.json)")
-    starved = [k for k, p in pts.items() if not p.noisy and any(
-        w.startswith(("server got", "load generator saturated")) for w in p.why)]
-    if starved:
-        lines.append(f"- steady but doubtful ({len(starved)}: the server was starved of CPU "
-                     "or the generator saturated): " + "; ".join(starved[:MAX_LISTED]))
-    lines.append("")
-    return lines
+        "**Noisy or doubtful points, and why:**", doubts)
