@@ -103,29 +103,27 @@ def _run_child(cmd: list[str], env: dict, log_path: Path, timeout: float) -> str
     return f"exit code {rc} (log: {log_path}):\n" + "\n".join(tail)
 
 
-def _collect(results: dict, jobs: dict, t0: float) -> None:
-    """Each job's errors, and an even share of the time since ``t0``, to its build."""
+def _part(resolved: list, results: dict, run, wanted=lambda variant: True) -> tuple:
+    """``run(jobs)`` for the ``wanted`` builds; each job's errors and an even share of the
+    time to its build. (jobs by build, what ``run`` returned)"""
+    jobs = {v.name: schedule.Job(v.name, python, child_env(scrub=MEASUREMENT, set=v.env), slot)
+            for v, python, slot, _ in resolved if wanted(v)}
+    t0 = time.monotonic()
+    got = run(list(jobs.values()))
     share = (time.monotonic() - t0) / max(1, len(jobs))
     for name, job in jobs.items():
         results["builds"][name].errors += job.errors
         results["builds"][name].seconds += share
-
-
-def _jobs(resolved: list, wanted=lambda variant: True) -> dict[str, schedule.Job]:
-    return {v.name: schedule.Job(v.name, python, child_env(scrub=MEASUREMENT, set=v.env), slot)
-            for v, python, slot, _ in resolved if wanted(v)}
+    return jobs, got
 
 
 def run_single(resolved: list, mode: Mode, results: dict, log) -> None:
-    """The single-thread benchmarks of every build that runs them in this mode, builds
-    interleaved in rounds, into ``results["builds"]``; a failed child is an error of its
-    build. The order of each round goes to ``results["single_thread_rounds"]``."""
-    jobs = _jobs(resolved, lambda v: mode.single_thread_builds is None or v.python
-                 or v.name in mode.single_thread_builds)
-    t0 = time.monotonic()
-    results["single_thread_rounds"] = schedule.run_single(list(jobs.values()), mode,
-                                                          _run_child, log)
-    _collect(results, jobs, t0)
+    """The single-thread benchmarks of the builds this mode runs them on, into
+    ``results["builds"]``, and the order of each round (``single_thread_rounds``)."""
+    jobs, results["single_thread_rounds"] = _part(
+        resolved, results, lambda jobs: schedule.run_single(jobs, mode, _run_child, log),
+        lambda v: mode.single_thread_builds is None or v.python
+        or v.name in mode.single_thread_builds)
     for variant, *_ in resolved:
         if variant.name in jobs:
             results["builds"][variant.name].single = schedule.single_result(jobs[variant.name])
@@ -137,11 +135,8 @@ def run_single(resolved: list, mode: Mode, results: dict, log) -> None:
 
 def _run_nvx(resolved: list, mode: Mode, results: dict, log) -> None:
     """NVX scaling of every build, then the single-thread benchmarks (rounds each)."""
-    jobs = _jobs(resolved)
-    t0 = time.monotonic()
-    schedule.run_scaling(list(jobs.values()), mode.name, _run_child, mode.timeout,
-                         results["pinning"]["pinned"], log)
-    _collect(results, jobs, t0)
+    jobs, _ = _part(resolved, results, lambda jobs: schedule.run_scaling(
+        jobs, mode.name, _run_child, mode.timeout, results["pinning"]["pinned"], log))
     for name, job in jobs.items():
         results["builds"][name].scaling = schedule.scaling_result(job)
     run_single(resolved, mode, results, log)
@@ -163,8 +158,7 @@ def _run_echo(results: dict, mode: Mode, out: Path, log) -> dict | None:
 
 
 def _resolve(variant: Variant, out: Path, venv_root: Path | None, results: dict, log):
-    """(variant, python, report folder, interpreter info), or None with the reason in
-    ``results["builds"]`` (missing interpreter, failed venv)."""
+    """(variant, python, report folder, interpreter info), or None with why in ``results``."""
     slot = out / re.sub(r"[^A-Za-z0-9.]+", "-", variant.name)
     if variant.python:
         return variant, variant.python, slot, {"executable": variant.python, "source": "given"}

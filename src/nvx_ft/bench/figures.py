@@ -1,7 +1,5 @@
-"""What the results (the dict :func:`nvx_ft.bench.driver.run_all` writes to
-``results.json``) say: NVX scaling's series, findings and the single-thread cost of
-free-threading; the echo points' figures, ratios and why a point is noisy. Nothing here
-measures or writes."""
+"""What the results (``results.json``) say: NVX scaling's findings, the single-thread cost of
+free-threading, the echo points' figures and ratios, and why a point is noisy."""
 
 from __future__ import annotations
 
@@ -13,18 +11,13 @@ from nvx_ft.bench.records import EchoPoint, PointFigures, build_records, point_k
 from nvx_ft.bench.scaling import WORKLOADS
 from nvx_ft.bench.workloads import human_size
 
-#: Efficiency (speedup / min(N, cores)) below this is called out as poor.
-POOR_EFFICIENCY = 0.7
-#: Speedups whose coefficient of variation over repeats exceeds this are called noisy.
-CV_TARGET = stats.CV_TARGET
-#: A single thread with less CPU than this (of its wall time) was kept off a core by
-#: other processes: the machine was busy and every number near it is suspect.
+POOR_EFFICIENCY = 0.7  # speedup / min(N, cores) below this is poor
+CV_TARGET = stats.CV_TARGET  # a speedup whose CV over repeats is above this is noisy
+#: a single thread with less CPU than this (of its wall time): the machine was busy
 BUSY_CPU_SHARE = 0.9
-#: Threads that had no core for more than this share of the window, with no more threads
-#: than cores: other processes held this run's cores.
+#: no more threads than cores, yet without a core more than this share of the window: busy
 BUSY_WAITING_SHARE = 0.1
-#: Work efficiency (bytes per CPU-second at N / at 1 thread) below this: the threads slow
-#: each other down even when they run (contention), whatever else ran on the machine.
+#: work efficiency below this: the threads slow each other down while they run
 CONTENDED_WORK = 0.8
 
 
@@ -40,8 +33,7 @@ def scaling_rows(results: dict):
 
 
 def scaling_panels(results: dict) -> dict[tuple[str, int], dict[str, dict]]:
-    """(workload, frame size) -> {build: series}: by workload, then frame size; the builds
-    in build order (a table's rows, a plot's panels)."""
+    """(workload, frame size) -> {build: series}, by workload, frame size and build."""
     panels: dict = {}
     for name, s in scaling_rows(results):
         panels.setdefault((s["workload"], s["frame_size"]), {})[name] = s
@@ -65,8 +57,7 @@ SLEEPY = 0.3
 
 
 def noise_cause(point: dict, cores: int, machine_floor: float | None = None) -> str:
-    """What the measurements say about why a point is noisy (the likeliest first);
-    ``machine_floor``: this machine's own CV for windows this long (steadiness probe)."""
+    """Why a point is noisy, by what was measured (``machine_floor``: the probe's CV)."""
     causes = []
     waiting, blocked = point.get("median_waiting_share"), point.get("median_blocked_share")
     if point["threads"] <= cores and (waiting or 0) > BUSY_WAITING_SHARE:
@@ -83,9 +74,8 @@ def noise_cause(point: dict, cores: int, machine_floor: float | None = None) -> 
 
 
 def machine_floor(results: dict, build: str | None = None) -> float | None:
-    """The machine's own CV (steadiness probe before the run) for the windows of this
-    build's scaling, or (``build`` None) of ``results`` = the echo part's; None where
-    not probed."""
+    """The machine's own CV (probe before the run) at the window of ``build``'s scaling, or
+    (``build`` None: ``results`` is the echo part) of the echo windows; None: not probed."""
     part = results if build is None else build_records(results)[build].scaling or {}
     window = (part.get("config") or {}).get("window")
     probed = (results.get("steadiness") or {}).get("start")
@@ -96,6 +86,7 @@ def findings(results: dict) -> dict[str, list[str]]:
     """Anti-scaling, poor efficiency, noise, contention, a busy machine: by name."""
     found: dict[str, list[str]] = {k: [] for k in (
         "anti_scaling", "poor_efficiency", "noisy", "busy", "contended", "beyond_cores")}
+    records = build_records(results)
     for name, s in scaling_rows(results):
         where = f"{s['workload']} {human_size(s['frame_size'])} on {name}"
 
@@ -103,7 +94,7 @@ def findings(results: dict) -> dict[str, list[str]]:
             if points:
                 found[key].append(f"{where}: " + ", ".join(say(p) for p in points))
 
-        cores = (build_records(results)[name].scaling or {}).get("cores", 1)
+        cores = records[name].scaling.get("cores", 1)
         one = s["points"][0]
         busy = ([f"the single thread ran {pct(one['median_cpu_share'])} of its wall time"]
                 if one.get("median_cpu_share", 1.0) < BUSY_CPU_SHARE else [])
@@ -132,8 +123,7 @@ def findings(results: dict) -> dict[str, list[str]]:
 
 
 def single_thread_entries(results: dict) -> dict:
-    """(build, group, impl, size) -> {seconds, calls_per_s, bytes_per_s, round_medians,
-    round_cv, ...} from the merged pytest-benchmark JSONs (round fields None in an old one)."""
+    """(build, group, impl, size) -> a single-thread cell: seconds, calls/s, bytes/s, ..."""
     out = {}
     for name, b in build_records(results).items():
         for target_json in (b.single or {}).values():
@@ -157,17 +147,13 @@ def _impl_class(impl: str, level: str | None) -> str:
 
 
 def ft_cost(results: dict, ft: str, gil: str) -> list[tuple[str, int, float, float, float]]:
-    """Per class of benchmark: (class, n, median, min, max) of
-    single-thread throughput(ft build) / throughput(GIL build)."""
+    """(class, n, median, min, max) of throughput(ft) / throughput(gil), one thread."""
     entries = single_thread_entries(results)
     ratios = defaultdict(list)
     for (build, group, impl, size), e in entries.items():
-        if build != ft:
-            continue
         base = entries.get((gil, group, impl, size))
-        if base:
-            kind = group.split("-")[0]
-            ratios[f"{kind}: {_impl_class(impl, e['level'])}"].append(
+        if build == ft and base:
+            ratios[f"{group.split('-')[0]}: {_impl_class(impl, e['level'])}"].append(
                 e["bytes_per_s"] / base["bytes_per_s"])
     # the scaling harness's 1-thread points are single-thread numbers as well; per
     # CPU-second, so that a build that got less of a busy machine is not called slower
@@ -183,18 +169,11 @@ def ft_cost(results: dict, ft: str, gil: str) -> list[tuple[str, int, float, flo
             for cls, rs in sorted(ratios.items())]
 
 
-# --------------------------------------------------------------------------- end to end
-
-BASELINE = "3.14"
-#: a load generator busier than this (CPU / wall, per process) may have limited the run
-SATURATED = 0.9
-#: a server process with less CPU than this (per usable thread) while the generators were
-#: not saturated either: both waited for cores other processes held
-STARVED = 0.8
-#: other processes using less than this many cores: the machine was quiet
-QUIET_OTHERS = 0.2
-#: fewer echoes than this in a window: counting alone moves the rate by a few %
-FEW_MESSAGES = 200
+BASELINE = "3.14"  # the echo points' "vs 3.14"
+SATURATED = 0.9  # a load generator busier (CPU / wall) than this may have limited the run
+STARVED = 0.8  # a server with less CPU than this (per usable thread) waited for cores
+QUIET_OTHERS = 0.2  # other processes using fewer cores than this: the machine was quiet
+FEW_MESSAGES = 200  # fewer echoes in a window: counting alone moves the rate by a few %
 
 
 def _median(values):
@@ -286,8 +265,8 @@ def noise_summary(pts: dict) -> tuple[int, int]:
 
 
 def steadiness_line(pts: dict, echo: dict) -> str:
-    """The machine's own noise at this run's window (steadiness probe), the points as
-    steady as it allows, and how well the medians are known."""
+    """The machine's own noise at the echo window, the points as steady as it allows, and
+    how well the medians are known."""
     target = echo.get("cv_target", stats.CV_TARGET)
     window = (echo.get("config") or {}).get("window")
     judged = [p for p in pts.values() if p.fig and p.fig.msgs["n"] > 1]
@@ -319,31 +298,26 @@ def _medians(pairs, by_nvx_threads: bool = False) -> list[tuple]:
 
 def _cpu_ratio(p: EchoPoint, other: EchoPoint | None) -> float | None:
     """Server CPU per echo of ``p`` / of ``other``, where both were measured."""
-    if p.fig and other and other.fig and p.fig.server_us_per_msg \
-            and other.fig.server_us_per_msg:
-        return p.fig.server_us_per_msg / other.fig.server_us_per_msg
-    return None
+    mine, theirs = (x.fig.server_us_per_msg if x and x.fig else None for x in (p, other))
+    return mine / theirs if mine and theirs else None
 
 
 def build_ratios(pts: dict, build: str = "3.14t") -> list[tuple[bool, int, float, int]]:
-    """(NVX, threads, median over workloads of build/3.14 msgs/s, workloads) - the
-    headline of what the free-threaded build does for an autobahn server."""
+    """(NVX, threads, median over workloads of build/3.14 msgs/s, workloads)."""
     return _medians((((p.nvx, p.threads), p.vs_baseline and p.vs_baseline["median"])
                      for p in pts.values() if p.build == build), by_nvx_threads=True)
 
 
 def cpu_ratios(pts: dict, build: str = "3.14t") -> list[tuple[bool, int, float, int]]:
-    """(NVX, threads, median over workloads of server CPU per echo build / 3.14, count):
-    what the build costs per message, whatever share of the machine it got."""
+    """(NVX, threads, median over workloads of server CPU per echo build / 3.14, count)."""
     return _medians((((p.nvx, p.threads), _cpu_ratio(p, pts.get(point_key(
         BASELINE, p.nvx, p.threads, p.kind, p.size)))) for p in pts.values()
         if p.build == build), by_nvx_threads=True)
 
 
 def thread_cost(pts: dict) -> list[tuple[str, bool, int, float, int]]:
-    """(build, NVX, threads, median over workloads of server CPU per echo at N threads /
-    at 1 thread, count): above 1 the server's threads slow each other down per message
-    (contention), whatever CPU the machine left them; it cannot see waits for the GIL."""
+    """(build, NVX, threads, median over workloads of server CPU per echo at N threads / at
+    1 thread, count): above 1 the threads slow each other down (not seen: GIL waits)."""
     return _medians(((p.build, p.nvx, p.threads), _cpu_ratio(p, pts.get(point_key(
         p.build, p.nvx, 1, p.kind, p.size)))) for p in pts.values() if p.threads > 1)
 
