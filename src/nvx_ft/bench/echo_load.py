@@ -15,6 +15,8 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
+import select
+import selectors
 import socket
 import sys
 import time
@@ -87,30 +89,18 @@ def _mismatch(conn: Conn, expected: bytes, kind: str, size: int) -> EchoError:
                      f"{first} of {len(expected)})")
 
 
-class _Poller:
-    """epoll where there is one (least work per call), else selectors; yields fds."""
-
-    def __init__(self) -> None:
-        import select
-        import selectors
-
-        self._epoll = select.epoll() if hasattr(select, "epoll") else None
-        self._sel = None if self._epoll else selectors.DefaultSelector()
-        self._in = select.EPOLLIN if self._epoll else selectors.EVENT_READ
-
-    def register(self, sock: socket.socket) -> None:
-        if self._epoll:
-            self._epoll.register(sock.fileno(), self._in)
-        else:
-            self._sel.register(sock, self._in)
-
-    def poll(self, timeout: float) -> list[int]:
-        if self._epoll:
-            return [fd for fd, _ in self._epoll.poll(timeout)]
-        return [key.fd for key, _ in self._sel.select(timeout)]
-
-    def close(self) -> None:
-        (self._epoll or self._sel).close()
+def _poller(socks: list[socket.socket]) -> tuple:
+    """(poll(timeout) -> ready fds, close) for ``socks``: epoll where there is one (least
+    work per call), else the selectors module."""
+    if hasattr(select, "epoll"):
+        epoll = select.epoll()
+        for sock in socks:
+            epoll.register(sock.fileno(), select.EPOLLIN)
+        return (lambda timeout: [fd for fd, _ in epoll.poll(timeout)]), epoll.close
+    sel = selectors.DefaultSelector()
+    for sock in socks:
+        sel.register(sock, selectors.EVENT_READ)
+    return (lambda timeout: [key.fd for key, _ in sel.select(timeout)]), sel.close
 
 
 class Load:
@@ -155,16 +145,14 @@ class Load:
         return conn.sent_at.popleft()
 
     def run(self, start: float, end: float, deadline: float) -> dict:
-        poller, by_fd = _Poller(), {}
+        poll, close = _poller([conn.sock for conn in self.conns])
+        by_fd = {conn.sock.fileno(): conn for conn in self.conns}
         lat: list[float] = []
         count, t0, t1, c0, c1 = 0, None, None, 0.0, 0.0
-        now = time.monotonic()
+        progress = now = time.monotonic()
         for conn in self.conns:
-            poller.register(conn.sock)
-            by_fd[conn.sock.fileno()] = conn
             self._send(conn, now, self.depth)
         outstanding = len(self.conns) * self.depth
-        progress = now
         try:
             while outstanding:
                 now = time.monotonic()
@@ -181,7 +169,7 @@ class Load:
                                     f"{outstanding} echoes outstanding")
                 wait = self.timeout if t1 is not None else \
                     min(self.timeout, max(0.0, (start if t0 is None else end) - now))
-                events = poller.poll(wait)
+                events = poll(wait)
                 if events:
                     progress = now = time.monotonic()
                 for fd in events:
@@ -197,7 +185,7 @@ class Load:
                         self._send(conn, now)
                         outstanding += 1
         finally:
-            poller.close()
+            close()
         if t0 is None or t1 is None:
             raise EchoError("the run ended before its measuring window")
         step = max(1, len(lat) // MAX_LATENCIES)
