@@ -176,18 +176,13 @@ QUIET_OTHERS = 0.2  # other processes using fewer cores than this: the machine w
 FEW_MESSAGES = 200  # fewer echoes in a window: counting alone moves the rate by a few %
 
 
-def _median(values):
-    values = [v for v in values if v is not None]
-    return statistics.median(values) if values else None
-
-
 def point_figures(p: EchoPoint, cores: int, seed: int = 0) -> PointFigures | None:
     """One point's figures from its repeats; None when it has none."""
     if not p.repeats:
         return None
 
     def median(figure) -> float | None:
-        return _median(map(figure, p.repeats))
+        return stats.median_known(map(figure, p.repeats))
 
     rates = [r["msgs_per_s"] for r in p.repeats]
     per_msg = [r["server_cpu"] / (r["msgs_per_s"] * r["server_wall"]) for r in p.repeats
@@ -196,8 +191,9 @@ def point_figures(p: EchoPoint, cores: int, seed: int = 0) -> PointFigures | Non
         stats.summary(rates, seed), statistics.median(rates) * p.size / 1e6,
         median(lambda r: r["p50_us"]), median(lambda r: r["p99_us"]),
         median(lambda r: r["server_cpu"] / r["server_wall"] / min(p.threads, cores)),
-        _median(1e6 * x for x in per_msg), median(lambda r: r["load_cpu"] / r["load_wall"]),
-        median(lambda r: r["messages"]), median(lambda r: r.get("others_cores")),
+        stats.median_known(1e6 * x for x in per_msg),
+        median(lambda r: r["load_cpu"] / r["load_wall"]), median(lambda r: r["messages"]),
+        median(lambda r: r.get("others_cores")),
         stats.cv(per_msg))
 
 

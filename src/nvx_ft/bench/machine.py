@@ -1,7 +1,5 @@
-"""The machine under the benchmarks: its CPUs, how busy it is (Linux ``/proc/stat``: busy
-time over a window minus this run's own is what other processes took), and pinning threads
-to CPUs, only where each gets a core of its own, decided once per run (:func:`decide`).
-"""
+"""The machine under the benchmarks: its CPUs, how busy it is (Linux ``/proc/stat``), and
+pinning threads to CPUs, only where each gets a core of its own, decided once per run."""
 
 from __future__ import annotations
 
@@ -17,8 +15,8 @@ IDLE_TO_PIN = 0.8
 
 
 def cpu_seconds() -> list[float] | None:
-    """The machine's CPU time since boot, all CPUs, by state (``/proc/stat``: user, nice,
-    system, idle, iowait, irq, softirq, steal, ...); None where it is not there."""
+    """CPU-seconds since boot by state (``/proc/stat``: user, nice, system, idle, iowait,
+    irq, softirq, steal, ...); None where it is not there."""
     try:
         with open("/proc/stat") as fh:
             fields = fh.readline().split()
@@ -30,13 +28,9 @@ def cpu_seconds() -> list[float] | None:
 
 
 def busy_seconds() -> float | None:
-    """CPU-seconds all CPUs spent not idle since boot (user, nice, system, irq, softirq,
-    steal); None where /proc/stat is not there."""
+    """CPU-seconds all CPUs spent busy since boot (not idle or iowait; guest time is in user)."""
     t = cpu_seconds()
-    if t is None:
-        return None
-    # not idle or iowait; guest time is already counted in user
-    return sum(t[:8]) - t[3] - (t[4] if len(t) > 4 else 0)
+    return None if t is None else sum(t[:8]) - t[3] - (t[4] if len(t) > 4 else 0)
 
 
 def idle_share(seconds: float = 0.5, cores: int | None = None) -> float | None:
@@ -84,8 +78,7 @@ def can_pin() -> bool:
 
 
 def pin_current_thread(cpu: int | set[int]) -> bool:
-    """Pin the calling thread (Linux: pid 0 is the calling thread) to ``cpu`` (or to a set
-    of CPUs); False where the OS does not allow it."""
+    """Pin the calling thread (Linux: pid 0) to ``cpu`` or a set of CPUs; False: not allowed."""
     if not can_pin():
         return False
     try:
@@ -101,15 +94,13 @@ def should_pin(count: int, cpus: list[int] | None = None) -> bool:
 
 
 def pins(count: int, cpus: list[int], first: int = 0) -> list[int]:
-    """The CPUs for ``count`` threads placed after ``first`` others, one CPU each; none
-    where the OS cannot pin or there are not enough of ``cpus``."""
+    """A CPU each for ``count`` threads after ``first`` others; none where there are too few."""
     return cpus[first:first + count] if should_pin(first + count, cpus) else []
 
 
 def decide(pin: str, idle: float | None) -> tuple[bool, str]:
-    """Pin or not, and why: ``pin`` is "on", "off" or "auto" - on when the machine was
-    idle at the start (``idle``: :func:`idle_share`); on a busy one a pinned thread cannot
-    escape a core another process holds."""
+    """Pin or not, and why; "auto": only on a machine idle at the start (on a busy one a
+    pinned thread cannot escape a core another process holds)."""
     if not can_pin():
         return False, "the OS does not allow pinning"
     if pin in ("on", "off"):

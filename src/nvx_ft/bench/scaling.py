@@ -226,9 +226,9 @@ def summarize(per_n: dict[int, dict[str, list[float]]], cores_: int, gil_is_off:
             "idle_estimate": (min(n, cores_) * work_eff
                               if gil_is_off and share >= PARALLEL_CPU_SHARE else None),
             "blocked_share": v["blocked_share"],
-            "median_blocked_share": _median_known(v["blocked_share"]),
+            "median_blocked_share": stats.median_known(v["blocked_share"]),
             "waiting_share": v["waiting_share"],
-            "median_waiting_share": _median_known(v["waiting_share"]),
+            "median_waiting_share": stats.median_known(v["waiting_share"]),
             "min_speedup": sp_sum["min"], "max_speedup": sp_sum["max"],
             "ci_speedup": sp_sum["ci"], "pinned": pinned})
     return points
@@ -254,11 +254,6 @@ def merge(runs: list[dict]) -> dict:
         "seconds": sum(r["seconds"] for r in runs), "runs": len(runs),
         "repeats_per_series": {f"{w} {f}": len(lists[min(lists)]["throughput"])
                                for (w, f), (_, lists) in series.items()}}
-
-
-def _median_known(values: list[float]) -> float | None:
-    known = [v for v in values if v == v]  # nan: schedstat unavailable
-    return statistics.median(known) if known else None
 
 
 def run(cfg: Config, target=None, log=lambda msg: None, *, pin: bool = False,

@@ -1,17 +1,11 @@
-"""Summaries of repeated measurements: min/median/max, CV, a bootstrap interval; seeded, so
-a report regenerated from its JSON reads the same.
-"""
+"""Summaries of repeated measurements (min/median/max, CV, a seeded bootstrap interval)."""
 
 from __future__ import annotations
 
 import random
 import statistics
 
-#: The noise target of every figure, NVX scaling and end to end alike: a CV over repeats at
-#: or below this is "steady".
-CV_TARGET = 0.05
-
-#: Resamples of the bootstrap; 95 % percentile interval.
+CV_TARGET = 0.05  # of every figure, NVX scaling and end to end: a CV at or below it is steady
 BOOTSTRAP_RESAMPLES = 2000
 CONFIDENCE = 0.95
 
@@ -49,8 +43,7 @@ def summary(values: list[float], seed: int = 0) -> dict:
 
 
 def half_width(median: float, ci: list[float]) -> float | None:
-    """Half the 95 % interval relative to the median: how well the figure itself is
-    known (shrinks with repeats, where the CV of the repeats does not)."""
+    """Half the 95 % interval relative to the median: how well the figure is known."""
     if not ci or not median:
         return None
     return (ci[1] - ci[0]) / 2 / abs(median)
@@ -63,8 +56,7 @@ def ratio_summary(num: list[float], den: list[float], seed: int = 0) -> dict | N
 
 
 def ratio_of_medians(num: list[float], den: list[float], seed: int = 0) -> dict | None:
-    """median(num) / median(den), with a 95 % bootstrap interval (each side resampled on
-    its own: the two were not measured in pairs)."""
+    """median(num) / median(den), with a 95 % bootstrap interval (each side resampled)."""
     if not num or not den or not statistics.median(den):
         return None
     rng = random.Random(seed)
@@ -75,6 +67,12 @@ def ratio_of_medians(num: list[float], den: list[float], seed: int = 0) -> dict 
             ratios.append(statistics.median(rng.choices(num, k=len(num))) / d)
     return {"median": statistics.median(num) / statistics.median(den),
             "ci": list(_interval(ratios))}
+
+
+def median_known(values) -> float | None:
+    """The median of the values known (not None, not nan); None if there are none."""
+    known = [v for v in values if v is not None and v == v]
+    return statistics.median(known) if known else None
 
 
 def quantile(values: list[float], q: float) -> float:

@@ -1,9 +1,6 @@
-"""What the benchmarks call: payloads and one-call closures per implementation, shared by
-the single-thread benchmarks (``benchmarks/``) and the scaling harness, so their numbers
-read side by side. Every ``*_call`` returns a closure doing one unit of work on its own
-objects (a thread that makes one shares nothing); wrapper and lib level: benchmarks/README.md,
-section Single-thread throughput.
-"""
+"""What the benchmarks call: payloads and one-call closures, shared by the single-thread
+benchmarks and the scaling harness. A closure does one unit of work on its own objects (one
+per thread: nothing shared); wrapper and lib level: benchmarks/README.md, Single-thread."""
 
 from __future__ import annotations
 
@@ -31,8 +28,7 @@ Call = Callable[[], Any]
 
 
 def _own(data: bytes) -> bytes:
-    """A private copy: on a free-threaded build an object shared between threads pays
-    for atomic reference counting, which is the harness's cost, not NVX's."""
+    """A private copy: a shared object costs atomic reference counts on 3.14t (not NVX's)."""
     return bytes(bytearray(data))
 
 
@@ -54,8 +50,7 @@ def _repeat_to(unit: bytes, size: int) -> bytes:
 
 
 def utf8_payload(kind: str, size: int) -> bytes:
-    """``size`` bytes of ``kind``: valid ASCII / multilingual text, or text with one
-    invalid byte (0xFF never occurs in UTF-8) near the start or as the last byte."""
+    """``size`` bytes of ASCII / multilingual text, or with 0xFF early or last (invalid)."""
     if size < 1:
         raise ValueError("size must be positive")
     if kind == "ascii":
@@ -81,8 +76,7 @@ def xor_payload(size: int) -> bytes:
 
 
 def _lib_handles(obj, handle_attr: str):
-    """(ffi, lib, state) of a ``nvx_ft.target`` lib-level object: its C state, with the
-    implementation id it selected and verified."""
+    """(ffi, lib, C state) of a ``nvx_ft.target`` lib-level object (its verified impl id)."""
     try:
         return obj._ffi, obj._lib, getattr(obj, handle_attr)
     except AttributeError as exc:  # target.py changed: fail loudly, do not measure wrong
@@ -91,8 +85,7 @@ def _lib_handles(obj, handle_attr: str):
 
 
 def xor_call(impl: Impl, data: bytes) -> Call:
-    """One masking of ``data`` with ``impl`` (masker state continues across calls,
-    like consecutive frames' fragments)."""
+    """One masking of ``data`` (the masker's state continues, as over a frame's fragments)."""
     obj, data = impl.new(MASK), _own(data)
     if impl.level != "lib":
         process = obj.process
@@ -134,8 +127,7 @@ REFERENCE_UTF8 = Impl("reference/Utf8Reference", lambda align=0: Utf8Reference()
 
 
 def utf8_verdict(result) -> bool:
-    """Valid so far? From a ``utf8_call`` result: the wrappers, the fallback and the
-    reference return autobahn's tuple, the raw lib returns -1 / 0 / 1."""
+    """Valid so far? From autobahn's tuple (wrappers, fallback, reference) or -1 / 0 / 1 (lib)."""
     return bool(result[0]) if isinstance(result, tuple) else result >= 0
 
 
@@ -151,8 +143,7 @@ def default_utf8_impl(target: Target) -> Impl:
 
 
 def autobahn_xor_call(target: Target, data: bytes) -> Call:
-    """What autobahn does per frame: ``create_xor_masker(mask, len)`` picks the scalar
-    masker below 128 bytes and the SSE2 one from 128; then ``process(frame)``."""
+    """What autobahn does per frame: ``create_xor_masker(mask, len).process(frame)``."""
     if target.create_xor_masker is None:
         raise RuntimeError(f"target {target.name} has no create_xor_masker")
     process, data = target.create_xor_masker(MASK, len(data)).process, _own(data)
@@ -160,8 +151,7 @@ def autobahn_xor_call(target: Target, data: bytes) -> Call:
 
 
 def copy_call(data: bytes) -> Call:
-    """libc ``memcpy`` of ``data`` into this caller's own buffer through cffi (the GIL
-    released as in an NVX call): the copy bandwidth an in-place XOR pass can approach."""
+    """libc ``memcpy`` through cffi (GIL released as in NVX): the bandwidth XOR can approach."""
     ffi, libc = _libc()
     src = ffi.new("uint8_t[]", data)
     dst = ffi.new("uint8_t[]", len(data))
