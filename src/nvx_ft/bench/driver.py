@@ -1,9 +1,7 @@
 """``nvx-ft bench`` / ``python -m nvx_ft.bench``: every build, one run, one report.
 
-The builds (:data:`VARIANTS`), each in its own venv (``.nox/bench-venvs/<label>``), are
-measured one at a time, interleaved in rounds (:mod:`nvx_ft.bench.schedule`): NVX's
-scaling, the single-thread benchmarks, then the echo benchmark; the report goes to
-``reports/bench/<UTC timestamp>/``. Method: benchmarks/README.md, sections Builds and Noise.
+Each build in its venv (``.nox/bench-venvs/<label>``), one at a time, interleaved in rounds;
+report: ``reports/bench/<UTC timestamp>/``; method: benchmarks/README.md.
 """
 
 from __future__ import annotations
@@ -29,8 +27,7 @@ from nvx_ft.paths import ROOT
 
 @dataclass(frozen=True)
 class Variant:
-    """One of the builds compared: an interpreter and the environment it runs with (one
-    free-threaded binary is two variants, with and without ``PYTHON_GIL=1``)."""
+    """A build compared: an interpreter and its environment (e.g. ``PYTHON_GIL=1``)."""
 
     name: str  # as it appears in the report
     label: str  # interpreter label for nvx_ft.interpreters.find
@@ -72,9 +69,8 @@ MODES = {
 
 
 def provision(interp: interpreters.Interpreter, venv_root: Path, log) -> str:
-    """A venv for ``interp`` with nvx-ft (editable), autobahn built from its sdist (so
-    every build's NVX comes from this machine's compiler) and the ``bench`` extra minus
-    plotting (children measure, the parent plots); its python."""
+    """A venv for ``interp`` (its python): nvx-ft, autobahn built here from its sdist (every
+    build's NVX from one compiler), the ``bench`` extra but matplotlib (the parent plots)."""
     extras = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"][
         "optional-dependencies"]
     requirements = ["--no-binary", "autobahn", "-e", f"{ROOT}[target]",
@@ -104,8 +100,7 @@ def _run_child(cmd: list[str], env: dict, log_path: Path, timeout: float) -> str
 
 
 def _part(resolved: list, results: dict, run, wanted=lambda variant: True) -> tuple:
-    """``run(jobs)`` for the ``wanted`` builds; each job's errors and an even share of the
-    time to its build. (jobs by build, what ``run`` returned)"""
+    """(jobs, ``run(jobs)``) for the ``wanted`` builds; errors and time to each build."""
     jobs = {v.name: schedule.Job(v.name, python, child_env(scrub=MEASUREMENT, set=v.env), slot)
             for v, python, slot, _ in resolved if wanted(v)}
     t0 = time.monotonic()
@@ -118,8 +113,7 @@ def _part(resolved: list, results: dict, run, wanted=lambda variant: True) -> tu
 
 
 def run_single(resolved: list, mode: Mode, results: dict, log) -> None:
-    """The single-thread benchmarks of the builds this mode runs them on, into
-    ``results["builds"]``, and the order of each round (``single_thread_rounds``)."""
+    """The single-thread benchmarks of the builds this mode runs them on, into ``results``."""
     jobs, results["single_thread_rounds"] = _part(
         resolved, results, lambda jobs: schedule.run_single(jobs, mode, _run_child, log),
         lambda v: mode.single_thread_builds is None or v.python
@@ -195,9 +189,7 @@ def _probe_steadiness(wanted: bool, log) -> dict | None:
 
 def run_all(variants, mode: Mode, out: Path, venv_root: Path | None, log=print, *,
             nvx: bool = True, echo: bool = True, probe: bool = True) -> dict:
-    """The steadiness probe (``probe``; never in smoke mode), NVX's scaling and
-    single-thread benchmarks (``nvx``), the echo benchmark (``echo``), the probe again; the
-    combined results (also written to ``out/results.json``)."""
+    """Probe (not in smoke mode), NVX (scaling, single-thread), echo, probe: the results."""
     probe = probe and mode.name != "smoke"
     out.mkdir(parents=True, exist_ok=True)
     started = time.time()

@@ -2,14 +2,11 @@
 
     python -m nvx_ft.bench.echo --threads 2 [--pin-cpus 0,1] [--lifetime 600] [--fault F]
 
-The protocol suite's :class:`nvx_ft.protocol.servers.EchoServers` (one event loop and
-127.0.0.1 port per thread, server thread i on the i-th of ``--pin-cpus``), without digests;
-NVX on or off by ``AUTOBAHN_USE_NVX``. It prints ``READY {ports, uses_nvx, ...}``; for
-``measure <start> <end>`` (``time.monotonic``) on stdin, ``CPU {cpu, wall, machine_busy}``
-over that interval (the process's CPU time, all threads; the machine's busy time);
-``quit`` or end of input stops it, and after ``--lifetime`` s it exits (3) by itself.
-Faults, for the self-tests: ``corrupt-echo`` flips one byte of the 10th echo, ``no-echo``
-sends nothing from it on.
+The protocol suite's ``EchoServers`` (an event loop and 127.0.0.1 port per thread), NVX on or
+off by ``AUTOBAHN_USE_NVX``. Prints ``READY {ports, uses_nvx, ...}``; ``measure <start>
+<end>`` (``time.monotonic``) -> ``CPU {cpu, wall, machine_busy}`` over that interval;
+``quit``. It exits (3) by itself after ``--lifetime`` s. Faults (self-tests):
+``corrupt-echo`` flips one byte of the 10th echo, ``no-echo`` sends nothing from it on.
 """
 
 from __future__ import annotations

@@ -1,13 +1,10 @@
-"""The echo benchmark's load generator, a process of its own (``python -m
-nvx_ft.bench.echo_load``, driven by :mod:`nvx_ft.bench.echo_run`): raw sockets, frames built
-once per workload, per connection a closed loop with ``depth`` messages in flight, every
-echo checked byte for byte; a wrong echo, a closed connection or a stalled server is an
-error, never a number. Method: benchmarks/README.md, section End-to-end.
+"""The echo benchmark's load generator process: raw sockets, frames built once, a closed
+loop per connection with ``depth`` messages in flight, every echo checked byte for byte (a
+wrong echo, a closed connection, a stalled server: an error, never a number).
 
-One JSON command a line on stdin, one ``REPLY <json>`` line each: ``connect`` (ports, conns,
-kind, size, depth, timeout, pin_cpu; connection c goes to ports[c % len(ports)]), ``run``
-(start, end, deadline, ``time.monotonic``: warm up, count the round trips until end, drain,
-close; its messages, interval, CPU time, latencies in µs), ``disconnect``, ``quit``.
+One JSON command a line on stdin, one ``REPLY <json>`` each: ``connect`` (ports, conns,
+kind, size, depth, timeout, pin_cpu), ``run`` (start, end, deadline: warm up, count the
+round trips until end, drain, close), ``disconnect``, ``quit``.
 """
 
 from __future__ import annotations
@@ -38,8 +35,7 @@ class EchoError(Exception):
 
 
 def payload(kind: str, size: int, variant: int) -> bytes:
-    """Message ``variant`` of a workload, ``size`` bytes: text = multi-byte UTF-8 after an
-    ASCII tag, binary = bytes rotated by the variant."""
+    """Message ``variant``: multi-byte UTF-8 after an ASCII tag, or bytes rotated by it."""
     from nvx_ft.bench import workloads as wl
 
     if kind == "text":
@@ -90,8 +86,7 @@ def _mismatch(conn: Conn, expected: bytes, kind: str, size: int) -> EchoError:
 
 
 def _poller(socks: list[socket.socket]) -> tuple:
-    """(poll(timeout) -> ready fds, close) for ``socks``: epoll where there is one (least
-    work per call), else the selectors module."""
+    """(poll(timeout) -> ready fds, close): epoll (least work per call), else selectors."""
     if hasattr(select, "epoll"):
         epoll = select.epoll()
         for sock in socks:

@@ -1,7 +1,5 @@
-"""The end-to-end benchmark's child processes, seen from the driver: a server
-(:mod:`nvx_ft.bench.echo`) or a load generator (:mod:`nvx_ft.bench.echo_load`), each
-spoken to in lines over its stdin/stdout, every wait bounded, stderr to a log file.
-"""
+"""The echo benchmark's child processes as the driver sees them (a server, a load
+generator): lines over stdin/stdout, every wait bounded, stderr to a log file."""
 
 from __future__ import annotations
 
@@ -90,8 +88,7 @@ class Child:
 
 
 class Server(Child):
-    """An echo server process; ``info`` from its READY line. ``pin_cpus`` pins its threads
-    from the start (``pinned_cpus``: where the OS put them)."""
+    """An echo server process, its threads pinned to ``pin_cpus`` from the start."""
 
     def __init__(self, name, python, threads, pin_cpus, env, log, lifetime, fault=None,
                  cwd=None) -> None:

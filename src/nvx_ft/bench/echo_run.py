@@ -1,9 +1,6 @@
-"""The end-to-end benchmark, driven: one echo server process (:mod:`nvx_ft.bench.echo`) per
-build x NVX setting x thread count, started up front, and load generators
-(:mod:`nvx_ft.bench.echo_load`) that measure one window per point; repeats interleaved,
-noisy series rerun (:func:`nvx_ft.bench.schedule.interleave`), every wait bounded. Method:
-benchmarks/README.md, section End-to-end.
-"""
+"""The echo benchmark, driven: a server process per build x NVX x threads, started up front,
+load generators measuring one window per point, repeats interleaved, noisy series rerun,
+every wait bounded (method: benchmarks/README.md, End-to-end)."""
 
 from __future__ import annotations
 
@@ -90,8 +87,7 @@ class Runner:
         self.started, self.stopped = time.monotonic(), None
 
     def start(self, pinning: dict | None = None) -> None:
-        """Start every server (pinned or not: ``pinning``, the run's decision, else
-        decided here from ``cfg.pin``) and the generators."""
+        """Every server (pinned by the run's ``pinning``, else ``cfg.pin``), the generators."""
         self.decision = pinning or machine.decision(self.cfg.pin)
         self.pin = self.decision["pinned"]
         lifetime = self.cfg.budget + 120

@@ -1,8 +1,7 @@
 """Parallel scaling of NVX inside one interpreter: aggregate throughput vs threads.
 
-Every thread count in every repeat; what each figure means: benchmarks/README.md, section
-Parallel scaling. ``python -m nvx_ft.bench.scaling --mode quick --json out.json`` runs it
-here (the driver: once per build and round, in that build's venv).
+``python -m nvx_ft.bench.scaling --mode quick --json out.json``; method and figures:
+benchmarks/README.md, Parallel scaling.
 """
 
 from __future__ import annotations
@@ -93,9 +92,7 @@ def _calibrate(make_call, target_batch_s: float) -> int:
 def measure_window(make_call, n_threads: int, warmup: float, window: float,
                    batch: int, nbytes: int, cores_: int = 1,
                    pin_cpus: list[int] | None = None) -> tuple[float, ...]:
-    """(aggregate bytes/second, CPU share, bytes per CPU-second, blocked share, waiting
-    share) of ``n_threads`` threads, each with its own objects; thread i pinned to
-    ``pin_cpus[i]`` when given."""
+    """REPEAT_FIELDS of one window of ``n_threads`` threads, thread i on ``pin_cpus[i]``."""
     clock: list[float] = []
     #: per thread: (wall, CPU, runnable-but-waiting) seconds of its window, bytes done
     got: list[tuple] = [()] * n_threads
@@ -156,8 +153,7 @@ def measure_window(make_call, n_threads: int, warmup: float, window: float,
 
 
 def _run_delay() -> int | None:
-    """Nanoseconds the calling thread has spent runnable but waiting for a core, or None
-    (only that from schedstat: its running time can lag a tick, thread_time() does not)."""
+    """Nanoseconds this thread has waited for a core (schedstat), or None."""
     try:
         with open("/proc/thread-self/schedstat") as fh:
             return int(fh.read().split()[1])
@@ -201,9 +197,7 @@ def _gil_enabled() -> bool:
 
 def summarize(per_n: dict[int, dict[str, list[float]]], cores_: int, gil_is_off: bool,
               pinned: bool = False) -> list[dict]:
-    """Points from per-repeat lists (thread count -> REPEAT_FIELDS -> values; nan: unknown):
-    the lists, and over the repeats their medians and CVs; speedups pair by repeat (repeat
-    r of every thread count was measured back to back)."""
+    """Points from per-repeat lists (threads -> REPEAT_FIELDS -> values), speedups by repeat."""
     threads = sorted(per_n)
     base, work_base = per_n[threads[0]]["throughput"], per_n[threads[0]]["work_rate"]
     points = []
@@ -235,8 +229,7 @@ def summarize(per_n: dict[int, dict[str, list[float]]], cores_: int, gil_is_off:
 
 
 def merge(runs: list[dict]) -> dict:
-    """One result from several runs of the same interpreter (rounds of repeats, reruns
-    of some series): per series and thread count, the repeats of every run in order."""
+    """One result from an interpreter's runs (rounds, reruns): every run's repeats, in order."""
     first = runs[0]
     series: dict[tuple, tuple[dict, dict]] = {}  # (workload, frame): (first seen, repeats)
     for run_ in runs:
@@ -258,8 +251,7 @@ def merge(runs: list[dict]) -> dict:
 
 def run(cfg: Config, target=None, log=lambda msg: None, *, pin: bool = False,
         only: set[tuple[str, int]] | None = None) -> dict:
-    """Measure every series of ``cfg`` (or those in ``only``: (workload, frame) pairs) in
-    this interpreter, threads pinned to cores if ``pin``; a JSON-ready dict."""
+    """Every series of ``cfg`` (or ``only`` those (workload, frame)) here; a JSON-ready dict."""
     from nvx_ft import target as target_mod
 
     t = target or target_mod.load()

@@ -1,9 +1,7 @@
-"""One scheduler for every series (:func:`interleave`): builds measured one after the other
-but interleaved in rounds, each round in an order rotated from the last, extra rounds for
-noisy series while the budget lasts, every repeat kept. It drives NVX's scaling (a child per
-build and round), the single-thread benchmarks (a pytest-benchmark child per build, target
-and round, merged by :func:`merge_pytest`) and the echo windows. Method: benchmarks/README.md,
-section Noise.
+"""One scheduler for every series (:func:`interleave`): builds interleaved in rounds, each in
+an order rotated from the last, extra rounds for noisy series while the budget lasts, every
+repeat kept; for NVX's scaling, the single-thread benchmarks (rounds merged by
+:func:`merge_pytest`) and the echo windows. Method: benchmarks/README.md, Noise.
 """
 
 from __future__ import annotations
@@ -38,8 +36,7 @@ def split(repeats: int, rounds: int) -> list[int]:
 
 
 def rotated(items: list, r: int) -> list:
-    """Round ``r``'s order (0-based): ``items`` started at position ``r`` (mod their
-    count), so that every build goes first in turn and none always runs last."""
+    """Round ``r``'s order: ``items`` from position ``r`` on, so each goes first in turn."""
     k = r % len(items) if items else 0
     return items[k:] + items[:k]
 
@@ -79,8 +76,7 @@ class Job:
 
     def child(self, run_child, part: str, tag: str, cmd: list[str], env: dict,
               timeout: float) -> dict | None:
-        """Run one child writing ``<slot>/<part>-<tag>.json`` (``{out}`` in ``cmd``); its
-        JSON, or None with the error noted."""
+        """Run a child writing ``<slot>/<part>-<tag>.json``: its JSON, or None (error noted)."""
         self.slot.mkdir(parents=True, exist_ok=True)
         out = self.slot / f"{part}-{tag}.json"
         err = run_child([self.python, *(a.replace("{out}", str(out)) for a in cmd)],
@@ -100,8 +96,7 @@ def noisy_series(runs: list[dict], target: float = CV_TARGET) -> list[str]:
 
 def run_scaling(jobs: list[Job], mode: str, run_child, timeout: float, pinned: bool,
                 log=print) -> None:
-    """Every job's scaling in rounds, into ``job.runs``; ``run_child(cmd, env, log_path,
-    timeout)`` runs one process and returns None or why it failed."""
+    """Every job's scaling in rounds into ``job.runs``; ``run_child``: None or why it failed."""
     rounds, extra = SCALING_ROUNDS[mode]
     per_round = split(scaling.mode_config(mode).repeats, rounds)
     base = ["-m", "nvx_ft.bench.scaling", "--mode", mode, "--pin", "on" if pinned else "off"]
@@ -145,17 +140,14 @@ def scaling_result(job: Job) -> dict | None:
 
 
 def round_options(mode, rounds: int) -> list[list[str]]:
-    """pytest-benchmark options of each round: the mode's max-time and min-rounds split
-    over them (at least one each): the rounds together take as long as one run did."""
+    """Each round's pytest-benchmark options: the mode's max-time and min-rounds split."""
     return [[f"--benchmark-max-time={mode.max_time / rounds:g}",
              f"--benchmark-min-rounds={k}", *mode.pytest_args]
             for k in split(max(mode.min_rounds, rounds), rounds)]
 
 
 def run_single(jobs: list[Job], mode, run_child, log=print) -> list[list[str]]:
-    """Every job's single-thread suites in rounds (per round and target every build, in
-    rotated order) into ``job.by_target``; ``mode``: a :class:`nvx_ft.bench.driver.Mode`.
-    The order the builds ran in, one list per round."""
+    """Every job's single-thread suites in rounds into ``job.by_target``; each round's order."""
     if not jobs:
         return []
     per_round = round_options(mode, SINGLE_ROUNDS[mode.name])
@@ -195,9 +187,8 @@ def single_result(job: Job) -> dict[str, dict]:
 
 
 def merge_pytest(round_jsons: list[dict]) -> dict:
-    """One pytest-benchmark JSON from one build's and target's rounds: per benchmark the
-    median of the rounds' medians, the min of their mins, each round's (``round_medians``,
-    ``round_mins``) and their CV (``round_cv``); the rest pooled over every sample."""
+    """One pytest-benchmark JSON from the rounds: median of medians, min of mins, each round's
+    (``round_medians``, ``round_mins``, their ``round_cv``); the rest pooled."""
     by_name: dict[str, list[dict]] = {}
     for one_round in round_jsons:
         for bench in one_round.get("benchmarks", []):

@@ -1,9 +1,8 @@
 """How steady this machine's CPUs are on their own: the noise floor of every figure here.
 
-One child process per allowed CPU, all at once and pinned, runs a fixed pure-Python loop and
-counts its iterations in short windows: what its rate varies by is the machine (other
-processes, stolen time, or the hardware under a VM, which shows as *regimes*). Method:
-benchmarks/README.md, section Noise. ``python -m nvx_ft.bench.steadiness`` prints it.
+A fixed pure-Python loop in a pinned process per CPU, counted in short windows: what its rate
+varies by is the machine (method: benchmarks/README.md, Noise). ``python -m
+nvx_ft.bench.steadiness`` prints it.
 """
 
 from __future__ import annotations
@@ -35,8 +34,7 @@ def _loop(n: int = 200) -> int:
 
 
 def measure(seconds: float, window: float, cpu: int | None) -> dict:
-    """``seconds`` of the loop here, in windows of ``window``: per window the iterations per
-    second and the CPU share (thread CPU time / wall time)."""
+    """``seconds`` of the loop: per ``window`` the iterations per second and the CPU share."""
     pinned = cpu is not None and machine.pin_current_thread(cpu)
     rates, shares = [], []
     end = time.perf_counter() + seconds
@@ -59,8 +57,7 @@ def _steal_seconds() -> float | None:
 
 
 def cv_at(rates: list[float], window: float, horizon: float) -> float | None:
-    """CV of the rate over windows of ``horizon`` seconds (consecutive probe windows
-    merged); None when fewer than 3 such windows fit."""
+    """CV of the rate over ``horizon``-second windows (probe windows merged); None: < 3 fit."""
     k = max(1, round(horizon / window))
     merged = [statistics.fmean(rates[i:i + k]) for i in range(0, len(rates) - k + 1, k)]
     return stats.cv(merged) if len(merged) >= 3 else None
@@ -89,8 +86,7 @@ def summarize_cpu(raw: dict) -> dict:
 
 def probe(python: str = sys.executable, seconds: float = SECONDS, window: float = WINDOW,
           timeout: float = 60.0) -> dict:
-    """Probe every allowed CPU at once, one child each; the summary (``error`` where one
-    failed)."""
+    """Every allowed CPU at once, one child each; the summary (``error``: a child failed)."""
     cpus = machine.allowed_cpus()
     pin = machine.can_pin()
     steal0, t0 = _steal_seconds(), time.monotonic()
@@ -121,8 +117,7 @@ def probe(python: str = sys.executable, seconds: float = SECONDS, window: float 
 
 
 def floor(result: dict | None, horizon: float) -> float | None:
-    """The machine's own CV for windows of ``horizon`` seconds (the closest probed one at or
-    below it): the median over its CPUs."""
+    """The machine's own CV at ``horizon`` (or the probed window below it), median of CPUs."""
     if not result or result.get("error") or not result.get("per_cpu"):
         return None
     known = sorted(h for h in HORIZONS if h <= horizon + 1e-9) or [HORIZONS[0]]
@@ -132,8 +127,7 @@ def floor(result: dict | None, horizon: float) -> float | None:
 
 
 def describe(result: dict | None, horizon: float, target: float) -> str:
-    """For a report: the floor, its kind, and whether ``target`` is within reach for figures
-    timed in ``horizon``-second windows."""
+    """The floor, its kind, and whether ``target`` is within reach at ``horizon``."""
     if not result:
         return "Machine steadiness: not probed."
     if result.get("error"):
