@@ -74,8 +74,7 @@ def noise_cause(point: dict, cores: int, machine_floor: float | None = None) -> 
 
 
 def machine_floor(results: dict, build: str | None = None) -> float | None:
-    """The machine's own CV (probe before the run) at the window of ``build``'s scaling, or
-    (``build`` None: ``results`` is the echo part) of the echo windows; None: not probed."""
+    """The probe's CV at ``build``'s scaling window (None: ``results`` is the echo part)."""
     part = results if build is None else build_records(results)[build].scaling or {}
     window = (part.get("config") or {}).get("window")
     probed = (results.get("steadiness") or {}).get("start")
@@ -261,8 +260,7 @@ def noise_summary(pts: dict) -> tuple[int, int]:
 
 
 def steadiness_line(pts: dict, echo: dict) -> str:
-    """The machine's own noise at the echo window, the points as steady as it allows, and
-    how well the medians are known."""
+    """The machine's noise at the echo window, the points as steady, how well each is known."""
     target = echo.get("cv_target", stats.CV_TARGET)
     window = (echo.get("config") or {}).get("window")
     judged = [p for p in pts.values() if p.fig and p.fig.msgs["n"] > 1]
@@ -282,8 +280,7 @@ def steadiness_line(pts: dict, echo: dict) -> str:
 
 
 def _medians(pairs, by_nvx_threads: bool = False) -> list[tuple]:
-    """(*group, median, count) per group of the (group, value) pairs that have a value, groups
-    in first-seen order (``by_nvx_threads``: NVX on first, then by threads)."""
+    """(*group, median, count) per group of (group, value) pairs with a value, in order."""
     groups: dict = {}
     for key, value in pairs:
         if value is not None:
@@ -312,8 +309,7 @@ def cpu_ratios(pts: dict, build: str = "3.14t") -> list[tuple[bool, int, float, 
 
 
 def thread_cost(pts: dict) -> list[tuple[str, bool, int, float, int]]:
-    """(build, NVX, threads, median over workloads of server CPU per echo at N threads / at
-    1 thread, count): above 1 the threads slow each other down (not seen: GIL waits)."""
+    """(build, NVX, threads, median over workloads of CPU per echo at N / 1 threads, count)."""
     return _medians(((p.build, p.nvx, p.threads), _cpu_ratio(p, pts.get(point_key(
         p.build, p.nvx, 1, p.kind, p.size)))) for p in pts.values() if p.threads > 1)
 

@@ -15,8 +15,7 @@ IDLE_TO_PIN = 0.8
 
 
 def cpu_seconds() -> list[float] | None:
-    """CPU-seconds since boot by state (``/proc/stat``: user, nice, system, idle, iowait,
-    irq, softirq, steal, ...); None where it is not there."""
+    """CPU-seconds since boot by state (``/proc/stat``: user, nice, system, idle, ...)."""
     try:
         with open("/proc/stat") as fh:
             fields = fh.readline().split()

@@ -1,7 +1,4 @@
-"""The plots: ``scaling.png`` (NVX speedup by threads, a panel per workload and frame size)
-and ``echo.png`` (echoes/s by server threads, a panel per workload; solid NVX on, dashed
-off), a line per build; matplotlib (Agg) is imported only to draw.
-"""
+"""scaling.png and echo.png, a line per build; matplotlib (Agg) is imported only to draw."""
 
 from __future__ import annotations
 
@@ -27,8 +24,7 @@ def _pyplot():
 
 
 def _grid(plt, rows: list, columns: list, height: float, y: str, x: str, **options):
-    """A figure with a panel (4.2 x 3 inches) per row and column, at least one, axis labels
-    on the outer ones: (figure, axes, [(ax, row, column), ...])."""
+    """(figure, axes, [(ax, row, column)]): a panel each, axis labels on the outer ones."""
     shape = max(1, len(rows)), max(1, len(columns))
     fig, axes = plt.subplots(*shape, squeeze=False, **options,
                              figsize=(max(8.0, 4.2 * len(columns)), height + 3.0 * shape[0]))

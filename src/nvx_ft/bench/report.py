@@ -1,8 +1,4 @@
-"""The benchmark report: ``summary.md`` (NVX scaling, the end-to-end echo benchmark, the
-single-thread tables), ``single_thread.md`` and the plots (:mod:`nvx_ft.bench.plot`), from
-the dict :func:`nvx_ft.bench.driver.run_all` writes to ``results.json``; what it says comes
-from :mod:`nvx_ft.bench.figures`.
-"""
+"""The report: summary.md, single_thread.md and the plots, from ``results.json``."""
 
 from __future__ import annotations
 
@@ -93,8 +89,7 @@ def _scaling_section(results: dict) -> list[str]:
 
 
 def _glance_section(results: dict) -> list[str]:
-    """Per workload and frame: each build's speedup at N = cores (the most the machine can
-    give) and at the most threads, and its 1-thread throughput."""
+    """Per panel and build: 1-thread MB/s, the speedup at N = cores and at the most threads."""
     cores = results["machine"].get("cores_usable") or 1
     records = build_records(results)
     builds = [n for n, b in records.items() if b.scaling]
@@ -133,8 +128,6 @@ def _blocks(*blocks: str | list[str]) -> list[str]:
 
 
 def summary_markdown(results: dict) -> str:
-    """``summary.md``: machine and builds, at a glance, findings, the single-thread cost of
-    free-threading, parallel scaling, the echo benchmark, single-thread throughput."""
     lines = [*_overview(results), *_findings_section(results), *_ft_cost_section(results),
              *_parallel_section(results),
              *(echo_section(results["echo"]) if results.get("echo") else []),
@@ -171,8 +164,7 @@ def pinning_line(decision: dict | None) -> str:
 
 
 def _steadiness_line(results: dict, multi: list[tuple[str, dict]]) -> str:
-    """The machine's own noise (steadiness probe) at the scaling window, how many of the
-    ``multi``-thread speedups are as steady as it allows, how well each median is known."""
+    """The machine's noise at the scaling window, the speedups as steady, how well known."""
     probed = results.get("steadiness") or {}
     window = (build_records(results)[multi[0][0]].scaling.get("config") or {}).get("window")
     text = []
@@ -286,8 +278,7 @@ def _parallel_section(results: dict) -> list[str]:
 
 
 def write_report(results: dict, out: Path) -> str:
-    """Write summary.md, single_thread.md, scaling.png and echo.png into ``out``; return
-    the summary."""
+    """Write summary.md, single_thread.md and the plots into ``out``; the summary."""
     summary = summary_markdown(results)
     try:
         if any(True for _ in scaling_rows(results)):
@@ -331,8 +322,7 @@ def _is_spread(e: dict) -> bool:
 
 
 def _single_cells(e: dict | None, full: bool) -> list[str]:
-    """One size's cells: MB/s and calls/s in one (full: µs, calls/s, MB/s, the CV over
-    rounds, one column each, so the Markdown table stays one), ⚠ where rounds disagree."""
+    """One size's cells: MB/s and calls/s (full: µs, calls/s, MB/s, CV over rounds), ⚠."""
     if full:
         return ["-"] * 4 if not e else [
             f"{e['seconds'] * 1e6:.3g}", rate(e["calls_per_s"]), mbs(e["bytes_per_s"]),
@@ -345,8 +335,7 @@ def _single_cells(e: dict | None, full: bool) -> list[str]:
 
 
 def tables(results: dict, full: bool) -> list[str]:
-    """Per workload: rows impl x build, columns sizes (:func:`_single_cells`); first one
-    line on ⚠, where the tables come from interleaved rounds."""
+    """A ⚠ legend, then per workload a table: rows impl x build, columns sizes."""
     entries = single_thread_entries(results)
     if not entries:
         return ["No single-thread benchmarks ran."]
@@ -396,9 +385,6 @@ def single_section(results: dict) -> list[str]:
          if b.single_not_run]) + tables(results, full=False)
 
 
-# --------------------------------------------------------------------------- end to end
-
-
 def _k(x: float) -> str:
     return f"{x / 1e3:.3g} k" if x >= 1e3 else f"{x:.3g}"
 
@@ -443,9 +429,7 @@ def _cost_cell(p: EchoPoint | None) -> list[str]:
 
 
 def _echo_table(pts: dict, threads: list[int], cores: int, columns, cells) -> list[str]:
-    """One row per workload, NVX setting and build (text first, by size, NVX on first,
-    BUILD_ORDER); per thread count the ``columns`` (given its label) and the ``cells`` of
-    its point (None: not measured)."""
+    """A row per workload, NVX and build; per thread count ``columns(label)``, ``cells(point)``."""
     rows: dict = {}
     for p in pts.values():
         rows.setdefault((p.kind, p.size, p.nvx, p.build), {})[p.threads] = p

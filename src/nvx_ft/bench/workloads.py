@@ -1,6 +1,5 @@
-"""What the benchmarks call: payloads and one-call closures, shared by the single-thread
-benchmarks and the scaling harness. A closure does one unit of work on its own objects (one
-per thread: nothing shared); wrapper and lib level: benchmarks/README.md, Single-thread."""
+"""Payloads and one-call closures (each on its own objects: nothing shared between threads)
+for the single-thread benchmarks and the scaling harness alike."""
 
 from __future__ import annotations
 
@@ -13,7 +12,6 @@ from nvx_ft.target import Impl, Target
 #: A WebSocket masking key with all four bytes different, so a phase error would show.
 MASK = bytes((0x5A, 0xC3, 0x0F, 0x96))
 
-#: UTF-8 payload kinds for validation benchmarks.
 UTF8_KINDS = ("ascii", "multilingual", "invalid-early", "invalid-late")
 
 KIB = 1024
