@@ -12,7 +12,7 @@ from nvx_ft.bench.figures import (BUSY_CPU_SHARE, BUSY_WAITING_SHARE, CONTENDED_
                                   is_anti_scaling, machine_floor, pct, scaling_panels,
                                   scaling_rows, scaling_threads, single_thread_entries)
 from nvx_ft.bench.plot import plot_echo, plot_scaling
-from nvx_ft.bench.records import BuildResult, EchoPoint, build_records
+from nvx_ft.bench.records import EchoPoint, build_records
 from nvx_ft.bench.workloads import human_size
 
 BUILD_ORDER = ("3.14", "3.14t", "3.14t PYTHON_GIL=1")
@@ -24,27 +24,21 @@ POINT_FIGURES = (("median_cpu_share", "cpu", pct), ("work_efficiency", "work", "
                  ("median_waiting_share", "no core", pct))
 
 
-def _gil(build: BuildResult) -> str:
-    s = build.scaling or {}
-    if "gil_enabled" not in s:
-        return "?"
-    if s["gil_enabled"] and s.get("origin", {}).get("build") == "free-threaded" \
-            and build.env.get("PYTHON_GIL") != "1":
-        return "**on (re-enabled at NVX import!)**"
-    return "on" if s["gil_enabled"] else "off"
-
-
 def _builds_section(results: dict) -> list[str]:
     rows = []
     for name, b in build_records(results).items():
-        interp, origin = b.interpreter or {}, (b.scaling or {}).get("origin") or {}
+        s, interp = b.scaling or {}, b.interpreter or {}
+        origin = s.get("origin") or {}
+        gil = ("?" if "gil_enabled" not in s else "**on (re-enabled at NVX import!)**"
+               if s["gil_enabled"] and origin.get("build") == "free-threaded"
+               and b.env.get("PYTHON_GIL") != "1" else _on(s["gil_enabled"]))
         status = {"missing": f"**MISSING - NOT RUN**: {b.reason}",
                   "failed": "**FAILED**: " + "; ".join(e.splitlines()[0] for e in b.errors),
                   }.get(b.status, f"ok ({b.seconds:.0f} s)")
         nvx = (f"autobahn {origin.get('autobahn')} ({', '.join(origin.get('wheel_tags') or [])})"
                if origin else "")
         rows.append([name, f"{interp.get('executable', '')} {interp.get('version', '')}".strip(),
-                     " ".join(f"{k}={v}" for k, v in b.env.items()), _gil(b), nvx, status])
+                     " ".join(f"{k}={v}" for k, v in b.env.items()), gil, nvx, status])
     return table(["build", "interpreter", "env", "GIL at runtime", "NVX under test", "status"],
                  rows)
 
@@ -128,17 +122,9 @@ def _blocks(*blocks: str | list[str]) -> list[str]:
 
 
 def summary_markdown(results: dict) -> str:
-    lines = [*_overview(results), *_findings_section(results), *_ft_cost_section(results),
-             *_parallel_section(results),
-             *(echo_section(results["echo"]) if results.get("echo") else []),
-             *single_section(results)]
-    return "\n".join(lines) + "\n"
-
-
-def _overview(results: dict) -> list[str]:
     m = results["machine"]
     cores = m.get("cores_usable")
-    return _blocks(
+    overview = _blocks(
         "# NVX benchmarks: free-threaded vs GIL build",
         f"{results['started']}, **{results['mode']} mode**, {results['seconds']:.0f} s wall. "
         f"Machine: {m.get('cpu')}, {cores} usable cores ({m.get('platform')}), "
@@ -153,6 +139,10 @@ def _overview(results: dict) -> list[str]:
         "more than noise); last column: what free-threading buys - the best aggregate "
         "throughput (any thread count) of 3.14t over that of 3.14. "
         "Details and efficiency: Parallel scaling.", _glance_section(results))
+    return "\n".join([*overview, *_findings_section(results), *_ft_cost_section(results),
+                      *_parallel_section(results),
+                      *(echo_section(results["echo"]) if results.get("echo") else []),
+                      *single_section(results)]) + "\n"
 
 
 def pinning_line(decision: dict | None) -> str:
@@ -316,22 +306,17 @@ def rate(per_s: float) -> str:
     return f"{per_s:.3g}"
 
 
-def _is_spread(e: dict) -> bool:
-    """The medians of a cell's rounds vary more than the CV target."""
-    return (e.get("round_cv") or 0) > CV_TARGET
-
-
 def _single_cells(e: dict | None, full: bool) -> list[str]:
-    """One size's cells: MB/s and calls/s (full: µs, calls/s, MB/s, CV over rounds), ⚠."""
-    if full:
-        return ["-"] * 4 if not e else [
-            f"{e['seconds'] * 1e6:.3g}", rate(e["calls_per_s"]), mbs(e["bytes_per_s"]),
-            "-" if e.get("round_cv") is None
-            else pct(e["round_cv"]) + (" ⚠" if _is_spread(e) else "")]
+    """One size's cells: MB/s and calls/s (full: µs, calls/s, MB/s, CV over rounds), ⚠
+    where the medians of its rounds vary more than the CV target."""
     if not e:
-        return ["-"]
+        return ["-"] * (4 if full else 1)
+    spread = (e.get("round_cv") or 0) > CV_TARGET
+    if full:
+        return [f"{e['seconds'] * 1e6:.3g}", rate(e["calls_per_s"]), mbs(e["bytes_per_s"]),
+                "-" if e.get("round_cv") is None else pct(e["round_cv"]) + " ⚠" * spread]
     return [f"{mbs(e['bytes_per_s'])} MB/s<br>{rate(e['calls_per_s'])} calls/s"
-            + (f"<br>⚠ cv {pct(e['round_cv'])}" if _is_spread(e) else "")]
+            + (f"<br>⚠ cv {pct(e['round_cv'])}" if spread else "")]
 
 
 def tables(results: dict, full: bool) -> list[str]:
@@ -385,10 +370,6 @@ def single_section(results: dict) -> list[str]:
          if b.single_not_run]) + tables(results, full=False)
 
 
-def _k(x: float) -> str:
-    return f"{x / 1e3:.3g} k" if x >= 1e3 else f"{x:.3g}"
-
-
 def _ms(us: float | None) -> str:
     if us is None:
         return "-"
@@ -411,7 +392,7 @@ def _throughput_cells(p: EchoPoint | None) -> list[str]:
     if not p.fig:
         return ["**ERROR**" if p.errors else "not run", "", "", "", ""]
     f, m = p.fig, p.fig.msgs
-    cell = (f"{_k(m['median'])} [{_k(m['ci'][0])}–{_k(m['ci'][1])}] cv {m['cv']:.0%}"
+    cell = (f"{rate(m['median'])} [{rate(m['ci'][0])}–{rate(m['ci'][1])}] cv {m['cv']:.0%}"
             + " ⚠" * p.noisy + " **ERROR**" * bool(p.errors))
     return [cell, f"{f.mb_per_s:.3g}", f"{_ms(f.p50_us)} / {_ms(f.p99_us)}",
             f"x{p.speedup['median']:.2f}" if p.speedup else "1",
