@@ -36,19 +36,15 @@ class Variant:
     python: str | None = None
 
 
-VARIANTS = (
-    Variant("3.14", "3.14"),
-    Variant("3.14t", "3.14t"),
-    Variant("3.14t PYTHON_GIL=1", "3.14t", {"PYTHON_GIL": "1"}),
-)
+VARIANTS = (Variant("3.14", "3.14"), Variant("3.14t", "3.14t"),
+            Variant("3.14t PYTHON_GIL=1", "3.14t", {"PYTHON_GIL": "1"}))
 
 
 @dataclass(frozen=True)
 class Mode:
     name: str  # quick | full | smoke: also the scaling harness's and echo benchmark's mode
-    #: pytest-benchmark's max-time and min-rounds per benchmark, split over the rounds
-    max_time: float
-    min_rounds: int
+    max_time: float  # pytest-benchmark's per benchmark, split over the rounds
+    min_rounds: int  # likewise
     pytest_args: tuple[str, ...]  # its other options
     single_thread_builds: tuple[str, ...] | None  # None: every build
     timeout: float  # seconds per child process
@@ -93,10 +89,8 @@ def _run_child(cmd: list[str], env: dict, log_path: Path, timeout: float) -> str
                                 timeout=timeout).returncode
         except subprocess.TimeoutExpired:
             return f"timed out after {timeout:.0f} s (log: {log_path})"
-    if rc == 0:
-        return None
-    tail = log_path.read_text().splitlines()[-15:]
-    return f"exit code {rc} (log: {log_path}):\n" + "\n".join(tail)
+    tail = "\n".join(log_path.read_text().splitlines()[-15:]) if rc else ""
+    return f"exit code {rc} (log: {log_path}):\n{tail}" if rc else None
 
 
 def _part(resolved: list, results: dict, run, wanted=lambda variant: True) -> tuple:
@@ -177,20 +171,17 @@ def _resolve(variant: Variant, out: Path, venv_root: Path | None, results: dict,
     return variant, python, slot, interp_info
 
 
-def _probe_steadiness(wanted: bool, log) -> dict | None:
-    """The machine's own noise (:mod:`nvx_ft.bench.steadiness`); None: "not probed"."""
-    if not wanted:
-        return None
-    from nvx_ft.bench import steadiness
-
-    log(f"machine steadiness: {steadiness.SECONDS:.0f} s probe on every CPU")
-    return steadiness.probe()
-
-
 def run_all(variants, mode: Mode, out: Path, venv_root: Path | None, log=print, *,
             nvx: bool = True, echo: bool = True, probe: bool = True) -> dict:
     """Probe (not in smoke mode), NVX (scaling, single-thread), echo, probe: the results."""
-    probe = probe and mode.name != "smoke"
+    def probe_steadiness() -> dict | None:  # None: "not probed"
+        if not probe or mode.name == "smoke":
+            return None
+        from nvx_ft.bench import steadiness
+
+        log(f"machine steadiness: {steadiness.SECONDS:.0f} s probe on every CPU")
+        return steadiness.probe()
+
     out.mkdir(parents=True, exist_ok=True)
     started = time.time()
     results: dict = {"kind": "nvx-ft-bench", "mode": mode.name,
@@ -198,7 +189,7 @@ def run_all(variants, mode: Mode, out: Path, venv_root: Path | None, log=print, 
                      "machine": machine.machine_info(),
                      "load_average_start": machine.load_average(), "builds": {}}
     resolved = [r for r in (_resolve(v, out, venv_root, results, log) for v in variants) if r]
-    results["steadiness"] = {"start": _probe_steadiness(probe, log)}
+    results["steadiness"] = {"start": probe_steadiness()}
     # pinned or not, for the whole run: from how idle the machine is at its start
     results["pinning"] = machine.decision("auto")
     for variant, python, slot, interp_info in resolved:
@@ -212,7 +203,7 @@ def run_all(variants, mode: Mode, out: Path, venv_root: Path | None, log=print, 
             log(f"[{name}] ERROR {e}")
     if echo:
         results["echo"] = _run_echo(results, mode, out, log)
-    results["steadiness"]["end"] = _probe_steadiness(probe, log)
+    results["steadiness"]["end"] = probe_steadiness()
     if results.get("echo"):
         results["echo"]["steadiness"] = results["steadiness"]
     results["load_average_end"] = machine.load_average()

@@ -3,9 +3,10 @@
     python -m nvx_ft.bench.echo --threads 2 [--pin-cpus 0,1] [--lifetime 600] [--fault F]
 
 The protocol suite's ``EchoServers`` (an event loop and 127.0.0.1 port per thread), NVX on or
-off by ``AUTOBAHN_USE_NVX``. Prints ``READY {ports, uses_nvx, ...}``; ``measure <start>
-<end>`` (``time.monotonic``) -> ``CPU {cpu, wall, machine_busy}`` over that interval;
-``quit``. It exits (3) by itself after ``--lifetime`` s. Faults (self-tests):
+off by ``AUTOBAHN_USE_NVX``. Prints ``REPLY {ports, uses_nvx, ...}`` when ready; then a
+JSON command a line: ``measure`` (start, end: ``time.monotonic``) -> ``REPLY {cpu, wall,
+machine_busy}`` over that interval; ``quit``. It exits (3) by itself after ``--lifetime`` s.
+Faults (self-tests):
 ``corrupt-echo`` flips one byte of the 10th echo, ``no-echo`` sends nothing from it on.
 """
 
@@ -18,7 +19,7 @@ import sys
 import threading
 import time
 
-READY, CPU = "READY", "CPU"
+REPLY = "REPLY"  # before each answer line, in the server's and the load generator's output
 FAULTS = ("corrupt-echo", "no-echo")
 #: the echo a fault starts at (1-based, per process)
 CORRUPT_NTH = 10
@@ -94,15 +95,13 @@ def serve(threads: int, pin_cpus: list[int], timeout: float) -> None:
             pinned[index] = pin_cpus[index]
 
     with EchoServers(threads, timeout=timeout, record=False, thread_hook=hook) as servers:
-        print(READY, json.dumps(_info(servers, pinned, tids)), flush=True)
+        print(REPLY, json.dumps(_info(servers, pinned, tids)), flush=True)
         for line in sys.stdin:
-            words = line.split()
-            if not words or words[0] == "quit":
+            cmd = json.loads(line) if line.strip() else {"cmd": "quit"}
+            if cmd["cmd"] == "quit":
                 break
-            if words[0] == "measure":
-                print(CPU, json.dumps(_measure(float(words[1]), float(words[2]))), flush=True)
-            else:
-                print(f"ERROR unknown command {line.strip()!r}", flush=True)
+            print(REPLY, json.dumps(_measure(cmd["start"], cmd["end"]) if cmd["cmd"] == "measure"
+                                    else {"error": f"unknown command {cmd['cmd']!r}"}), flush=True)
         errors = servers.loop_errors
     if errors:
         print("loop errors:\n" + "\n".join(errors[:20]), file=sys.stderr, flush=True)

@@ -21,9 +21,9 @@ from collections import deque
 from dataclasses import dataclass, field
 
 from nvx_ft.bench import machine
+from nvx_ft.bench.echo import REPLY
 from nvx_ft.protocol import frames as F
 
-REPLY = "REPLY"
 VARIANTS = 4
 #: latencies returned per run at most (evenly thinned): enough for a p99
 MAX_LATENCIES = 4000

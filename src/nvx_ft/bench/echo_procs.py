@@ -1,5 +1,6 @@
 """The echo benchmark's child processes as the driver sees them (a server, a load
-generator): lines over stdin/stdout, every wait bounded, stderr to a log file."""
+generator): a JSON command a line on stdin, a ``REPLY <json>`` line back, every wait bounded,
+stderr to a log file."""
 
 from __future__ import annotations
 
@@ -10,8 +11,7 @@ import threading
 import time
 from pathlib import Path
 
-from nvx_ft.bench.echo import CPU, READY
-from nvx_ft.bench.echo_load import REPLY
+from nvx_ft.bench.echo import REPLY
 
 
 class ChildFailed(Exception):
@@ -19,7 +19,7 @@ class ChildFailed(Exception):
 
 
 class Child:
-    """A process answering one line per command (``<PREFIX> <json>``)."""
+    """A child process; a load generator as it is (the driver's interpreter for every build)."""
 
     def __init__(self, name: str, cmd: list[str], env: dict, log: Path, cwd=None) -> None:
         self.name, self.cmd, self.log = name, cmd, log
@@ -39,30 +39,30 @@ class Child:
             self._lines.put(raw.decode(errors="replace").rstrip("\r\n"))
         self._lines.put(None)  # end of output
 
-    def send(self, line: str) -> None:
+    def command(self, cmd: dict) -> None:
         try:
-            self.proc.stdin.write(line.encode() + b"\n")
+            self.proc.stdin.write(json.dumps(cmd).encode() + b"\n")
             self.proc.stdin.flush()
         except (BrokenPipeError, OSError) as exc:
             raise ChildFailed(f"{self.name}: cannot write to it ({exc}); {self._tail()}") \
                 from None
 
-    def reply(self, prefix: str, timeout: float) -> dict:
-        """The JSON after ``prefix`` on the next line starting with it, within ``timeout``."""
+    def answer(self, timeout: float) -> dict:
+        """The JSON of the next ``REPLY`` line, within ``timeout``."""
         deadline = time.monotonic() + timeout
         while True:
             try:
                 text = self._lines.get(timeout=max(0.0, deadline - time.monotonic()))
             except queue.Empty:
-                raise ChildFailed(f"{self.name}: no {prefix} line within {timeout:.0f} s; "
+                raise ChildFailed(f"{self.name}: no {REPLY} line within {timeout:.0f} s; "
                                   + self._tail()) from None
             if text is None:
                 self._lines.put(None)  # stays ended for the next caller
                 self.proc.poll()
                 raise ChildFailed(f"{self.name}: exited (code {self.proc.returncode}) "
-                                  f"before a {prefix} line; {self._tail()}")
-            if text.startswith(prefix + " "):
-                return json.loads(text[len(prefix) + 1:])
+                                  f"before a {REPLY} line; {self._tail()}")
+            if text.startswith(REPLY + " "):
+                return json.loads(text[len(REPLY) + 1:])
             self._log.write(f"(stdout) {text}\n")
 
     def _tail(self) -> str:
@@ -70,11 +70,11 @@ class Child:
         lines = self.log.read_text(errors="replace").splitlines()[-8:]
         return "log " + str(self.log) + (":\n  " + "\n  ".join(lines) if lines else "")
 
-    def stop(self, goodbye: str, timeout: float = 10.0) -> int | None:
+    def close(self, timeout: float = 10.0) -> int | None:
         """Ask it to quit, then kill it if it has not within ``timeout``; its exit code."""
         if self.proc.poll() is None:
             try:
-                self.proc.stdin.write(goodbye.encode() + b"\n")
+                self.proc.stdin.write(b'{"cmd": "quit"}\n')
                 self.proc.stdin.close()
             except OSError:
                 pass
@@ -100,30 +100,11 @@ class Server(Child):
         self.pinned_cpus: list[int] = list(pin_cpus)
 
     def ready(self, timeout: float) -> None:
-        self.info = self.reply(READY, timeout)
+        self.info = self.answer(timeout)
         self.pinned_cpus = self.info["pinned_cpus"]
 
     def measure(self, start: float, end: float) -> None:
-        self.send(f"measure {start!r} {end!r}")
+        self.command({"cmd": "measure", "start": start, "end": end})
 
     def cpu(self, timeout: float) -> dict:
-        return self.reply(CPU, timeout)
-
-    def close(self) -> int | None:
-        return self.stop("quit")
-
-
-class LoadGenerator(Child):
-    """A load-generator process (same interpreter for every build: the driver's)."""
-
-    def __init__(self, name, python, env, log, cwd=None) -> None:
-        super().__init__(name, [python, "-m", "nvx_ft.bench.echo_load"], env, log, cwd)
-
-    def command(self, cmd: dict) -> None:
-        self.send(json.dumps(cmd))
-
-    def answer(self, timeout: float) -> dict:
-        return self.reply(REPLY, timeout)
-
-    def close(self) -> int | None:
-        return self.stop(json.dumps({"cmd": "quit"}))
+        return self.answer(timeout)

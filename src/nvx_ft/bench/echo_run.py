@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from nvx_ft.bench import machine
-from nvx_ft.bench.echo_procs import ChildFailed, LoadGenerator, Server
+from nvx_ft.bench.echo_procs import Child, ChildFailed, Server
 from nvx_ft.bench.records import point_key
 from nvx_ft.bench.schedule import interleave, rotated
 from nvx_ft.bench.stats import CV_TARGET, cv, quantile
@@ -81,7 +81,7 @@ class Runner:
         self.pin, self.decision = False, {}  # decided once, before the servers start
         self.repeat = 0  # the repeat being measured (extra repeats continue the count)
         self.servers: dict[tuple, Server] = {}
-        self.gens: list[LoadGenerator] = []
+        self.gens: list[Child] = []  # load generators
         self.points: dict[str, dict] = {}
         self.errors: list[str] = []
         self.started, self.stopped = time.monotonic(), None
@@ -113,10 +113,9 @@ class Runner:
             if srv.error:
                 self.errors.append(f"server {srv.name}: {srv.error}")
         most = max(load_processes(n, len(self.cpus)) for n in self.cfg.threads)
-        genv = child_env(scrub=MEASUREMENT)
-        self.gens = [LoadGenerator(f"load generator {i}", self.load_python, genv,
-                                   self.out / "echo" / f"load-{i}.log", cwd=ROOT)
-                     for i in range(most)]
+        cmd, env = [self.load_python, "-m", "nvx_ft.bench.echo_load"], child_env(scrub=MEASUREMENT)
+        self.gens = [Child(f"load generator {i}", cmd, env, self.out / "echo" / f"load-{i}.log",
+                           cwd=ROOT) for i in range(most)]
 
     def close(self) -> None:
         for child in [*self.gens, *self.servers.values()]:
@@ -176,7 +175,7 @@ class Runner:
                 "pinned": self.pin, "server_pinned": bool(srv.pinned_cpus),
                 "load_pinned": bool(load_cpus)}
 
-    def _answer(self, gen: LoadGenerator, timeout: float) -> dict:
+    def _answer(self, gen: Child, timeout: float) -> dict:
         try:
             return gen.answer(timeout)
         except ChildFailed as exc:  # a stuck generator: nothing more can be measured
