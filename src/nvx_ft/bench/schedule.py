@@ -80,12 +80,16 @@ class Job:
         self.slot.mkdir(parents=True, exist_ok=True)
         out = self.slot / f"{part}-{tag}.json"
         err = run_child([self.python, *(a.replace("{out}", str(out)) for a in cmd)],
-                        {**self.env, **env},
-                        self.slot / f"{part}-{tag}.log", timeout)
+                        {**self.env, **env}, self.slot / f"{part}-{tag}.log", timeout)
         if err:
             self.errors.append(f"{part.replace('single-', 'single-thread ')} ({tag}): {err}")
             return None
         return json.loads(out.read_text())
+
+    def save(self, name: str, data: dict) -> dict:
+        """``data``, also written to ``<slot>/<name>.json``."""
+        (self.slot / f"{name}.json").write_text(json.dumps(data, indent=1))
+        return data
 
 
 def noisy_series(runs: list[dict], target: float = CV_TARGET) -> list[str]:
@@ -131,12 +135,8 @@ def run_scaling(jobs: list[Job], mode: str, run_child, timeout: float, pinned: b
 
 
 def scaling_result(job: Job) -> dict | None:
-    """The merged scaling result of a job (also written to ``<slot>/scaling.json``)."""
-    if not job.runs:
-        return None
-    merged = scaling.merge(job.runs)
-    (job.slot / "scaling.json").write_text(json.dumps(merged, indent=1))
-    return merged
+    """The merged scaling result of a job (also ``<slot>/scaling.json``)."""
+    return job.save("scaling", scaling.merge(job.runs)) if job.runs else None
 
 
 def round_options(mode, rounds: int) -> list[list[str]]:
@@ -180,10 +180,7 @@ def run_single(jobs: list[Job], mode, run_child, log=print) -> list[list[str]]:
 
 def single_result(job: Job) -> dict[str, dict]:
     """target -> the merged JSON of the job's rounds (also ``<slot>/single-<target>.json``)."""
-    merged = {t: merge_pytest(runs) for t, runs in job.by_target.items()}
-    for target, data in merged.items():
-        (job.slot / f"single-{target}.json").write_text(json.dumps(data, indent=1))
-    return merged
+    return {t: job.save(f"single-{t}", merge_pytest(runs)) for t, runs in job.by_target.items()}
 
 
 def merge_pytest(round_jsons: list[dict]) -> dict:

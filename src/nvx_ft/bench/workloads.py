@@ -73,13 +73,15 @@ def xor_payload(size: int) -> bytes:
     return _repeat_to(bytes((i * 131 + 7) & 0xFF for i in range(251)), size)
 
 
-def _lib_handles(obj, handle_attr: str):
-    """(ffi, lib, C state) of a ``nvx_ft.target`` lib-level object (its verified impl id)."""
+def _lib_handles(obj, handle_attr: str, data: bytes):
+    """(lib, C state, a C buffer of ``data``) of a ``nvx_ft.target`` lib-level object (its
+    implementation id selected and verified)."""
     try:
-        return obj._ffi, obj._lib, getattr(obj, handle_attr)
+        ffi, lib, state = obj._ffi, obj._lib, getattr(obj, handle_attr)
     except AttributeError as exc:  # target.py changed: fail loudly, do not measure wrong
         raise RuntimeError(f"{type(obj).__name__} no longer exposes its CFFI state "
                            f"({exc}); update nvx_ft.bench.workloads") from exc
+    return lib, state, ffi.new("uint8_t[]", data)
 
 
 def xor_call(impl: Impl, data: bytes) -> Call:
@@ -88,8 +90,7 @@ def xor_call(impl: Impl, data: bytes) -> Call:
     if impl.level != "lib":
         process = obj.process
         return lambda: process(data)
-    ffi, lib, state = _lib_handles(obj, "_msk")
-    buf = ffi.new("uint8_t[]", data)  # masked in place, again and again
+    lib, state, buf = _lib_handles(obj, "_msk", data)  # buf: masked in place, again and again
     n, process = len(data), lib.nvx_xormask_process
 
     def call():
@@ -108,8 +109,7 @@ def utf8_call(impl: Impl, data: bytes) -> Call:
             reset()
             return validate(data)
         return call
-    ffi, lib, state = _lib_handles(obj, "_vld")
-    buf = ffi.new("uint8_t[]", data)
+    lib, state, buf = _lib_handles(obj, "_vld", data)
     n, reset, validate = len(data), lib.nvx_utf8vld_reset, lib.nvx_utf8vld_validate
 
     def call():
