@@ -43,8 +43,7 @@ def payload(kind: str, size: int, variant: int) -> bytes:
         rest = size - len(tag)
         return tag + (wl.utf8_payload("multilingual", rest) if rest else b"")
     if kind == "binary":
-        base = wl.xor_payload(size + VARIANTS)
-        return base[variant:variant + size]
+        return wl.xor_payload(size + VARIANTS)[variant:variant + size]
     raise ValueError(f"unknown kind {kind!r}: text or binary")
 
 
@@ -102,12 +101,10 @@ class Load:
     """One workload's connections in this process and the closed loop over them."""
 
     def __init__(self, spec: dict) -> None:
-        self.kind, self.size = spec["kind"], spec["size"]
-        self.timeout = float(spec.get("timeout", 10.0))
-        self.depth = int(spec.get("depth", 1))
+        self.kind, self.size, ports = spec["kind"], spec["size"], spec["ports"]
+        self.timeout, self.depth = float(spec.get("timeout", 10.0)), int(spec.get("depth", 1))
         self.frames = frames_for(self.kind, self.size)
         self.conns: list[Conn] = []
-        ports = spec["ports"]
         try:
             for c in spec["conns"]:
                 sock = F.handshake(HOST, ports[c % len(ports)], f"/bench/{c}", self.timeout)
@@ -118,8 +115,7 @@ class Load:
             raise
 
     def _send(self, conn: Conn, now: float, count: int = 1) -> None:
-        first = conn.sent
-        conn.sock.sendall(b"".join(self.frames[(first + i) % VARIANTS][0]
+        conn.sock.sendall(b"".join(self.frames[(conn.sent + i) % VARIANTS][0]
                                    for i in range(count)))
         conn.sent += count
         conn.sent_at.extend([now] * count)
