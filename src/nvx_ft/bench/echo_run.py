@@ -173,7 +173,7 @@ class Server(Child):
 
 
 class Runner:
-    """Servers, generators and the measured points of one run."""
+    """The servers, generators and measured points of one run."""
 
     def __init__(self, builds, cfg: EchoConfig, out: Path, log, load_python: str,
                  fault: str | None = None) -> None:
@@ -331,20 +331,18 @@ class _RunAborted(Exception):
 
 def _repeat_figures(results: list[dict], server_cpu: dict) -> dict:
     """One window's figures from the generators' and the server's replies."""
-    msgs = sum(r["messages"] for r in results)
-    rate = sum(r["messages"] / r["interval"] for r in results)
     lat = sorted(x for r in results for x in r["latencies_us"])
-    busy, wall = server_cpu.get("machine_busy"), server_cpu["wall"]
-    ours = server_cpu["cpu"] + sum(r["cpu"] for r in results)
-    return {"messages": msgs, "msgs_per_s": rate,
+    load_cpu, wall = sum(r["cpu"] for r in results), server_cpu["wall"]
+    busy = server_cpu.get("machine_busy")
+    return {"messages": sum(r["messages"] for r in results),
+            "msgs_per_s": sum(r["messages"] / r["interval"] for r in results),
             "p50_us": quantile(lat, 0.5) if lat else None,
             "p99_us": quantile(lat, 0.99) if lat else None,
-            "load_cpu": sum(r["cpu"] for r in results),
-            "load_wall": sum(r["interval"] for r in results),
-            "server_cpu": server_cpu["cpu"], "server_wall": server_cpu["wall"],
+            "load_cpu": load_cpu, "load_wall": sum(r["interval"] for r in results),
+            "server_cpu": server_cpu["cpu"], "server_wall": wall,
             # CPU-seconds per second that neither the server nor the generators used
             "others_cores": (None if busy is None or not wall
-                             else max(0.0, (busy - ours) / wall))}
+                             else max(0.0, (busy - (server_cpu["cpu"] + load_cpu)) / wall))}
 
 
 def run(builds: list[EchoBuild], mode: str, out: Path, log=print,

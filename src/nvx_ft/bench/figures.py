@@ -43,7 +43,6 @@ def scaling_panels(results: dict) -> dict[tuple[str, int], dict[str, dict]]:
 
 
 def scaling_threads(results: dict) -> list[int]:
-    """Every thread count measured, in order."""
     return sorted({p["threads"] for _, s in scaling_rows(results) for p in s["points"]})
 
 

@@ -287,7 +287,6 @@ def write_report(results: dict, out: Path) -> str:
 
 
 def table(header: list[str], rows: list[list[str]]) -> list[str]:
-    """A Markdown table: header, delimiter row, one line per row."""
     return (["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
             + ["| " + " | ".join(r) + " |" for r in rows])
 
@@ -473,7 +472,6 @@ def _warnings(pts: dict, echo: dict) -> list[str]:
 
 
 def echo_section(echo: dict) -> list[str]:
-    """The summary.md section."""
     pts = ef.figures(echo)
     cores = echo["cores"]
     threads = sorted({p.threads for p in pts.values()}) or list(echo["config"]["threads"])
