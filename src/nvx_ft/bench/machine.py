@@ -21,9 +21,7 @@ def cpu_seconds() -> list[float] | None:
             fields = fh.readline().split()
     except OSError:
         return None
-    if not fields or fields[0] != "cpu":
-        return None
-    return [int(x) / _TICK for x in fields[1:]]
+    return [int(x) / _TICK for x in fields[1:]] if fields and fields[0] == "cpu" else None
 
 
 def busy_seconds() -> float | None:

@@ -147,10 +147,8 @@ def summary_markdown(results: dict) -> str:
 
 def pinning_line(decision: dict | None) -> str:
     """Whether threads were pinned to cores in this run, and why (decided once)."""
-    if not decision:
-        return ""
     return (f"Threads pinned to cores: {'yes' if decision['pinned'] else 'no'} (decided once, "
-            f"at the start of the run: {decision['note']}).")
+            f"at the start of the run: {decision['note']}).") if decision else ""
 
 
 def _steadiness_line(results: dict, multi: list[tuple[str, dict]]) -> str:
@@ -452,10 +450,9 @@ def _servers_line(echo: dict) -> str:
     for name, srv in echo.get("servers", {}).items():
         if srv.get("info"):
             seen.setdefault(name.split(" NVX ")[0], set()).add(_on(srv["info"].get("gil_enabled")))
-    if not seen:
-        return ""
     return ("GIL at runtime in the server processes (after importing autobahn and NVX): "
-            + ", ".join(f"{b}: {'/'.join(sorted(v))}" for b, v in seen.items()) + ".")
+            + ", ".join(f"{b}: {'/'.join(sorted(v))}" for b, v in seen.items()) + "."
+            ) if seen else ""
 
 
 def _warnings(pts: dict, echo: dict) -> list[str]:

@@ -12,9 +12,8 @@ CONFIDENCE = 0.95
 
 def cv(values: list[float]) -> float:
     """Coefficient of variation (sample stdev / mean); 0 for fewer than two values."""
-    if len(values) < 2 or not statistics.fmean(values):
-        return 0.0
-    return statistics.stdev(values) / statistics.fmean(values)
+    mean = statistics.fmean(values) if len(values) > 1 else 0.0
+    return statistics.stdev(values) / mean if mean else 0.0
 
 
 def bootstrap_median(values: list[float], seed: int = 0) -> tuple[float, float]:
@@ -44,9 +43,7 @@ def summary(values: list[float], seed: int = 0) -> dict:
 
 def half_width(median: float, ci: list[float]) -> float | None:
     """Half the 95 % interval relative to the median: how well the figure is known."""
-    if not ci or not median:
-        return None
-    return (ci[1] - ci[0]) / 2 / abs(median)
+    return (ci[1] - ci[0]) / 2 / abs(median) if ci and median else None
 
 
 def ratio_summary(num: list[float], den: list[float], seed: int = 0) -> dict | None:
