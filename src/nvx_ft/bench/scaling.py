@@ -153,7 +153,8 @@ def measure_window(make_call, n_threads: int, warmup: float, window: float,
 
 
 def _run_delay() -> int | None:
-    """Nanoseconds this thread has waited for a core (schedstat), or None."""
+    """Nanoseconds this thread has waited for a core (schedstat), or None; only that: the
+    running time there can lag a tick, thread_time() does not."""
     try:
         with open("/proc/thread-self/schedstat") as fh:
             return int(fh.read().split()[1])
