@@ -174,7 +174,7 @@ def _resolve(variant: Variant, out: Path, venv_root: Path | None, results: dict,
 def run_all(variants, mode: Mode, out: Path, venv_root: Path | None, log=print, *,
             nvx: bool = True, echo: bool = True, probe: bool = True) -> dict:
     """Probe (not in smoke mode), NVX (scaling, single-thread), echo, probe: the results."""
-    def probe_steadiness() -> dict | None:  # None: "not probed"
+    def probe_steadiness() -> dict | None:  # None: "not probed" (smoke: no time for it)
         if not probe or mode.name == "smoke":
             return None
         from nvx_ft.bench import steadiness

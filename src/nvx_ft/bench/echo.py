@@ -6,8 +6,8 @@ The protocol suite's ``EchoServers`` (an event loop and 127.0.0.1 port per threa
 off by ``AUTOBAHN_USE_NVX``. Prints ``REPLY {ports, uses_nvx, ...}`` when ready; then a
 JSON command a line: ``measure`` (start, end: ``time.monotonic``) -> ``REPLY {cpu, wall,
 machine_busy}`` over that interval; ``quit``. It exits (3) by itself after ``--lifetime`` s.
-Faults (self-tests):
-``corrupt-echo`` flips one byte of the 10th echo, ``no-echo`` sends nothing from it on.
+Faults (self-tests): ``corrupt-echo`` flips one byte of the 10th echo, ``no-echo`` sends
+nothing from it on.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""Summaries of repeated measurements (min/median/max, CV, a seeded bootstrap interval)."""
+"""Summaries of repeated measurements (min/median/max, CV, a bootstrap interval), seeded: a
+report regenerated from its JSON reads the same."""
 
 from __future__ import annotations
 
