@@ -1,4 +1,4 @@
-"""The echo benchmark's server process: autobahn's asyncio echo server in N threads.
+"""The end-to-end benchmark's server process: autobahn's asyncio echo server in N threads.
 
     python -m nvx_ft.bench.echo --threads 2 [--pin-cpus 0,1] [--lifetime 600] [--fault F]
 
