@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from nvx_ft.bench import (echo_load, echo_procs, echo_run, figures, machine, plot, records,
+from nvx_ft.bench import (echo_load, echo_run, figures, machine, plot, records,
                           report, schedule, scaling, stats)
 from nvx_ft.protocol import frames as F
 
@@ -138,7 +138,7 @@ def test_a_server_pins_its_threads_from_its_start(tmp_path):
     cpus = machine.allowed_cpus()
     if not machine.can_pin() or len(cpus) < 2:
         pytest.skip("needs an OS that pins threads and 2 usable CPUs")
-    srv = echo_procs.Server("pin test", sys.executable, 2, [cpus[1], cpus[0]],
+    srv = echo_run.Server("pin test", sys.executable, 2, [cpus[1], cpus[0]],
                             child_env(scrub=MEASUREMENT), tmp_path / "server.log", 60, cwd=ROOT)
     try:
         srv.ready(60)

@@ -1,29 +1,13 @@
 """The end-to-end benchmark's server process: autobahn's asyncio echo server in N threads.
 
-    python -m nvx_ft.bench.echo --threads 2 [--pin-cpus 0,1] [--lifetime 600]
+    python -m nvx_ft.bench.echo --threads 2 [--pin-cpus 0,1] [--lifetime 600] [--fault F]
 
-``--pin-cpus``: server thread i on the i-th CPU from its start (pinning is decided once
-per run, before the servers start).
-
-The servers are the protocol suite's (:class:`nvx_ft.protocol.servers.EchoServers`: one
-event loop per thread, each on its own 127.0.0.1 port), without per-message digests (an
-echo server does no hashing). NVX on or off is the environment's ``AUTOBAHN_USE_NVX``
-(``0``: autobahn's pure-Python fallback); the process reports what autobahn really uses.
-
-Line protocol on stdin/stdout (the driver, :mod:`nvx_ft.bench.echo_run`, speaks it):
-
-* on start: ``READY {"ports": [...], "gil_enabled": ..., "uses_nvx": ..., ...}``;
-* ``measure <start> <end>`` (``time.monotonic`` values, shared by all processes on the
-  machine): the CPU time of the whole process (``time.process_time``: all threads, ns
-  resolution) and the whole machine's busy CPU time (``/proc/stat``, None elsewhere)
-  over that interval, as ``CPU {"cpu": s, "wall": s, "machine_busy": s}``;
-* ``quit`` or end of input: the servers stop, the process exits 0.
-
-It bounds itself: after ``--lifetime`` seconds it exits (code 3) whatever happens.
-Faults, for the self-tests only: ``--fault corrupt-echo`` flips one byte of one echoed
-message, the 10th this process sends (the load generator must report it and the run must
-fail); ``--fault no-echo`` stops answering from the 10th message on (the generator must
-give up after its I/O timeout).
+The protocol suite's ``EchoServers`` (an event loop and 127.0.0.1 port per thread), NVX on or
+off by ``AUTOBAHN_USE_NVX``. Prints ``REPLY {ports, uses_nvx, ...}`` when ready; then a
+JSON command a line: ``measure`` (start, end: ``time.monotonic``) -> ``REPLY {cpu, wall,
+machine_busy}`` over that interval; ``quit``. It exits (3) by itself after ``--lifetime`` s.
+Faults (self-tests): ``corrupt-echo`` flips one byte of the 10th echo, ``no-echo`` sends
+nothing from it on.
 """
 
 from __future__ import annotations
@@ -35,15 +19,13 @@ import sys
 import threading
 import time
 
-READY, CPU = "READY", "CPU"
-#: the echo the ``corrupt-echo`` fault damages (1-based, per process)
+REPLY = "REPLY"  # before each answer line, in the server's and the load generator's output
+FAULTS = ("corrupt-echo", "no-echo")
+#: the echo a fault starts at (1-based, per process)
 CORRUPT_NTH = 10
 
 
 def _fault(kind: str) -> None:
-    """Fault for the self-tests, from the ``CORRUPT_NTH``-th message sent on:
-    ``corrupt-echo`` flips one byte of that one message; ``no-echo`` sends nothing more
-    (a server that hangs: the generator must give up after its I/O timeout)."""
     from autobahn.websocket.protocol import WebSocketProtocol
 
     real, lock, sent = WebSocketProtocol.sendMessage, threading.Lock(), [0]
@@ -61,9 +43,6 @@ def _fault(kind: str) -> None:
     WebSocketProtocol.sendMessage = send
 
 
-FAULTS = ("corrupt-echo", "no-echo")
-
-
 def _watchdog(lifetime: float) -> None:
     def expire():
         print(f"nvx_ft.bench.echo: lifetime of {lifetime:.0f} s reached, exiting",
@@ -75,35 +54,31 @@ def _watchdog(lifetime: float) -> None:
     timer.start()
 
 
-def _sleep_until(when: float) -> None:
-    delay = when - time.monotonic()
-    if delay > 0:
-        time.sleep(delay)
-
-
 def _measure(start: float, end: float) -> dict:
     from nvx_ft.bench.machine import busy_seconds
 
-    # process_time: every thread's CPU time, ns resolution (unlike os.times)
-    _sleep_until(start)
-    c0, t0, m0 = time.process_time(), time.monotonic(), busy_seconds()
-    _sleep_until(end)
-    c1, t1, m1 = time.process_time(), time.monotonic(), busy_seconds()
+    def at(when: float) -> tuple:
+        time.sleep(max(0.0, when - time.monotonic()))
+        # process_time: every thread's CPU time, ns resolution (unlike os.times)
+        return time.process_time(), time.monotonic(), busy_seconds()
+
+    (c0, t0, m0), (c1, t1, m1) = at(start), at(end)
     return {"cpu": c1 - c0, "wall": t1 - t0,
             "machine_busy": None if m0 is None or m1 is None else m1 - m0}
 
 
-def _info(servers, pinned: list[int]) -> dict:
+def _info(servers, pinned: dict[int, int], tids: dict[int, int]) -> dict:
     import autobahn
     import autobahn.websocket as ws
 
     return {"ports": servers.ports, "pid": os.getpid(), "threads": servers.threads,
-            "pinned_cpus": pinned, "python": sys.version.split()[0],
+            "pinned_cpus": [c for _, c in sorted(pinned.items())],
+            "python": sys.version.split()[0],
             "free_threaded_build": bool(__import__("sysconfig")
                                         .get_config_var("Py_GIL_DISABLED")),
             "gil_enabled": getattr(sys, "_is_gil_enabled", lambda: True)(),
             "uses_nvx": bool(getattr(ws, "USES_NVX", False)),
-            "autobahn": autobahn.__version__}
+            "autobahn": autobahn.__version__, "tids": [t for _, t in sorted(tids.items())]}
 
 
 def serve(threads: int, pin_cpus: list[int], timeout: float) -> None:
@@ -120,17 +95,13 @@ def serve(threads: int, pin_cpus: list[int], timeout: float) -> None:
             pinned[index] = pin_cpus[index]
 
     with EchoServers(threads, timeout=timeout, record=False, thread_hook=hook) as servers:
-        info = _info(servers, [c for _, c in sorted(pinned.items())])
-        print(READY, json.dumps({**info, "tids": [t for _, t in sorted(tids.items())]}),
-              flush=True)
+        print(REPLY, json.dumps(_info(servers, pinned, tids)), flush=True)
         for line in sys.stdin:
-            words = line.split()
-            if not words or words[0] == "quit":
+            cmd = json.loads(line) if line.strip() else {"cmd": "quit"}
+            if cmd["cmd"] == "quit":
                 break
-            if words[0] == "measure":
-                print(CPU, json.dumps(_measure(float(words[1]), float(words[2]))), flush=True)
-            else:
-                print(f"ERROR unknown command {line.strip()!r}", flush=True)
+            print(REPLY, json.dumps(_measure(cmd["start"], cmd["end"]) if cmd["cmd"] == "measure"
+                                    else {"error": f"unknown command {cmd['cmd']!r}"}), flush=True)
         errors = servers.loop_errors
     if errors:
         print("loop errors:\n" + "\n".join(errors[:20]), file=sys.stderr, flush=True)

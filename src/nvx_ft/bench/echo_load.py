@@ -1,28 +1,10 @@
-"""The end-to-end benchmark's load generator: a process of its own, raw sockets, pre-built
-masked frames (:mod:`nvx_ft.protocol.frames`), every echo checked.
+"""The echo benchmark's load generator process: raw sockets, frames built once, a closed
+loop per connection with ``depth`` messages in flight, every echo checked byte for byte (a
+wrong echo, a closed connection, a stalled server: an error, never a number).
 
-    python -m nvx_ft.bench.echo_load      # driven by nvx_ft.bench.echo_run over stdin
-
-Per connection it is a closed loop with ``depth`` messages in flight: each echo received
-and checked lets the next message go, so the server always has ``connections x depth``
-messages to work on (with depth 2 a connection's next message is already queued while
-the server answers one: the server does not idle waiting for the generator) and the
-round-trip time is the server's queueing and work plus the loopback. The frames are built once per
-workload (``VARIANTS`` different payloads under different masking keys, sent in turn, so
-a server that repeats an earlier message is caught); the work per message is one
-``sendall``, a ``recv`` or two and one ``startswith`` of the exact expected server frame
-(header and payload, byte for byte; the error names both SHA-256 digests). A wrong echo,
-a closed connection or a stalled server is an error, never a number.
-
-Commands, one JSON object per line on stdin; one ``REPLY <json>`` line per command:
-
-* ``{"cmd": "connect", "ports": [...], "conns": [ids], "kind": "text"|"binary",
-  "size": n, "depth": d, "timeout": s, "pin_cpu": cpu|null}`` - connection ``c`` goes to
-  ``ports[c % len(ports)]`` (one port per server thread);
-* ``{"cmd": "run", "start": t, "end": t, "deadline": t}`` (``time.monotonic``): warm up
-  until ``start``, count completed round trips until ``end``, drain, close; reply with
-  messages, interval, this process's CPU time over the interval, latencies (µs);
-* ``{"cmd": "disconnect"}`` (close without running), ``{"cmd": "quit"}``.
+One JSON command a line on stdin, one ``REPLY <json>`` each: ``connect`` (ports, conns,
+kind, size, depth, timeout, pin_cpu), ``run`` (start, end, deadline: warm up, count the
+round trips until end, drain, close), ``disconnect``, ``quit``.
 """
 
 from __future__ import annotations
@@ -30,16 +12,18 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-import os
+import select
+import selectors
 import socket
 import sys
 import time
 from collections import deque
 from dataclasses import dataclass, field
 
+from nvx_ft.bench import machine
+from nvx_ft.bench.echo import REPLY
 from nvx_ft.protocol import frames as F
 
-REPLY = "REPLY"
 VARIANTS = 4
 #: latencies returned per run at most (evenly thinned): enough for a p99
 MAX_LATENCIES = 4000
@@ -51,8 +35,7 @@ class EchoError(Exception):
 
 
 def payload(kind: str, size: int, variant: int) -> bytes:
-    """Message ``variant`` of a workload: text = multi-byte UTF-8 (1- to 4-byte code
-    points) after an ASCII tag, binary = bytes rotated by the variant; exactly ``size``."""
+    """Message ``variant``: multi-byte UTF-8 after an ASCII tag, or bytes rotated by it."""
     from nvx_ft.bench import workloads as wl
 
     if kind == "text":
@@ -60,8 +43,7 @@ def payload(kind: str, size: int, variant: int) -> bytes:
         rest = size - len(tag)
         return tag + (wl.utf8_payload("multilingual", rest) if rest else b"")
     if kind == "binary":
-        base = wl.xor_payload(size + VARIANTS)
-        return base[variant:variant + size]
+        return wl.xor_payload(size + VARIANTS)[variant:variant + size]
     raise ValueError(f"unknown kind {kind!r}: text or binary")
 
 
@@ -102,43 +84,27 @@ def _mismatch(conn: Conn, expected: bytes, kind: str, size: int) -> EchoError:
                      f"{first} of {len(expected)})")
 
 
-class _Poller:
-    """epoll where there is one (Linux, least work per call), else the selectors module
-    (kqueue, poll, or select on Windows); timeouts in seconds; yields file descriptors."""
-
-    def __init__(self) -> None:
-        import select
-        import selectors
-
-        self._epoll = select.epoll() if hasattr(select, "epoll") else None
-        self._sel = None if self._epoll else selectors.DefaultSelector()
-        self._in = select.EPOLLIN if self._epoll else selectors.EVENT_READ
-
-    def register(self, sock: socket.socket) -> None:
-        if self._epoll:
-            self._epoll.register(sock.fileno(), self._in)
-        else:
-            self._sel.register(sock, self._in)
-
-    def poll(self, timeout: float) -> list[int]:
-        if self._epoll:
-            return [fd for fd, _ in self._epoll.poll(timeout)]
-        return [key.fd for key, _ in self._sel.select(timeout)]
-
-    def close(self) -> None:
-        (self._epoll or self._sel).close()
+def _poller(socks: list[socket.socket]) -> tuple:
+    """(poll(timeout) -> ready fds, close): epoll (least work per call), else selectors."""
+    if hasattr(select, "epoll"):
+        epoll = select.epoll()
+        for sock in socks:
+            epoll.register(sock.fileno(), select.EPOLLIN)
+        return (lambda timeout: [fd for fd, _ in epoll.poll(timeout)]), epoll.close
+    sel = selectors.DefaultSelector()
+    for sock in socks:
+        sel.register(sock, selectors.EVENT_READ)
+    return (lambda timeout: [key.fd for key, _ in sel.select(timeout)]), sel.close
 
 
 class Load:
     """One workload's connections in this process and the closed loop over them."""
 
     def __init__(self, spec: dict) -> None:
-        self.kind, self.size = spec["kind"], spec["size"]
-        self.timeout = float(spec.get("timeout", 10.0))
-        self.depth = int(spec.get("depth", 1))
+        self.kind, self.size, ports = spec["kind"], spec["size"], spec["ports"]
+        self.timeout, self.depth = float(spec.get("timeout", 10.0)), int(spec.get("depth", 1))
         self.frames = frames_for(self.kind, self.size)
         self.conns: list[Conn] = []
-        ports = spec["ports"]
         try:
             for c in spec["conns"]:
                 sock = F.handshake(HOST, ports[c % len(ports)], f"/bench/{c}", self.timeout)
@@ -149,15 +115,13 @@ class Load:
             raise
 
     def _send(self, conn: Conn, now: float, count: int = 1) -> None:
-        first = conn.sent
-        conn.sock.sendall(b"".join(self.frames[(first + i) % VARIANTS][0]
+        conn.sock.sendall(b"".join(self.frames[(conn.sent + i) % VARIANTS][0]
                                    for i in range(count)))
         conn.sent += count
         conn.sent_at.extend([now] * count)
 
     def _received(self, conn: Conn) -> float | None:
-        """Read what is there of ``conn``'s next echo (never past it); when it is
-        complete, its send time."""
+        """Read what is there of ``conn``'s next echo (never past it); complete: its send time."""
         expected = self.frames[conn.done % VARIANTS][1]
         chunk = conn.sock.recv(len(expected) - conn.got)
         if not chunk:
@@ -172,16 +136,14 @@ class Load:
         return conn.sent_at.popleft()
 
     def run(self, start: float, end: float, deadline: float) -> dict:
-        poller, by_fd = _Poller(), {}
+        poll, close = _poller([conn.sock for conn in self.conns])
+        by_fd = {conn.sock.fileno(): conn for conn in self.conns}
         lat: list[float] = []
         count, t0, t1, c0, c1 = 0, None, None, 0.0, 0.0
-        now = time.monotonic()
+        progress = now = time.monotonic()
         for conn in self.conns:
-            poller.register(conn.sock)
-            by_fd[conn.sock.fileno()] = conn
             self._send(conn, now, self.depth)
         outstanding = len(self.conns) * self.depth
-        progress = now
         try:
             while outstanding:
                 now = time.monotonic()
@@ -198,7 +160,7 @@ class Load:
                                     f"{outstanding} echoes outstanding")
                 wait = self.timeout if t1 is not None else \
                     min(self.timeout, max(0.0, (start if t0 is None else end) - now))
-                events = poller.poll(wait)
+                events = poll(wait)
                 if events:
                     progress = now = time.monotonic()
                 for fd in events:
@@ -214,7 +176,7 @@ class Load:
                         self._send(conn, now)
                         outstanding += 1
         finally:
-            poller.close()
+            close()
         if t0 is None or t1 is None:
             raise EchoError("the run ended before its measuring window")
         step = max(1, len(lat) // MAX_LATENCIES)
@@ -244,16 +206,8 @@ class Load:
         self.conns = []
 
 
-def _pin(cpu, allowed: set[int]) -> None:
-    if hasattr(os, "sched_setaffinity"):
-        try:
-            os.sched_setaffinity(0, {cpu} if cpu is not None else allowed)
-        except OSError:
-            pass
-
-
 def serve(stdin=sys.stdin, stdout=sys.stdout) -> None:
-    allowed = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else set()
+    allowed = set(machine.allowed_cpus())
     load: Load | None = None
     for line in stdin:
         cmd = json.loads(line)
@@ -261,7 +215,8 @@ def serve(stdin=sys.stdin, stdout=sys.stdout) -> None:
             if cmd["cmd"] == "quit":
                 break
             if cmd["cmd"] == "connect":
-                _pin(cmd.get("pin_cpu"), allowed)
+                cpu = cmd.get("pin_cpu")
+                machine.pin_current_thread(allowed if cpu is None else {cpu})
                 load = Load(cmd)
                 reply = {"ok": True, "connected": len(load.conns)}
             elif cmd["cmd"] == "disconnect":
@@ -289,10 +244,5 @@ def serve(stdin=sys.stdin, stdout=sys.stdout) -> None:
         print(REPLY, json.dumps(reply), file=stdout, flush=True)
 
 
-def main() -> int:
-    serve()
-    return 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    serve()

@@ -1,25 +1,22 @@
-"""The end-to-end benchmark: autobahn's WebSocket echo server on every build, by server
-threads, NVX on and off, loaded from separate processes - one run, interleaved.
-
-One server process (:mod:`nvx_ft.bench.echo`) per build x NVX setting x thread count is
-started up front and idles until its turn; long-lived load generators
-(:mod:`nvx_ft.bench.echo_load`, the driver's interpreter for every build) measure one
-*window* per point and repeat. A repeat measures every point once, one workload (kind,
-size, NVX) for every build and thread count back to back, in an order rotated from repeat
-to repeat; series with a point above the CV target get extra repeats while the budget
-lasts (:func:`nvx_ft.bench.schedule.interleave`). Pinning is decided once per run, before
-the servers start. Every wait is bounded; the method: benchmarks/README.md.
-"""
+"""The echo benchmark, driven: a server process per build x NVX x threads, started up front,
+load generators measuring one window per point, repeats interleaved, noisy series rerun.
+Both children take a JSON command a line on stdin and answer with a ``REPLY <json>`` line;
+every wait is bounded, their stderr goes to a log file (method: benchmarks/README.md,
+End-to-end)."""
 
 from __future__ import annotations
 
+import json
+import queue
+import subprocess
 import sys
+import threading
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from nvx_ft.bench import machine
-from nvx_ft.bench.echo_procs import ChildFailed, LoadGenerator, Server
+from nvx_ft.bench.echo import REPLY
 from nvx_ft.bench.records import point_key
 from nvx_ft.bench.schedule import interleave, rotated
 from nvx_ft.bench.stats import CV_TARGET, cv, quantile
@@ -44,8 +41,7 @@ class EchoConfig:
     extra_rounds: int  # rounds of more repeats for series that missed the CV target
     budget: float  # seconds for the whole part; then it stops measuring
     io_timeout: float  # a server silent this long is an error
-    #: pin server threads / generators to cores: "on", "off" or "auto" (machine.decide)
-    pin: str = "auto"
+    pin: str = "auto"  # "on", "off" or "auto" (machine.decide), where the run did not decide
 
 
 def thread_counts(cores: int, full: bool) -> tuple[int, ...]:
@@ -80,29 +76,120 @@ class EchoBuild:
     env: dict
 
 
+class ChildFailed(Exception):
+    """A child process died, hung past its bound, or answered nonsense."""
+
+
+class Child:
+    """A child process; a load generator as it is (the driver's interpreter for every build)."""
+
+    def __init__(self, name: str, cmd: list[str], env: dict, log: Path, cwd=None) -> None:
+        self.name, self.cmd, self.log = name, cmd, log
+        log.parent.mkdir(parents=True, exist_ok=True)
+        self._log = open(log, "w")
+        self._log.write("$ " + " ".join(cmd) + "\n")
+        self._log.flush()
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=self._log, env=env, cwd=cwd, bufsize=0)
+        # a thread reads stdout line by line: waits with a timeout work on every OS
+        # (select() takes no pipes on Windows)
+        self._lines: queue.Queue = queue.Queue()
+        threading.Thread(target=self._read, name=f"{name} stdout", daemon=True).start()
+
+    def _read(self) -> None:
+        for raw in self.proc.stdout:
+            self._lines.put(raw.decode(errors="replace").rstrip("\r\n"))
+        self._lines.put(None)  # end of output
+
+    def command(self, cmd: dict) -> None:
+        try:
+            self.proc.stdin.write(json.dumps(cmd).encode() + b"\n")
+            self.proc.stdin.flush()
+        except (BrokenPipeError, OSError) as exc:
+            raise ChildFailed(f"{self.name}: cannot write to it ({exc}); {self._tail()}") \
+                from None
+
+    def answer(self, timeout: float) -> dict:
+        """The JSON of the next ``REPLY`` line, within ``timeout``."""
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                text = self._lines.get(timeout=max(0.0, deadline - time.monotonic()))
+            except queue.Empty:
+                raise ChildFailed(f"{self.name}: no {REPLY} line within {timeout:.0f} s; "
+                                  + self._tail()) from None
+            if text is None:
+                self._lines.put(None)  # stays ended for the next caller
+                self.proc.poll()
+                raise ChildFailed(f"{self.name}: exited (code {self.proc.returncode}) "
+                                  f"before a {REPLY} line; {self._tail()}")
+            if text.startswith(REPLY + " "):
+                return json.loads(text[len(REPLY) + 1:])
+            self._log.write(f"(stdout) {text}\n")
+
+    def _tail(self) -> str:
+        self._log.flush()
+        lines = self.log.read_text(errors="replace").splitlines()[-8:]
+        return "log " + str(self.log) + (":\n  " + "\n  ".join(lines) if lines else "")
+
+    def close(self, timeout: float = 10.0) -> int | None:
+        """Ask it to quit, then kill it if it has not within ``timeout``; its exit code."""
+        if self.proc.poll() is None:
+            try:
+                self.proc.stdin.write(b'{"cmd": "quit"}\n')
+                self.proc.stdin.close()
+            except OSError:
+                pass
+            try:
+                self.proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._log.close()
+        return self.proc.returncode
+
+
+class Server(Child):
+    """An echo server process, its threads pinned to ``pin_cpus`` from the start."""
+
+    def __init__(self, name, python, threads, pin_cpus, env, log, lifetime, fault=None,
+                 cwd=None) -> None:
+        cmd = [python, "-m", "nvx_ft.bench.echo", "--threads", str(threads),
+               "--pin-cpus", ",".join(map(str, pin_cpus)), "--lifetime", str(int(lifetime))]
+        super().__init__(name, cmd + (["--fault", fault] if fault else []), env, log, cwd)
+        self.info: dict | None = None
+        self.error: str | None = None
+        self.pinned_cpus: list[int] = list(pin_cpus)
+
+    def ready(self, timeout: float) -> None:
+        self.info = self.answer(timeout)
+        self.pinned_cpus = self.info["pinned_cpus"]
+
+    def measure(self, start: float, end: float) -> None:
+        self.command({"cmd": "measure", "start": start, "end": end})
+
+    def cpu(self, timeout: float) -> dict:
+        return self.answer(timeout)
+
+
 class Runner:
-    """Servers, generators and the measured points of one run."""
+    """The servers, generators and measured points of one run."""
 
     def __init__(self, builds, cfg: EchoConfig, out: Path, log, load_python: str,
                  fault: str | None = None) -> None:
         self.builds, self.cfg, self.out, self.log = builds, cfg, out, log
-        self.cpus = machine.allowed_cpus()
-        self.pin = False  # decided once, before the servers start
-        self.decision: dict = {}
-        self.repeat = 0  # the repeat being measured (extra repeats continue the count)
         self.load_python, self.fault = load_python, fault
+        self.cpus = machine.allowed_cpus()
+        self.pin, self.decision = False, {}  # decided once, before the servers start
+        self.repeat = 0  # the repeat being measured (extra repeats continue the count)
         self.servers: dict[tuple, Server] = {}
-        self.gens: list[LoadGenerator] = []
+        self.gens: list[Child] = []  # load generators
         self.points: dict[str, dict] = {}
         self.errors: list[str] = []
-        self.started = time.monotonic()
-        self.stopped: str | None = None
-
-    # ------------------------------------------------------------------ processes
+        self.started, self.stopped = time.monotonic(), None
 
     def start(self, pinning: dict | None = None) -> None:
-        """Start every server (pinned or not: ``pinning``, the run's decision, else
-        decided here from ``cfg.pin``) and the generators."""
+        """Every server (pinned by the run's ``pinning``, else ``cfg.pin``), the generators."""
         self.decision = pinning or machine.decision(self.cfg.pin)
         self.pin = self.decision["pinned"]
         lifetime = self.cfg.budget + 120
@@ -128,29 +215,20 @@ class Runner:
             if srv.error:
                 self.errors.append(f"server {srv.name}: {srv.error}")
         most = max(load_processes(n, len(self.cpus)) for n in self.cfg.threads)
-        genv = child_env(scrub=MEASUREMENT)
-        self.gens = [LoadGenerator(f"load generator {i}", self.load_python, genv,
-                                   self.out / "echo" / f"load-{i}.log", cwd=ROOT)
-                     for i in range(most)]
+        cmd, env = [self.load_python, "-m", "nvx_ft.bench.echo_load"], child_env(scrub=MEASUREMENT)
+        self.gens = [Child(f"load generator {i}", cmd, env, self.out / "echo" / f"load-{i}.log",
+                           cwd=ROOT) for i in range(most)]
 
     def close(self) -> None:
         for child in [*self.gens, *self.servers.values()]:
             child.close()
 
-    # ------------------------------------------------------------------ one window
-
-    def _point(self, build, nvx, n, kind, size) -> dict:
-        key = point_key(build, nvx, n, kind, size)
-        if key not in self.points:
-            procs = load_processes(n, len(self.cpus))
-            self.points[key] = {
-                "build": build, "nvx": nvx, "threads": n, "kind": kind, "size": size,
-                "connections": self.cfg.conns_per_thread * n, "load_processes": procs,
-                "oversubscribed": n > len(self.cpus), "repeats": [], "errors": []}
-        return self.points[key]
-
     def window(self, build, nvx, n, kind, size) -> None:
-        point = self._point(build, nvx, n, kind, size)
+        point = self.points.setdefault(point_key(build, nvx, n, kind, size), {
+            "build": build, "nvx": nvx, "threads": n, "kind": kind, "size": size,
+            "connections": self.cfg.conns_per_thread * n,
+            "load_processes": load_processes(n, len(self.cpus)),
+            "oversubscribed": n > len(self.cpus), "repeats": [], "errors": []})
         srv = self.servers[(build, nvx, n)]
         if srv.error:
             point["errors"].append(f"not measured: server {srv.error}")
@@ -199,13 +277,11 @@ class Runner:
                 "pinned": self.pin, "server_pinned": bool(srv.pinned_cpus),
                 "load_pinned": bool(load_cpus)}
 
-    def _answer(self, gen: LoadGenerator, timeout: float) -> dict:
+    def _answer(self, gen: Child, timeout: float) -> dict:
         try:
             return gen.answer(timeout)
         except ChildFailed as exc:  # a stuck generator: nothing more can be measured
             raise _RunAborted(str(exc)) from None
-
-    # ------------------------------------------------------------------ schedule
 
     def out_of_time(self) -> bool:
         if time.monotonic() - self.started > self.cfg.budget:
@@ -255,20 +331,18 @@ class _RunAborted(Exception):
 
 def _repeat_figures(results: list[dict], server_cpu: dict) -> dict:
     """One window's figures from the generators' and the server's replies."""
-    msgs = sum(r["messages"] for r in results)
-    rate = sum(r["messages"] / r["interval"] for r in results)
     lat = sorted(x for r in results for x in r["latencies_us"])
-    busy, wall = server_cpu.get("machine_busy"), server_cpu["wall"]
-    ours = server_cpu["cpu"] + sum(r["cpu"] for r in results)
-    return {"messages": msgs, "msgs_per_s": rate,
+    load_cpu, wall = sum(r["cpu"] for r in results), server_cpu["wall"]
+    busy = server_cpu.get("machine_busy")
+    return {"messages": sum(r["messages"] for r in results),
+            "msgs_per_s": sum(r["messages"] / r["interval"] for r in results),
             "p50_us": quantile(lat, 0.5) if lat else None,
             "p99_us": quantile(lat, 0.99) if lat else None,
-            "load_cpu": sum(r["cpu"] for r in results),
-            "load_wall": sum(r["interval"] for r in results),
-            "server_cpu": server_cpu["cpu"], "server_wall": server_cpu["wall"],
+            "load_cpu": load_cpu, "load_wall": sum(r["interval"] for r in results),
+            "server_cpu": server_cpu["cpu"], "server_wall": wall,
             # CPU-seconds per second that neither the server nor the generators used
             "others_cores": (None if busy is None or not wall
-                             else max(0.0, (busy - ours) / wall))}
+                             else max(0.0, (busy - (server_cpu["cpu"] + load_cpu)) / wall))}
 
 
 def run(builds: list[EchoBuild], mode: str, out: Path, log=print,

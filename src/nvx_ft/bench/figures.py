@@ -1,11 +1,5 @@
-"""What the benchmark results say. NVX scaling: the series measured, the findings
-(anti-scaling, poor efficiency, noise, contention, a busy machine) and the single-thread
-cost of free-threading. End to end: per echo point messages/s, MB/s, latency, speedup,
-the 3.14t/3.14 ratio, CPU per message, and which points are noisy and why.
-
-Input is the dict :func:`nvx_ft.bench.driver.run_all` writes to ``results.json``
-(``results["echo"]``: :func:`nvx_ft.bench.echo_run.run`); nothing here measures or writes.
-"""
+"""What the results (``results.json``) say: NVX scaling's findings, the single-thread cost of
+free-threading, the echo points' figures and ratios, and why a point is noisy."""
 
 from __future__ import annotations
 
@@ -17,28 +11,18 @@ from nvx_ft.bench.records import EchoPoint, PointFigures, build_records, point_k
 from nvx_ft.bench.scaling import WORKLOADS
 from nvx_ft.bench.workloads import human_size
 
-#: Efficiency (speedup / min(N, cores)) below this is called out as poor.
-POOR_EFFICIENCY = 0.7
-#: Speedups whose coefficient of variation over repeats exceeds this are called noisy.
-CV_TARGET = stats.CV_TARGET
-#: A single thread with less CPU than this (of its wall time) was kept off a core by
-#: other processes: the machine was busy and every number near it is suspect.
+POOR_EFFICIENCY = 0.7  # speedup / min(N, cores) below this is poor
+CV_TARGET = stats.CV_TARGET  # a speedup whose CV over repeats is above this is noisy
+#: a single thread with less CPU than this (of its wall time): the machine was busy
 BUSY_CPU_SHARE = 0.9
-#: Threads that had no core for more than this share of the window, with no more threads
-#: than cores: other processes held this run's cores.
+#: no more threads than cores, yet without a core more than this share of the window: busy
 BUSY_WAITING_SHARE = 0.1
-#: Work efficiency (bytes per CPU-second at N / at 1 thread) below this: the threads slow
-#: each other down even when they run (contention), whatever else ran on the machine.
+#: work efficiency below this: the threads slow each other down while they run
 CONTENDED_WORK = 0.8
 
 
 def pct(x: float) -> str:
     return f"{100 * x:.1f} %"
-
-
-def workload_order(workload: str) -> int:
-    order = list(WORKLOADS)
-    return order.index(workload) if workload in order else len(order)
 
 
 def scaling_rows(results: dict):
@@ -49,16 +33,16 @@ def scaling_rows(results: dict):
 
 
 def scaling_panels(results: dict) -> dict[tuple[str, int], dict[str, dict]]:
-    """(workload, frame size) -> {build: series}: by workload, then frame size; the builds
-    in build order (a table's rows, a plot's panels)."""
+    """(workload, frame size) -> {build: series}, by workload, frame size and build."""
     panels: dict = {}
     for name, s in scaling_rows(results):
         panels.setdefault((s["workload"], s["frame_size"]), {})[name] = s
-    return dict(sorted(panels.items(), key=lambda kv: (workload_order(kv[0][0]), kv[0][1])))
+    order = list(WORKLOADS)
+    return dict(sorted(panels.items(), key=lambda kv: (
+        order.index(kv[0][0]) if kv[0][0] in order else len(order), kv[0][1])))
 
 
 def scaling_threads(results: dict) -> list[int]:
-    """Every thread count measured, in order."""
     return sorted({p["threads"] for _, s in scaling_rows(results) for p in s["points"]})
 
 
@@ -72,8 +56,7 @@ SLEEPY = 0.3
 
 
 def noise_cause(point: dict, cores: int, machine_floor: float | None = None) -> str:
-    """What the measurements say about why a point is noisy (the likeliest first);
-    ``machine_floor``: this machine's own CV for windows this long (steadiness probe)."""
+    """Why a point is noisy, by what was measured (``machine_floor``: the probe's CV)."""
     causes = []
     waiting, blocked = point.get("median_waiting_share"), point.get("median_blocked_share")
     if point["threads"] <= cores and (waiting or 0) > BUSY_WAITING_SHARE:
@@ -90,9 +73,7 @@ def noise_cause(point: dict, cores: int, machine_floor: float | None = None) -> 
 
 
 def machine_floor(results: dict, build: str | None = None) -> float | None:
-    """The machine's own CV (steadiness probe before the run) for the windows of this
-    build's scaling, or (``build`` None) of ``results`` = the echo part's; None where
-    not probed."""
+    """The probe's CV at ``build``'s scaling window (None: ``results`` is the echo part)."""
     part = results if build is None else build_records(results)[build].scaling or {}
     window = (part.get("config") or {}).get("window")
     probed = (results.get("steadiness") or {}).get("start")
@@ -103,6 +84,7 @@ def findings(results: dict) -> dict[str, list[str]]:
     """Anti-scaling, poor efficiency, noise, contention, a busy machine: by name."""
     found: dict[str, list[str]] = {k: [] for k in (
         "anti_scaling", "poor_efficiency", "noisy", "busy", "contended", "beyond_cores")}
+    records = build_records(results)
     for name, s in scaling_rows(results):
         where = f"{s['workload']} {human_size(s['frame_size'])} on {name}"
 
@@ -110,7 +92,7 @@ def findings(results: dict) -> dict[str, list[str]]:
             if points:
                 found[key].append(f"{where}: " + ", ".join(say(p) for p in points))
 
-        cores = (build_records(results)[name].scaling or {}).get("cores", 1)
+        cores = records[name].scaling.get("cores", 1)
         one = s["points"][0]
         busy = ([f"the single thread ran {pct(one['median_cpu_share'])} of its wall time"]
                 if one.get("median_cpu_share", 1.0) < BUSY_CPU_SHARE else [])
@@ -139,9 +121,7 @@ def findings(results: dict) -> dict[str, list[str]]:
 
 
 def single_thread_entries(results: dict) -> dict:
-    """(build, group, impl, size) -> {seconds, calls_per_s, bytes_per_s, round_medians,
-    round_cv} from pytest-benchmark (the round fields: the interleaved rounds of
-    nvx_ft.bench.schedule; None in a results.json from before them)."""
+    """(build, group, impl, size) -> a single-thread cell: seconds, calls/s, bytes/s, ..."""
     out = {}
     for name, b in build_records(results).items():
         for target_json in (b.single or {}).values():
@@ -159,35 +139,24 @@ def single_thread_entries(results: dict) -> dict:
 
 
 def _impl_class(impl: str, level: str | None) -> str:
-    if impl.startswith("fallback/"):
-        return "autobahn fallback (pure Python)"
-    if impl.startswith("reference/"):
-        return "nvx-ft reference (pure Python)"
-    return "NVX " + (level or "?")
-
-
-def _one_thread_work_rate(series: dict) -> float:
-    one = series["points"][0]
-    return statistics.median(one["work_rate"]) if one.get("work_rate") \
-        else one["median_throughput"]
+    pure = {"fallback": "autobahn fallback", "reference": "nvx-ft reference"}.get(
+        impl.split("/")[0])
+    return f"{pure} (pure Python)" if pure else f"NVX {level or '?'}"
 
 
 def ft_cost(results: dict, ft: str, gil: str) -> list[tuple[str, int, float, float, float]]:
-    """Per class of benchmark: (class, n, median, min, max) of
-    single-thread throughput(ft build) / throughput(GIL build)."""
+    """(class, n, median, min, max) of throughput(ft) / throughput(gil), one thread."""
     entries = single_thread_entries(results)
     ratios = defaultdict(list)
     for (build, group, impl, size), e in entries.items():
-        if build != ft:
-            continue
         base = entries.get((gil, group, impl, size))
-        if base:
-            kind = group.split("-")[0]
-            ratios[f"{kind}: {_impl_class(impl, e['level'])}"].append(
+        if build == ft and base:
+            ratios[f"{group.split('-')[0]}: {_impl_class(impl, e['level'])}"].append(
                 e["bytes_per_s"] / base["bytes_per_s"])
     # the scaling harness's 1-thread points are single-thread numbers as well; per
     # CPU-second, so that a build that got less of a busy machine is not called slower
-    scal = {(b, s["workload"], s["frame_size"]): _one_thread_work_rate(s)
+    scal = {(b, s["workload"], s["frame_size"]): statistics.median(s["points"][0]["work_rate"])
+            if s["points"][0].get("work_rate") else s["points"][0]["median_throughput"]
             for b, s in scaling_rows(results)}
     for (build, workload, frame), thr in scal.items():
         if build == ft and (gil, workload, frame) in scal:
@@ -198,40 +167,31 @@ def ft_cost(results: dict, ft: str, gil: str) -> list[tuple[str, int, float, flo
             for cls, rs in sorted(ratios.items())]
 
 
-# --------------------------------------------------------------------------- end to end
-
-BASELINE = "3.14"
-#: a load generator busier than this (CPU / wall, per process) may have limited the run
-SATURATED = 0.9
-#: a server process with less CPU than this (per usable thread) while the generators were
-#: not saturated either: both waited for cores other processes held
-STARVED = 0.8
-#: other processes using less than this many cores: the machine was quiet
-QUIET_OTHERS = 0.2
-#: fewer echoes than this in a window: counting alone moves the rate by a few %
-FEW_MESSAGES = 200
-
-
-def _median(values):
-    values = [v for v in values if v is not None]
-    return statistics.median(values) if values else None
+BASELINE = "3.14"  # the echo points' "vs 3.14"
+SATURATED = 0.9  # a load generator busier (CPU / wall) than this may have limited the run
+STARVED = 0.8  # a server with less CPU than this (per usable thread) waited for cores
+QUIET_OTHERS = 0.2  # other processes using fewer cores than this: the machine was quiet
+FEW_MESSAGES = 200  # fewer echoes in a window: counting alone moves the rate by a few %
 
 
 def point_figures(p: EchoPoint, cores: int, seed: int = 0) -> PointFigures | None:
     """One point's figures from its repeats; None when it has none."""
-    reps = p.repeats
-    if not reps:
+    if not p.repeats:
         return None
-    rates = [r["msgs_per_s"] for r in reps]
-    usable = min(p.threads, cores)
-    per_msg = [r["server_cpu"] / (r["msgs_per_s"] * r["server_wall"]) for r in reps
+
+    def median(figure) -> float | None:
+        return stats.median_known(map(figure, p.repeats))
+
+    rates = [r["msgs_per_s"] for r in p.repeats]
+    per_msg = [r["server_cpu"] / (r["msgs_per_s"] * r["server_wall"]) for r in p.repeats
                if r["msgs_per_s"]]
     return PointFigures(
         stats.summary(rates, seed), statistics.median(rates) * p.size / 1e6,
-        _median(r["p50_us"] for r in reps), _median(r["p99_us"] for r in reps),
-        _median(r["server_cpu"] / r["server_wall"] / usable for r in reps),
-        _median(1e6 * x for x in per_msg), _median(r["load_cpu"] / r["load_wall"] for r in reps),
-        _median(r["messages"] for r in reps), _median(r.get("others_cores") for r in reps),
+        median(lambda r: r["p50_us"]), median(lambda r: r["p99_us"]),
+        median(lambda r: r["server_cpu"] / r["server_wall"] / min(p.threads, cores)),
+        stats.median_known(1e6 * x for x in per_msg),
+        median(lambda r: r["load_cpu"] / r["load_wall"]), median(lambda r: r["messages"]),
+        median(lambda r: r.get("others_cores")),
         stats.cv(per_msg))
 
 
@@ -299,8 +259,7 @@ def noise_summary(pts: dict) -> tuple[int, int]:
 
 
 def steadiness_line(pts: dict, echo: dict) -> str:
-    """The machine's own noise at this run's window (steadiness probe), the points as
-    steady as it allows, and how well the medians are known."""
+    """The machine's noise at the echo window, the points as steady, how well each is known."""
     target = echo.get("cv_target", stats.CV_TARGET)
     window = (echo.get("config") or {}).get("window")
     judged = [p for p in pts.values() if p.fig and p.fig.msgs["n"] > 1]
@@ -319,58 +278,44 @@ def steadiness_line(pts: dict, echo: dict) -> str:
     return " ".join(text)
 
 
-def _medians(pairs) -> list[tuple]:
-    """(*group, median, count) per group of (group, value) pairs, groups in first-seen
-    order."""
+def _medians(pairs, by_nvx_threads: bool = False) -> list[tuple]:
+    """(*group, median, count) per group of (group, value) pairs with a value, in order."""
     groups: dict = {}
     for key, value in pairs:
-        groups.setdefault(key, []).append(value)
-    return [(*key, statistics.median(v), len(v)) for key, v in groups.items()]
+        if value is not None:
+            groups.setdefault(key, []).append(value)
+    rows = [(*key, statistics.median(v), len(v)) for key, v in groups.items()]
+    return sorted(rows, key=lambda row: (not row[0], row[1])) if by_nvx_threads else rows
 
 
 def _cpu_ratio(p: EchoPoint, other: EchoPoint | None) -> float | None:
     """Server CPU per echo of ``p`` / of ``other``, where both were measured."""
-    if p.fig and other and other.fig and p.fig.server_us_per_msg \
-            and other.fig.server_us_per_msg:
-        return p.fig.server_us_per_msg / other.fig.server_us_per_msg
-    return None
-
-
-def _by_nvx_threads(rows: list[tuple]) -> list[tuple]:
-    return sorted(rows, key=lambda row: (not row[0], row[1]))
+    mine, theirs = (x.fig.server_us_per_msg if x and x.fig else None for x in (p, other))
+    return mine / theirs if mine and theirs else None
 
 
 def build_ratios(pts: dict, build: str = "3.14t") -> list[tuple[bool, int, float, int]]:
-    """(NVX, threads, median over workloads of build/3.14 msgs/s, workloads) - the
-    headline of what the free-threaded build does for an autobahn server."""
-    return _by_nvx_threads(_medians(((p.nvx, p.threads), p.vs_baseline["median"])
-                                    for p in pts.values() if p.build == build and p.vs_baseline))
+    """(NVX, threads, median over workloads of build/3.14 msgs/s, workloads)."""
+    return _medians((((p.nvx, p.threads), p.vs_baseline and p.vs_baseline["median"])
+                     for p in pts.values() if p.build == build), by_nvx_threads=True)
 
 
 def cpu_ratios(pts: dict, build: str = "3.14t") -> list[tuple[bool, int, float, int]]:
-    """(NVX, threads, median over workloads of server CPU per echo build / 3.14, count):
-    what the build costs per message, whatever share of the machine it got."""
-    ratios = (((p.nvx, p.threads), _cpu_ratio(p, pts.get(point_key(
-        BASELINE, p.nvx, p.threads, p.kind, p.size)))) for p in pts.values() if p.build == build)
-    return _by_nvx_threads(_medians(r for r in ratios if r[1] is not None))
+    """(NVX, threads, median over workloads of server CPU per echo build / 3.14, count)."""
+    return _medians((((p.nvx, p.threads), _cpu_ratio(p, pts.get(point_key(
+        BASELINE, p.nvx, p.threads, p.kind, p.size)))) for p in pts.values()
+        if p.build == build), by_nvx_threads=True)
 
 
 def thread_cost(pts: dict) -> list[tuple[str, bool, int, float, int]]:
-    """(build, NVX, threads, median over workloads of server CPU per echo at N threads /
-    at 1 thread, count): above 1 the server's threads slow each other down per message
-    (contention), independent of how much CPU the machine left them. It cannot see time
-    spent waiting for the GIL."""
-    ratios = (((p.build, p.nvx, p.threads), _cpu_ratio(p, pts.get(point_key(
+    """(build, NVX, threads, median over workloads of CPU per echo at N / 1 threads, count)."""
+    return _medians(((p.build, p.nvx, p.threads), _cpu_ratio(p, pts.get(point_key(
         p.build, p.nvx, 1, p.kind, p.size)))) for p in pts.values() if p.threads > 1)
-    return _medians(r for r in ratios if r[1] is not None)
 
 
 def nvx_gain(pts: dict) -> list[tuple[str, int, str, int, float]]:
     """(build, threads, kind, size, msgs/s NVX on / off) where both were measured."""
-    out = []
-    for p in pts.values():
-        off = pts.get(point_key(p.build, False, p.threads, p.kind, p.size))
-        if p.nvx and p.fig and off and off.fig:
-            out.append((p.build, p.threads, p.kind, p.size,
-                        p.fig.msgs["median"] / off.fig.msgs["median"]))
-    return out
+    return [(p.build, p.threads, p.kind, p.size, p.fig.msgs["median"] / off.fig.msgs["median"])
+            for p in pts.values() if p.nvx and p.fig
+            for off in [pts.get(point_key(p.build, False, p.threads, p.kind, p.size))]
+            if off and off.fig]

@@ -1,11 +1,5 @@
 """The machine under the benchmarks: its CPUs, how busy it is (Linux ``/proc/stat``), and
-pinning threads and processes to CPUs where the OS allows it.
-
-A benchmark window knows its own processes' CPU time; the machine's busy time over the
-same window minus that is what *other* processes took. A pinned thread is not migrated
-between cores in the middle of a timed window; pinning is only done where every pinned
-thread gets a core of its own, and decided once per run (:func:`decide`).
-"""
+pinning threads to CPUs, only where each gets a core of its own, decided once per run."""
 
 from __future__ import annotations
 
@@ -21,26 +15,19 @@ IDLE_TO_PIN = 0.8
 
 
 def cpu_seconds() -> list[float] | None:
-    """The machine's CPU time since boot, all CPUs, by state (``/proc/stat``: user, nice,
-    system, idle, iowait, irq, softirq, steal, ...); None where it is not there."""
+    """CPU-seconds since boot by state (``/proc/stat``: user, nice, system, idle, ...)."""
     try:
         with open("/proc/stat") as fh:
             fields = fh.readline().split()
     except OSError:
         return None
-    if not fields or fields[0] != "cpu":
-        return None
-    return [int(x) / _TICK for x in fields[1:]]
+    return [int(x) / _TICK for x in fields[1:]] if fields and fields[0] == "cpu" else None
 
 
 def busy_seconds() -> float | None:
-    """CPU-seconds all CPUs spent not idle since boot (user, nice, system, irq, softirq,
-    steal); None where /proc/stat is not there."""
+    """CPU-seconds all CPUs spent busy since boot (not idle or iowait; guest time is in user)."""
     t = cpu_seconds()
-    if t is None:
-        return None
-    # not idle or iowait; guest time is already counted in user
-    return sum(t[:8]) - t[3] - (t[4] if len(t) > 4 else 0)
+    return None if t is None else sum(t[:8]) - t[3] - (t[4] if len(t) > 4 else 0)
 
 
 def idle_share(seconds: float = 0.5, cores: int | None = None) -> float | None:
@@ -87,13 +74,12 @@ def can_pin() -> bool:
     return hasattr(os, "sched_setaffinity")
 
 
-def pin_current_thread(cpu: int) -> bool:
-    """Pin the calling thread (Linux: pid 0 is the calling thread) to ``cpu``; False where
-    the OS does not allow it."""
+def pin_current_thread(cpu: int | set[int]) -> bool:
+    """Pin the calling thread (Linux: pid 0) to ``cpu`` or a set of CPUs; False: not allowed."""
     if not can_pin():
         return False
     try:
-        os.sched_setaffinity(0, {cpu})
+        os.sched_setaffinity(0, cpu if isinstance(cpu, set) else {cpu})
         return True
     except OSError:
         return False
@@ -105,17 +91,13 @@ def should_pin(count: int, cpus: list[int] | None = None) -> bool:
 
 
 def pins(count: int, cpus: list[int], first: int = 0) -> list[int]:
-    """The CPUs for ``count`` threads placed after ``first`` others, one CPU each; none
-    where the OS cannot pin or there are not enough of ``cpus``."""
+    """A CPU each for ``count`` threads after ``first`` others; none where there are too few."""
     return cpus[first:first + count] if should_pin(first + count, cpus) else []
 
 
 def decide(pin: str, idle: float | None) -> tuple[bool, str]:
-    """Pin or not, and why: ``pin`` is "on", "off" or "auto" - on when the machine was
-    idle at the start of the run (``idle``: share of its CPUs idle, :func:`idle_share`).
-    On a busy machine a pinned thread cannot escape a core another process holds: seen
-    here, a pinned 1-thread echo server got 25 % of its core where an unpinned one got
-    30-65 %."""
+    """Pin or not, and why; "auto": only on a machine idle at the start (on a busy one a
+    pinned thread cannot escape a core another process holds)."""
     if not can_pin():
         return False, "the OS does not allow pinning"
     if pin in ("on", "off"):

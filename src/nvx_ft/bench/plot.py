@@ -1,10 +1,4 @@
-"""The plots. ``scaling.png``: NVX speedup over threads per workload and frame size, one
-line per build. ``echo.png``: end-to-end messages/s by server threads, one panel per
-workload, one line per build (solid: NVX on, dashed: NVX off), bars: 95 % bootstrap
-interval.
-
-matplotlib (Agg backend, no display) is imported only when a plot is drawn.
-"""
+"""scaling.png and echo.png, a line per build; matplotlib (Agg) is imported only to draw."""
 
 from __future__ import annotations
 
@@ -29,18 +23,18 @@ def _pyplot():
     return matplotlib, plt
 
 
-def _grid(plt, rows: int, columns: int, height: float, **options):
-    """A figure of ``rows`` x ``columns`` panels (at least one), 4.2 x 3 inches each."""
-    return plt.subplots(max(1, rows), max(1, columns), squeeze=False, **options,
-                        figsize=(max(8.0, 4.2 * columns), height + 3.0 * max(1, rows)))
-
-
-def _labels(ax, row: int, column: int, rows: int, y: str, x: str) -> None:
-    """Axis labels on the outer panels only."""
-    if column == 0:
-        ax.set_ylabel(y)
-    if row == rows - 1:
-        ax.set_xlabel(x)
+def _grid(plt, rows: list, columns: list, height: float, y: str, x: str, **options):
+    """(figure, axes, [(ax, row, column)]): a panel each, axis labels on the outer ones."""
+    shape = max(1, len(rows)), max(1, len(columns))
+    fig, axes = plt.subplots(*shape, squeeze=False, **options,
+                             figsize=(max(8.0, 4.2 * len(columns)), height + 3.0 * shape[0]))
+    cells = [(axes[i][j], r, c) for i, r in enumerate(rows) for j, c in enumerate(columns)]
+    for ax, r, c in cells:
+        if c == columns[0]:
+            ax.set_ylabel(y)
+        if r == rows[-1]:
+            ax.set_xlabel(x)
+    return fig, axes, cells
 
 
 def _bars(ax, xs, med, lo, hi, colour, marker, **style) -> None:
@@ -71,37 +65,35 @@ def plot_scaling(results: dict, path: Path) -> None:
     workloads = list(dict.fromkeys(w for w, _ in series))
     frames = sorted({f for _, f in series})
     cores = results["machine"].get("cores_usable") or 1
-    fig, axes = _grid(plt, len(workloads), len(frames), 1.0, sharex=True)
+    fig, axes, cells = _grid(plt, workloads, frames, 1.0, "speedup vs 1 thread", "threads",
+                             sharex=True)
     measured = scaling_threads(results)
     max_threads = max(measured or [1])
-    for i, w in enumerate(workloads):
-        for j, f in enumerate(frames):
-            ax = axes[i][j]
-            xs = list(range(1, max_threads + 1))
-            ax.plot(xs, [min(x, cores) for x in xs], color="0.6", ls="--", lw=1,
-                    label=f"ideal (min(N, {cores} cores))")
-            ax.axhline(1.0, color="0.8", lw=0.8)
-            for name, s in series.get((w, f), {}).items():
-                colour, marker = BUILD_STYLE.get(name, (None, "o"))
-                n = [p["threads"] for p in s["points"]]
-                _bars(ax, n, [p["median_speedup"] for p in s["points"]],
-                      [quantile(p["speedup"], 0.25) for p in s["points"]],
-                      [quantile(p["speedup"], 0.75) for p in s["points"]], colour, marker,
-                      label=name)
-                est = [p.get("idle_estimate") for p in s["points"]]
-                shown = [(x, e) for x, e in zip(n, est) if e is not None]
-                if len(shown) > 1:
-                    ax.plot([x for x, _ in shown], [e for _, e in shown], color=colour,
-                            marker=marker, ms=4, ls=":", mfc="none",
-                            label=f"{name}: idle estimate (min(N, cores) x work efficiency)")
-            ax.set_title(f"{w}, {human_size(f)} frames", fontsize=10)
-            ax.set_xscale("log", base=2)
-            ax.set_xticks([p for p in (1, 2, 4, 8, 16, 32) if p <= max_threads]
-                          + ([3] if 3 in measured else []))
-            ax.get_xaxis().set_major_formatter(matplotlib.ticker.ScalarFormatter())
-            ax.set_ylim(bottom=0)
-            _labels(ax, i, j, len(workloads), "speedup vs 1 thread", "threads")
-            ax.grid(alpha=0.3)
+    xs = list(range(1, max_threads + 1))
+    for ax, w, f in cells:
+        ax.plot(xs, [min(x, cores) for x in xs], color="0.6", ls="--", lw=1,
+                label=f"ideal (min(N, {cores} cores))")
+        ax.axhline(1.0, color="0.8", lw=0.8)
+        for name, s in series.get((w, f), {}).items():
+            colour, marker = BUILD_STYLE.get(name, (None, "o"))
+            n = [p["threads"] for p in s["points"]]
+            _bars(ax, n, [p["median_speedup"] for p in s["points"]],
+                  [quantile(p["speedup"], 0.25) for p in s["points"]],
+                  [quantile(p["speedup"], 0.75) for p in s["points"]], colour, marker,
+                  label=name)
+            shown = [(x, p["idle_estimate"]) for x, p in zip(n, s["points"])
+                     if p.get("idle_estimate") is not None]
+            if len(shown) > 1:
+                ax.plot([x for x, _ in shown], [e for _, e in shown], color=colour,
+                        marker=marker, ms=4, ls=":", mfc="none",
+                        label=f"{name}: idle estimate (min(N, cores) x work efficiency)")
+        ax.set_title(f"{w}, {human_size(f)} frames", fontsize=10)
+        ax.set_xscale("log", base=2)
+        ax.set_xticks([p for p in (1, 2, 4, 8, 16, 32) if p <= max_threads]
+                      + ([3] if 3 in measured else []))
+        ax.get_xaxis().set_major_formatter(matplotlib.ticker.ScalarFormatter())
+        ax.set_ylim(bottom=0)
+        ax.grid(alpha=0.3)
     # one legend for the figure; missing/failed builds appear in it, marked
     handles, labels = axes[0][0].get_legend_handles_labels()
     from matplotlib.lines import Line2D
@@ -124,33 +116,28 @@ def plot_echo(echo: dict, pts: dict, path: Path) -> None:
     kinds = [k for k in ("text", "binary") if any(p.kind == k for p in pts.values())]
     sizes = sorted({p.size for p in pts.values()})
     threads = sorted({p.threads for p in pts.values()})
-    fig, axes = _grid(plt, len(kinds), len(sizes), 1.2)
+    fig, axes, cells = _grid(plt, kinds, sizes, 1.2, "echoes / s (log)",
+                             "server threads (* = more than cores)")
     series: dict = {}
     for p in pts.values():
         if p.fig:
             series.setdefault((p.kind, p.size, p.build, p.nvx), []).append(p)
-    for i, kind in enumerate(kinds):
-        for j, size in enumerate(sizes):
-            ax = axes[i][j]
-            for (k, s, build, nvx), ps in sorted(series.items(), key=lambda kv: str(kv[0])):
-                if (k, s) != (kind, size):
-                    continue
-                ps = sorted(ps, key=lambda p: p.threads)
-                colour, marker = BUILD_STYLE.get(build, (None, "o"))
-                _bars(ax, [p.threads for p in ps], [p.fig.msgs["median"] for p in ps],
-                      [p.fig.msgs["ci"][0] for p in ps],
-                      [p.fig.msgs["ci"][1] for p in ps], colour, marker,
-                      ls="-" if nvx else "--", mfc=None if nvx else "none",
-                      label=f"{build}, NVX {'on' if nvx else 'off'}")
-            ax.set_title(f"{kind}, {human_size(size)} messages", fontsize=10)
-            ax.set_xticks(threads)
-            ax.set_xticklabels([f"{n}*" if n > echo["cores"] else str(n) for n in threads])
-            # log scale: NVX on and off differ up to ~50x at 64 KiB; equal ratios read
-            # as equal distances
-            ax.set_yscale("log")
-            ax.grid(alpha=0.3, which="both")
-            _labels(ax, i, j, len(kinds), "echoes / s (log)",
-                    "server threads (* = more than cores)")
+    for ax, kind, size in cells:
+        for (k, s, build, nvx), ps in sorted(series.items(), key=lambda kv: str(kv[0])):
+            if (k, s) != (kind, size):
+                continue
+            ps = sorted(ps, key=lambda p: p.threads)
+            colour, marker = BUILD_STYLE.get(build, (None, "o"))
+            _bars(ax, [p.threads for p in ps], [p.fig.msgs["median"] for p in ps],
+                  [p.fig.msgs["ci"][0] for p in ps], [p.fig.msgs["ci"][1] for p in ps],
+                  colour, marker, ls="-" if nvx else "--", mfc=None if nvx else "none",
+                  label=f"{build}, NVX {'on' if nvx else 'off'}")
+        ax.set_title(f"{kind}, {human_size(size)} messages", fontsize=10)
+        ax.set_xticks(threads)
+        ax.set_xticklabels([f"{n}*" if n > echo["cores"] else str(n) for n in threads])
+        # log: NVX on and off differ up to ~50x at 64 KiB; equal ratios, equal distances
+        ax.set_yscale("log")
+        ax.grid(alpha=0.3, which="both")
     handles = [h for ax in axes.flat for h in ax.get_legend_handles_labels()[0]]
     labels = [lab for ax in axes.flat for lab in ax.get_legend_handles_labels()[1]]
     _legend_and_save(fig, plt, path, handles, labels,

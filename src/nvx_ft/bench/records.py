@@ -1,10 +1,5 @@
-"""Typed records the bench's modules hand each other, instead of string-keyed dicts: a
-build's part of a run (:class:`BuildResult`: the driver writes it, figures, report and
-plot read it) and an end-to-end point with its figures (:class:`EchoPoint`,
-:class:`PointFigures`: made by :func:`nvx_ft.bench.figures.figures`, read by the report
-and the plot). ``results.json`` holds them as JSON objects (:func:`as_json`);
-:func:`build_records` reads a run's builds from either form.
-"""
+"""Typed records the bench's modules hand each other (``results.json`` holds them as JSON
+objects): a build's part of a run, an echo point and its figures."""
 
 from __future__ import annotations
 
@@ -64,15 +59,12 @@ class PointFigures:
     load_cpu_share: float | None  # per generator process
     messages: float | None  # echoes per window
     others_cores: float | None  # cores other processes used meanwhile
-    #: spread of the CPU time per echo: high with the server on its cores and the machine
-    #: quiet = the hardware under the machine varied (shared host, clock)
-    cv_us_per_msg: float
+    cv_us_per_msg: float  # high with the server on its cores and the machine quiet: hardware
 
 
 @dataclass
 class EchoPoint:
-    """One measured point of the echo benchmark (as ``results["echo"]["points"]`` has
-    it) and what :func:`nvx_ft.bench.figures.figures` makes of it."""
+    """An echo point as measured (``results["echo"]["points"]``) and its figures."""
 
     build: str
     nvx: bool

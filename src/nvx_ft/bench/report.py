@@ -1,9 +1,4 @@
-"""The benchmark report: ``summary.md`` (NVX scaling, the end-to-end echo benchmark, the
-single-thread tables), ``single_thread.md``, and the plots (:mod:`nvx_ft.bench.plot`).
-
-Input is the dict :func:`nvx_ft.bench.driver.run_all` writes to ``results.json``; what
-it says comes from :mod:`nvx_ft.bench.figures`.
-"""
+"""The report: summary.md, single_thread.md and the plots, from ``results.json``."""
 
 from __future__ import annotations
 
@@ -17,108 +12,90 @@ from nvx_ft.bench.figures import (BUSY_CPU_SHARE, BUSY_WAITING_SHARE, CONTENDED_
                                   is_anti_scaling, machine_floor, pct, scaling_panels,
                                   scaling_rows, scaling_threads, single_thread_entries)
 from nvx_ft.bench.plot import plot_echo, plot_scaling
-from nvx_ft.bench.records import BuildResult, EchoPoint, build_records
+from nvx_ft.bench.records import EchoPoint, build_records
 from nvx_ft.bench.workloads import human_size
 
 BUILD_ORDER = ("3.14", "3.14t", "3.14t PYTHON_GIL=1")
 #: noisy echo points listed by name at most; the rest are counted
 MAX_LISTED = 30
-
-
-def _gil(build: BuildResult) -> str:
-    s = build.scaling or {}
-    if "gil_enabled" not in s:
-        return "?"
-    if s["gil_enabled"] and s.get("origin", {}).get("build") == "free-threaded" \
-            and build.env.get("PYTHON_GIL") != "1":
-        return "**on (re-enabled at NVX import!)**"
-    return "on" if s["gil_enabled"] else "off"
-
-
-def _copy_throughput(results: dict) -> dict:
-    """(build, frame, threads) -> copy bytes/s, to read XOR/UTF-8 as a fraction of it."""
-    out = {}
-    for name, s in scaling_rows(results):
-        if s["workload"] == "copy":
-            for p in s["points"]:
-                out[(name, s["frame_size"], p["threads"])] = p["median_throughput"]
-    return out
+#: a scaling point's optional figures in its cell: (key, label, format)
+POINT_FIGURES = (("median_cpu_share", "cpu", pct), ("work_efficiency", "work", "{:.2f}".format),
+                 ("median_blocked_share", "blocked", pct),
+                 ("median_waiting_share", "no core", pct))
 
 
 def _builds_section(results: dict) -> list[str]:
     rows = []
     for name, b in build_records(results).items():
-        interp = b.interpreter or {}
-        origin = (b.scaling or {}).get("origin") or {}
+        s, interp = b.scaling or {}, b.interpreter or {}
+        origin = s.get("origin") or {}
+        gil = ("?" if "gil_enabled" not in s else "**on (re-enabled at NVX import!)**"
+               if s["gil_enabled"] and origin.get("build") == "free-threaded"
+               and b.env.get("PYTHON_GIL") != "1" else _on(s["gil_enabled"]))
         status = {"missing": f"**MISSING - NOT RUN**: {b.reason}",
                   "failed": "**FAILED**: " + "; ".join(e.splitlines()[0] for e in b.errors),
                   }.get(b.status, f"ok ({b.seconds:.0f} s)")
         nvx = (f"autobahn {origin.get('autobahn')} ({', '.join(origin.get('wheel_tags') or [])})"
                if origin else "")
         rows.append([name, f"{interp.get('executable', '')} {interp.get('version', '')}".strip(),
-                     " ".join(f"{k}={v}" for k, v in b.env.items()),
-                     _gil(b), nvx, status])
+                     " ".join(f"{k}={v}" for k, v in b.env.items()), gil, nvx, status])
     return table(["build", "interpreter", "env", "GIL at runtime", "NVX under test", "status"],
-                  rows)
+                 rows)
+
+
+def _point_figures(p: dict, figures=POINT_FIGURES) -> str:
+    """", cpu 98.0 %, work 0.95, ...": those of ``figures`` the point has."""
+    return "".join(f", {label} {fmt(p[k])}" for k, label, fmt in figures if p.get(k) is not None)
+
+
+def _speedup_cell(p: dict | None) -> str:
+    if not p:
+        return "-"
+    flag = (" **ANTI**" if is_anti_scaling(p)
+            else " *poor*" if p["efficiency"] < POOR_EFFICIENCY else "")
+    ci = f" [{p['ci_speedup'][0]:.2f}-{p['ci_speedup'][1]:.2f}]" if p.get("ci_speedup") else ""
+    idle = f"; idle est. x{p['idle_estimate']:.2f}" if p.get("idle_estimate") else ""
+    return (f"x{p['median_speedup']:.2f}{ci} (cv {pct(p['cv_speedup'])}, "
+            f"eff {p['efficiency']:.2f}{_point_figures(p)}{idle}){flag}")
 
 
 def _scaling_section(results: dict) -> list[str]:
-    copy = _copy_throughput(results)
+    copy = {(name, s["frame_size"], p["threads"]): p["median_throughput"]
+            for name, s in scaling_rows(results) if s["workload"] == "copy" for p in s["points"]}
     threads = scaling_threads(results)
     header = ["workload", "frame", "build", "1 thread MB/s"] + \
              [f"{n} threads: speedup (cv, eff, cpu, work, blocked, no core; idle est.)"
-              for n in threads[1:]] + \
-             ["best MB/s (threads)", "best as % of copy"]
+              for n in threads[1:]] + ["best MB/s (threads)", "best as % of copy"]
     rows = []
     for name, s in ((n, s) for by_build in scaling_panels(results).values()
                     for n, s in by_build.items()):
         pts = {p["threads"]: p for p in s["points"]}
-        one = pts[1]
-        cells = [s["workload"], human_size(s["frame_size"]), name,
-                 f"{mbs(one['median_throughput'])} (cv {pct(one['cv_throughput'])}"
-                 + (f", cpu {pct(one['median_cpu_share'])})" if "median_cpu_share" in one
-                    else ")")]
-        for n in threads[1:]:
-            p = pts.get(n)
-            if not p:
-                cells.append("-")
-                continue
-            flag = " **ANTI**" if is_anti_scaling(p) else (
-                " *poor*" if p["efficiency"] < POOR_EFFICIENCY else "")
-            cpu = f", cpu {pct(p['median_cpu_share'])}" if "median_cpu_share" in p else ""
-            work = f", work {p['work_efficiency']:.2f}" if "work_efficiency" in p else ""
-            if p.get("median_blocked_share") is not None:
-                work += f", blocked {pct(p['median_blocked_share'])}"
-            if p.get("median_waiting_share") is not None:
-                work += f", no core {pct(p['median_waiting_share'])}"
-            idle = f"; idle est. x{p['idle_estimate']:.2f}" if p.get("idle_estimate") else ""
-            ci = (f" [{p['ci_speedup'][0]:.2f}-{p['ci_speedup'][1]:.2f}]"
-                  if p.get("ci_speedup") else "")
-            cells.append(f"x{p['median_speedup']:.2f}{ci} (cv {pct(p['cv_speedup'])}, "
-                         f"eff {p['efficiency']:.2f}{cpu}{work}{idle}){flag}")
         best = max(s["points"], key=lambda p: p["median_throughput"])
-        cells.append(f"{mbs(best['median_throughput'])} ({best['threads']})")
         c = copy.get((name, s["frame_size"], best["threads"]))
-        cells.append(pct(best["median_throughput"] / c) if c and s["workload"] != "copy" else "-")
-        rows.append(cells)
+        rows.append([s["workload"], human_size(s["frame_size"]), name,
+                     f"{mbs(pts[1]['median_throughput'])} (cv {pct(pts[1]['cv_throughput'])}"
+                     f"{_point_figures(pts[1], POINT_FIGURES[:1])})",
+                     *(_speedup_cell(pts.get(n)) for n in threads[1:]),
+                     f"{mbs(best['median_throughput'])} ({best['threads']})",
+                     pct(best["median_throughput"] / c) if c and s["workload"] != "copy"
+                     else "-"])
     return table(header, rows)
 
 
 def _glance_section(results: dict) -> list[str]:
-    """Per workload and frame: each build's speedup at N = cores (the most the machine can
-    give) and at the most threads, and its 1-thread throughput."""
+    """Per panel and build: 1-thread MB/s, the speedup at N = cores and at the most threads."""
     cores = results["machine"].get("cores_usable") or 1
-    builds = [n for n, b in build_records(results).items() if b.scaling]
+    records = build_records(results)
+    builds = [n for n, b in records.items() if b.scaling]
+    both = "3.14t" in builds and "3.14" in builds
     rows = []
     for (w, f), by_build in scaling_panels(results).items():
         cells = [w, human_size(f)]
-        for b in builds:
-            s = by_build.get(b)
+        for s in map(by_build.get, builds):
             if not s:
                 cells.append("-")
                 continue
-            pts = {p["threads"]: p for p in s["points"]}
-            at_cores = pts.get(cores) or s["points"][-1]
+            at_cores = next((p for p in s["points"] if p["threads"] == cores), s["points"][-1])
             most = s["points"][-1]
             idle = (f" (idle est. x{at_cores['idle_estimate']:.2f})"
                     if at_cores.get("idle_estimate") else "")
@@ -130,118 +107,97 @@ def _glance_section(results: dict) -> list[str]:
         if ft and gil:
             best = [max(p["median_throughput"] for p in x["points"]) for x in (ft, gil)]
             cells.append(f"{best[0] / best[1]:.2f}")
-        elif "3.14t" in builds and "3.14" in builds:
+        elif both:
             cells.append("-")
         rows.append(cells)
-    missing = [n for n, b in build_records(results).items() if not b.scaling]
-    note = [f"Not measured: {', '.join(missing)} (see Builds)."] if missing else []
-    extra = (["3.14t / 3.14, best aggregate throughput"]
-             if "3.14t" in builds and "3.14" in builds else [])
-    return table(["workload", "frame"] + builds + extra, rows) + [""] + note
+    missing = [n for n, b in records.items() if not b.scaling]
+    extra = ["3.14t / 3.14, best aggregate throughput"] if both else []
+    return table(["workload", "frame"] + builds + extra, rows) + [""] + (
+        [f"Not measured: {', '.join(missing)} (see Builds)."] if missing else [])
+
+
+def _blocks(*blocks: str | list[str]) -> list[str]:
+    """Markdown blocks (a line, or a list of lines), each followed by an empty line."""
+    return [line for b in blocks for line in ([b] if isinstance(b, str) else b) + [""]]
 
 
 def summary_markdown(results: dict) -> str:
-    """``summary.md``: machine and builds, at a glance, findings, the single-thread cost of
-    free-threading, parallel scaling, single-thread throughput."""
-    lines = [*_overview(results), *_findings_section(results), *_ft_cost_section(results),
-             *_parallel_section(results),
-             *(echo_section(results["echo"]) if results.get("echo") else []),
-             *single_section(results)]
-    return "\n".join(lines) + "\n"
-
-
-def _overview(results: dict) -> list[str]:
     m = results["machine"]
-    la0, la1 = results.get("load_average_start"), results.get("load_average_end")
     cores = m.get("cores_usable")
-    return [
+    overview = _blocks(
         "# NVX benchmarks: free-threaded vs GIL build",
-        "",
         f"{results['started']}, **{results['mode']} mode**, {results['seconds']:.0f} s wall. "
         f"Machine: {m.get('cpu')}, {cores} usable cores ({m.get('platform')}), "
-        f"nice {m.get('nice')}. "
-        f"Load average (1/5/15 min) at start {la0}, at end {la1}: a load above 0 means other "
-        "work shared the cores, which shows up as CV.",
-        "",
-        "## Builds",
-        "",
-        *_builds_section(results),
-        "",
-        "## At a glance",
-        "",
+        f"nice {m.get('nice')}. Load average (1/5/15 min) at start "
+        f"{results.get('load_average_start')}, at end {results.get('load_average_end')}: a "
+        "load above 0 means other work shared the cores, which shows up as CV.",
+        "## Builds", _builds_section(results), "## At a glance",
         f"Per build: 1-thread throughput; median speedup ± its CV at {cores} threads (= the "
         "cores) - with the GIL off also the idle-machine estimate, min(N, cores) x work "
         "efficiency, where the threads really ran side by side - and at the most threads "
         "measured (each thread count is a separate measurement, so the two can differ by "
         "more than noise); last column: what free-threading buys - the best aggregate "
         "throughput (any thread count) of 3.14t over that of 3.14. "
-        "Details and efficiency: Parallel scaling.",
-        "",
-        *_glance_section(results),
-        "",
-    ]
+        "Details and efficiency: Parallel scaling.", _glance_section(results))
+    return "\n".join([*overview, *_findings_section(results), *_ft_cost_section(results),
+                      *_parallel_section(results),
+                      *(echo_section(results["echo"]) if results.get("echo") else []),
+                      *single_section(results)]) + "\n"
 
 
 def pinning_line(decision: dict | None) -> str:
     """Whether threads were pinned to cores in this run, and why (decided once)."""
-    if not decision:
-        return ""
     return (f"Threads pinned to cores: {'yes' if decision['pinned'] else 'no'} (decided once, "
-            f"at the start of the run: {decision['note']}).")
+            f"at the start of the run: {decision['note']}).") if decision else ""
 
 
-def _steadiness_lines(results: dict) -> list[str]:
-    """The machine's own noise (steadiness probe) at the scaling window, how many
-    speedups are as steady as it allows, and how well each median is known."""
+def _steadiness_line(results: dict, multi: list[tuple[str, dict]]) -> str:
+    """The machine's noise at the scaling window, the speedups as steady, how well known."""
     probed = results.get("steadiness") or {}
-    rows = list(scaling_rows(results))
-    if not rows:
-        return []
-    window = ((build_records(results)[rows[0][0]].scaling or {}).get("config")
-              or {}).get("window")
+    window = (build_records(results)[multi[0][0]].scaling.get("config") or {}).get("window")
     text = []
     if window:
         text.append(steadiness.describe(probed.get("start"), window, CV_TARGET))
         end = steadiness.floor(probed.get("end"), window)
         if end is not None:
             text.append(f"After the run: CV {pct(end)} per {window:g} s window.")
-    multi = [(n, p) for n, s in rows for p in s["points"] if p["threads"] > 1]
-    floors = {n: machine_floor(results, n) for n, _ in rows}
-    at_floor = [p for n, p in multi if floors[n] is not None
-                and p["cv_speedup"] <= max(CV_TARGET, floors[n])]
-    known = [p for _, p in multi if (stats.half_width(p["median_speedup"],
-                                                      p.get("ci_speedup")) or 1) <= CV_TARGET]
+    floors = {n: machine_floor(results, n) for n, _ in multi}
     if any(f is not None for f in floors.values()):
-        text.append(f"Speedups with a CV at or below the machine's own: {len(at_floor)} of "
+        at_floor = sum(floors[n] is not None and p["cv_speedup"] <= max(CV_TARGET, floors[n])
+                       for n, p in multi)
+        text.append(f"Speedups with a CV at or below the machine's own: {at_floor} of "
                     f"{len(multi)}.")
+    known = sum((stats.half_width(p["median_speedup"], p.get("ci_speedup")) or 1) <= CV_TARGET
+                for _, p in multi)
     text.append(f"Median speedup known within ±{pct(CV_TARGET)} (half its 95 % bootstrap "
-                f"interval; more repeats narrow it, they do not lower a CV): {len(known)} of "
+                f"interval; more repeats narrow it, they do not lower a CV): {known} of "
                 f"{len(multi)}.")
-    return [" ".join(text)]
+    return " ".join(text)
 
 
 def _findings_section(results: dict) -> list[str]:
     la0 = results.get("load_average_start")
     cores = results["machine"].get("cores_usable")
     f = findings(results)
-    multi = [p for _, s in scaling_rows(results) for p in s["points"] if p["threads"] > 1]
-    within = sum(p["cv_speedup"] <= CV_TARGET for p in multi)
-    lines = ["## Findings", ""]
+    multi = [(n, p) for n, s in scaling_rows(results) for p in s["points"] if p["threads"] > 1]
+    blocks: list = ["## Findings"]
     if multi:
-        fit = [p for p in multi if p["threads"] <= (cores or 1)]
-        lines += [f"CV target ({pct(CV_TARGET)}): met by {within} of {len(multi)} reported "
-                  f"speedups ({sum(p['cv_speedup'] <= CV_TARGET for p in fit)} of {len(fit)} "
-                  f"with no more threads than cores). {pinning_line(results.get('pinning'))}", "",
-                  *_steadiness_lines(results), ""]
+        within = sum(p["cv_speedup"] <= CV_TARGET for _, p in multi)
+        fit = [p for _, p in multi if p["threads"] <= (cores or 1)]
+        blocks += [f"CV target ({pct(CV_TARGET)}): met by {within} of {len(multi)} reported "
+                   f"speedups ({sum(p['cv_speedup'] <= CV_TARGET for p in fit)} of {len(fit)} "
+                   f"with no more threads than cores). {pinning_line(results.get('pinning'))}",
+                   _steadiness_line(results, multi)]
     if f["busy"]:
-        lines += ["> **Warning: the machine was busy during this run** (load average "
-                  f"{la0} at start for {cores} cores; {len(f['busy'])} series with a "
-                  "thread short of a core, see Machine busy). Speedups there are distorted "
-                  "by other processes; read the idle estimate and work efficiency, or rerun "
-                  "on an idle machine before quoting them.", ""]
+        blocks.append("> **Warning: the machine was busy during this run** (load average "
+                      f"{la0} at start for {cores} cores; {len(f['busy'])} series with a "
+                      "thread short of a core, see Machine busy). Speedups there are "
+                      "distorted by other processes; read the idle estimate and work "
+                      "efficiency, or rerun on an idle machine before quoting them.")
     elif la0 and cores and la0[0] > 0.5 * cores:
-        lines += [f"> Note: load average {la0} at start for {cores} cores - other processes "
-                  "ran, but no measured point lost its core to them (see Machine busy).", ""]
+        blocks.append(f"> Note: load average {la0} at start for {cores} cores - other "
+                      "processes ran, but no measured point lost its core to them (see "
+                      "Machine busy).")
     for key, label in (
             ("anti_scaling", "Anti-scaling (speedup below 1.0: more threads, less throughput)"),
             ("poor_efficiency", "Poor efficiency (speedup / min(threads, cores) below "
@@ -258,8 +214,8 @@ def _findings_section(results: dict) -> list[str]:
              "a core, or with no more threads than cores they waited for a core more than "
              f"{pct(BUSY_WAITING_SHARE)} of the time: other processes competed, so speedups "
              "there understate NVX - read the idle estimate / work efficiency)")):
-        lines += [f"**{label}:**", *([f"- {x}" for x in f[key]] or ["- none"]), ""]
-    return lines
+        blocks.append([f"**{label}:**", *([f"- {x}" for x in f[key]] or ["- none"])])
+    return _blocks(*blocks)
 
 
 def _ft_cost_section(results: dict) -> list[str]:
@@ -268,63 +224,49 @@ def _ft_cost_section(results: dict) -> list[str]:
     rows = [[f"{ft} vs {gil}", cls, str(n), f"{mid:.3f} ({mid - 1:+.1%})",
              f"{lo:.3f} .. {hi:.3f}"] for ft in ok if gil and ft.startswith("3.14t")
             for cls, n, mid, lo, hi in ft_cost(results, ft, gil)]
-    lines = ["## Single-thread cost of free-threading", ""]
     if not rows:
-        return lines + ["Not available: needs both a GIL build and a free-threaded build "
-                        "measured.", ""]
-    return lines + [
+        return _blocks("## Single-thread cost of free-threading", "Not available: needs both "
+                       "a GIL build and a free-threaded build measured.")
+    return _blocks(
+        "## Single-thread cost of free-threading",
         "Throughput of the free-threaded build relative to the GIL build, one thread, same "
         "benchmark (1.0 = same speed; below 1.0 = the free-threaded build is slower): median "
-        "over the benchmarks of each class (sizes, payloads, implementations).", "",
-        *table(["builds", "benchmarks", "n", "ft / GIL throughput", "range"], rows), ""]
-
-
-def _repeats(results: dict, cfgs: dict) -> str:
-    """How many repeats, and how they were spread (rounds over builds, reruns)."""
-    counts = [n for b in build_records(results).values()
-              for n in ((b.scaling or {}).get("repeats_per_series") or {}).values()]
-    runs = max([(b.scaling or {}).get("runs", 1) for b in build_records(results).values()]
-               or [1])
-    if not counts:
-        return f"{cfgs.get('repeats', '?')} interleaved repeats"
-    return (f"{min(counts)} to {max(counts)} repeats per series (thread counts interleaved "
-            f"in every repeat; builds interleaved in rounds, up to {runs} runs per build "
-            "including reruns of noisy series; every repeat kept)")
+        "over the benchmarks of each class (sizes, payloads, implementations).",
+        table(["builds", "benchmarks", "n", "ft / GIL throughput", "range"], rows))
 
 
 def _parallel_section(results: dict) -> list[str]:
     threads = scaling_threads(results)
-    cfgs = {json_key: v for b in build_records(results).values()
-            for json_key, v in ((b.scaling or {}).get("config") or {}).items()}
-    return [
+    parts = [b.scaling or {} for b in build_records(results).values()]
+    cfgs = {k: v for s in parts for k, v in (s.get("config") or {}).items()}
+    counts = [n for s in parts for n in (s.get("repeats_per_series") or {}).values()]
+    repeats = (f"{min(counts)} to {max(counts)} repeats per series (thread counts interleaved "
+               "in every repeat; builds interleaved in rounds, up to "
+               f"{max(s.get('runs', 1) for s in parts)} runs per build including reruns of "
+               "noisy series; every repeat kept)" if counts
+               else f"{cfgs.get('repeats', '?')} interleaved repeats")
+    return _blocks(
         "## Parallel scaling",
-        "",
         f"Aggregate throughput of 1..{threads[-1] if threads else '?'} threads, each with its "
-        "own objects, started behind a barrier; "
-        f"{cfgs.get('warmup', '?')} s warm-up then a {cfgs.get('window', '?')} s window, "
-        f"{_repeats(results, cfgs)}. Cells: median speedup "
+        f"own objects, started behind a barrier; {cfgs.get('warmup', '?')} s warm-up then a "
+        f"{cfgs.get('window', '?')} s window, {repeats}. Cells: median speedup "
         "(= throughput(N) / throughput(1) of the same repeat) [95 % bootstrap interval of "
-        "the median], its CV over repeats, and "
-        "efficiency = speedup / min(N, cores), and the CPU share (CPU time of all threads / "
-        "(wall time x min(N, cores)): below 100 % the threads waited - for the GIL, a lock, "
-        "or a core held by another process), the work efficiency (bytes per CPU-second at N "
-        "/ at 1 thread: below 1.0 the threads slow each other down while running; unaffected "
-        "by how much CPU other processes left), the blocked share (time a thread neither "
-        "ran nor waited for a core: asleep on the GIL or a lock), the no-core share (runnable "
-        "but without a core: other processes, or more threads than cores) and, with the GIL "
-        "off, the idle-machine estimate min(N, cores) x work efficiency. **ANTI** = speedup "
-        "below 1.0, *poor* = "
-        f"efficiency below {POOR_EFFICIENCY}. \"% of copy\": throughput relative to a memcpy "
-        "of the same frames with the same number of threads. Plot: scaling.png.",
-        "",
-        *(_scaling_section(results) if threads else ["No scaling results."]),
-        "",
-    ]
+        "the median], its CV over repeats, and efficiency = speedup / min(N, cores), and the "
+        "CPU share (CPU time of all threads / (wall time x min(N, cores)): below 100 % the "
+        "threads waited - for the GIL, a lock, or a core held by another process), the work "
+        "efficiency (bytes per CPU-second at N / at 1 thread: below 1.0 the threads slow each "
+        "other down while running; unaffected by how much CPU other processes left), the "
+        "blocked share (time a thread neither ran nor waited for a core: asleep on the GIL or "
+        "a lock), the no-core share (runnable but without a core: other processes, or more "
+        "threads than cores) and, with the GIL off, the idle-machine estimate min(N, cores) x "
+        "work efficiency. **ANTI** = speedup below 1.0, *poor* = efficiency below "
+        f"{POOR_EFFICIENCY}. \"% of copy\": throughput relative to a memcpy of the same frames "
+        "with the same number of threads. Plot: scaling.png.",
+        _scaling_section(results) if threads else "No scaling results.")
 
 
 def write_report(results: dict, out: Path) -> str:
-    """Write summary.md, single_thread.md, scaling.png and echo.png into ``out``; return
-    the summary."""
+    """Write summary.md, single_thread.md and the plots into ``out``; the summary."""
     summary = summary_markdown(results)
     try:
         if any(True for _ in scaling_rows(results)):
@@ -342,11 +284,7 @@ def write_report(results: dict, out: Path) -> str:
     return summary
 
 
-# --------------------------------------------------------------------------- Markdown
-
-
 def table(header: list[str], rows: list[list[str]]) -> list[str]:
-    """A Markdown table: header, delimiter row, one line per row."""
     return (["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
             + ["| " + " | ".join(r) + " |" for r in rows])
 
@@ -365,51 +303,34 @@ def rate(per_s: float) -> str:
     return f"{per_s:.3g}"
 
 
-# --------------------------------------------------------------------------- single thread
-
-
-def _is_spread(e: dict) -> bool:
-    """The medians of a cell's rounds vary more than the CV target."""
-    return (e.get("round_cv") or 0) > CV_TARGET
-
-
-def _spread_legend(entries: dict) -> list[str]:
-    """One line on ⚠, where the tables come from interleaved rounds."""
-    spreads = [e["round_cv"] for e in entries.values() if e.get("round_cv") is not None]
-    rounds = max((len(e["round_medians"]) for e in entries.values() if e.get("round_medians")),
-                 default=0)
-    if rounds < 2:
-        return []
-    flagged = sum(cv > CV_TARGET for cv in spreads)
-    return [f"⚠ = the medians of this cell's {rounds} rounds vary by more than "
-            f"{pct(CV_TARGET)} (cv: their CV): the CPU's speed changed between rounds, read "
-            f"the cell with care ({flagged} of {len(spreads)} cells; each round's median: "
-            "`round_medians` in */single-<target>.json).", ""]
-
-
 def _single_cells(e: dict | None, full: bool) -> list[str]:
-    """One size's cells: MB/s and calls/s in one (full: µs, calls/s, MB/s, the CV over
-    rounds, one column each, so the Markdown table stays one), ⚠ where rounds disagree."""
-    if full:
-        return ["-"] * 4 if not e else [
-            f"{e['seconds'] * 1e6:.3g}", rate(e["calls_per_s"]), mbs(e["bytes_per_s"]),
-            "-" if e.get("round_cv") is None
-            else pct(e["round_cv"]) + (" ⚠" if _is_spread(e) else "")]
+    """One size's cells: MB/s and calls/s (full: µs, calls/s, MB/s, CV over rounds), ⚠
+    where the medians of its rounds vary more than the CV target."""
     if not e:
-        return ["-"]
+        return ["-"] * (4 if full else 1)
+    spread = (e.get("round_cv") or 0) > CV_TARGET
+    if full:
+        return [f"{e['seconds'] * 1e6:.3g}", rate(e["calls_per_s"]), mbs(e["bytes_per_s"]),
+                "-" if e.get("round_cv") is None else pct(e["round_cv"]) + " ⚠" * spread]
     return [f"{mbs(e['bytes_per_s'])} MB/s<br>{rate(e['calls_per_s'])} calls/s"
-            + (f"<br>⚠ cv {pct(e['round_cv'])}" if _is_spread(e) else "")]
+            + (f"<br>⚠ cv {pct(e['round_cv'])}" if spread else "")]
 
 
 def tables(results: dict, full: bool) -> list[str]:
-    """Per workload: rows impl x build, columns sizes (:func:`_single_cells`)."""
+    """A ⚠ legend, then per workload a table: rows impl x build, columns sizes."""
     entries = single_thread_entries(results)
     if not entries:
         return ["No single-thread benchmarks ran."]
-    lines = _spread_legend(entries)
-    groups = sorted({k[1] for k in entries}, key=lambda g: (g != "xor", g))
+    spreads = [e["round_cv"] for e in entries.values() if e.get("round_cv") is not None]
+    rounds = max((len(e["round_medians"]) for e in entries.values() if e.get("round_medians")),
+                 default=0)
+    lines = _blocks(f"⚠ = the medians of this cell's {rounds} rounds vary by more than "
+                    f"{pct(CV_TARGET)} (cv: their CV): the CPU's speed changed between rounds, "
+                    f"read the cell with care ({sum(cv > CV_TARGET for cv in spreads)} of "
+                    f"{len(spreads)} cells; each round's median: `round_medians` in "
+                    "*/single-<target>.json).") if rounds >= 2 else []
     builds = list(build_records(results))
-    for group in groups:
+    for group in sorted({k[1] for k in entries}, key=lambda g: (g != "xor", g)):
         keys = [k for k in entries if k[1] == group]
         sizes = sorted({k[3] for k in keys})
         impls = sorted({k[2] for k in keys},
@@ -420,8 +341,8 @@ def tables(results: dict, full: bool) -> list[str]:
                 if any((b, group, impl, sz) in entries for sz in sizes)]
         columns = [(f"{human_size(s)}: median µs", "calls/s", "MB/s", "CV over rounds")
                    if full else (human_size(s),) for s in sizes]
-        lines += [f"### {group}", "", *table(["impl", "build"] + [c for cs in columns
-                                                                  for c in cs], rows), ""]
+        lines += _blocks(f"### {group}",
+                         table(["impl", "build"] + [c for cs in columns for c in cs], rows))
     return lines
 
 
@@ -435,28 +356,15 @@ def single_section(results: dict) -> list[str]:
            "fast and a slow regime) hits every build alike, not one. Cell: the median over "
            "the rounds of each round's median "
            if order else "One build after the other. Cell: the median ")
-    lines = [
+    return _blocks(
         "## Single-thread throughput (pytest-benchmark)",
-        "",
         how + "of the process's CPU time per call (robust to other processes; equal to wall "
         "time on an idle machine); MB/s = payload bytes / median time per call. All sizes, "
         "builds, the raw times and each cell's CV over the rounds: single_thread.md; "
         "pytest-benchmark JSON: */single-<target>.json (rounds merged), "
         "*/single-<target>-round<k>.json (each round, for `pytest-benchmark compare`).",
-        "",
-    ]
-    for name, b in build_records(results).items():
-        if b.single_not_run:
-            lines.append(f"- {name}: not run: {b.single_not_run}.")
-    lines.append("")
-    return lines + tables(results, full=False)
-
-
-# --------------------------------------------------------------------------- end to end
-
-
-def _k(x: float) -> str:
-    return f"{x / 1e3:.3g} k" if x >= 1e3 else f"{x:.3g}"
+        [f"- {name}: not run: {b.single_not_run}." for name, b in build_records(results).items()
+         if b.single_not_run]) + tables(results, full=False)
 
 
 def _ms(us: float | None) -> str:
@@ -466,13 +374,8 @@ def _ms(us: float | None) -> str:
     return f"{ms:.0f}" if ms >= 100 else f"{ms:.2g}"
 
 
-def _rows(pts: dict):
-    """Points grouped as table rows: (kind, size, nvx, build) -> {threads: point}."""
-    rows: dict = {}
-    for p in pts.values():
-        rows.setdefault((p.kind, p.size, p.nvx, p.build), {})[p.threads] = p
-    return sorted(rows.items(), key=lambda kv: (kv[0][0] != "text", kv[0][1], not kv[0][2],
-                                                _rank(kv[0][3]), kv[0][3]))
+def _on(nvx: bool) -> str:
+    return "on" if nvx else "off"
 
 
 def _rank(build: str) -> int:
@@ -480,19 +383,17 @@ def _rank(build: str) -> int:
     return BUILD_ORDER.index(build) if build in BUILD_ORDER else 9
 
 
-def _throughput_cell(p: EchoPoint | None) -> list[str]:
+def _throughput_cells(p: EchoPoint | None) -> list[str]:
     if p is None:
         return ["-"] * 5
     if not p.fig:
         return ["**ERROR**" if p.errors else "not run", "", "", "", ""]
-    f = p.fig
-    m = f.msgs
-    noisy = " ⚠" if p.noisy else ""
-    err = " **ERROR**" if p.errors else ""
-    cell = f"{_k(m['median'])} [{_k(m['ci'][0])}–{_k(m['ci'][1])}] cv {m['cv']:.0%}{noisy}{err}"
-    sp = f"x{p.speedup['median']:.2f}" if p.speedup else "1"
-    vs = f"{p.vs_baseline['median']:.2f}" if p.vs_baseline else "-"
-    return [cell, f"{f.mb_per_s:.3g}", f"{_ms(f.p50_us)} / {_ms(f.p99_us)}", sp, vs]
+    f, m = p.fig, p.fig.msgs
+    cell = (f"{rate(m['median'])} [{rate(m['ci'][0])}–{rate(m['ci'][1])}] cv {m['cv']:.0%}"
+            + " ⚠" * p.noisy + " **ERROR**" * bool(p.errors))
+    return [cell, f"{f.mb_per_s:.3g}", f"{_ms(f.p50_us)} / {_ms(f.p99_us)}",
+            f"x{p.speedup['median']:.2f}" if p.speedup else "1",
+            f"{p.vs_baseline['median']:.2f}" if p.vs_baseline else "-"]
 
 
 def _cost_cell(p: EchoPoint | None) -> list[str]:
@@ -500,45 +401,46 @@ def _cost_cell(p: EchoPoint | None) -> list[str]:
         return ["-"]
     f = p.fig
     us = "-" if f.server_us_per_msg is None else f"{f.server_us_per_msg:.0f}"
-    others = ("" if f.others_cores is None else f", others {f.others_cores:.2f}")
+    others = "" if f.others_cores is None else f", others {f.others_cores:.2f}"
     return [f"{us} µs, server cpu {ef.stats_pct(f.server_cpu_share)}, "
             f"load {ef.stats_pct(f.load_cpu_share)} x{p.load_processes}{others}"]
 
 
 def _echo_table(pts: dict, threads: list[int], cores: int, columns, cells) -> list[str]:
-    """One row per workload, NVX setting and build; per thread count the ``columns``
-    (given its label) and the ``cells`` of its point (None: not measured)."""
+    """A row per workload, NVX and build; per thread count ``columns(label)``, ``cells(point)``."""
+    rows: dict = {}
+    for p in pts.values():
+        rows.setdefault((p.kind, p.size, p.nvx, p.build), {})[p.threads] = p
     header = ["workload", "NVX", "build"] + [
         c for n in threads for c in columns(f"{n} (oversubscribed)" if n > cores else str(n))]
-    rows = [[f"{kind} {human_size(size)}", "on" if nvx else "off", build]
-            + [c for n in threads for c in cells(by_n.get(n))]
-            for (kind, size, nvx, build), by_n in _rows(pts)]
-    return table(header, rows)
+    return table(header, [
+        [f"{kind} {human_size(size)}", _on(nvx), build]
+        + [c for n in threads for c in cells(by_n.get(n))]
+        for (kind, size, nvx, build), by_n in sorted(rows.items(), key=lambda kv: (
+            kv[0][0] != "text", kv[0][1], not kv[0][2], _rank(kv[0][3]), kv[0][3]))])
 
 
-def _headline(pts: dict, echo: dict) -> list[str]:
-    lines = []
-    for nvx, n, ratio, count in ef.build_ratios(pts):
-        lines.append(f"- NVX {'on' if nvx else 'off'}, {n} server thread{'s' * (n > 1)}: "
-                     f"3.14t serves **x{ratio:.2f}** the messages/s of 3.14 (median over "
-                     f"{count} workloads)")
-    for nvx, n, ratio, count in ef.cpu_ratios(pts):
-        lines.append(f"- NVX {'on' if nvx else 'off'}, {n} server thread{'s' * (n > 1)}: "
-                     f"the 3.14t server spends **x{ratio:.2f}** the CPU time per echo of 3.14 "
-                     f"(median over {count} workloads; robust to other load)")
-    for build, nvx, n, ratio, count in sorted(ef.thread_cost(pts),
-                                              key=lambda t: (_rank(t[0]), not t[1], t[2])):
-        lines.append(f"- {build}, NVX {'on' if nvx else 'off'}: CPU per echo at {n} threads "
-                     f"/ at 1 thread x{ratio:.2f} (median over {count} workloads; above 1: the "
-                     "threads slow each other down per message)")
+def _headline(pts: dict) -> list[str]:
+    def nvx_threads(nvx: bool, n: int) -> str:
+        return f"NVX {_on(nvx)}, {n} server thread{'s' * (n > 1)}"
+
+    lines = [f"- {nvx_threads(nvx, n)}: 3.14t serves **x{ratio:.2f}** the messages/s of 3.14 "
+             f"(median over {count} workloads)" for nvx, n, ratio, count in ef.build_ratios(pts)]
+    lines += [f"- {nvx_threads(nvx, n)}: the 3.14t server spends **x{ratio:.2f}** the CPU time "
+              f"per echo of 3.14 (median over {count} workloads; robust to other load)"
+              for nvx, n, ratio, count in ef.cpu_ratios(pts)]
+    lines += [f"- {build}, NVX {_on(nvx)}: CPU per echo at {n} threads / at 1 thread "
+              f"x{ratio:.2f} (median over {count} workloads; above 1: the threads slow each "
+              "other down per message)" for build, nvx, n, ratio, count in sorted(
+                  ef.thread_cost(pts), key=lambda t: (_rank(t[0]), not t[1], t[2]))]
     gains = ef.nvx_gain(pts)
     for build in BUILD_ORDER:
         mine = [g for g in gains if g[0] == build and g[1] == 1]
         if mine:
-            lines.append(f"- NVX on / off, {build}, 1 thread: x{statistics.median(g[4] for g in mine):.2f} "
-                         f"messages/s (median; per workload "
-                         + ", ".join(f"{k} {human_size(s)} x{r:.2f}" for _, _, k, s, r in mine)
-                         + ")")
+            lines.append(f"- NVX on / off, {build}, 1 thread: "
+                         f"x{statistics.median(g[4] for g in mine):.2f} messages/s (median; "
+                         "per workload " + ", ".join(
+                             f"{k} {human_size(s)} x{r:.2f}" for _, _, k, s, r in mine) + ")")
     return lines
 
 
@@ -546,22 +448,16 @@ def _servers_line(echo: dict) -> str:
     """GIL state and NVX use as the server processes reported them, per build."""
     seen: dict = {}
     for name, srv in echo.get("servers", {}).items():
-        info = srv.get("info") or {}
-        if info:
-            build = name.split(" NVX ")[0]
-            seen.setdefault(build, set()).add("on" if info.get("gil_enabled") else "off")
-    if not seen:
-        return ""
+        if srv.get("info"):
+            seen.setdefault(name.split(" NVX ")[0], set()).add(_on(srv["info"].get("gil_enabled")))
     return ("GIL at runtime in the server processes (after importing autobahn and NVX): "
-            + ", ".join(f"{b}: {'/'.join(sorted(v))}" for b, v in seen.items()) + ".")
+            + ", ".join(f"{b}: {'/'.join(sorted(v))}" for b, v in seen.items()) + "."
+            ) if seen else ""
 
 
 def _warnings(pts: dict, echo: dict) -> list[str]:
-    out = []
-    if echo.get("stopped"):
-        out.append(f"> **Stopped early**: {echo['stopped']}.")
-    for e in echo.get("errors", []):
-        out.append(f"> **ERROR**: {e}")
+    out = [f"> **Stopped early**: {echo['stopped']}."] if echo.get("stopped") else []
+    out += [f"> **ERROR**: {e}" for e in echo.get("errors", [])]
     sat = [k for k, p in pts.items() if p.fig and p.fig.load_cpu_share is not None
            and p.fig.load_cpu_share >= ef.SATURATED]
     if sat:
@@ -573,16 +469,24 @@ def _warnings(pts: dict, echo: dict) -> list[str]:
 
 
 def echo_section(echo: dict) -> list[str]:
-    """The summary.md section."""
     pts = ef.figures(echo)
     cores = echo["cores"]
     threads = sorted({p.threads for p in pts.values()}) or list(echo["config"]["threads"])
     within, judged = ef.noise_summary(pts)
     cfg = echo["config"]
-    la0, la1 = echo.get("load_average_start"), echo.get("load_average_end")
-    lines = [
+    noisy = [(k, p) for k, p in pts.items() if p.noisy]
+    doubts = [f"- {k}: cv {p.fig.msgs['cv']:.0%}; "
+              + ("; ".join(p.why) or "no cause measured (a burst of other load?)")
+              for k, p in noisy[:MAX_LISTED]] or ["- none"]
+    if len(noisy) > MAX_LISTED:
+        doubts.append(f"- ... and {len(noisy) - MAX_LISTED} more (results.json)")
+    starved = [k for k, p in pts.items() if not p.noisy and any(
+        w.startswith(("server got", "load generator saturated")) for w in p.why)]
+    if starved:
+        doubts.append(f"- steady but doubtful ({len(starved)}: the server was starved of CPU "
+                      "or the generator saturated): " + "; ".join(starved[:MAX_LISTED]))
+    return _blocks(
         "## End-to-end: autobahn WebSocket echo server, by server threads",
-        "",
         f"autobahn's asyncio echo server (the protocol suite's) in 1 to {max(threads)} "
         f"threads, one event loop each, on every build, NVX on and off "
         f"(`AUTOBAHN_USE_NVX=0`: autobahn's pure-Python fallback); {cfg['conns_per_thread']} "
@@ -594,49 +498,26 @@ def echo_section(echo: dict) -> list[str]:
         + ("the server threads and the load generator share them, so with "
            f"{cores} server threads the server cannot get {cores} whole cores (the load costs "
            "CPU too) - read speedups against that. " if cores <= 4 else "")
-        + f"Load average at start {la0}, at end {la1}. {pinning_line(echo.get('pinning'))} "
+        + f"Load average at start {echo.get('load_average_start')}, at end "
+        f"{echo.get('load_average_end')}. {pinning_line(echo.get('pinning'))} "
         + _servers_line(echo),
-        "",
-        *_warnings(pts, echo),
-        "",
+        _warnings(pts, echo),
         f"Median messages/s over repeats [95 % bootstrap interval of the median], CV; MB/s "
         f"= payload bytes echoed per second; p50 / p99 round trip (ms); speedup = vs 1 "
         f"thread of the same build and NVX setting, paired by repeat; vs 3.14 = this "
         f"build's median / 3.14's at the same point. ⚠ = CV above "
         f"{echo.get('cv_target', 0.05):.0%} (within target: {within} of {judged} points). "
         "Plot: echo.png.",
-        "",
         ef.steadiness_line(pts, echo),
-        "",
-        *_echo_table(pts, threads, cores, lambda t: [
+        _echo_table(pts, threads, cores, lambda t: [
             f"{t} thr: msg/s [95 % CI] cv", "MB/s", "p50 / p99 ms", "speedup", "vs 3.14"],
-            _throughput_cell),
-        "",
+            _throughput_cells),
         "**What it says:**",
-        "",
-        *(_headline(pts, echo) or ["- nothing measured"]),
-        "",
+        _headline(pts) or ["- nothing measured"],
         "Where the CPU went: server CPU time per echo (µs, all its threads; robust to "
         "other load on the machine), the server's CPU share (of min(threads, cores) "
         "cores), the load generators' (per process, x processes) and the cores other "
         "processes on the machine used meanwhile (`/proc/stat` busy time minus ours):",
-        "",
-        *_echo_table(pts, threads, cores, lambda t: [
+        _echo_table(pts, threads, cores, lambda t: [
             f"{t} thr: server CPU per echo, server / load CPU share"], _cost_cell),
-        "",
-        "**Noisy or doubtful points, and why:**",
-        "",
-    ]
-    noisy = [(k, p) for k, p in pts.items() if p.noisy]
-    lines += [f"- {k}: cv {p.fig.msgs['cv']:.0%}; "
-              + ("; ".join(p.why) or "no cause measured (a burst of other load?)")
-              for k, p in noisy[:MAX_LISTED]] or ["- none"]
-    if len(noisy) > MAX_LISTED:
-        lines.append(f"- ... and {len(noisy) - MAX_LISTED} more (results.json)")
-    starved = [k for k, p in pts.items() if not p.noisy and any(
-        w.startswith(("server got", "load generator saturated")) for w in p.why)]
-    if starved:
-        lines.append(f"- steady but doubtful ({len(starved)}: the server was starved of CPU "
-                     "or the generator saturated): " + "; ".join(starved[:MAX_LISTED]))
-    lines.append("")
-    return lines
+        "**Noisy or doubtful points, and why:**", doubts)

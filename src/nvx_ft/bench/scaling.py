@@ -1,21 +1,13 @@
 """Parallel scaling of NVX inside one interpreter: aggregate throughput vs threads.
 
-For every workload, frame size and N in 1, 2, 4, ... threads: each thread builds its own
-objects, makes one untimed call and waits at a barrier; the last to arrive fixes one
-clock for all (``warmup``, then a timed ``window`` in which each thread counts its calls
-in small batches and measures its own interval and CPU time). Figures per point:
-aggregate throughput, speedup = throughput(N) / throughput(1) *of the same repeat*
-(repeats interleave the thread counts), CPU share, work efficiency, the idle estimate
-(only where the CPU share is at least ``PARALLEL_CPU_SHARE``), blocked and no-core shares
-(Linux ``/proc/thread-self/schedstat``); what each means: benchmarks/README.md.
-
-``python -m nvx_ft.bench.scaling --mode quick --json out.json`` runs it in the current
-interpreter (the driver runs it once per build and round, in that build's venv).
+``python -m nvx_ft.bench.scaling --mode quick --json out.json``; method and figures:
+benchmarks/README.md, Parallel scaling.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import statistics
@@ -53,20 +45,20 @@ class Config:
                 * self.repeats * per_window)
 
 
-# Workloads: name -> (description, factory(target, frame) -> call factory for one thread).
+#: name -> (description, call(target, frame) -> one thread's call, made in that thread)
 WORKLOADS: dict[str, tuple[str, Callable]] = {
     "xor": ("autobahn create_xor_masker(mask, len).process(frame) (wrapper)",
-            lambda t, data: lambda: wl.autobahn_xor_call(t, data)),
+            wl.autobahn_xor_call),
     "xor-lib-sse2": ("raw nvx_xormask_process, SSE2, in place (lib)",
-                     lambda t, data: lambda: wl.xor_call(t.impl("xor", "lib/impl=2:sse2"), data)),
+                     lambda t, data: wl.xor_call(t.impl("xor", "lib/impl=2:sse2"), data)),
     "utf8": ("autobahn Utf8Validator reset()+validate(ascii frame) (wrapper, default impl)",
-             lambda t, data: lambda: wl.utf8_call(wl.default_utf8_impl(t),
-                                                  wl.utf8_payload("ascii", len(data)))),
+             lambda t, data: wl.utf8_call(wl.default_utf8_impl(t),
+                                          wl.utf8_payload("ascii", len(data)))),
     "utf8-multilingual": ("as utf8, multilingual text",
-                          lambda t, data: lambda: wl.utf8_call(
-                              wl.default_utf8_impl(t), wl.utf8_payload("multilingual", len(data)))),
+                          lambda t, data: wl.utf8_call(wl.default_utf8_impl(t), wl.utf8_payload(
+                              "multilingual", len(data)))),
     "copy": ("libc memcpy of the frame into the thread's own buffer via cffi (context)",
-             lambda t, data: lambda: wl.copy_call(data)),
+             lambda t, data: wl.copy_call(data)),
 }
 
 FRAME_SIZES = (64, wl.KIB, 64 * wl.KIB)
@@ -87,9 +79,6 @@ def mode_config(mode: str, cores_: int | None = None) -> Config:
     raise ValueError(f"unknown mode {mode!r}: quick, full or smoke")
 
 
-# --------------------------------------------------------------------------- measuring
-
-
 def _calibrate(make_call, target_batch_s: float) -> int:
     """Calls per batch so that one batch takes about ``target_batch_s`` single-threaded."""
     call = make_call()
@@ -103,9 +92,7 @@ def _calibrate(make_call, target_batch_s: float) -> int:
 def measure_window(make_call, n_threads: int, warmup: float, window: float,
                    batch: int, nbytes: int, cores_: int = 1,
                    pin_cpus: list[int] | None = None) -> tuple[float, ...]:
-    """(aggregate bytes/second, CPU share, bytes per CPU-second, blocked share, waiting
-    share) of ``n_threads`` threads, each with its own objects; thread i pinned to
-    ``pin_cpus[i]`` when given."""
+    """REPEAT_FIELDS of one window of ``n_threads`` threads, thread i on ``pin_cpus[i]``."""
     clock: list[float] = []
     #: per thread: (wall, CPU, runnable-but-waiting) seconds of its window, bytes done
     got: list[tuple] = [()] * n_threads
@@ -166,10 +153,8 @@ def measure_window(make_call, n_threads: int, warmup: float, window: float,
 
 
 def _run_delay() -> int | None:
-    """Nanoseconds the calling thread has spent runnable but waiting for a core, or None.
-
-    (The running time in the same file can lag by a scheduler tick; thread_time() is
-    exact, so only the waiting time is taken from here.)"""
+    """Nanoseconds this thread has waited for a core (schedstat), or None; only that: the
+    running time there can lag a tick, thread_time() does not."""
     try:
         with open("/proc/thread-self/schedstat") as fh:
             return int(fh.read().split()[1])
@@ -180,8 +165,8 @@ def _run_delay() -> int | None:
 def run_series(target, workload: str, frame: int, cfg: Config, cores_: int,
                log=lambda msg: None, pin: bool = False) -> dict:
     """One series (workload, frame size): every thread count in every repeat."""
-    desc, factory = WORKLOADS[workload]
-    make_call = factory(target, wl.xor_payload(frame))
+    desc, call = WORKLOADS[workload]
+    make_call = functools.partial(call, target, wl.xor_payload(frame))
     # a batch is ~1/400 of the window: a thread overshoots the window by at most that
     batch = _calibrate(make_call, cfg.window / 400)
     per_n: dict[int, dict[str, list[float]]] = {n: {k: [] for k in REPEAT_FIELDS}
@@ -213,11 +198,7 @@ def _gil_enabled() -> bool:
 
 def summarize(per_n: dict[int, dict[str, list[float]]], cores_: int, gil_is_off: bool,
               pinned: bool = False) -> list[dict]:
-    """Points from per-repeat lists (thread count -> REPEAT_FIELDS -> values); repeat r
-    of every thread count was measured back to back, so speedups pair by index. Per
-    repeat: throughput (bytes/s), speedup (vs the same repeat's 1 thread), CPU share (see
-    the module doc), work rate (bytes per CPU-second), blocked and no-core shares (nan:
-    unknown); over the repeats, their medians and CVs."""
+    """Points from per-repeat lists (threads -> REPEAT_FIELDS -> values), speedups by repeat."""
     threads = sorted(per_n)
     base, work_base = per_n[threads[0]]["throughput"], per_n[threads[0]]["work_rate"]
     points = []
@@ -240,18 +221,16 @@ def summarize(per_n: dict[int, dict[str, list[float]]], cores_: int, gil_is_off:
             "idle_estimate": (min(n, cores_) * work_eff
                               if gil_is_off and share >= PARALLEL_CPU_SHARE else None),
             "blocked_share": v["blocked_share"],
-            "median_blocked_share": _median_known(v["blocked_share"]),
+            "median_blocked_share": stats.median_known(v["blocked_share"]),
             "waiting_share": v["waiting_share"],
-            "median_waiting_share": _median_known(v["waiting_share"]),
-            # and the 95 % bootstrap interval of the median speedup (nvx_ft.bench.stats)
+            "median_waiting_share": stats.median_known(v["waiting_share"]),
             "min_speedup": sp_sum["min"], "max_speedup": sp_sum["max"],
             "ci_speedup": sp_sum["ci"], "pinned": pinned})
     return points
 
 
 def merge(runs: list[dict]) -> dict:
-    """One result from several runs of the same interpreter (rounds of repeats, reruns
-    of some series): per series and thread count, the repeats of every run in order."""
+    """One result from an interpreter's runs (rounds, reruns): every run's repeats, in order."""
     first = runs[0]
     series: dict[tuple, tuple[dict, dict]] = {}  # (workload, frame): (first seen, repeats)
     for run_ in runs:
@@ -271,15 +250,9 @@ def merge(runs: list[dict]) -> dict:
                                for (w, f), (_, lists) in series.items()}}
 
 
-def _median_known(values: list[float]) -> float | None:
-    known = [v for v in values if v == v]  # nan: schedstat unavailable
-    return statistics.median(known) if known else None
-
-
 def run(cfg: Config, target=None, log=lambda msg: None, *, pin: bool = False,
         only: set[tuple[str, int]] | None = None) -> dict:
-    """Measure every series of ``cfg`` (or those in ``only``: (workload, frame) pairs) in
-    this interpreter, threads pinned to cores if ``pin``; a JSON-ready dict."""
+    """Every series of ``cfg`` (or ``only`` those (workload, frame)) here; a JSON-ready dict."""
     from nvx_ft import target as target_mod
 
     t = target or target_mod.load()
@@ -290,19 +263,11 @@ def run(cfg: Config, target=None, log=lambda msg: None, *, pin: bool = False,
     series = [run_series(t, w, f, cfg, cores_, log, pin)
               for w in cfg.workloads for f in cfg.frame_sizes
               if only is None or (w, f) in only]
-    return {
-        "kind": "nvx-ft-scaling",
-        "config": asdict(cfg),
-        "cores": cores_,
-        "cpu_count": os.cpu_count(),
-        "target": t.name,
-        "origin": t.origin,
-        # after the NVX import: a free-threaded build that re-enabled the GIL shows here
-        "gil_enabled": _gil_enabled(),
-        "switch_interval": sys.getswitchinterval(),
-        "seconds": time.time() - started,
-        "series": series,
-    }
+    return {"kind": "nvx-ft-scaling", "config": asdict(cfg), "cores": cores_,
+            "cpu_count": os.cpu_count(), "target": t.name, "origin": t.origin,
+            # after the NVX import: a free-threaded build that re-enabled the GIL shows here
+            "gil_enabled": _gil_enabled(), "switch_interval": sys.getswitchinterval(),
+            "seconds": time.time() - started, "series": series}
 
 
 def main(argv=None) -> int:

@@ -1,15 +1,7 @@
-"""One scheduler for every series: interleaved rounds, reruns of noisy series, a budget.
-
-Builds are measured one after the other, never at the same time, but interleaved: the
-work is split into rounds, each round visits every build (or every point) once in an
-order rotated from round to round, so load that comes and goes - and this VM's CPU
-regimes - hit every build alike. Series whose figures missed the CV target get extra
-rounds while the budget lasts; every repeat is kept. :func:`interleave` is that loop; it
-drives NVX's scaling (a child process per build and round, :mod:`nvx_ft.bench.scaling`,
-reruns via ``--only``), the single-thread benchmarks (a pytest-benchmark process per
-build, target and round, merged per build and target by :func:`merge_pytest`) and the
-end-to-end echo windows (:mod:`nvx_ft.bench.echo_run`). Pinning is decided once per run,
-by the caller.
+"""One scheduler for every series (:func:`interleave`): builds interleaved in rounds, each in
+an order rotated from the last, extra rounds for noisy series while the budget lasts, every
+repeat kept; for NVX's scaling, the single-thread benchmarks (rounds merged by
+:func:`merge_pytest`) and the echo windows. Method: benchmarks/README.md, Noise.
 """
 
 from __future__ import annotations
@@ -44,20 +36,16 @@ def split(repeats: int, rounds: int) -> list[int]:
 
 
 def rotated(items: list, r: int) -> list:
-    """Round ``r``'s order (0-based): ``items`` started at position ``r`` (mod their
-    count), so that every build goes first in turn and none always runs last."""
-    if not items:
-        return []
-    k = r % len(items)
+    """Round ``r``'s order: ``items`` from position ``r`` on, so each goes first in turn."""
+    k = r % len(items) if items else 0
     return items[k:] + items[:k]
 
 
 def interleave(rounds: int, round_items: Callable[[int], Iterable], measure: Callable,
                *, reruns: int = 0, noisy: Callable[[int], Iterable] = lambda e: (),
                over: Callable[[], bool] = lambda: False) -> None:
-    """``measure`` every item of rounds 0..``rounds``-1 (``round_items(r)``, in its
-    rotated order), then of up to ``reruns`` extra rounds (``noisy(e)``: the noisy
-    series' items, none = done); nothing more once ``over()`` (the budget) is true."""
+    """``measure`` every item of rounds 0..``rounds``-1 (``round_items(r)``), then of up to
+    ``reruns`` extra rounds (``noisy(e)``, none: done); nothing more once ``over()``."""
     def measured(items: Iterable) -> bool:  # False: stopped by the budget
         for item in items:
             if over():
@@ -88,20 +76,20 @@ class Job:
 
     def child(self, run_child, part: str, tag: str, cmd: list[str], env: dict,
               timeout: float) -> dict | None:
-        """Run one child writing ``<slot>/<part>-<tag>.json`` (``{out}`` in ``cmd``); its
-        JSON, or None with the error noted."""
+        """Run a child writing ``<slot>/<part>-<tag>.json``: its JSON, or None (error noted)."""
         self.slot.mkdir(parents=True, exist_ok=True)
         out = self.slot / f"{part}-{tag}.json"
         err = run_child([self.python, *(a.replace("{out}", str(out)) for a in cmd)],
-                        {**self.env, **env},
-                        self.slot / f"{part}-{tag}.log", timeout)
+                        {**self.env, **env}, self.slot / f"{part}-{tag}.log", timeout)
         if err:
             self.errors.append(f"{part.replace('single-', 'single-thread ')} ({tag}): {err}")
             return None
         return json.loads(out.read_text())
 
-
-# --------------------------------------------------------------------------- scaling
+    def save(self, name: str, data: dict) -> dict:
+        """``data``, also written to ``<slot>/<name>.json``."""
+        (self.slot / f"{name}.json").write_text(json.dumps(data, indent=1))
+        return data
 
 
 def noisy_series(runs: list[dict], target: float = CV_TARGET) -> list[str]:
@@ -112,9 +100,7 @@ def noisy_series(runs: list[dict], target: float = CV_TARGET) -> list[str]:
 
 def run_scaling(jobs: list[Job], mode: str, run_child, timeout: float, pinned: bool,
                 log=print) -> None:
-    """Every job's scaling in rounds, into ``job.runs`` (merge them with
-    :func:`scaling_result`); ``run_child(cmd, env, log_path, timeout)`` runs one process
-    and returns None or why it failed."""
+    """Every job's scaling in rounds into ``job.runs``; ``run_child``: None or why it failed."""
     rounds, extra = SCALING_ROUNDS[mode]
     per_round = split(scaling.mode_config(mode).repeats, rounds)
     base = ["-m", "nvx_ft.bench.scaling", "--mode", mode, "--pin", "on" if pinned else "off"]
@@ -149,31 +135,19 @@ def run_scaling(jobs: list[Job], mode: str, run_child, timeout: float, pinned: b
 
 
 def scaling_result(job: Job) -> dict | None:
-    """The merged scaling result of a job (also written to ``<slot>/scaling.json``)."""
-    if not job.runs:
-        return None
-    merged = scaling.merge(job.runs)
-    (job.slot / "scaling.json").write_text(json.dumps(merged, indent=1))
-    return merged
-
-
-# --------------------------------------------------------------------------- single thread
+    """The merged scaling result of a job (also ``<slot>/scaling.json``)."""
+    return job.save("scaling", scaling.merge(job.runs)) if job.runs else None
 
 
 def round_options(mode, rounds: int) -> list[list[str]]:
-    """pytest-benchmark options of each round: the mode's max-time divided by the rounds
-    and its min-rounds split over them (at least one each), so that the rounds together
-    take about as long as one run with the mode's options."""
+    """Each round's pytest-benchmark options: the mode's max-time and min-rounds split."""
     return [[f"--benchmark-max-time={mode.max_time / rounds:g}",
              f"--benchmark-min-rounds={k}", *mode.pytest_args]
             for k in split(max(mode.min_rounds, rounds), rounds)]
 
 
 def run_single(jobs: list[Job], mode, run_child, log=print) -> list[list[str]]:
-    """Every job's single-thread suites in ``SINGLE_ROUNDS[mode.name]`` rounds: per round
-    and target every build back to back, in an order rotated from round to round; the
-    round JSONs land in ``job.by_target`` (merge them with :func:`single_result`). ``mode``:
-    a :class:`nvx_ft.bench.driver.Mode`. The order the builds ran in, one list per round."""
+    """Every job's single-thread suites in rounds into ``job.by_target``; each round's order."""
     if not jobs:
         return []
     per_round = round_options(mode, SINGLE_ROUNDS[mode.name])
@@ -206,18 +180,12 @@ def run_single(jobs: list[Job], mode, run_child, log=print) -> list[list[str]]:
 
 def single_result(job: Job) -> dict[str, dict]:
     """target -> the merged JSON of the job's rounds (also ``<slot>/single-<target>.json``)."""
-    merged = {t: merge_pytest(runs) for t, runs in job.by_target.items()}
-    for target, data in merged.items():
-        (job.slot / f"single-{target}.json").write_text(json.dumps(data, indent=1))
-    return merged
+    return {t: job.save(f"single-{t}", merge_pytest(runs)) for t, runs in job.by_target.items()}
 
 
 def merge_pytest(round_jsons: list[dict]) -> dict:
-    """One pytest-benchmark JSON from the round JSONs of one build and target. Per
-    benchmark (by full name): ``median`` = the median of the rounds' medians (a round
-    taken in the CPU's slow regime cannot move it), ``min`` = the min of their mins,
-    ``round_medians`` / ``round_mins`` = each round's, ``round_cv`` = the CV of the round
-    medians; the other statistics pooled over every round's samples."""
+    """One pytest-benchmark JSON from the rounds: median of medians, min of mins, each round's
+    (``round_medians``, ``round_mins``, their ``round_cv``); the rest pooled."""
     by_name: dict[str, list[dict]] = {}
     for one_round in round_jsons:
         for bench in one_round.get("benchmarks", []):
@@ -235,22 +203,16 @@ def _merged_stats(per_round: list[dict]) -> dict:
            "mean": total / samples, "median": statistics.median(medians), "rounds": samples,
            "total": total, "ops": samples / total if total else 0.0}
     data = [x for s in per_round for x in s.get("data") or []]
-    if len(data) == samples:  # every round kept its samples: pytest-benchmark's spread
-        out.update(_spread(data), data=data)
+    if len(data) == samples:  # every round kept its samples: pytest-benchmark's own spread
+        from pytest_benchmark.stats import Stats  # (so that `compare` reads the merged file)
+
+        pooled = Stats()
+        pooled.data = list(data)
+        out.update({k: getattr(pooled, k) for k in (
+            "stddev", "q1", "q3", "iqr", "iqr_outliers", "stddev_outliers", "outliers",
+            "ld15iqr", "hd15iqr")}, data=data)
     if all("iterations" in s for s in per_round):  # calls per sample, calibrated per round
         out["iterations"] = min(s["iterations"] for s in per_round)
     out.update(round_medians=medians, round_mins=[s["min"] for s in per_round],
                round_cv=cv(medians))
     return out
-
-
-def _spread(data: list[float]) -> dict:
-    """pytest-benchmark's own spread statistics of pooled samples (its quartiles, outliers,
-    Tukey fences), so that ``pytest-benchmark compare`` reads a merged file like a round's."""
-    from pytest_benchmark.stats import Stats
-
-    pooled = Stats()
-    pooled.data = list(data)
-    return {k: getattr(pooled, k) for k in ("stddev", "q1", "q3", "iqr", "iqr_outliers",
-                                            "stddev_outliers", "outliers", "ld15iqr",
-                                            "hd15iqr")}

@@ -1,29 +1,20 @@
-"""Summaries of repeated measurements: min/median/max, CV, a bootstrap interval.
-
-Stdlib only, deterministic (the bootstrap is seeded), so a report can be regenerated
-from its JSON and read the same.
-"""
+"""Summaries of repeated measurements (min/median/max, CV, a bootstrap interval), seeded: a
+report regenerated from its JSON reads the same."""
 
 from __future__ import annotations
 
 import random
 import statistics
 
-#: The noise target of every reported figure: a coefficient of variation over repeats at
-#: or below this (5 %) is "steady". Here, not in the parts, so NVX scaling and the
-#: end-to-end benchmark are judged by the same number.
-CV_TARGET = 0.05
-
-#: Resamples of the bootstrap; 95 % percentile interval.
+CV_TARGET = 0.05  # of every figure, NVX scaling and end to end: a CV at or below it is steady
 BOOTSTRAP_RESAMPLES = 2000
 CONFIDENCE = 0.95
 
 
 def cv(values: list[float]) -> float:
     """Coefficient of variation (sample stdev / mean); 0 for fewer than two values."""
-    if len(values) < 2 or not statistics.fmean(values):
-        return 0.0
-    return statistics.stdev(values) / statistics.fmean(values)
+    mean = statistics.fmean(values) if len(values) > 1 else 0.0
+    return statistics.stdev(values) / mean if mean else 0.0
 
 
 def bootstrap_median(values: list[float], seed: int = 0) -> tuple[float, float]:
@@ -52,11 +43,8 @@ def summary(values: list[float], seed: int = 0) -> dict:
 
 
 def half_width(median: float, ci: list[float]) -> float | None:
-    """Half the 95 % interval relative to the median: how well the figure itself is
-    known (shrinks with repeats, where the CV of the repeats does not)."""
-    if not ci or not median:
-        return None
-    return (ci[1] - ci[0]) / 2 / abs(median)
+    """Half the 95 % interval relative to the median: how well the figure is known."""
+    return (ci[1] - ci[0]) / 2 / abs(median) if ci and median else None
 
 
 def ratio_summary(num: list[float], den: list[float], seed: int = 0) -> dict | None:
@@ -66,8 +54,7 @@ def ratio_summary(num: list[float], den: list[float], seed: int = 0) -> dict | N
 
 
 def ratio_of_medians(num: list[float], den: list[float], seed: int = 0) -> dict | None:
-    """median(num) / median(den), with a 95 % bootstrap interval (each side resampled on
-    its own: the two were not measured in pairs)."""
+    """median(num) / median(den), with a 95 % bootstrap interval (each side resampled)."""
     if not num or not den or not statistics.median(den):
         return None
     rng = random.Random(seed)
@@ -78,6 +65,12 @@ def ratio_of_medians(num: list[float], den: list[float], seed: int = 0) -> dict 
             ratios.append(statistics.median(rng.choices(num, k=len(num))) / d)
     return {"median": statistics.median(num) / statistics.median(den),
             "ci": list(_interval(ratios))}
+
+
+def median_known(values) -> float | None:
+    """The median of the values known (not None, not nan); None if there are none."""
+    known = [v for v in values if v is not None and v == v]
+    return statistics.median(known) if known else None
 
 
 def quantile(values: list[float], q: float) -> float:

@@ -1,16 +1,8 @@
 """How steady this machine's CPUs are on their own: the noise floor of every figure here.
 
-A benchmark's CV mixes what the code does with what the machine does. To tell them
-apart the bench runs a probe before and after measuring: one child process per
-allowed CPU, all at once (as during a benchmark), each pinned to its CPU where the OS
-allows, runs a fixed pure-Python loop and counts its iterations in short windows. The
-loop does the same work in every window, so whatever its rate varies by is the
-machine: other processes (seen as CPU share below 1), stolen time (``/proc/stat``),
-or, with the core all ours, the hardware under a virtual machine (a busy sibling
-hyper-thread, another guest on the same physical core, clock changes), which shows as
-*regimes* - the rate jumps between levels and stays there for a while.
-
-``python -m nvx_ft.bench.steadiness`` prints the probe's summary for this machine.
+A fixed pure-Python loop in a pinned process per CPU, counted in short windows: what its rate
+varies by is the machine (method: benchmarks/README.md, Noise). ``python -m
+nvx_ft.bench.steadiness`` prints it.
 """
 
 from __future__ import annotations
@@ -33,8 +25,7 @@ HORIZONS = (0.04, 0.1, 0.25, 0.3, 0.6)
 
 
 def _loop(n: int = 200) -> int:
-    """The fixed work: interpreter dispatch, integer arithmetic, a small list - the
-    kind of work an NVX wrapper call does around its C function."""
+    """The fixed work: dispatch, integer arithmetic, a small list (as around an NVX call)."""
     acc, xs = 0, [0] * 8
     for i in range(n):
         acc += i * 3 ^ (acc >> 2)
@@ -43,8 +34,7 @@ def _loop(n: int = 200) -> int:
 
 
 def measure(seconds: float, window: float, cpu: int | None) -> dict:
-    """In this process: ``seconds`` of the loop in windows of ``window``; per window the
-    iterations per second and the CPU share (thread CPU time / wall time)."""
+    """``seconds`` of the loop: per ``window`` the iterations per second and the CPU share."""
     pinned = cpu is not None and machine.pin_current_thread(cpu)
     rates, shares = [], []
     end = time.perf_counter() + seconds
@@ -67,16 +57,14 @@ def _steal_seconds() -> float | None:
 
 
 def cv_at(rates: list[float], window: float, horizon: float) -> float | None:
-    """CV of the rate over windows of ``horizon`` seconds (consecutive probe windows
-    merged); None when fewer than 3 such windows fit."""
+    """CV of the rate over ``horizon``-second windows (probe windows merged); None: < 3 fit."""
     k = max(1, round(horizon / window))
     merged = [statistics.fmean(rates[i:i + k]) for i in range(0, len(rates) - k + 1, k)]
     return stats.cv(merged) if len(merged) >= 3 else None
 
 
 def autocorrelation(values: list[float]) -> float:
-    """Lag-1 autocorrelation: near 0 for independent windows, near 1 for regimes that
-    last many windows."""
+    """Lag-1 autocorrelation: near 0 for independent windows, near 1 for lasting regimes."""
     if len(values) < 3:
         return 0.0
     m = statistics.fmean(values)
@@ -98,8 +86,7 @@ def summarize_cpu(raw: dict) -> dict:
 
 def probe(python: str = sys.executable, seconds: float = SECONDS, window: float = WINDOW,
           timeout: float = 60.0) -> dict:
-    """Probe every allowed CPU at once, one child process each; the summary (``error``
-    set and no figures where a child failed)."""
+    """Every allowed CPU at once, one child each; the summary (``error``: a child failed)."""
     cpus = machine.allowed_cpus()
     pin = machine.can_pin()
     steal0, t0 = _steal_seconds(), time.monotonic()
@@ -130,8 +117,7 @@ def probe(python: str = sys.executable, seconds: float = SECONDS, window: float 
 
 
 def floor(result: dict | None, horizon: float) -> float | None:
-    """The machine's own CV for windows of ``horizon`` seconds: the median over its CPUs
-    (the closest probed horizon at or below ``horizon``)."""
+    """The machine's own CV at ``horizon`` (or the probed window below it), median of CPUs."""
     if not result or result.get("error") or not result.get("per_cpu"):
         return None
     known = sorted(h for h in HORIZONS if h <= horizon + 1e-9) or [HORIZONS[0]]
@@ -141,8 +127,7 @@ def floor(result: dict | None, horizon: float) -> float | None:
 
 
 def describe(result: dict | None, horizon: float, target: float) -> str:
-    """One paragraph for a report: the floor, its kind, and whether ``target`` is
-    within reach for figures timed in ``horizon``-second windows."""
+    """The floor, its kind, and whether ``target`` is within reach at ``horizon``."""
     if not result:
         return "Machine steadiness: not probed."
     if result.get("error"):

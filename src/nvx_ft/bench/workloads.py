@@ -1,21 +1,5 @@
-"""What the benchmarks call: payloads and one-call closures per implementation.
-
-Both the single-thread benchmarks (``benchmarks/``, pytest-benchmark) and the
-parallel-scaling harness (:mod:`nvx_ft.bench.scaling`) build their work here, so a
-number in one can be read next to a number in the other.
-
-Every ``*_call`` function returns a zero-argument closure that does exactly one unit
-of work on ``len(data)`` bytes, with its own objects (a fresh masker/validator and,
-where the call works in place, its own buffer): a thread that calls the factory
-shares nothing with another thread that calls it.
-
-* wrapper level: what autobahn users run (``autobahn.nvx`` classes, bytes in, bytes or
-  a result tuple out; the wrapper's own copies included);
-* lib level: the raw CFFI function on a buffer allocated once, so the number is the C
-  code plus cffi's call overhead. The objects come from :func:`nvx_ft.target.load`
-  (which selected and verified the implementation id); the benchmark then calls the
-  C function directly instead of the guarded, canary-checking test path.
-"""
+"""Payloads and one-call closures (each on its own objects: nothing shared between threads)
+for the single-thread benchmarks and the scaling harness alike."""
 
 from __future__ import annotations
 
@@ -28,24 +12,21 @@ from nvx_ft.target import Impl, Target
 #: A WebSocket masking key with all four bytes different, so a phase error would show.
 MASK = bytes((0x5A, 0xC3, 0x0F, 0x96))
 
-#: UTF-8 payload kinds for validation benchmarks.
 UTF8_KINDS = ("ascii", "multilingual", "invalid-early", "invalid-late")
 
 KIB = 1024
 MIB = 1024 * KIB
-#: Single-thread sizes, 16 B .. 1 MiB (quick: every 16th power of two).
+#: Single-thread sizes, 16 B .. 1 MiB
 SIZES_QUICK = (16, 256, 4 * KIB, 64 * KIB, MIB)
 SIZES_FULL = (16, 64, 256, KIB, 4 * KIB, 16 * KIB, 64 * KIB, 256 * KIB, MIB)
-#: Pure-Python context (autobahn's fallback, our reference) is ~1000x slower than NVX;
-#: in quick mode it stops here so quick mode stays within its time budget.
+#: Pure Python (fallback, reference; ~1000x slower than NVX) stops here in quick mode
 PURE_PYTHON_MAX_SIZE_QUICK = 64 * KIB
 
 Call = Callable[[], Any]
 
 
 def _own(data: bytes) -> bytes:
-    """A private copy: on a free-threaded build an object shared between threads pays
-    for atomic reference counting, which is the harness's cost, not NVX's."""
+    """A private copy: a shared object costs atomic reference counts on 3.14t (not NVX's)."""
     return bytes(bytearray(data))
 
 
@@ -55,8 +36,6 @@ def human_size(n: int) -> str:
             return f"{n // scale} {unit}"
     return f"{n} B"
 
-
-# --------------------------------------------------------------------------- payloads
 
 #: Text in several scripts: 1-, 2-, 3- and 4-byte UTF-8 sequences, as in chat messages.
 _MULTILINGUAL = ("Grüße, 世界! Привет мир. こんにちは 🌍🚀 ¿Qué tal? Ελληνικά "
@@ -69,8 +48,7 @@ def _repeat_to(unit: bytes, size: int) -> bytes:
 
 
 def utf8_payload(kind: str, size: int) -> bytes:
-    """``size`` bytes of ``kind``: valid ASCII / multilingual text, or text with one
-    invalid byte (0xFF never occurs in UTF-8) near the start or as the last byte."""
+    """``size`` bytes of ASCII / multilingual text, or with 0xFF early or last (invalid)."""
     if size < 1:
         raise ValueError("size must be positive")
     if kind == "ascii":
@@ -95,31 +73,24 @@ def xor_payload(size: int) -> bytes:
     return _repeat_to(bytes((i * 131 + 7) & 0xFF for i in range(251)), size)
 
 
-# --------------------------------------------------------------------------- calls
-
-
-def _lib_handles(obj, handle_attr: str):
-    """(ffi, lib, state) of a ``nvx_ft.target`` lib-level object.
-
-    The object already selected and verified its implementation id; the benchmark
-    reuses its C state instead of creating a second one its own way.
-    """
+def _lib_handles(obj, handle_attr: str, data: bytes):
+    """(lib, C state, a C buffer of ``data``) of a ``nvx_ft.target`` lib-level object (its
+    implementation id selected and verified)."""
     try:
-        return obj._ffi, obj._lib, getattr(obj, handle_attr)
+        ffi, lib, state = obj._ffi, obj._lib, getattr(obj, handle_attr)
     except AttributeError as exc:  # target.py changed: fail loudly, do not measure wrong
         raise RuntimeError(f"{type(obj).__name__} no longer exposes its CFFI state "
                            f"({exc}); update nvx_ft.bench.workloads") from exc
+    return lib, state, ffi.new("uint8_t[]", data)
 
 
 def xor_call(impl: Impl, data: bytes) -> Call:
-    """One masking of ``data`` with ``impl`` (masker state continues across calls,
-    like consecutive frames' fragments)."""
+    """One masking of ``data`` (the masker's state continues, as over a frame's fragments)."""
     obj, data = impl.new(MASK), _own(data)
     if impl.level != "lib":
         process = obj.process
         return lambda: process(data)
-    ffi, lib, state = _lib_handles(obj, "_msk")
-    buf = ffi.new("uint8_t[]", data)  # masked in place, again and again
+    lib, state, buf = _lib_handles(obj, "_msk", data)  # buf: masked in place, again and again
     n, process = len(data), lib.nvx_xormask_process
 
     def call():
@@ -138,8 +109,7 @@ def utf8_call(impl: Impl, data: bytes) -> Call:
             reset()
             return validate(data)
         return call
-    ffi, lib, state = _lib_handles(obj, "_vld")
-    buf = ffi.new("uint8_t[]", data)
+    lib, state, buf = _lib_handles(obj, "_vld", data)
     n, reset, validate = len(data), lib.nvx_utf8vld_reset, lib.nvx_utf8vld_validate
 
     def call():
@@ -155,8 +125,7 @@ REFERENCE_UTF8 = Impl("reference/Utf8Reference", lambda align=0: Utf8Reference()
 
 
 def utf8_verdict(result) -> bool:
-    """Valid so far? From a ``utf8_call`` result: the wrappers, the fallback and the
-    reference return autobahn's tuple, the raw lib returns -1 / 0 / 1."""
+    """Valid so far? From autobahn's tuple (wrappers, fallback, reference) or -1 / 0 / 1 (lib)."""
     return bool(result[0]) if isinstance(result, tuple) else result >= 0
 
 
@@ -167,15 +136,12 @@ def is_pure_python(impl: Impl) -> bool:
 def default_utf8_impl(target: Target) -> Impl:
     """The wrapper-level validator with the implementation autobahn picks by default."""
     default_id = target.origin.get("utf8_default_impl")
-    for impl in target.utf8:
-        if impl.level == "wrapper" and impl.impl_id == default_id:
-            return impl
-    return target.utf8[0]
+    return next((impl for impl in target.utf8 if impl.level == "wrapper"
+                 and impl.impl_id == default_id), target.utf8[0])
 
 
 def autobahn_xor_call(target: Target, data: bytes) -> Call:
-    """What autobahn does per frame: ``create_xor_masker(mask, len)`` picks the scalar
-    masker below 128 bytes and the SSE2 one from 128; then ``process(frame)``."""
+    """What autobahn does per frame: ``create_xor_masker(mask, len).process(frame)``."""
     if target.create_xor_masker is None:
         raise RuntimeError(f"target {target.name} has no create_xor_masker")
     process, data = target.create_xor_masker(MASK, len(data)).process, _own(data)
@@ -183,9 +149,7 @@ def autobahn_xor_call(target: Target, data: bytes) -> Call:
 
 
 def copy_call(data: bytes) -> Call:
-    """libc ``memcpy`` of ``data`` into this caller's own buffer, through cffi (so the GIL
-    is released during the copy exactly as during an NVX call): the machine's copy
-    bandwidth for the same buffers, the ceiling an in-place XOR pass can approach."""
+    """libc ``memcpy`` through cffi (GIL released as in NVX): the bandwidth XOR can approach."""
     ffi, libc = _libc()
     src = ffi.new("uint8_t[]", data)
     dst = ffi.new("uint8_t[]", len(data))
