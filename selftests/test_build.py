@@ -140,3 +140,17 @@ def test_cli_build_of_a_local_checkout(source, control, tmp_path):
                           "--json"], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout)["key"] == control.key
+
+
+def test_sdist_download_finds_a_pip_where_the_venv_has_none(monkeypatch):
+    """nox's uv-made venvs have no pip: the download takes the first pip on PATH, and
+    without any says how to go on (it failed every build self-test in a fresh CI run)."""
+    real_find_spec = sources.importlib.util.find_spec
+    monkeypatch.setattr(sources.importlib.util, "find_spec",
+                        lambda name: None if name == "pip" else real_find_spec(name))
+    monkeypatch.setattr(sources.shutil, "which",
+                        lambda name: "/somewhere/bin/pip3" if name == "pip3" else None)
+    assert sources._pip() == ["/somewhere/bin/pip3"]
+    monkeypatch.setattr(sources.shutil, "which", lambda name: None)
+    with pytest.raises(sources.BuildError, match="--source PATH"):
+        sources._pip()

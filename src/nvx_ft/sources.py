@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.metadata
+import importlib.util
 import os
 import shutil
 import subprocess
@@ -61,6 +62,18 @@ def _extract_nvx(sdist: Path, dest: Path) -> Path:
         raise
 
 
+def _pip() -> list[str]:
+    """This interpreter's pip, else the first on PATH: a venv made by uv (nox's default
+    backend here) has none, and downloading an sdist does not depend on the interpreter."""
+    if importlib.util.find_spec("pip") is not None:
+        return [sys.executable, "-m", "pip"]
+    found = shutil.which("pip3") or shutil.which("pip")
+    if found is None:
+        raise BuildError("no pip to download autobahn's sdist with: install pip here (a venv "
+                         "made by uv has none) or give the sdist with --source PATH")
+    return [found]
+
+
 def download_sdist(version: str) -> Path:
     """autobahn's sdist for ``version`` from the package index (pip download), cached."""
     dest_dir = settings.cache_root() / "sdists"
@@ -68,7 +81,7 @@ def download_sdist(version: str) -> Path:
     for existing in dest_dir.glob(f"autobahn-{version}.tar.gz"):
         return existing
     with tempfile.TemporaryDirectory(dir=dest_dir) as tmp:
-        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--no-binary", ":all:",
+        cmd = [*_pip(), "download", "--no-deps", "--no-binary", ":all:",
                "--disable-pip-version-check", "-d", tmp, f"autobahn=={version}"]
         out = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
         files = list(Path(tmp).glob("autobahn-*.tar.gz"))
