@@ -96,14 +96,16 @@ def test_smoke_run_measures_every_point_and_writes_table_and_plot(tmp_path):
 
 @pytest.mark.parametrize("fault, says", [("corrupt-echo", "wrong echo on connection"),
                                          ("no-echo", "echoes outstanding")])
-def test_a_wrong_or_silent_server_is_an_error_not_a_number(tmp_path, fault, says):
+def test_a_wrong_or_silent_server_is_an_error_not_a_number(tmp_path, monkeypatch, fault,
+                                                           says):
     """A server that corrupts one byte of one echo, or stops answering: the run fails,
     the point has no figures, the report says ERROR (and why)."""
     _needs_autobahn()
+    faulty = os.path.join(os.path.dirname(__file__), "faulty_echo_server.py")
+    monkeypatch.setattr(echo_run.Server, "START", (faulty, fault))
     cfg = _tiny(kinds=("binary",), sizes=(64,), threads=(1,), nvx=(True,), window=0.3,
                 io_timeout=1.0)
-    res = echo_run.run([_build()], "smoke", tmp_path, log=lambda m: None, fault=fault,
-                       cfg=cfg)
+    res = echo_run.run([_build()], "smoke", tmp_path, log=lambda m: None, cfg=cfg)
     assert res["status"] == "failed"
     (point,) = res["points"]
     assert point["repeats"] == [] and says in point["errors"][0], point["errors"]
