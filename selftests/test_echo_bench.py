@@ -12,8 +12,8 @@ import time
 
 import pytest
 
-from nvx_ft.bench import (echo_load, echo_run, figures, machine, plot, records,
-                          report, schedule, scaling, stats)
+from nvx_ft.bench import (echo_load, echo_run, figures, machine, plot, report, schedule,
+                          scaling, stats)
 from nvx_ft.protocol import frames as F
 
 pytestmark = [pytest.mark.harness,
@@ -302,7 +302,7 @@ def test_a_failed_end_to_end_run_fails_the_bench_command(tmp_path, monkeypatch):
     def fake_run_all(variants, mode, out, venv_root, log=print, **kw):
         return {"kind": "nvx-ft-bench", "mode": mode.name, "started": "now", "seconds": 1.0,
                 "machine": {"cores_usable": 2, "cpu": "test"}, "builds": {
-                    "3.14t": records.BuildResult("ok", python="x")},
+                    "3.14t": figures.BuildResult("ok", python="x")},
                 "echo": {**_fake([]), "status": "failed", "errors": ["wrong echo"],
                          "servers": {"s": {"info": {"free_threaded_build": True},
                                            "error": None}}}}

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from nvx_ft.bench import machine
 from nvx_ft.bench.echo import REPLY
-from nvx_ft.bench.records import point_key
+from nvx_ft.bench.figures import point_key
 from nvx_ft.bench.schedule import interleave, rotated
 from nvx_ft.bench.stats import CV_TARGET, cv, quantile
 from nvx_ft.childenv import MEASUREMENT, child_env

@@ -8,11 +8,11 @@ from pathlib import Path
 from nvx_ft.bench import figures as ef
 from nvx_ft.bench import stats, steadiness
 from nvx_ft.bench.figures import (BUSY_CPU_SHARE, BUSY_WAITING_SHARE, CONTENDED_WORK,
-                                  CV_TARGET, POOR_EFFICIENCY, findings, ft_cost,
-                                  is_anti_scaling, machine_floor, pct, scaling_panels,
-                                  scaling_rows, scaling_threads, single_thread_entries)
+                                  CV_TARGET, POOR_EFFICIENCY, EchoPoint, build_records,
+                                  findings, ft_cost, is_anti_scaling, machine_floor, pct,
+                                  scaling_panels, scaling_rows, scaling_threads,
+                                  single_thread_entries)
 from nvx_ft.bench.plot import plot_echo, plot_scaling
-from nvx_ft.bench.records import EchoPoint, build_records
 from nvx_ft.bench.workloads import human_size
 
 BUILD_ORDER = ("3.14", "3.14t", "3.14t PYTHON_GIL=1")
