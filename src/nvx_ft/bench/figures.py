@@ -337,23 +337,24 @@ def noise_summary(pts: dict) -> tuple[int, int]:
     return sum(not p.noisy for p in judged), len(judged)
 
 
-def steadiness_line(pts: dict, echo: dict) -> str:
-    """The machine's noise at the echo window, the points as steady, how well each is known."""
-    target = echo.get("cv_target", stats.CV_TARGET)
-    window = (echo.get("config") or {}).get("window")
-    judged = [p for p in pts.values() if p.fig and p.fig.msgs["n"] > 1]
-    known = [p for p in judged if (stats.half_width(p.fig.msgs["median"],
-                                                    p.fig.msgs["ci"]) or 1) <= target]
-    text = []
-    floor = machine_floor(echo)
-    if window and (echo.get("steadiness") or {}).get("start"):
-        text.append(steadiness.describe(echo["steadiness"]["start"], window, target))
-    if floor is not None:
-        steady = [p for p in judged if p.fig.msgs["cv"] <= max(target, floor)]
-        text.append(f"Points with a CV at or below the machine's own: {len(steady)} of "
-                    f"{len(judged)}.")
-    text.append(f"Median messages/s known within ±{target:.0%} (half its 95 % bootstrap "
-                f"interval): {len(known)} of {len(judged)}.")
+def steadiness_line(probed: dict | None, window: float | None, target: float, what: str,
+                    figures: list[tuple[float, float, list | None, float | None]]) -> str:
+    """The machine's noise at ``window``; of ``figures`` (cv, median, 95 % interval, the
+    machine's floor), how many are as steady as the machine allows, how many well known."""
+    probed, text = probed or {}, []
+    if window:
+        text.append(steadiness.describe(probed.get("start"), window, target))
+        end = steadiness.floor(probed.get("end"), window)
+        if end is not None:
+            text.append(f"After the run: CV {pct(end)} per {window:g} s window.")
+    if any(floor is not None for *_, floor in figures):
+        steady = sum(floor is not None and cv <= max(target, floor)
+                     for cv, _, _, floor in figures)
+        text.append(f"{what} with a CV at or below the machine's own: {steady} of "
+                    f"{len(figures)}.")
+    known = sum((stats.half_width(median, ci) or 1) <= target for _, median, ci, _ in figures)
+    text.append(f"Medians known within ±{pct(target)} (half their 95 % bootstrap interval): "
+                f"{known} of {len(figures)}.")
     return " ".join(text)
 
 

@@ -6,7 +6,6 @@ import statistics
 from pathlib import Path
 
 from nvx_ft.bench import figures as ef
-from nvx_ft.bench import stats, steadiness
 from nvx_ft.bench.figures import (BUSY_CPU_SHARE, BUSY_WAITING_SHARE, CONTENDED_WORK,
                                   CV_TARGET, POOR_EFFICIENCY, EchoPoint, build_records,
                                   findings, ft_cost, is_anti_scaling, machine_floor, pct,
@@ -148,29 +147,6 @@ def pinning_line(decision: dict | None) -> str:
             f"at the start of the run: {decision['note']}).") if decision else ""
 
 
-def _steadiness_line(results: dict, multi: list[tuple[str, dict]]) -> str:
-    """The machine's noise at the scaling window, the speedups as steady, how well known."""
-    probed = results.get("steadiness") or {}
-    window = (build_records(results)[multi[0][0]].scaling.get("config") or {}).get("window")
-    text = []
-    if window:
-        text.append(steadiness.describe(probed.get("start"), window, CV_TARGET))
-        end = steadiness.floor(probed.get("end"), window)
-        if end is not None:
-            text.append(f"After the run: CV {pct(end)} per {window:g} s window.")
-    floors = {n: machine_floor(results, n) for n, _ in multi}
-    if any(f is not None for f in floors.values()):
-        at_floor = sum(floors[n] is not None and p["cv_speedup"] <= max(CV_TARGET, floors[n])
-                       for n, p in multi)
-        text.append(f"Speedups with a CV at or below the machine's own: {at_floor} of "
-                    f"{len(multi)}.")
-    known = sum((stats.half_width(p["median_speedup"], p.get("ci_speedup")) or 1) <= CV_TARGET
-                for _, p in multi)
-    text.append(f"Median speedup known within ±{pct(CV_TARGET)} (half its 95 % bootstrap "
-                f"interval): {known} of {len(multi)}.")
-    return " ".join(text)
-
-
 def _findings_section(results: dict) -> list[str]:
     la0 = results.get("load_average_start")
     cores = results["machine"].get("cores_usable")
@@ -180,10 +156,14 @@ def _findings_section(results: dict) -> list[str]:
     if multi:
         within = sum(p["cv_speedup"] <= CV_TARGET for _, p in multi)
         fit = [p for _, p in multi if p["threads"] <= (cores or 1)]
+        window = (build_records(results)[multi[0][0]].scaling.get("config") or {}).get("window")
+        speedups = [(p["cv_speedup"], p["median_speedup"], p.get("ci_speedup"),
+                     machine_floor(results, n)) for n, p in multi]
         blocks += [f"CV target ({pct(CV_TARGET)}): met by {within} of {len(multi)} reported "
                    f"speedups ({sum(p['cv_speedup'] <= CV_TARGET for p in fit)} of {len(fit)} "
                    f"with no more threads than cores). {pinning_line(results.get('pinning'))}",
-                   _steadiness_line(results, multi)]
+                   ef.steadiness_line(results.get("steadiness"), window, CV_TARGET, "Speedups",
+                                      speedups)]
     if f["busy"]:
         blocks.append("> **Warning: the machine was busy during this run** (load average "
                       f"{la0} at start for {cores} cores; {len(f['busy'])} series with a "
@@ -435,6 +415,9 @@ def echo_section(echo: dict) -> list[str]:
     cores = echo["cores"]
     threads = sorted({p.threads for p in pts.values()}) or list(echo["config"]["threads"])
     within, judged = ef.noise_summary(pts)
+    judged_points = [(p.fig.msgs["cv"], p.fig.msgs["median"], p.fig.msgs["ci"],
+                      ef.machine_floor(echo))
+                     for p in pts.values() if p.fig and p.fig.msgs["n"] > 1]
     cfg = echo["config"]
     noisy = [(k, p) for k, p in pts.items() if p.noisy]
     doubts = [f"- {k}: cv {p.fig.msgs['cv']:.0%}; "
@@ -460,7 +443,8 @@ def echo_section(echo: dict) -> list[str]:
         _warnings(pts, echo),
         f"⚠ = CV above {echo.get('cv_target', 0.05):.0%} (within target: {within} of {judged} "
         f"points). {TERMS} Plot: echo.png.",
-        ef.steadiness_line(pts, echo),
+        ef.steadiness_line(echo.get("steadiness"), cfg.get("window"),
+                           echo.get("cv_target", CV_TARGET), "Points", judged_points),
         _echo_table(pts, threads, cores, lambda t: [
             f"{t} thr: msg/s [95 % CI] cv", "MB/s", "p50 / p99 ms", "speedup", "vs 3.14"],
             _throughput_cells),
