@@ -212,3 +212,11 @@ def test_benchmarks_refuse_to_time_a_validator_that_does_not_validate(tmp_path):
     assert out.returncode == 1, out.stdout[-2000:]
     assert "2 failed, 2 passed" in out.stdout, out.stdout[-2000:]
     assert "bad/AcceptsEverything" in out.stdout
+
+
+def test_the_report_points_to_a_readme_section_that_exists():
+    """The report explains its terms by pointing there: the section has to exist."""
+    from nvx_ft.paths import ROOT
+
+    section = report.TERMS.split("'")[1]
+    assert f"\n## {section}\n" in (ROOT / "benchmarks" / "README.md").read_text()

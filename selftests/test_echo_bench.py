@@ -12,8 +12,8 @@ import time
 
 import pytest
 
-from nvx_ft.bench import (echo_load, echo_run, figures, machine, plot, records,
-                          report, schedule, scaling, stats)
+from nvx_ft.bench import (echo_load, echo_run, figures, machine, plot, report, schedule,
+                          scaling, stats)
 from nvx_ft.protocol import frames as F
 
 pytestmark = [pytest.mark.harness,
@@ -96,14 +96,16 @@ def test_smoke_run_measures_every_point_and_writes_table_and_plot(tmp_path):
 
 @pytest.mark.parametrize("fault, says", [("corrupt-echo", "wrong echo on connection"),
                                          ("no-echo", "echoes outstanding")])
-def test_a_wrong_or_silent_server_is_an_error_not_a_number(tmp_path, fault, says):
+def test_a_wrong_or_silent_server_is_an_error_not_a_number(tmp_path, monkeypatch, fault,
+                                                           says):
     """A server that corrupts one byte of one echo, or stops answering: the run fails,
     the point has no figures, the report says ERROR (and why)."""
     _needs_autobahn()
+    faulty = os.path.join(os.path.dirname(__file__), "faulty_echo_server.py")
+    monkeypatch.setattr(echo_run.Server, "START", (faulty, fault))
     cfg = _tiny(kinds=("binary",), sizes=(64,), threads=(1,), nvx=(True,), window=0.3,
                 io_timeout=1.0)
-    res = echo_run.run([_build()], "smoke", tmp_path, log=lambda m: None, fault=fault,
-                       cfg=cfg)
+    res = echo_run.run([_build()], "smoke", tmp_path, log=lambda m: None, cfg=cfg)
     assert res["status"] == "failed"
     (point,) = res["points"]
     assert point["repeats"] == [] and says in point["errors"][0], point["errors"]
@@ -300,7 +302,7 @@ def test_a_failed_end_to_end_run_fails_the_bench_command(tmp_path, monkeypatch):
     def fake_run_all(variants, mode, out, venv_root, log=print, **kw):
         return {"kind": "nvx-ft-bench", "mode": mode.name, "started": "now", "seconds": 1.0,
                 "machine": {"cores_usable": 2, "cpu": "test"}, "builds": {
-                    "3.14t": records.BuildResult("ok", python="x")},
+                    "3.14t": figures.BuildResult("ok", python="x")},
                 "echo": {**_fake([]), "status": "failed", "errors": ["wrong echo"],
                          "servers": {"s": {"info": {"free_threaded_build": True},
                                            "error": None}}}}

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from nvx_ft.bench import driver, records, report, schedule, stats
+from nvx_ft.bench import driver, figures, report, schedule, stats
 
 pytestmark = pytest.mark.harness
 
@@ -157,7 +157,7 @@ def test_a_failing_round_is_an_error_with_its_log_tail(tmp_path, monkeypatch):
     monkeypatch.setattr(driver, "_run_child", fake)
     slot = {"3.14": "3.14", "3.14t": "3.14t", "3.14t PYTHON_GIL=1": "gil1"}
     resolved = [(v, sys.executable, tmp_path / slot[v.name], {}) for v in driver.VARIANTS]
-    results = {"builds": {v.name: records.BuildResult("ok") for v in driver.VARIANTS}}
+    results = {"builds": {v.name: figures.BuildResult("ok") for v in driver.VARIANTS}}
     driver.run_single(resolved, driver.MODES["quick"], results, log=lambda m: None)
 
     assert results["single_thread_rounds"] == [["3.14", "3.14t"], ["3.14t", "3.14"],

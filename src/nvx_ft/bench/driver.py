@@ -20,7 +20,7 @@ from pathlib import Path
 
 from nvx_ft import interpreters, venvs
 from nvx_ft.bench import machine, schedule
-from nvx_ft.bench.records import BuildResult, as_json
+from nvx_ft.bench.figures import BuildResult, as_json
 from nvx_ft.childenv import MEASUREMENT, child_env
 from nvx_ft.paths import ROOT
 

@@ -1,13 +1,11 @@
 """The end-to-end benchmark's server process: autobahn's asyncio echo server in N threads.
 
-    python -m nvx_ft.bench.echo --threads 2 [--pin-cpus 0,1] [--lifetime 600] [--fault F]
+    python -m nvx_ft.bench.echo --threads 2 [--pin-cpus 0,1] [--lifetime 600]
 
 The protocol suite's ``EchoServers`` (an event loop and 127.0.0.1 port per thread), NVX on or
 off by ``AUTOBAHN_USE_NVX``. Prints ``REPLY {ports, uses_nvx, ...}`` when ready; then a
 JSON command a line: ``measure`` (start, end: ``time.monotonic``) -> ``REPLY {cpu, wall,
 machine_busy}`` over that interval; ``quit``. It exits (3) by itself after ``--lifetime`` s.
-Faults (self-tests): ``corrupt-echo`` flips one byte of the 10th echo, ``no-echo`` sends
-nothing from it on.
 """
 
 from __future__ import annotations
@@ -20,27 +18,6 @@ import threading
 import time
 
 REPLY = "REPLY"  # before each answer line, in the server's and the load generator's output
-FAULTS = ("corrupt-echo", "no-echo")
-#: the echo a fault starts at (1-based, per process)
-CORRUPT_NTH = 10
-
-
-def _fault(kind: str) -> None:
-    from autobahn.websocket.protocol import WebSocketProtocol
-
-    real, lock, sent = WebSocketProtocol.sendMessage, threading.Lock(), [0]
-
-    def send(self, payload, isBinary=False, *args, **kwargs):
-        with lock:
-            sent[0] += 1
-            nth = sent[0]
-        if nth >= CORRUPT_NTH and kind == "no-echo":
-            return None
-        if nth == CORRUPT_NTH and payload:
-            payload = bytes([payload[0] ^ 0x01]) + payload[1:]
-        return real(self, payload, isBinary, *args, **kwargs)
-
-    WebSocketProtocol.sendMessage = send
 
 
 def _watchdog(lifetime: float) -> None:
@@ -113,11 +90,8 @@ def main(argv=None) -> int:
     p.add_argument("--pin-cpus", default="", help="comma-separated CPU per server thread")
     p.add_argument("--lifetime", type=float, default=600.0, help="exit after this many s")
     p.add_argument("--timeout", type=float, default=30.0, help="handshake/start bound, s")
-    p.add_argument("--fault", choices=FAULTS, default=None, help="self-tests only")
     args = p.parse_args(argv)
     _watchdog(args.lifetime)
-    if args.fault:
-        _fault(args.fault)
     serve(args.threads, [int(c) for c in args.pin_cpus.split(",") if c], args.timeout)
     return 0
 

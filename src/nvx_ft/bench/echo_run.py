@@ -17,7 +17,7 @@ from pathlib import Path
 
 from nvx_ft.bench import machine
 from nvx_ft.bench.echo import REPLY
-from nvx_ft.bench.records import point_key
+from nvx_ft.bench.figures import point_key
 from nvx_ft.bench.schedule import interleave, rotated
 from nvx_ft.bench.stats import CV_TARGET, cv, quantile
 from nvx_ft.childenv import MEASUREMENT, child_env
@@ -152,11 +152,13 @@ class Child:
 class Server(Child):
     """An echo server process, its threads pinned to ``pin_cpus`` from the start."""
 
-    def __init__(self, name, python, threads, pin_cpus, env, log, lifetime, fault=None,
-                 cwd=None) -> None:
-        cmd = [python, "-m", "nvx_ft.bench.echo", "--threads", str(threads),
+    #: how ``python`` starts the server; the self-tests start a faulty one instead
+    START = ("-m", "nvx_ft.bench.echo")
+
+    def __init__(self, name, python, threads, pin_cpus, env, log, lifetime, cwd=None) -> None:
+        cmd = [python, *self.START, "--threads", str(threads),
                "--pin-cpus", ",".join(map(str, pin_cpus)), "--lifetime", str(int(lifetime))]
-        super().__init__(name, cmd + (["--fault", fault] if fault else []), env, log, cwd)
+        super().__init__(name, cmd, env, log, cwd)
         self.info: dict | None = None
         self.error: str | None = None
         self.pinned_cpus: list[int] = list(pin_cpus)
@@ -175,10 +177,9 @@ class Server(Child):
 class Runner:
     """The servers, generators and measured points of one run."""
 
-    def __init__(self, builds, cfg: EchoConfig, out: Path, log, load_python: str,
-                 fault: str | None = None) -> None:
+    def __init__(self, builds, cfg: EchoConfig, out: Path, log, load_python: str) -> None:
         self.builds, self.cfg, self.out, self.log = builds, cfg, out, log
-        self.load_python, self.fault = load_python, fault
+        self.load_python = load_python
         self.cpus = machine.allowed_cpus()
         self.pin, self.decision = False, {}  # decided once, before the servers start
         self.repeat = 0  # the repeat being measured (extra repeats continue the count)
@@ -202,8 +203,7 @@ class Runner:
                     slug = "".join(ch if ch.isalnum() or ch in ".-" else "-" for ch in name)
                     self.servers[(b.name, nvx, n)] = Server(
                         name, b.python, n, machine.pins(n, self.cpus) if self.pin else [], env,
-                        self.out / "echo" / f"server-{slug}.log", lifetime, self.fault,
-                        cwd=ROOT)
+                        self.out / "echo" / f"server-{slug}.log", lifetime, cwd=ROOT)
         for (_, nvx, _), srv in self.servers.items():
             try:
                 srv.ready(60)
@@ -346,11 +346,11 @@ def _repeat_figures(results: list[dict], server_cpu: dict) -> dict:
 
 
 def run(builds: list[EchoBuild], mode: str, out: Path, log=print,
-        load_python: str | None = None, fault: str | None = None,
-        cfg: EchoConfig | None = None, pinning: dict | None = None) -> dict:
+        load_python: str | None = None, cfg: EchoConfig | None = None,
+        pinning: dict | None = None) -> dict:
     """Measure every point; the JSON-ready results (``results["echo"]`` of the bench)."""
     cfg = cfg or mode_config(mode)
-    runner = Runner(builds, cfg, out, log, load_python or sys.executable, fault)
+    runner = Runner(builds, cfg, out, log, load_python or sys.executable)
     t0, la0 = time.time(), machine.load_average()
     try:
         runner.start(pinning)

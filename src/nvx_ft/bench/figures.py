@@ -1,13 +1,15 @@
-"""What the results (``results.json``) say: NVX scaling's findings, the single-thread cost of
-free-threading, the echo points' figures and ratios, and why a point is noisy."""
+"""What the results (``results.json``) say: the typed records the bench's modules hand each
+other (``results.json`` holds them as JSON objects), NVX scaling's findings, the
+single-thread cost of free-threading, the echo points' figures and ratios, and why a point
+is noisy."""
 
 from __future__ import annotations
 
 import statistics
 from collections import defaultdict
+from dataclasses import asdict, dataclass, field, fields, is_dataclass
 
 from nvx_ft.bench import stats, steadiness
-from nvx_ft.bench.records import EchoPoint, PointFigures, build_records, point_key
 from nvx_ft.bench.scaling import WORKLOADS
 from nvx_ft.bench.workloads import human_size
 
@@ -19,6 +21,83 @@ BUSY_CPU_SHARE = 0.9
 BUSY_WAITING_SHARE = 0.1
 #: work efficiency below this: the threads slow each other down while they run
 CONTENDED_WORK = 0.8
+
+
+@dataclass
+class BuildResult:
+    """One build's part of a run; ``status``: ok, failed or missing."""
+
+    status: str
+    reason: str | None = None  # why it is missing
+    python: str | None = None  # the interpreter its children ran (its venv's)
+    env: dict = field(default_factory=dict)  # e.g. PYTHON_GIL=1
+    errors: list[str] = field(default_factory=list)
+    interpreter: dict | None = None  # nvx_ft.interpreters' view of it
+    dir: str | None = None  # its report folder
+    seconds: float = 0.0
+    scaling: dict | None = None  # merged scaling JSON (nvx_ft.bench.scaling.merge)
+    single: dict | None = None  # target -> merged pytest-benchmark JSON
+    single_not_run: str | None = None  # why its single-thread benchmarks did not run
+
+    @classmethod
+    def from_json(cls, data: dict) -> "BuildResult":
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})
+
+
+def build_records(results: dict) -> dict[str, BuildResult]:
+    """The run's builds by name, as records (``results.json`` has them as objects)."""
+    return {name: b if isinstance(b, BuildResult) else BuildResult.from_json(b)
+            for name, b in results["builds"].items()}
+
+
+def as_json(obj):
+    """``json.dumps``'s ``default``: a record as a JSON object."""
+    if is_dataclass(obj):
+        return asdict(obj)
+    raise TypeError(f"{type(obj).__name__} is not JSON serializable")
+
+
+def point_key(build: str, nvx: bool, threads: int, kind: str, size: int) -> str:
+    """An echo point's name (its key in the figures and the report)."""
+    return f"{build} | NVX {'on' if nvx else 'off'} | {threads}t | {kind} {size}"
+
+
+@dataclass
+class PointFigures:
+    """One echo point's figures over its repeats (medians unless said otherwise)."""
+
+    msgs: dict  # messages/s: stats.summary (n, min, median, max, cv, ci)
+    mb_per_s: float
+    p50_us: float | None
+    p99_us: float | None
+    server_cpu_share: float | None  # of min(threads, cores) cores
+    server_us_per_msg: float | None  # server CPU time per echo, all its threads
+    load_cpu_share: float | None  # per generator process
+    messages: float | None  # echoes per window
+    others_cores: float | None  # cores other processes used meanwhile
+    cv_us_per_msg: float  # high with the server on its cores and the machine quiet: hardware
+
+
+@dataclass
+class EchoPoint:
+    """An echo point as measured (``results["echo"]["points"]``) and its figures."""
+
+    build: str
+    nvx: bool
+    threads: int
+    kind: str
+    size: int
+    connections: int
+    load_processes: int
+    oversubscribed: bool
+    repeats: list[dict]  # one record per window (nvx_ft.bench.echo_run)
+    errors: list[str]
+    fig: PointFigures | None = None  # None: not measured
+    speedup: dict | None = None  # vs 1 thread of the same build, paired by repeat
+    vs_baseline: dict | None = None  # ratio of medians to 3.14 at the same point
+    noisy: bool = False
+    why: list[str] = field(default_factory=list)
 
 
 def pct(x: float) -> str:
@@ -258,23 +337,24 @@ def noise_summary(pts: dict) -> tuple[int, int]:
     return sum(not p.noisy for p in judged), len(judged)
 
 
-def steadiness_line(pts: dict, echo: dict) -> str:
-    """The machine's noise at the echo window, the points as steady, how well each is known."""
-    target = echo.get("cv_target", stats.CV_TARGET)
-    window = (echo.get("config") or {}).get("window")
-    judged = [p for p in pts.values() if p.fig and p.fig.msgs["n"] > 1]
-    known = [p for p in judged if (stats.half_width(p.fig.msgs["median"],
-                                                    p.fig.msgs["ci"]) or 1) <= target]
-    text = []
-    floor = machine_floor(echo)
-    if window and (echo.get("steadiness") or {}).get("start"):
-        text.append(steadiness.describe(echo["steadiness"]["start"], window, target))
-    if floor is not None:
-        steady = [p for p in judged if p.fig.msgs["cv"] <= max(target, floor)]
-        text.append(f"Points with a CV at or below the machine's own: {len(steady)} of "
-                    f"{len(judged)}.")
-    text.append(f"Median messages/s known within ±{target:.0%} (half its 95 % bootstrap "
-                f"interval): {len(known)} of {len(judged)}.")
+def steadiness_line(probed: dict | None, window: float | None, target: float, what: str,
+                    figures: list[tuple[float, float, list | None, float | None]]) -> str:
+    """The machine's noise at ``window``; of ``figures`` (cv, median, 95 % interval, the
+    machine's floor), how many are as steady as the machine allows, how many well known."""
+    probed, text = probed or {}, []
+    if window:
+        text.append(steadiness.describe(probed.get("start"), window, target))
+        end = steadiness.floor(probed.get("end"), window)
+        if end is not None:
+            text.append(f"After the run: CV {pct(end)} per {window:g} s window.")
+    if any(floor is not None for *_, floor in figures):
+        steady = sum(floor is not None and cv <= max(target, floor)
+                     for cv, _, _, floor in figures)
+        text.append(f"{what} with a CV at or below the machine's own: {steady} of "
+                    f"{len(figures)}.")
+    known = sum((stats.half_width(median, ci) or 1) <= target for _, median, ci, _ in figures)
+    text.append(f"Medians known within ±{pct(target)} (half their 95 % bootstrap interval): "
+                f"{known} of {len(figures)}.")
     return " ".join(text)
 
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from nvx_ft.bench.figures import scaling_panels, scaling_threads
-from nvx_ft.bench.records import build_records
+from nvx_ft.bench.figures import build_records, scaling_panels, scaling_threads
 from nvx_ft.bench.stats import quantile
 from nvx_ft.bench.workloads import human_size
 

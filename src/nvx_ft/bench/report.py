@@ -6,16 +6,17 @@ import statistics
 from pathlib import Path
 
 from nvx_ft.bench import figures as ef
-from nvx_ft.bench import stats, steadiness
 from nvx_ft.bench.figures import (BUSY_CPU_SHARE, BUSY_WAITING_SHARE, CONTENDED_WORK,
-                                  CV_TARGET, POOR_EFFICIENCY, findings, ft_cost,
-                                  is_anti_scaling, machine_floor, pct, scaling_panels,
-                                  scaling_rows, scaling_threads, single_thread_entries)
+                                  CV_TARGET, POOR_EFFICIENCY, EchoPoint, build_records,
+                                  findings, ft_cost, is_anti_scaling, machine_floor, pct,
+                                  scaling_panels, scaling_rows, scaling_threads,
+                                  single_thread_entries)
 from nvx_ft.bench.plot import plot_echo, plot_scaling
-from nvx_ft.bench.records import EchoPoint, build_records
 from nvx_ft.bench.workloads import human_size
 
 BUILD_ORDER = ("3.14", "3.14t", "3.14t PYTHON_GIL=1")
+#: where the report's columns and terms are explained, cited under each table
+TERMS = "Columns and terms: benchmarks/README.md, 'Reading the report'."
 #: noisy echo points listed by name at most; the rest are counted
 MAX_LISTED = 30
 #: a scaling point's optional figures in its cell: (key, label, format)
@@ -129,16 +130,11 @@ def summary_markdown(results: dict) -> str:
         f"{results['started']}, **{results['mode']} mode**, {results['seconds']:.0f} s wall. "
         f"Machine: {m.get('cpu')}, {cores} usable cores ({m.get('platform')}), "
         f"nice {m.get('nice')}. Load average (1/5/15 min) at start "
-        f"{results.get('load_average_start')}, at end {results.get('load_average_end')}: a "
-        "load above 0 means other work shared the cores, which shows up as CV.",
+        f"{results.get('load_average_start')}, at end {results.get('load_average_end')}.",
         "## Builds", _builds_section(results), "## At a glance",
         f"Per build: 1-thread throughput; median speedup ± its CV at {cores} threads (= the "
-        "cores) - with the GIL off also the idle-machine estimate, min(N, cores) x work "
-        "efficiency, where the threads really ran side by side - and at the most threads "
-        "measured (each thread count is a separate measurement, so the two can differ by "
-        "more than noise); last column: what free-threading buys - the best aggregate "
-        "throughput (any thread count) of 3.14t over that of 3.14. "
-        "Details and efficiency: Parallel scaling.", _glance_section(results))
+        f"cores) and at the most threads; last column: best 3.14t / best 3.14. {TERMS}",
+        _glance_section(results))
     return "\n".join([*overview, *_findings_section(results), *_ft_cost_section(results),
                       *_parallel_section(results),
                       *(echo_section(results["echo"]) if results.get("echo") else []),
@@ -151,30 +147,6 @@ def pinning_line(decision: dict | None) -> str:
             f"at the start of the run: {decision['note']}).") if decision else ""
 
 
-def _steadiness_line(results: dict, multi: list[tuple[str, dict]]) -> str:
-    """The machine's noise at the scaling window, the speedups as steady, how well known."""
-    probed = results.get("steadiness") or {}
-    window = (build_records(results)[multi[0][0]].scaling.get("config") or {}).get("window")
-    text = []
-    if window:
-        text.append(steadiness.describe(probed.get("start"), window, CV_TARGET))
-        end = steadiness.floor(probed.get("end"), window)
-        if end is not None:
-            text.append(f"After the run: CV {pct(end)} per {window:g} s window.")
-    floors = {n: machine_floor(results, n) for n, _ in multi}
-    if any(f is not None for f in floors.values()):
-        at_floor = sum(floors[n] is not None and p["cv_speedup"] <= max(CV_TARGET, floors[n])
-                       for n, p in multi)
-        text.append(f"Speedups with a CV at or below the machine's own: {at_floor} of "
-                    f"{len(multi)}.")
-    known = sum((stats.half_width(p["median_speedup"], p.get("ci_speedup")) or 1) <= CV_TARGET
-                for _, p in multi)
-    text.append(f"Median speedup known within ±{pct(CV_TARGET)} (half its 95 % bootstrap "
-                f"interval; more repeats narrow it, they do not lower a CV): {known} of "
-                f"{len(multi)}.")
-    return " ".join(text)
-
-
 def _findings_section(results: dict) -> list[str]:
     la0 = results.get("load_average_start")
     cores = results["machine"].get("cores_usable")
@@ -184,36 +156,31 @@ def _findings_section(results: dict) -> list[str]:
     if multi:
         within = sum(p["cv_speedup"] <= CV_TARGET for _, p in multi)
         fit = [p for _, p in multi if p["threads"] <= (cores or 1)]
+        window = (build_records(results)[multi[0][0]].scaling.get("config") or {}).get("window")
+        speedups = [(p["cv_speedup"], p["median_speedup"], p.get("ci_speedup"),
+                     machine_floor(results, n)) for n, p in multi]
         blocks += [f"CV target ({pct(CV_TARGET)}): met by {within} of {len(multi)} reported "
                    f"speedups ({sum(p['cv_speedup'] <= CV_TARGET for p in fit)} of {len(fit)} "
                    f"with no more threads than cores). {pinning_line(results.get('pinning'))}",
-                   _steadiness_line(results, multi)]
+                   ef.steadiness_line(results.get("steadiness"), window, CV_TARGET, "Speedups",
+                                      speedups)]
     if f["busy"]:
         blocks.append("> **Warning: the machine was busy during this run** (load average "
                       f"{la0} at start for {cores} cores; {len(f['busy'])} series with a "
-                      "thread short of a core, see Machine busy). Speedups there are "
-                      "distorted by other processes; read the idle estimate and work "
-                      "efficiency, or rerun on an idle machine before quoting them.")
+                      "thread short of a core, see Machine busy): rerun on an idle machine "
+                      "before quoting those speedups.")
     elif la0 and cores and la0[0] > 0.5 * cores:
         blocks.append(f"> Note: load average {la0} at start for {cores} cores - other "
                       "processes ran, but no measured point lost its core to them (see "
                       "Machine busy).")
     for key, label in (
-            ("anti_scaling", "Anti-scaling (speedup below 1.0: more threads, less throughput)"),
-            ("poor_efficiency", "Poor efficiency (speedup / min(threads, cores) below "
-             f"{POOR_EFFICIENCY})"),
-            ("noisy", f"Noisy (CV of the speedup above {pct(CV_TARGET)}; read those numbers "
-             "with care, or rerun on a quiet machine)"),
-            ("contended", f"Contention (work efficiency below {CONTENDED_WORK}: per "
-             "CPU-second they got, N threads did less than one thread - they slow each other "
-             "down, independent of machine load)"),
-            ("beyond_cores", "Beyond the cores (speedup above 1.1 x min(N, cores) - not NVX "
-             "getting faster: with more threads this process took a larger share of a busy "
-             "machine from other processes)"),
-            ("busy", f"Machine busy (a single thread got less than {pct(BUSY_CPU_SHARE)} of "
-             "a core, or with no more threads than cores they waited for a core more than "
-             f"{pct(BUSY_WAITING_SHARE)} of the time: other processes competed, so speedups "
-             "there understate NVX - read the idle estimate / work efficiency)")):
+            ("anti_scaling", "Anti-scaling (speedup below 1.0)"),
+            ("poor_efficiency", f"Poor efficiency (efficiency below {POOR_EFFICIENCY})"),
+            ("noisy", f"Noisy (CV of the speedup above {pct(CV_TARGET)})"),
+            ("contended", f"Contention (work efficiency below {CONTENDED_WORK})"),
+            ("beyond_cores", "Beyond the cores (speedup above 1.1 x min(N, cores))"),
+            ("busy", f"Machine busy (1 thread below {pct(BUSY_CPU_SHARE)} of a core, or no core "
+             f"more than {pct(BUSY_WAITING_SHARE)} of the time)")):
         blocks.append([f"**{label}:**", *([f"- {x}" for x in f[key]] or ["- none"])])
     return _blocks(*blocks)
 
@@ -229,9 +196,8 @@ def _ft_cost_section(results: dict) -> list[str]:
                        "a GIL build and a free-threaded build measured.")
     return _blocks(
         "## Single-thread cost of free-threading",
-        "Throughput of the free-threaded build relative to the GIL build, one thread, same "
-        "benchmark (1.0 = same speed; below 1.0 = the free-threaded build is slower): median "
-        "over the benchmarks of each class (sizes, payloads, implementations).",
+        "Free-threaded / GIL build throughput, one thread, median over the benchmarks of each "
+        f"class (1.0 = same speed). {TERMS}",
         table(["builds", "benchmarks", "n", "ft / GIL throughput", "range"], rows))
 
 
@@ -240,28 +206,15 @@ def _parallel_section(results: dict) -> list[str]:
     parts = [b.scaling or {} for b in build_records(results).values()]
     cfgs = {k: v for s in parts for k, v in (s.get("config") or {}).items()}
     counts = [n for s in parts for n in (s.get("repeats_per_series") or {}).values()]
-    repeats = (f"{min(counts)} to {max(counts)} repeats per series (thread counts interleaved "
-               "in every repeat; builds interleaved in rounds, up to "
-               f"{max(s.get('runs', 1) for s in parts)} runs per build including reruns of "
-               "noisy series; every repeat kept)" if counts
+    repeats = (f"{min(counts)} to {max(counts)} repeats per series, up to "
+               f"{max(s.get('runs', 1) for s in parts)} runs per build" if counts
                else f"{cfgs.get('repeats', '?')} interleaved repeats")
     return _blocks(
         "## Parallel scaling",
-        f"Aggregate throughput of 1..{threads[-1] if threads else '?'} threads, each with its "
-        f"own objects, started behind a barrier; {cfgs.get('warmup', '?')} s warm-up then a "
-        f"{cfgs.get('window', '?')} s window, {repeats}. Cells: median speedup "
-        "(= throughput(N) / throughput(1) of the same repeat) [95 % bootstrap interval of "
-        "the median], its CV over repeats, and efficiency = speedup / min(N, cores), and the "
-        "CPU share (CPU time of all threads / (wall time x min(N, cores)): below 100 % the "
-        "threads waited - for the GIL, a lock, or a core held by another process), the work "
-        "efficiency (bytes per CPU-second at N / at 1 thread: below 1.0 the threads slow each "
-        "other down while running; unaffected by how much CPU other processes left), the "
-        "blocked share (time a thread neither ran nor waited for a core: asleep on the GIL or "
-        "a lock), the no-core share (runnable but without a core: other processes, or more "
-        "threads than cores) and, with the GIL off, the idle-machine estimate min(N, cores) x "
-        "work efficiency. **ANTI** = speedup below 1.0, *poor* = efficiency below "
-        f"{POOR_EFFICIENCY}. \"% of copy\": throughput relative to a memcpy of the same frames "
-        "with the same number of threads. Plot: scaling.png.",
+        f"Aggregate throughput of 1..{threads[-1] if threads else '?'} threads; "
+        f"{cfgs.get('warmup', '?')} s warm-up then a {cfgs.get('window', '?')} s window, "
+        f"{repeats}. **ANTI** = speedup below 1.0, *poor* = efficiency below "
+        f"{POOR_EFFICIENCY}. {TERMS} Plot: scaling.png.",
         _scaling_section(results) if threads else "No scaling results.")
 
 
@@ -325,10 +278,8 @@ def tables(results: dict, full: bool) -> list[str]:
     rounds = max((len(e["round_medians"]) for e in entries.values() if e.get("round_medians")),
                  default=0)
     lines = _blocks(f"⚠ = the medians of this cell's {rounds} rounds vary by more than "
-                    f"{pct(CV_TARGET)} (cv: their CV): the CPU's speed changed between rounds, "
-                    f"read the cell with care ({sum(cv > CV_TARGET for cv in spreads)} of "
-                    f"{len(spreads)} cells; each round's median: `round_medians` in "
-                    "*/single-<target>.json).") if rounds >= 2 else []
+                    f"{pct(CV_TARGET)} ({sum(cv > CV_TARGET for cv in spreads)} of "
+                    f"{len(spreads)} cells); cv: their CV.") if rounds >= 2 else []
     builds = list(build_records(results))
     for group in sorted({k[1] for k in entries}, key=lambda g: (g != "xor", g)):
         keys = [k for k in entries if k[1] == group]
@@ -348,21 +299,12 @@ def tables(results: dict, full: bool) -> list[str]:
 
 def single_section(results: dict) -> list[str]:
     order = results.get("single_thread_rounds")  # absent in a results.json from before
-    how = (f"Builds interleaved in {len(order)} round{'s' if len(order) > 1 else ''}: each "
-           "round runs the NVX suite of every build, then the fallback suite of every build, "
-           "the builds in an order rotated from round to round ("
-           + " / ".join(", ".join(r) for r in order) + f"), each benchmark for 1/{len(order)} "
-           "of the mode's max-time; so a change of the CPU's speed (this VM flips between a "
-           "fast and a slow regime) hits every build alike, not one. Cell: the median over "
-           "the rounds of each round's median "
-           if order else "One build after the other. Cell: the median ")
+    how = (f"Builds interleaved in {len(order)} round{'s' if len(order) > 1 else ''} ("
+           + " / ".join(", ".join(r) for r in order) + "). Cell: the median over the rounds of "
+           "each round's median " if order else "One build after the other. Cell: the median ")
     return _blocks(
         "## Single-thread throughput (pytest-benchmark)",
-        how + "of the process's CPU time per call (robust to other processes; equal to wall "
-        "time on an idle machine); MB/s = payload bytes / median time per call. All sizes, "
-        "builds, the raw times and each cell's CV over the rounds: single_thread.md; "
-        "pytest-benchmark JSON: */single-<target>.json (rounds merged), "
-        "*/single-<target>-round<k>.json (each round, for `pytest-benchmark compare`).",
+        how + f"CPU time per call. Every cell: single_thread.md. {TERMS}",
         [f"- {name}: not run: {b.single_not_run}." for name, b in build_records(results).items()
          if b.single_not_run]) + tables(results, full=False)
 
@@ -473,6 +415,9 @@ def echo_section(echo: dict) -> list[str]:
     cores = echo["cores"]
     threads = sorted({p.threads for p in pts.values()}) or list(echo["config"]["threads"])
     within, judged = ef.noise_summary(pts)
+    judged_points = [(p.fig.msgs["cv"], p.fig.msgs["median"], p.fig.msgs["ci"],
+                      ef.machine_floor(echo))
+                     for p in pts.values() if p.fig and p.fig.msgs["n"] > 1]
     cfg = echo["config"]
     noisy = [(k, p) for k, p in pts.items() if p.noisy]
     doubts = [f"- {k}: cv {p.fig.msgs['cv']:.0%}; "
@@ -487,37 +432,25 @@ def echo_section(echo: dict) -> list[str]:
                       "or the generator saturated): " + "; ".join(starved[:MAX_LISTED]))
     return _blocks(
         "## End-to-end: autobahn WebSocket echo server, by server threads",
-        f"autobahn's asyncio echo server (the protocol suite's) in 1 to {max(threads)} "
-        f"threads, one event loop each, on every build, NVX on and off "
-        f"(`AUTOBAHN_USE_NVX=0`: autobahn's pure-Python fallback); {cfg['conns_per_thread']} "
-        f"connections per server thread, {cfg['depth']} messages in flight each, from "
-        f"load-generator processes (raw sockets, pre-built masked frames, every echo "
-        f"compared byte for byte). {cfg['repeats']} interleaved repeats of "
-        f"{cfg['window']} s windows (+ reruns of noisy series), {echo['seconds']:.0f} s. "
-        f"{cores} usable cores: "
-        + ("the server threads and the load generator share them, so with "
-           f"{cores} server threads the server cannot get {cores} whole cores (the load costs "
-           "CPU too) - read speedups against that. " if cores <= 4 else "")
+        f"1 to {max(threads)} server threads, NVX on and off; {cfg['conns_per_thread']} "
+        f"connections per server thread, {cfg['depth']} messages in flight each. "
+        f"{cfg['repeats']} interleaved repeats of {cfg['window']} s windows (+ reruns of noisy "
+        f"series), {echo['seconds']:.0f} s. {cores} usable cores"
+        + (", shared by the server threads and the load generator. " if cores <= 4 else ". ")
         + f"Load average at start {echo.get('load_average_start')}, at end "
         f"{echo.get('load_average_end')}. {pinning_line(echo.get('pinning'))} "
         + _servers_line(echo),
         _warnings(pts, echo),
-        f"Median messages/s over repeats [95 % bootstrap interval of the median], CV; MB/s "
-        f"= payload bytes echoed per second; p50 / p99 round trip (ms); speedup = vs 1 "
-        f"thread of the same build and NVX setting, paired by repeat; vs 3.14 = this "
-        f"build's median / 3.14's at the same point. ⚠ = CV above "
-        f"{echo.get('cv_target', 0.05):.0%} (within target: {within} of {judged} points). "
-        "Plot: echo.png.",
-        ef.steadiness_line(pts, echo),
+        f"⚠ = CV above {echo.get('cv_target', 0.05):.0%} (within target: {within} of {judged} "
+        f"points). {TERMS} Plot: echo.png.",
+        ef.steadiness_line(echo.get("steadiness"), cfg.get("window"),
+                           echo.get("cv_target", CV_TARGET), "Points", judged_points),
         _echo_table(pts, threads, cores, lambda t: [
             f"{t} thr: msg/s [95 % CI] cv", "MB/s", "p50 / p99 ms", "speedup", "vs 3.14"],
             _throughput_cells),
         "**What it says:**",
         _headline(pts) or ["- nothing measured"],
-        "Where the CPU went: server CPU time per echo (µs, all its threads; robust to "
-        "other load on the machine), the server's CPU share (of min(threads, cores) "
-        "cores), the load generators' (per process, x processes) and the cores other "
-        "processes on the machine used meanwhile (`/proc/stat` busy time minus ours):",
+        "Where the CPU went (server, load generators, other processes):",
         _echo_table(pts, threads, cores, lambda t: [
             f"{t} thr: server CPU per echo, server / load CPU share"], _cost_cell),
         "**Noisy or doubtful points, and why:**", doubts)

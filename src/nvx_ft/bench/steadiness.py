@@ -144,9 +144,8 @@ def describe(result: dict | None, horizon: float, target: float) -> str:
     if steal is not None and steal > 0.01:
         kind.append(f"the hypervisor stole {steal:.1%} of the CPU time")
     if not kind and ac >= 0.5:
-        kind.append("with the cores all ours and nothing stolen, the rate jumped between "
-                    "levels and stayed there for several windows: the hardware under this "
-                    "machine (shared physical cores, clock), which nothing inside it can remove")
+        kind.append("the rate jumped between levels with the cores all ours and nothing "
+                    "stolen: the hardware under this machine (shared cores, clock)")
     text = (f"Machine steadiness (a fixed pure-Python loop, one pinned process per CPU, "
             f"{result['seconds']:.0f} s in {result['window'] * 1000:.0f} ms windows): CV "
             f"{_p(f)} per {horizon:g} s window (median over {len(cpus)} CPUs), fastest / "
@@ -156,10 +155,8 @@ def describe(result: dict | None, horizon: float, target: float) -> str:
     if f is None:
         return text
     if f > target:
-        return text + (f"A figure timed in {horizon:g} s windows on this machine cannot have "
-                       f"a CV below that floor: the {target:.0%} target is out of reach here "
-                       "for work as sensitive to the CPU's speed as the loop (points whose "
-                       "CV is at or below the floor are as steady as this machine allows).")
+        return text + (f"No figure timed in {horizon:g} s windows here has a CV below that "
+                       f"floor: the {target:.0%} target is out of reach.")
     return text + f"The {target:.0%} target is within reach on this machine."
 
 
