@@ -77,7 +77,8 @@ class EchoBuild:
 
 
 class ChildFailed(Exception):
-    """A child process died, hung past its bound, or answered nonsense."""
+    """A child process died, hung past its bound, or answered nonsense; a generator's ends
+    the run, a server's its point."""
 
 
 class Child:
@@ -87,8 +88,7 @@ class Child:
         self.name, self.cmd, self.log = name, cmd, log
         log.parent.mkdir(parents=True, exist_ok=True)
         self._log = open(log, "w")
-        self._log.write("$ " + " ".join(cmd) + "\n")
-        self._log.flush()
+        print("$", *cmd, file=self._log, flush=True)
         self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=self._log, env=env, cwd=cwd, bufsize=0)
         # a thread reads stdout line by line: waits with a timeout work on every OS
@@ -250,13 +250,14 @@ class Runner:
             g.command({"cmd": "connect", "ports": srv.info["ports"], "conns": conns[i::len(gens)],
                        "kind": point["kind"], "size": point["size"], "depth": cfg.depth,
                        "timeout": cfg.io_timeout, "pin_cpu": load_cpus[i] if load_cpus else None})
-        replies = [self._answer(g, cfg.io_timeout * len(conns) + 10) for g in gens]
+        # a generator that does not answer (ChildFailed) leaves nothing measurable: the run ends
+        replies = [g.answer(cfg.io_timeout * len(conns) + 10) for g in gens]
         bad = [r["error"] for r in replies if "error" in r]
         if bad:
             for g, r in zip(gens, replies):  # release the connections that did open
                 if "error" not in r:
                     g.command({"cmd": "disconnect"})
-                    self._answer(g, cfg.io_timeout + 10)
+                    g.answer(cfg.io_timeout + 10)
             raise _PointFailed("connect: " + "; ".join(bad))
         now = time.monotonic()
         start = now + 0.01 + cfg.warmup
@@ -265,7 +266,7 @@ class Runner:
         srv.measure(start, end)
         for g in gens:
             g.command({"cmd": "run", "start": start, "end": end, "deadline": deadline})
-        results = [self._answer(g, deadline - now + 15) for g in gens]
+        results = [g.answer(deadline - now + 15) for g in gens]
         try:
             server_cpu = srv.cpu(deadline - now + 15)
         except ChildFailed as exc:
@@ -277,12 +278,6 @@ class Runner:
                 "pinned": self.pin, "server_pinned": bool(srv.pinned_cpus),
                 "load_pinned": bool(load_cpus)}
 
-    def _answer(self, gen: Child, timeout: float) -> dict:
-        try:
-            return gen.answer(timeout)
-        except ChildFailed as exc:  # a stuck generator: nothing more can be measured
-            raise _RunAborted(str(exc)) from None
-
     def out_of_time(self) -> bool:
         if time.monotonic() - self.started > self.cfg.budget:
             self.stopped = self.stopped or (f"stopped at its time bound ({self.cfg.budget:.0f} "
@@ -293,11 +288,11 @@ class Runner:
         blocks = [(nvx, k, s) for nvx in self.cfg.nvx for k in self.cfg.kinds
                   for s in self.cfg.sizes]
         combos = [(b.name, n) for b in self.builds for n in self.cfg.threads]
+        pinned = " (pinned)" if self.pin else ""
 
         def repeat(r: int) -> list[tuple]:
             self.repeat += 1
-            self.log(f"[end-to-end] repeat {r + 1}/{self.cfg.repeats}"
-                     + (" (pinned)" if self.pin else ""))
+            self.log(f"[end-to-end] repeat {r + 1}/{self.cfg.repeats}{pinned}")
             return [(build, nvx, n, kind, size) for i, (nvx, kind, size) in enumerate(blocks)
                     for build, n in rotated(combos, r + i)]
 
@@ -305,8 +300,7 @@ class Runner:
             noisy = self.noisy_series()
             if noisy and not self.out_of_time():
                 self.repeat += 1
-                self.log(f"[end-to-end] extra repeat {e + 1} for {len(noisy)} noisy series"
-                         + (" (pinned)" if self.pin else ""))
+                self.log(f"[end-to-end] extra repeat {e + 1} for {len(noisy)} noisy series{pinned}")
             return [(build, nvx, n, kind, size) for build, nvx, kind, size in noisy
                     for n in rotated(list(self.cfg.threads), e)]
 
@@ -323,10 +317,6 @@ class Runner:
 
 class _PointFailed(Exception):
     """This point has no number: a wrong echo, a closed connection, a dead server."""
-
-
-class _RunAborted(Exception):
-    """A load generator stopped answering: the run cannot go on."""
 
 
 def _repeat_figures(results: list[dict], server_cpu: dict) -> dict:
@@ -355,7 +345,7 @@ def run(builds: list[EchoBuild], mode: str, out: Path, log=print,
     try:
         runner.start(pinning)
         runner.run()
-    except (_RunAborted, ChildFailed) as exc:
+    except ChildFailed as exc:
         runner.errors.append(f"aborted: {exc}")
     finally:
         runner.close()
