@@ -121,9 +121,7 @@ def floor(result: dict | None, horizon: float) -> float | None:
     if not result or result.get("error") or not result.get("per_cpu"):
         return None
     known = sorted(h for h in HORIZONS if h <= horizon + 1e-9) or [HORIZONS[0]]
-    values = [c["cv"].get(str(known[-1])) for c in result["per_cpu"]]
-    values = [v for v in values if v is not None]
-    return statistics.median(values) if values else None
+    return stats.median_known(c["cv"].get(str(known[-1])) for c in result["per_cpu"])
 
 
 def describe(result: dict | None, horizon: float, target: float) -> str:
