@@ -167,12 +167,6 @@ class Server(Child):
         self.info = self.answer(timeout)
         self.pinned_cpus = self.info["pinned_cpus"]
 
-    def measure(self, start: float, end: float) -> None:
-        self.command({"cmd": "measure", "start": start, "end": end})
-
-    def cpu(self, timeout: float) -> dict:
-        return self.answer(timeout)
-
 
 class Runner:
     """The servers, generators and measured points of one run."""
@@ -263,12 +257,12 @@ class Runner:
         start = now + 0.01 + cfg.warmup
         end = start + cfg.window
         deadline = end + cfg.io_timeout
-        srv.measure(start, end)
+        srv.command({"cmd": "measure", "start": start, "end": end})  # its CPU time then
         for g in gens:
             g.command({"cmd": "run", "start": start, "end": end, "deadline": deadline})
         results = [g.answer(deadline - now + 15) for g in gens]
         try:
-            server_cpu = srv.cpu(deadline - now + 15)
+            server_cpu = srv.answer(deadline - now + 15)
         except ChildFailed as exc:
             raise _PointFailed(f"server: {exc}") from None
         bad = [r["error"] for r in results if "error" in r]
