@@ -9,6 +9,7 @@ round trips until end, drain, close), ``disconnect``, ``quit``.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import json
@@ -189,18 +190,14 @@ class Load:
         if polite:
             bye = F.encode(F.OP_CLOSE, F.close_payload(1000))
             for conn in self.conns:
-                try:
+                with contextlib.suppress(OSError):
                     conn.sock.sendall(bye)
-                except OSError:
-                    pass
             deadline = time.monotonic() + 2.0
             for conn in self.conns:
                 conn.sock.settimeout(max(0.01, deadline - time.monotonic()))
-                try:
+                with contextlib.suppress(OSError):
                     while conn.sock.recv(1 << 16):
                         pass
-                except OSError:
-                    pass
         for conn in self.conns:
             conn.sock.close()
         self.conns = []

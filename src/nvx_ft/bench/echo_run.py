@@ -6,6 +6,7 @@ End-to-end)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import queue
 import subprocess
@@ -135,11 +136,9 @@ class Child:
     def close(self, timeout: float = 10.0) -> int | None:
         """Ask it to quit, then kill it if it has not within ``timeout``; its exit code."""
         if self.proc.poll() is None:
-            try:
+            with contextlib.suppress(OSError):
                 self.proc.stdin.write(b'{"cmd": "quit"}\n')
                 self.proc.stdin.close()
-            except OSError:
-                pass
             try:
                 self.proc.wait(timeout)
             except subprocess.TimeoutExpired:
