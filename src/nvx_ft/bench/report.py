@@ -189,14 +189,11 @@ def _ft_cost_section(results: dict) -> list[str]:
     rows = [[f"{ft} vs {gil}", cls, str(n), f"{mid:.3f} ({mid - 1:+.1%})",
              f"{lo:.3f} .. {hi:.3f}"] for ft in ok if gil and ft.startswith("3.14t")
             for cls, n, mid, lo, hi in ft_cost(results, ft, gil)]
-    if not rows:
-        return _blocks("## Single-thread cost of free-threading", "Not available: needs both "
-                       "a GIL build and a free-threaded build measured.")
-    return _blocks(
-        "## Single-thread cost of free-threading",
+    return _blocks("## Single-thread cost of free-threading", *([
         "Free-threaded / GIL build throughput, one thread, median over the benchmarks of each "
         f"class (1.0 = same speed). {TERMS}",
-        table(["builds", "benchmarks", "n", "ft / GIL throughput", "range"], rows))
+        table(["builds", "benchmarks", "n", "ft / GIL throughput", "range"], rows)] if rows else [
+        "Not available: needs both a GIL build and a free-threaded build measured."]))
 
 
 def _parallel_section(results: dict) -> list[str]:
