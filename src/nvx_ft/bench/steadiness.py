@@ -68,10 +68,8 @@ def autocorrelation(values: list[float]) -> float:
     if len(values) < 3:
         return 0.0
     m = statistics.fmean(values)
-    den = sum((v - m) ** 2 for v in values)
-    if not den:
-        return 0.0
-    return sum((a - m) * (b - m) for a, b in zip(values, values[1:])) / den
+    den = sum((v - m) ** 2 for v in values)  # 0: all equal
+    return sum((a - m) * (b - m) for a, b in zip(values, values[1:])) / den if den else 0.0
 
 
 def summarize_cpu(raw: dict) -> dict:
