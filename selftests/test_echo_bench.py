@@ -149,8 +149,8 @@ def test_a_server_pins_its_threads_from_its_start(tmp_path):
         assert [os.sched_getaffinity(t) for t in tids] == [{cpus[1]}, {cpus[0]}]
         assert srv.info["pinned_cpus"] == srv.pinned_cpus == [cpus[1], cpus[0]]
         now = time.monotonic()  # it still answers the driver afterwards
-        srv.measure(now, now + 0.05)
-        assert srv.cpu(20)["wall"] > 0
+        srv.command({"cmd": "measure", "start": now, "end": now + 0.05})
+        assert srv.answer(20)["wall"] > 0
     finally:
         assert srv.close() == 0
 

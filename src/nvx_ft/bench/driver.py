@@ -15,12 +15,12 @@ import subprocess
 import sys
 import time
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from nvx_ft import interpreters, venvs
-from nvx_ft.bench import machine, schedule
-from nvx_ft.bench.figures import BuildResult, as_json
+from nvx_ft import errors, interpreters, venvs
+from nvx_ft.bench import machine, report, schedule
+from nvx_ft.bench.figures import BuildResult
 from nvx_ft.childenv import MEASUREMENT, child_env
 from nvx_ft.paths import ROOT
 
@@ -208,7 +208,7 @@ def run_all(variants, mode: Mode, out: Path, venv_root: Path | None, log=print, 
         results["echo"]["steadiness"] = results["steadiness"]
     results["load_average_end"] = machine.load_average()
     results["seconds"] = time.time() - started
-    (out / "results.json").write_text(json.dumps(results, indent=1, default=as_json))
+    (out / "results.json").write_text(json.dumps(results, indent=1, default=asdict))  # records
     return results
 
 
@@ -238,9 +238,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args) -> int:
-    from nvx_ft import errors
-    from nvx_ft.bench import report
-
     mode = MODES[args.mode or ("full" if args.full else "quick")]
     if args.current:
         interp = interpreters.current()
@@ -285,8 +282,6 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m nvx_ft.bench",
                                      description=__doc__.split("\n\n")[0])
     add_arguments(parser)
-    from nvx_ft import errors
-
     try:
         return run(parser.parse_args(argv))
     except errors.UsageError as exc:

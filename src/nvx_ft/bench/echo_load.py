@@ -9,6 +9,7 @@ round trips until end, drain, close), ``disconnect``, ``quit``.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import json
@@ -189,18 +190,14 @@ class Load:
         if polite:
             bye = F.encode(F.OP_CLOSE, F.close_payload(1000))
             for conn in self.conns:
-                try:
+                with contextlib.suppress(OSError):
                     conn.sock.sendall(bye)
-                except OSError:
-                    pass
             deadline = time.monotonic() + 2.0
             for conn in self.conns:
                 conn.sock.settimeout(max(0.01, deadline - time.monotonic()))
-                try:
+                with contextlib.suppress(OSError):
                     while conn.sock.recv(1 << 16):
                         pass
-                except OSError:
-                    pass
         for conn in self.conns:
             conn.sock.close()
         self.conns = []
@@ -226,14 +223,10 @@ def serve(stdin=sys.stdin, stdout=sys.stdout) -> None:
                 reply = {"ok": True}
             elif cmd["cmd"] == "run" and load is None:
                 reply = {"error": "run without a successful connect"}
-            elif cmd["cmd"] == "run":
-                current, load = load, None
-                try:
-                    reply = current.run(cmd["start"], cmd["end"], cmd["deadline"])
-                except BaseException:
-                    current.close(polite=False)
-                    raise
-                current.close()
+            elif cmd["cmd"] == "run":  # a failed run's connections: closed below, abruptly
+                reply = load.run(cmd["start"], cmd["end"], cmd["deadline"])
+                load.close()
+                load = None
             else:
                 reply = {"error": f"unknown command {cmd['cmd']!r}"}
         except (EchoError, OSError, ConnectionError, TimeoutError) as exc:

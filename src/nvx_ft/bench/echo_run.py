@@ -6,6 +6,7 @@ End-to-end)."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import queue
 import subprocess
@@ -77,7 +78,8 @@ class EchoBuild:
 
 
 class ChildFailed(Exception):
-    """A child process died, hung past its bound, or answered nonsense."""
+    """A child process died, hung past its bound, or answered nonsense; a generator's ends
+    the run, a server's its point."""
 
 
 class Child:
@@ -87,8 +89,7 @@ class Child:
         self.name, self.cmd, self.log = name, cmd, log
         log.parent.mkdir(parents=True, exist_ok=True)
         self._log = open(log, "w")
-        self._log.write("$ " + " ".join(cmd) + "\n")
-        self._log.flush()
+        print("$", *cmd, file=self._log, flush=True)
         self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=self._log, env=env, cwd=cwd, bufsize=0)
         # a thread reads stdout line by line: waits with a timeout work on every OS
@@ -135,11 +136,9 @@ class Child:
     def close(self, timeout: float = 10.0) -> int | None:
         """Ask it to quit, then kill it if it has not within ``timeout``; its exit code."""
         if self.proc.poll() is None:
-            try:
+            with contextlib.suppress(OSError):
                 self.proc.stdin.write(b'{"cmd": "quit"}\n')
                 self.proc.stdin.close()
-            except OSError:
-                pass
             try:
                 self.proc.wait(timeout)
             except subprocess.TimeoutExpired:
@@ -166,12 +165,6 @@ class Server(Child):
     def ready(self, timeout: float) -> None:
         self.info = self.answer(timeout)
         self.pinned_cpus = self.info["pinned_cpus"]
-
-    def measure(self, start: float, end: float) -> None:
-        self.command({"cmd": "measure", "start": start, "end": end})
-
-    def cpu(self, timeout: float) -> dict:
-        return self.answer(timeout)
 
 
 class Runner:
@@ -250,24 +243,25 @@ class Runner:
             g.command({"cmd": "connect", "ports": srv.info["ports"], "conns": conns[i::len(gens)],
                        "kind": point["kind"], "size": point["size"], "depth": cfg.depth,
                        "timeout": cfg.io_timeout, "pin_cpu": load_cpus[i] if load_cpus else None})
-        replies = [self._answer(g, cfg.io_timeout * len(conns) + 10) for g in gens]
+        # a generator that does not answer (ChildFailed) leaves nothing measurable: the run ends
+        replies = [g.answer(cfg.io_timeout * len(conns) + 10) for g in gens]
         bad = [r["error"] for r in replies if "error" in r]
         if bad:
             for g, r in zip(gens, replies):  # release the connections that did open
                 if "error" not in r:
                     g.command({"cmd": "disconnect"})
-                    self._answer(g, cfg.io_timeout + 10)
+                    g.answer(cfg.io_timeout + 10)
             raise _PointFailed("connect: " + "; ".join(bad))
         now = time.monotonic()
         start = now + 0.01 + cfg.warmup
         end = start + cfg.window
         deadline = end + cfg.io_timeout
-        srv.measure(start, end)
+        srv.command({"cmd": "measure", "start": start, "end": end})  # its CPU time then
         for g in gens:
             g.command({"cmd": "run", "start": start, "end": end, "deadline": deadline})
-        results = [self._answer(g, deadline - now + 15) for g in gens]
+        results = [g.answer(deadline - now + 15) for g in gens]
         try:
-            server_cpu = srv.cpu(deadline - now + 15)
+            server_cpu = srv.answer(deadline - now + 15)
         except ChildFailed as exc:
             raise _PointFailed(f"server: {exc}") from None
         bad = [r["error"] for r in results if "error" in r]
@@ -276,12 +270,6 @@ class Runner:
         return {**_repeat_figures(results, server_cpu), "repeat": self.repeat,
                 "pinned": self.pin, "server_pinned": bool(srv.pinned_cpus),
                 "load_pinned": bool(load_cpus)}
-
-    def _answer(self, gen: Child, timeout: float) -> dict:
-        try:
-            return gen.answer(timeout)
-        except ChildFailed as exc:  # a stuck generator: nothing more can be measured
-            raise _RunAborted(str(exc)) from None
 
     def out_of_time(self) -> bool:
         if time.monotonic() - self.started > self.cfg.budget:
@@ -293,11 +281,11 @@ class Runner:
         blocks = [(nvx, k, s) for nvx in self.cfg.nvx for k in self.cfg.kinds
                   for s in self.cfg.sizes]
         combos = [(b.name, n) for b in self.builds for n in self.cfg.threads]
+        pinned = " (pinned)" if self.pin else ""
 
         def repeat(r: int) -> list[tuple]:
             self.repeat += 1
-            self.log(f"[end-to-end] repeat {r + 1}/{self.cfg.repeats}"
-                     + (" (pinned)" if self.pin else ""))
+            self.log(f"[end-to-end] repeat {r + 1}/{self.cfg.repeats}{pinned}")
             return [(build, nvx, n, kind, size) for i, (nvx, kind, size) in enumerate(blocks)
                     for build, n in rotated(combos, r + i)]
 
@@ -305,8 +293,7 @@ class Runner:
             noisy = self.noisy_series()
             if noisy and not self.out_of_time():
                 self.repeat += 1
-                self.log(f"[end-to-end] extra repeat {e + 1} for {len(noisy)} noisy series"
-                         + (" (pinned)" if self.pin else ""))
+                self.log(f"[end-to-end] extra repeat {e + 1} for {len(noisy)} noisy series{pinned}")
             return [(build, nvx, n, kind, size) for build, nvx, kind, size in noisy
                     for n in rotated(list(self.cfg.threads), e)]
 
@@ -323,10 +310,6 @@ class Runner:
 
 class _PointFailed(Exception):
     """This point has no number: a wrong echo, a closed connection, a dead server."""
-
-
-class _RunAborted(Exception):
-    """A load generator stopped answering: the run cannot go on."""
 
 
 def _repeat_figures(results: list[dict], server_cpu: dict) -> dict:
@@ -355,7 +338,7 @@ def run(builds: list[EchoBuild], mode: str, out: Path, log=print,
     try:
         runner.start(pinning)
         runner.run()
-    except (_RunAborted, ChildFailed) as exc:
+    except ChildFailed as exc:
         runner.errors.append(f"aborted: {exc}")
     finally:
         runner.close()

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import statistics
 from collections import defaultdict
-from dataclasses import asdict, dataclass, field, fields, is_dataclass
+from dataclasses import dataclass, field, fields
 
 from nvx_ft.bench import stats, steadiness
 from nvx_ft.bench.scaling import WORKLOADS
@@ -49,13 +49,6 @@ def build_records(results: dict) -> dict[str, BuildResult]:
     """The run's builds by name, as records (``results.json`` has them as objects)."""
     return {name: b if isinstance(b, BuildResult) else BuildResult.from_json(b)
             for name, b in results["builds"].items()}
-
-
-def as_json(obj):
-    """``json.dumps``'s ``default``: a record as a JSON object."""
-    if is_dataclass(obj):
-        return asdict(obj)
-    raise TypeError(f"{type(obj).__name__} is not JSON serializable")
 
 
 def point_key(build: str, nvx: bool, threads: int, kind: str, size: int) -> str:

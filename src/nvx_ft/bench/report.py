@@ -104,12 +104,10 @@ def _glance_section(results: dict) -> list[str]:
                          f"x{at_cores['median_speedup']:.2f} ±{pct(at_cores['cv_speedup'])} "
                          f"at {at_cores['threads']}{idle}, x{most['median_speedup']:.2f} "
                          f"±{pct(most['cv_speedup'])} at {most['threads']}")
-        ft, gil = by_build.get("3.14t"), by_build.get("3.14")
-        if ft and gil:
-            best = [max(p["median_throughput"] for p in x["points"]) for x in (ft, gil)]
-            cells.append(f"{best[0] / best[1]:.2f}")
-        elif both:
-            cells.append("-")
+        if both:
+            ft, gil = (by_build.get(b) for b in ("3.14t", "3.14"))
+            best = [max(p["median_throughput"] for p in x["points"]) for x in (ft, gil) if x]
+            cells.append(f"{best[0] / best[1]:.2f}" if len(best) == 2 else "-")
         rows.append(cells)
     missing = [n for n, b in records.items() if not b.scaling]
     extra = ["3.14t / 3.14, best aggregate throughput"] if both else []
@@ -191,14 +189,11 @@ def _ft_cost_section(results: dict) -> list[str]:
     rows = [[f"{ft} vs {gil}", cls, str(n), f"{mid:.3f} ({mid - 1:+.1%})",
              f"{lo:.3f} .. {hi:.3f}"] for ft in ok if gil and ft.startswith("3.14t")
             for cls, n, mid, lo, hi in ft_cost(results, ft, gil)]
-    if not rows:
-        return _blocks("## Single-thread cost of free-threading", "Not available: needs both "
-                       "a GIL build and a free-threaded build measured.")
-    return _blocks(
-        "## Single-thread cost of free-threading",
+    return _blocks("## Single-thread cost of free-threading", *([
         "Free-threaded / GIL build throughput, one thread, median over the benchmarks of each "
         f"class (1.0 = same speed). {TERMS}",
-        table(["builds", "benchmarks", "n", "ft / GIL throughput", "range"], rows))
+        table(["builds", "benchmarks", "n", "ft / GIL throughput", "range"], rows)] if rows else [
+        "Not available: needs both a GIL build and a free-threaded build measured."]))
 
 
 def _parallel_section(results: dict) -> list[str]:

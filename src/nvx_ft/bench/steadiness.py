@@ -68,10 +68,8 @@ def autocorrelation(values: list[float]) -> float:
     if len(values) < 3:
         return 0.0
     m = statistics.fmean(values)
-    den = sum((v - m) ** 2 for v in values)
-    if not den:
-        return 0.0
-    return sum((a - m) * (b - m) for a, b in zip(values, values[1:])) / den
+    den = sum((v - m) ** 2 for v in values)  # 0: all equal
+    return sum((a - m) * (b - m) for a, b in zip(values, values[1:])) / den if den else 0.0
 
 
 def summarize_cpu(raw: dict) -> dict:
@@ -121,9 +119,7 @@ def floor(result: dict | None, horizon: float) -> float | None:
     if not result or result.get("error") or not result.get("per_cpu"):
         return None
     known = sorted(h for h in HORIZONS if h <= horizon + 1e-9) or [HORIZONS[0]]
-    values = [c["cv"].get(str(known[-1])) for c in result["per_cpu"]]
-    values = [v for v in values if v is not None]
-    return statistics.median(values) if values else None
+    return stats.median_known(c["cv"].get(str(known[-1])) for c in result["per_cpu"])
 
 
 def describe(result: dict | None, horizon: float, target: float) -> str:
