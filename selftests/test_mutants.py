@@ -166,7 +166,7 @@ def test_a_python_without_the_suites_dependencies_is_one_error_at_once(tmp_path,
     err = capsys.readouterr().err.strip()
     assert rc == errors.EXIT_USAGE, err
     assert len(err.splitlines()) == 1 and "Traceback" not in err, err
-    assert f"--python {bare} cannot run the suites: no pytest, hypothesis, nvx_ft" in err
+    assert f"--python {bare} cannot run the suites: no pytest, hypothesis, nvx_ft, autobahn" in err
     assert "pip install -e" in err and "nox -s mutants-" in err
     assert not (tmp_path / "reports").exists()  # nothing built, nothing reported
 
@@ -187,3 +187,19 @@ def test_a_run_stopped_by_its_whole_bound_is_inconclusive_a_test_past_its_own_is
     only = classify(timed_out(f"{SUITE_BOUND} (5s)\nstack..."), "", None)  # no shorter bound
     assert slow[0] == "inconclusive" and hung[0] == "hung" and only[0] == "hung"
     assert not kill_suites.SuiteRun("stress", slow[0], 1.0).killed
+
+
+def test_no_autobahn_and_no_source_is_one_error_not_a_traceback(tmp_path, capsys, monkeypatch):
+    """Where autobahn is not installed and neither --autobahn nor --source is given there
+    is nothing to build NVX from: exit 3 saying so (it was a ValueError traceback)."""
+    from nvx_ft import cli, errors
+    from nvx_ft.mutants import matrix
+
+    monkeypatch.setattr(matrix, "installed_autobahn_version", lambda: None)
+    rc = cli.main(["mutants", "--mutant", mutants.corpus()[0].name,
+                   "--out", str(tmp_path / "reports")])
+    err = capsys.readouterr().err.strip()
+    assert rc == errors.EXIT_USAGE, err
+    assert len(err.splitlines()) == 1 and "Traceback" not in err, err
+    assert "--autobahn VERSION or --source PATH" in err
+    assert not (tmp_path / "reports").exists()

@@ -29,10 +29,11 @@ SUITE_BOUND = "hung: no result within the suite timeout"
 COMMON_ARGS = ("-x",)
 
 
-#: what the interpreter running the suites must import: pytest, Hypothesis, and nvx-ft
-#: itself (its pytest plugin, references and strategies); NVX's builder finds its own
-#: cffi and setuptools (``nvx_ft.build``)
-SUITE_MODULES = ("pytest", "hypothesis", "nvx_ft")
+#: what the interpreter running the suites must import: pytest, Hypothesis, nvx-ft itself
+#: (its pytest plugin, references and strategies) and autobahn (the wrappers and modules
+#: around the mutated NVX: without it every cell, the control's too, is TARGET-UNAVAILABLE);
+#: NVX's builder finds its own cffi and setuptools (``nvx_ft.build``)
+SUITE_MODULES = ("pytest", "hypothesis", "nvx_ft", "autobahn")
 
 
 def require_suite_modules(python: str) -> None:

@@ -20,6 +20,7 @@ from nvx_ft import build as build_mod
 from nvx_ft import interpreters, sanitizers, settings
 from nvx_ft import mutants as corpus_mod
 from nvx_ft.childenv import child_env
+from nvx_ft.errors import UsageError
 from nvx_ft.mutants import corpora, report
 from nvx_ft.mutants.kill_suites import (COMMON_ARGS, SEED, SUITES, Suite, SuiteRun,
                                         require_suite_modules, run_contained)
@@ -109,6 +110,9 @@ def run_matrix(mode: str = "default", mutant_names=None, suite_names=None,
     label = _label(python, ident, mode)
     out_dir = out_dir or ROOT / "reports" / "mutants"
     version = autobahn or (None if source else installed_autobahn_version())
+    if not (source or version):
+        raise UsageError("no autobahn to build NVX from: autobahn is not installed here; "
+                         "give --autobahn VERSION or --source PATH (sdist or checkout)")
     setup = _Setup(
         mode, python, ident["free_threaded"],
         nvx_source(version=version if not source else None, path=source),
