@@ -220,13 +220,16 @@ def test_figures_pair_speedups_ratio_builds_and_name_noise_and_saturation():
     ft4 = pts[echo_run.point_key("3.14t", True, 4, "text", 64)]
     assert any("oversubscribed" in w for w in ft4.why)
     assert any("saturated" in w for w in ft4.why)
-    assert figures.noise_summary(pts) == (4, 5)
-    assert figures.build_ratios(pts) == [(True, 1, pytest.approx(0.9), 1),
-                                              (True, 2, pytest.approx(1.2), 1)]
+    md = "\n".join(report.echo_section(_fake([
+        _point("3.14", 1, [1000, 1000, 1000]), _point("3.14", 2, [1500, 1500, 1500]),
+        _point("3.14t", 1, [900, 900, 900]), _point("3.14t", 2, [1800, 1000, 2600]),
+        _point("3.14t", 4, [1700, 1700, 1700], load_cpu=0.95)])))
+    assert "(within target: 4 of 5 points)" in md
+    assert ("NVX on, 1 server thread: 3.14t serves **x0.90** the messages/s of 3.14 (median "
+            "over 1 workloads)\n- NVX on, 2 server threads: 3.14t serves **x1.20**") in md
     # CPU per echo: 1 s of one core for 900 echoes vs for 1000 (whatever the share)
-    assert figures.cpu_ratios(pts)[0] == (True, 1, pytest.approx(1000 / 900), 1)
-    cost = {(b, n): r for b, _, n, r, _ in figures.thread_cost(pts)}
-    assert cost[("3.14", 2)] == pytest.approx(2 * 1000 / 1500)
+    assert "NVX on, 1 server thread: the 3.14t server spends **x1.11** the CPU time" in md
+    assert "3.14, NVX on: CPU per echo at 2 threads / at 1 thread x1.33" in md
     md = "\n".join(report.echo_section(_fake([_point("3.14", 1, [1000] * 3),
                                                _point("3.14t", 4, [10] * 3, load_cpu=0.95)])))
     assert "load generator was saturated" in md and "4 (oversubscribed)" in md

@@ -133,18 +133,6 @@ def _run_nvx(resolved: list, mode: Mode, results: dict, log) -> None:
             build.status = "failed"
 
 
-def _run_echo(results: dict, mode: Mode, out: Path, log) -> dict | None:
-    """The end-to-end echo benchmark on every build that has an interpreter."""
-    from nvx_ft.bench import echo_run
-
-    builds = [echo_run.EchoBuild(name, b.python, b.env)
-              for name, b in results["builds"].items() if b.python]
-    if not builds:
-        return None
-    log(f"[end-to-end] echo servers on {', '.join(b.name for b in builds)} ({mode.name})")
-    return echo_run.run(builds, mode.name, out, log, pinning=results["pinning"])
-
-
 def _resolve(variant: Variant, out: Path, venv_root: Path | None, results: dict, log):
     """(variant, python, report folder, interpreter info), or None with why in ``results``."""
     slot = out / re.sub(r"[^A-Za-z0-9.]+", "-", variant.name)
@@ -201,8 +189,15 @@ def run_all(variants, mode: Mode, out: Path, venv_root: Path | None, log=print, 
     for name, b in results["builds"].items():
         for e in b.errors:
             log(f"[{name}] ERROR {e}")
-    if echo:
-        results["echo"] = _run_echo(results, mode, out, log)
+    if echo:  # the end-to-end echo benchmark on every build that has an interpreter
+        from nvx_ft.bench import echo_run
+
+        builds = [echo_run.EchoBuild(name, b.python, b.env)
+                  for name, b in results["builds"].items() if b.python]
+        log(f"[end-to-end] echo servers on {', '.join(b.name for b in builds) or 'no build'} "
+            f"({mode.name})")
+        results["echo"] = echo_run.run(builds, mode.name, out, log,
+                                       pinning=results["pinning"]) if builds else None
     results["steadiness"]["end"] = probe_steadiness()
     if results.get("echo"):
         results["echo"]["steadiness"] = results["steadiness"]
@@ -264,18 +259,14 @@ def run(args) -> int:
     statuses = [b.status for b in results["builds"].values()]
     if "failed" in statuses or (results.get("echo") or {}).get("status") == "failed":
         return errors.EXIT_FAIL
-    if not _free_threaded_measured(results):
+    servers = ((results.get("echo") or {}).get("servers") or {}).values()
+    if not any(b.status == "ok" and (b.scaling or {}).get("origin", {}).get("build")
+               == "free-threaded" for b in results["builds"].values()) and not any(
+            s["info"] and s["info"].get("free_threaded_build") and not s["error"]
+            for s in servers):
         print("nvx-ft bench: BLOCKED - no free-threaded build was measured", file=sys.stderr)
         return errors.EXIT_BLOCKED
     return errors.EXIT_PASS
-
-
-def _free_threaded_measured(results: dict) -> bool:
-    nvx = any(b.status == "ok" and (b.scaling or {}).get("origin", {})
-              .get("build") == "free-threaded" for b in results["builds"].values())
-    servers = ((results.get("echo") or {}).get("servers") or {}).values()
-    return nvx or any(s["info"] and s["info"].get("free_threaded_build") and not s["error"]
-                      for s in servers)
 
 
 def main(argv=None) -> int:

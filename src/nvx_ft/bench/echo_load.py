@@ -178,8 +178,8 @@ class Load:
                         outstanding += 1
         finally:
             close()
-        if t0 is None or t1 is None:
-            raise EchoError("the run ended before its measuring window")
+        if t0 is None or t1 is None or t1 <= t0:  # t1 == t0: no CPU for the whole window
+            raise EchoError("the run ended before its measuring window, or got no CPU in it")
         step = max(1, len(lat) // MAX_LATENCIES)
         return {"messages": count, "interval": t1 - t0, "cpu": c1 - c0,
                 "latencies_us": [round(x * 1e6, 1) for x in lat[::step]],

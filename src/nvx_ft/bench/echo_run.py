@@ -45,19 +45,14 @@ class EchoConfig:
     pin: str = "auto"  # "on", "off" or "auto" (machine.decide), where the run did not decide
 
 
-def thread_counts(cores: int, full: bool) -> tuple[int, ...]:
-    """1, 2, 4 - those that fit the cores; full mode keeps 4 (oversubscribed) as well."""
-    fit = tuple(n for n in (1, 2, 4) if n <= cores)
-    return (1, 2, 4) if full else (fit if len(fit) > 1 else (1, 2))
-
-
 def mode_config(mode: str, cores: int | None = None) -> EchoConfig:
-    c = cores or len(machine.allowed_cpus())
+    """quick: the thread counts 1, 2, 4 that fit the cores; full keeps 4 (oversubscribed)."""
+    fit = tuple(n for n in (1, 2, 4) if n <= (cores or len(machine.allowed_cpus())))
     if mode == "quick":
-        return EchoConfig(KINDS, SIZES, thread_counts(c, False), (True, False), 3, 0.1, 0.25,
-                          4, 2, 1, 150.0, 10.0)
+        return EchoConfig(KINDS, SIZES, fit if len(fit) > 1 else (1, 2), (True, False), 3, 0.1,
+                          0.25, 4, 2, 1, 150.0, 10.0)
     if mode == "full":
-        return EchoConfig(KINDS, SIZES, thread_counts(c, True), (True, False), 5, 0.2, 0.6,
+        return EchoConfig(KINDS, SIZES, (1, 2, 4), (True, False), 5, 0.2, 0.6,
                           4, 2, 2, 1200.0, 20.0)
     if mode == "smoke":  # structure only
         return EchoConfig(KINDS, (64, 1024), (1, 2), (True, False), 2, 0.02, 0.05, 2, 2,
@@ -212,10 +207,6 @@ class Runner:
         self.gens = [Child(f"load generator {i}", cmd, env, self.out / "echo" / f"load-{i}.log",
                            cwd=ROOT) for i in range(most)]
 
-    def close(self) -> None:
-        for child in [*self.gens, *self.servers.values()]:
-            child.close()
-
     def window(self, build, nvx, n, kind, size) -> None:
         point = self.points.setdefault(point_key(build, nvx, n, kind, size), {
             "build": build, "nvx": nvx, "threads": n, "kind": kind, "size": size,
@@ -341,7 +332,8 @@ def run(builds: list[EchoBuild], mode: str, out: Path, log=print,
     except ChildFailed as exc:
         runner.errors.append(f"aborted: {exc}")
     finally:
-        runner.close()
+        for child in [*runner.gens, *runner.servers.values()]:
+            child.close()
     failed = any(p["errors"] for p in runner.points.values()) or runner.errors
     return {"kind": "nvx-ft-echo", "mode": mode, "config": asdict(cfg),
             "cores": len(runner.cpus), "cpus": runner.cpus,

@@ -39,16 +39,12 @@ class BuildResult:
     single: dict | None = None  # target -> merged pytest-benchmark JSON
     single_not_run: str | None = None  # why its single-thread benchmarks did not run
 
-    @classmethod
-    def from_json(cls, data: dict) -> "BuildResult":
-        names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in names})
-
 
 def build_records(results: dict) -> dict[str, BuildResult]:
     """The run's builds by name, as records (``results.json`` has them as objects)."""
-    return {name: b if isinstance(b, BuildResult) else BuildResult.from_json(b)
-            for name, b in results["builds"].items()}
+    names = {f.name for f in fields(BuildResult)}
+    return {name: b if isinstance(b, BuildResult) else BuildResult(
+        **{k: v for k, v in b.items() if k in names}) for name, b in results["builds"].items()}
 
 
 def point_key(build: str, nvx: bool, threads: int, kind: str, size: int) -> str:
@@ -93,8 +89,8 @@ class EchoPoint:
     why: list[str] = field(default_factory=list)
 
 
-def pct(x: float) -> str:
-    return f"{100 * x:.1f} %"
+def pct(x: float, digits: int = 1) -> str:
+    return f"{100 * x:.{digits}f} %"
 
 
 def scaling_rows(results: dict):
@@ -294,10 +290,10 @@ def reasons(p: EchoPoint, echo: dict) -> list[str]:
     if p.oversubscribed:
         out.append(f"oversubscribed ({p.threads} threads on {cores} cores)")
     if f.load_cpu_share is not None and f.load_cpu_share >= SATURATED:
-        out.append(f"load generator saturated ({stats_pct(f.load_cpu_share)} CPU): "
+        out.append(f"load generator saturated ({pct(f.load_cpu_share, 0)} CPU): "
                    "measured the generator, not the server")
     elif f.server_cpu_share is not None and f.server_cpu_share < STARVED:
-        got = (f"server got {stats_pct(f.server_cpu_share)} of its "
+        got = (f"server got {pct(f.server_cpu_share, 0)} of its "
                f"{min(p.threads, cores)} core(s), the generator was not saturated: ")
         if f.others_cores is not None and f.others_cores < QUIET_OTHERS:
             out.append(got + "too few messages in flight (latency-bound), not other load")
@@ -320,16 +316,6 @@ def reasons(p: EchoPoint, echo: dict) -> list[str]:
     return out
 
 
-def stats_pct(x: float) -> str:
-    return f"{100 * x:.0f} %"
-
-
-def noise_summary(pts: dict) -> tuple[int, int]:
-    """(points within the CV target, points with more than one repeat)."""
-    judged = [p for p in pts.values() if p.fig and p.fig.msgs["n"] > 1]
-    return sum(not p.noisy for p in judged), len(judged)
-
-
 def steadiness_line(probed: dict | None, window: float | None, target: float, what: str,
                     figures: list[tuple[float, float, list | None, float | None]]) -> str:
     """The machine's noise at ``window``; of ``figures`` (cv, median, 95 % interval, the
@@ -345,50 +331,26 @@ def steadiness_line(probed: dict | None, window: float | None, target: float, wh
                      for cv, _, _, floor in figures)
         text.append(f"{what} with a CV at or below the machine's own: {steady} of "
                     f"{len(figures)}.")
-    known = sum((stats.half_width(median, ci) or 1) <= target for _, median, ci, _ in figures)
+    # half the 95 % interval relative to the median: how well the figure is known
+    known = sum(((ci[1] - ci[0]) / 2 / abs(median) if ci and median else 1) <= target
+                for _, median, ci, _ in figures)
     text.append(f"Medians known within ±{pct(target)} (half their 95 % bootstrap interval): "
                 f"{known} of {len(figures)}.")
     return " ".join(text)
 
 
-def _medians(pairs, by_nvx_threads: bool = False) -> list[tuple]:
-    """(*group, median, count) per group of (group, value) pairs with a value, in order."""
+def medians(pairs, order=None) -> list[tuple]:
+    """(*group, median, count) per group of (group, value) pairs with a value; sorted by
+    ``order(group)``, else in the order first seen."""
     groups: dict = {}
     for key, value in pairs:
         if value is not None:
             groups.setdefault(key, []).append(value)
     rows = [(*key, statistics.median(v), len(v)) for key, v in groups.items()]
-    return sorted(rows, key=lambda row: (not row[0], row[1])) if by_nvx_threads else rows
+    return sorted(rows, key=lambda row: order(row[:-2])) if order else rows
 
 
-def _cpu_ratio(p: EchoPoint, other: EchoPoint | None) -> float | None:
+def cpu_ratio(p: EchoPoint, other: EchoPoint | None) -> float | None:
     """Server CPU per echo of ``p`` / of ``other``, where both were measured."""
     mine, theirs = (x.fig.server_us_per_msg if x and x.fig else None for x in (p, other))
     return mine / theirs if mine and theirs else None
-
-
-def build_ratios(pts: dict, build: str = "3.14t") -> list[tuple[bool, int, float, int]]:
-    """(NVX, threads, median over workloads of build/3.14 msgs/s, workloads)."""
-    return _medians((((p.nvx, p.threads), p.vs_baseline and p.vs_baseline["median"])
-                     for p in pts.values() if p.build == build), by_nvx_threads=True)
-
-
-def cpu_ratios(pts: dict, build: str = "3.14t") -> list[tuple[bool, int, float, int]]:
-    """(NVX, threads, median over workloads of server CPU per echo build / 3.14, count)."""
-    return _medians((((p.nvx, p.threads), _cpu_ratio(p, pts.get(point_key(
-        BASELINE, p.nvx, p.threads, p.kind, p.size)))) for p in pts.values()
-        if p.build == build), by_nvx_threads=True)
-
-
-def thread_cost(pts: dict) -> list[tuple[str, bool, int, float, int]]:
-    """(build, NVX, threads, median over workloads of CPU per echo at N / 1 threads, count)."""
-    return _medians(((p.build, p.nvx, p.threads), _cpu_ratio(p, pts.get(point_key(
-        p.build, p.nvx, 1, p.kind, p.size)))) for p in pts.values() if p.threads > 1)
-
-
-def nvx_gain(pts: dict) -> list[tuple[str, int, str, int, float]]:
-    """(build, threads, kind, size, msgs/s NVX on / off) where both were measured."""
-    return [(p.build, p.threads, p.kind, p.size, p.fig.msgs["median"] / off.fig.msgs["median"])
-            for p in pts.values() if p.nvx and p.fig
-            for off in [pts.get(point_key(p.build, False, p.threads, p.kind, p.size))]
-            if off and off.fig]

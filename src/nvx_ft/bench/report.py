@@ -339,8 +339,8 @@ def _cost_cell(p: EchoPoint | None) -> list[str]:
     f = p.fig
     us = "-" if f.server_us_per_msg is None else f"{f.server_us_per_msg:.0f}"
     others = "" if f.others_cores is None else f", others {f.others_cores:.2f}"
-    return [f"{us} µs, server cpu {ef.stats_pct(f.server_cpu_share)}, "
-            f"load {ef.stats_pct(f.load_cpu_share)} x{p.load_processes}{others}"]
+    return [f"{us} µs, server cpu {pct(f.server_cpu_share, 0)}, "
+            f"load {pct(f.load_cpu_share, 0)} x{p.load_processes}{others}"]
 
 
 def _echo_table(pts: dict, threads: list[int], cores: int, columns, cells) -> list[str]:
@@ -361,23 +361,35 @@ def _headline(pts: dict) -> list[str]:
     def nvx_threads(nvx: bool, n: int) -> str:
         return f"NVX {_on(nvx)}, {n} server thread{'s' * (n > 1)}"
 
+    def like(p: EchoPoint, **other) -> EchoPoint | None:  # p's point on another build, ...
+        return pts.get(ef.point_key(**{"build": p.build, "nvx": p.nvx, "threads": p.threads,
+                                       "kind": p.kind, "size": p.size, **other}))
+
+    ft = [p for p in pts.values() if p.build == "3.14t"]
+    nvx_first = lambda key: (not key[0], key[1])  # noqa: E731
     lines = [f"- {nvx_threads(nvx, n)}: 3.14t serves **x{ratio:.2f}** the messages/s of 3.14 "
-             f"(median over {count} workloads)" for nvx, n, ratio, count in ef.build_ratios(pts)]
+             f"(median over {count} workloads)" for nvx, n, ratio, count in ef.medians((
+                 ((p.nvx, p.threads), p.vs_baseline and p.vs_baseline["median"]) for p in ft),
+                 nvx_first)]
     lines += [f"- {nvx_threads(nvx, n)}: the 3.14t server spends **x{ratio:.2f}** the CPU time "
               f"per echo of 3.14 (median over {count} workloads; robust to other load)"
-              for nvx, n, ratio, count in ef.cpu_ratios(pts)]
+              for nvx, n, ratio, count in ef.medians((((p.nvx, p.threads), ef.cpu_ratio(
+                  p, like(p, build=ef.BASELINE))) for p in ft), nvx_first)]
     lines += [f"- {build}, NVX {_on(nvx)}: CPU per echo at {n} threads / at 1 thread "
               f"x{ratio:.2f} (median over {count} workloads; above 1: the threads slow each "
-              "other down per message)" for build, nvx, n, ratio, count in sorted(
-                  ef.thread_cost(pts), key=lambda t: (_rank(t[0]), not t[1], t[2]))]
-    gains = ef.nvx_gain(pts)
+              "other down per message)" for build, nvx, n, ratio, count in ef.medians((
+                  ((p.build, p.nvx, p.threads), ef.cpu_ratio(p, like(p, threads=1)))
+                  for p in pts.values() if p.threads > 1),
+                  lambda k: (_rank(k[0]), not k[1], k[2]))]
     for build in BUILD_ORDER:
-        mine = [g for g in gains if g[0] == build and g[1] == 1]
-        if mine:
+        gains = [(p.kind, p.size, p.fig.msgs["median"] / off.fig.msgs["median"])
+                 for p in pts.values() if p.build == build and p.threads == 1 and p.nvx
+                 and p.fig for off in [like(p, nvx=False)] if off and off.fig]
+        if gains:
             lines.append(f"- NVX on / off, {build}, 1 thread: "
-                         f"x{statistics.median(g[4] for g in mine):.2f} messages/s (median; "
+                         f"x{statistics.median(g[2] for g in gains):.2f} messages/s (median; "
                          "per workload " + ", ".join(
-                             f"{k} {human_size(s)} x{r:.2f}" for _, _, k, s, r in mine) + ")")
+                             f"{k} {human_size(s)} x{r:.2f}" for k, s, r in gains) + ")")
     return lines
 
 
@@ -409,10 +421,9 @@ def echo_section(echo: dict) -> list[str]:
     pts = ef.figures(echo)
     cores = echo["cores"]
     threads = sorted({p.threads for p in pts.values()}) or list(echo["config"]["threads"])
-    within, judged = ef.noise_summary(pts)
+    judged = [p for p in pts.values() if p.fig and p.fig.msgs["n"] > 1]
     judged_points = [(p.fig.msgs["cv"], p.fig.msgs["median"], p.fig.msgs["ci"],
-                      ef.machine_floor(echo))
-                     for p in pts.values() if p.fig and p.fig.msgs["n"] > 1]
+                      ef.machine_floor(echo)) for p in judged]
     cfg = echo["config"]
     noisy = [(k, p) for k, p in pts.items() if p.noisy]
     doubts = [f"- {k}: cv {p.fig.msgs['cv']:.0%}; "
@@ -436,8 +447,8 @@ def echo_section(echo: dict) -> list[str]:
         f"{echo.get('load_average_end')}. {pinning_line(echo.get('pinning'))} "
         + _servers_line(echo),
         _warnings(pts, echo),
-        f"⚠ = CV above {echo.get('cv_target', 0.05):.0%} (within target: {within} of {judged} "
-        f"points). {TERMS} Plot: echo.png.",
+        f"⚠ = CV above {echo.get('cv_target', 0.05):.0%} (within target: "
+        f"{sum(not p.noisy for p in judged)} of {len(judged)} points). {TERMS} Plot: echo.png.",
         ef.steadiness_line(echo.get("steadiness"), cfg.get("window"),
                            echo.get("cv_target", CV_TARGET), "Points", judged_points),
         _echo_table(pts, threads, cores, lambda t: [

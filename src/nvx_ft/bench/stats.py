@@ -42,11 +42,6 @@ def summary(values: list[float], seed: int = 0) -> dict:
             "max": max(values), "cv": cv(values), "ci": [lo, hi]}
 
 
-def half_width(median: float, ci: list[float]) -> float | None:
-    """Half the 95 % interval relative to the median: how well the figure is known."""
-    return (ci[1] - ci[0]) / 2 / abs(median) if ci and median else None
-
-
 def ratio_summary(num: list[float], den: list[float], seed: int = 0) -> dict | None:
     """Per-repeat ratios num[i] / den[i] (pairs measured back to back), summarised."""
     pairs = [a / b for a, b in zip(num, den) if b]

@@ -144,7 +144,7 @@ def describe(result: dict | None, horizon: float, target: float) -> str:
                     "stolen: the hardware under this machine (shared cores, clock)")
     text = (f"Machine steadiness (a fixed pure-Python loop, one pinned process per CPU, "
             f"{result['seconds']:.0f} s in {result['window'] * 1000:.0f} ms windows): CV "
-            f"{_p(f)} per {horizon:g} s window (median over {len(cpus)} CPUs), fastest / "
+            f"{'?' if f is None else f'{f:.1%}'} per {horizon:g} s window (median over {len(cpus)} CPUs), fastest / "
             f"slowest tenth of windows {statistics.median(gaps) if gaps else math.nan:.2f}x, "
             f"lag-1 autocorrelation {ac:.2f}"
             + (f"; {'; '.join(kind)}" if kind else "") + ". ")
@@ -154,10 +154,6 @@ def describe(result: dict | None, horizon: float, target: float) -> str:
         return text + (f"No figure timed in {horizon:g} s windows here has a CV below that "
                        f"floor: the {target:.0%} target is out of reach.")
     return text + f"The {target:.0%} target is within reach on this machine."
-
-
-def _p(x: float | None) -> str:
-    return "?" if x is None else f"{x:.1%}"
 
 
 def main(argv=None) -> int:
