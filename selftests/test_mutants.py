@@ -189,15 +189,23 @@ def test_a_run_stopped_by_its_whole_bound_is_inconclusive_a_test_past_its_own_is
     assert not kill_suites.SuiteRun("stress", slow[0], 1.0).killed
 
 
-def test_no_autobahn_and_no_source_is_one_error_not_a_traceback(tmp_path, capsys, monkeypatch):
+@pytest.mark.parametrize("argv", [["mutants"], ["mutants", "--mode", "tsan"],
+                                  ["sanitize", "tsan"]], ids=" ".join)
+def test_no_autobahn_and_no_source_is_one_error_not_a_traceback(argv, tmp_path, capsys,
+                                                                monkeypatch):
     """Where autobahn is not installed and neither --autobahn nor --source is given there
-    is nothing to build NVX from: exit 3 saying so (it was a ValueError traceback)."""
-    from nvx_ft import cli, errors
-    from nvx_ft.mutants import matrix
+    is nothing to build NVX from: exit 3 saying so (it was a ValueError traceback), and in
+    tsan mode before a TSan venv is made (minutes of work for nothing)."""
+    from nvx_ft import cli, errors, interpreters, sanitizers
+
+    def no_venv(*args, **kwargs):
+        raise AssertionError("a TSan venv was made before the missing autobahn was named")
 
     monkeypatch.setattr(matrix, "installed_autobahn_version", lambda: None)
-    rc = cli.main(["mutants", "--mutant", mutants.corpus()[0].name,
-                   "--out", str(tmp_path / "reports")])
+    monkeypatch.setattr(interpreters, "find_tsan", lambda: sys.executable)
+    monkeypatch.setattr(sanitizers, "suite_python", no_venv)
+    rc = cli.main([*argv, *(["--mutant", mutants.corpus()[0].name] if argv == ["mutants"]
+                            else []), "--out", str(tmp_path / "reports")])
     err = capsys.readouterr().err.strip()
     assert rc == errors.EXIT_USAGE, err
     assert len(err.splitlines()) == 1 and "Traceback" not in err, err

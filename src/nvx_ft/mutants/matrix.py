@@ -96,6 +96,16 @@ def mutants_for(mode: str, names: list[str] | None,
     return [corpus_mod.CONTROL_MUTANT] + [m for m in corpus if mode in m.modes]
 
 
+def autobahn_to_build(autobahn: str | None, source: str | None) -> str | None:
+    """The autobahn version NVX is built from (None: from ``source``); one error where there
+    is neither (before any venv, download or build)."""
+    version = autobahn or (None if source else installed_autobahn_version())
+    if not (source or version):
+        raise UsageError("no autobahn to build NVX from: autobahn is not installed here; "
+                         "give --autobahn VERSION or --source PATH (sdist or checkout)")
+    return version
+
+
 def run_matrix(mode: str = "default", mutant_names=None, suite_names=None,
                all_suites: bool = False, autobahn: str | None = None,
                source: str | None = None, python: str | None = None,
@@ -109,10 +119,7 @@ def run_matrix(mode: str = "default", mutant_names=None, suite_names=None,
     ident = build_mod.identity(python)
     label = _label(python, ident, mode)
     out_dir = out_dir or ROOT / "reports" / "mutants"
-    version = autobahn or (None if source else installed_autobahn_version())
-    if not (source or version):
-        raise UsageError("no autobahn to build NVX from: autobahn is not installed here; "
-                         "give --autobahn VERSION or --source PATH (sdist or checkout)")
+    version = autobahn_to_build(autobahn, source)
     setup = _Setup(
         mode, python, ident["free_threaded"],
         nvx_source(version=version if not source else None, path=source),

@@ -22,7 +22,7 @@ from nvx_ft import errors, interpreters, sanitizers
 from nvx_ft import mutants as corpus_mod
 from nvx_ft.mutants import corpora, matrix, report
 from nvx_ft.paths import ROOT
-from nvx_ft.sources import BuildError, add_source_arguments, installed_autobahn_version
+from nvx_ft.sources import BuildError, add_source_arguments
 
 
 def add_arguments(p) -> None:
@@ -56,9 +56,8 @@ def run(args) -> int:
     python = args.python
     try:
         if args.mode == "tsan" and not python:
-            python = sanitizers.suite_python(
-                interpreters.find_tsan(), ROOT,
-                args.autobahn or installed_autobahn_version())
+            version = matrix.autobahn_to_build(args.autobahn, args.source)  # before a venv
+            python = sanitizers.suite_python(interpreters.find_tsan(), ROOT, version)
         rep = matrix.run_matrix(args.mode, args.mutant, args.suite, args.all_suites,
                                 args.autobahn, args.source, python, args.out,
                                 log=lambda s: print(s, flush=True), corpus=corpus)

@@ -24,7 +24,7 @@ from packaging.utils import InvalidSdistFilename, parse_sdist_filename
 from nvx_ft import errors, interpreters, paths, sanitizers
 from nvx_ft.mutants import matrix
 from nvx_ft.paths import ROOT
-from nvx_ft.sources import BuildError, add_source_arguments, installed_autobahn_version
+from nvx_ft.sources import BuildError, add_source_arguments
 
 
 def add_arguments(parser) -> None:
@@ -45,7 +45,7 @@ def add_arguments(parser) -> None:
 
 def run(args) -> int:
     """Build NVX instrumented, run the mode's suite, fail on reports with NVX frames."""
-    version = args.autobahn or (None if args.source else installed_autobahn_version())
+    version = matrix.autobahn_to_build(args.autobahn, args.source)
     try:
         status, rep = _run(args, version)
     except errors.Blocked as exc:
