@@ -171,6 +171,30 @@ def test_one_usable_cpu_makes_a_parallel_need_unreachable_not_a_longer_wait():
     assert overlap.UNREACHABLE in "; ".join(need.missing(report))
 
 
+def test_an_unreachable_need_leads_a_long_inconclusive_message(monkeypatch):
+    """The shared-object probe notes one run per implementation (interleaving only, which
+    time-slicing may give) and then their sum (parallel time): pinned to one CPU the sum's
+    "cannot be met" came last, past the 4,000 characters a runner keeps, so the gate
+    reran the probe twice "(a busy machine?)". The unreachable run now comes first."""
+    from types import SimpleNamespace
+
+    from nvx_ft import stress_pytest, suites
+
+    one = Machine(cpus=1, cpu_count=2, load=0.0, gil_enabled=False, free_threaded_build=True)
+    report = overlap.OverlapReport("calls", 4, 100, 1.0, 0.5, 50, 3, 2, 1.0, 0.0, one)
+    node = SimpleNamespace(nodeid="stress/test_x.py::test_probe", user_properties=[])
+    monkeypatch.setattr(stress_pytest, "INTENSITIES", {"default": None})
+    hammer = stress_pytest.Hammer(SimpleNamespace(node=node), None, 1, "default")
+    for _ in range(12):  # per implementation: reachable in principle
+        hammer.note(report, Need(interleaved_calls=100, why="x" * 200))
+    hammer.note(report, Need(parallel_seconds=0.1, why="summed"))
+    with pytest.raises(pytest.fail.Exception) as caught:
+        hammer.conclude("fail")
+    text = str(caught.value)
+    assert len(text) > suites._MAX_MESSAGE
+    assert overlap.UNREACHABLE in text[:suites._MAX_MESSAGE].splitlines()[0]
+
+
 @pytest.mark.skipif(not hasattr(os, "sched_setaffinity"), reason="needs sched_setaffinity")
 def test_pinned_to_one_cpu_the_hammer_stops_after_one_round_where_parallel_time_is_needed():
     """Pinned (this thread, so the hammer's threads too), a free-threaded run that needs

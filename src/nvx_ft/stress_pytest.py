@@ -128,8 +128,10 @@ class Hammer:
         """After a test body that passed: an inconclusive run fails it (``fail``) or
         skips it with the reason (``skip``) - it is never reported as a pass."""
         if self.inconclusive:
-            texts = [overlap_mod.message(report, need, what)
-                     for what, report, need in self.inconclusive]
+            # a need this machine can never meet first: the head of the message (all a
+            # runner keeps of a long one) says so, and no rerun waits for it in vain
+            texts = [overlap_mod.message(report, need, what) for what, report, need in sorted(
+                self.inconclusive, key=lambda run: not run[2].unreachable(run[1].machine))]
             overlap_mod.conclude("\n".join(texts), mode)
 
 
