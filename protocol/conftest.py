@@ -55,7 +55,7 @@ def pytest_report_header(config):
     return [f"nvx-ft protocol: {it.conns} connections x {it.volume.messages} messages "
             f"(sizes up to {it.volume.max_size} B), server threads {list(it.server_threads)}, "
             f"autobahn client threads {it.client_threads}, GIL enabled at start: "
-            f"{invariants.gil_enabled()}",
+            f"{overlap.gil_enabled()}",
             f"nvx-ft protocol: injected fault: {fault or 'none'}"]
 
 
@@ -182,10 +182,10 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config):
     tr = terminalreporter
     tr.section("nvx-ft protocol runs")
     machine = overlap.Machine.now()
-    tr.line(f"fault: {faults.active() or 'none'}; GIL enabled now: {invariants.gil_enabled()} "
+    tr.line(f"fault: {faults.active() or 'none'}; GIL enabled now: {overlap.gil_enabled()} "
             f"(free-threaded build: {invariants.FREE_THREADED}); {machine.cpus} CPU(s) "
             f"usable, load {machine.load}")
-    if invariants.gil_enabled():
+    if overlap.gil_enabled():
         tr.line("GIL enabled: a multi-thread run needs interleaved reads only (protocol/"
                 "README.md, 'Overlap')")
     counts: dict[str, int] = {}

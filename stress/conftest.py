@@ -14,8 +14,7 @@ import sys
 
 import pytest
 
-from nvx_ft import hammer as hammer_mod
-from nvx_ft import hang_bound
+from nvx_ft import hang_bound, overlap
 from nvx_ft import stress_pytest
 from nvx_ft.hang_guard import GUARD
 from nvx_ft.stress_inputs import SharedInputs, make_shared_inputs
@@ -80,10 +79,10 @@ def _watchdog(intensity, request):
 @pytest.fixture(autouse=True)
 def _gil_stays_disabled(request):
     """Fail the very test during which this process got its GIL re-enabled."""
-    before = hammer_mod.is_gil_enabled()
+    before = overlap.gil_enabled()
     modules_before = set(sys.modules)
     yield
-    if not before and hammer_mod.is_gil_enabled():
+    if not before and overlap.gil_enabled():
         from nvx_ft.gil_guard import extension_modules
 
         new = extension_modules(set(sys.modules) - modules_before)

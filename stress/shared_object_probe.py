@@ -39,7 +39,7 @@ import sys
 import threading
 
 from nvx_ft import hammer, target as target_mod
-from nvx_ft.overlap import Need
+from nvx_ft.overlap import Need, gil_enabled
 from nvx_ft.reference import XorReference
 
 #: set by main(): the overlap every run needs, the seconds it may take to get it, the
@@ -175,7 +175,7 @@ def main(argv=None) -> int:
     BUDGET, SECONDS, HANG_BOUND = args.budget, args.seconds, args.hang_bound
     faulthandler.dump_traceback_later(HANG_BOUND, exit=True)
     t = target_mod.load(args.target)
-    report = {"target": t.name, "gil_enabled": hammer.is_gil_enabled(),
+    report = {"target": t.name, "gil_enabled": gil_enabled(),
               "python": sys.version.split()[0], "results": []}
     for impl in t.xor:
         report["results"].append(probe_xor(impl, args.threads, args.iterations))

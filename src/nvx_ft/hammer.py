@@ -82,10 +82,6 @@ def rng(seed: int, label: str, thread_index: int) -> random.Random:
     return random.Random(f"nvx-ft:{seed}:{label}:{thread_index}")
 
 
-def is_gil_enabled() -> bool:
-    return getattr(sys, "_is_gil_enabled", lambda: True)()
-
-
 @contextmanager
 def fast_switching(interval: float = 1e-6) -> Iterator[None]:
     """On a GIL build, switch threads as often as CPython allows while inside.
@@ -94,7 +90,7 @@ def fast_switching(interval: float = 1e-6) -> Iterator[None]:
     tiny switch interval makes the Python parts between those calls interleave as
     well. A no-op while the GIL is disabled (no switching to speed up).
     """
-    if not is_gil_enabled():
+    if not overlap_mod.gil_enabled():
         yield
         return
     old = sys.getswitchinterval()

@@ -86,6 +86,8 @@ def overlap_budget(option: float | None, default: float) -> float:
 
 
 def gil_enabled() -> bool:
+    """Is the GIL on in this process now (always, before 3.13)? The one home of the
+    question; child scripts that cannot import nvx-ft ask it inline."""
     return getattr(sys, "_is_gil_enabled", lambda: True)()
 
 

@@ -178,8 +178,8 @@ def write_hammer_summary(terminalreporter) -> None:
     tr = terminalreporter
     tr.section("nvx-ft hammer runs")
     tr.line(f"threading: {threading.active_count()} threads alive now, "
-            f"GIL enabled now: {hammer_mod.is_gil_enabled()}")
-    if hammer_mod.is_gil_enabled():
+            f"GIL enabled now: {overlap_mod.gil_enabled()}")
+    if overlap_mod.gil_enabled():
         tr.line("GIL enabled: a race check needs interleaved calls only; a race inside one "
                 "C function is excluded by the free-threaded run (stress/README.md, 'Overlap')")
     counts: dict[str, int] = {}

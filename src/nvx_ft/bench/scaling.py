@@ -19,7 +19,7 @@ from typing import Callable
 
 from nvx_ft.bench import machine, stats
 from nvx_ft.bench import workloads as wl
-from nvx_ft.hammer import is_gil_enabled
+from nvx_ft.overlap import gil_enabled
 
 
 def thread_counts(cores_: int, factor: int = 2, extra: tuple[int, ...] = ()) -> tuple[int, ...]:
@@ -180,7 +180,7 @@ def run_series(target, workload: str, frame: int, cfg: Config, cores_: int,
                                     cores_, pins)
             for k, v in zip(REPEAT_FIELDS, values):
                 per_n[n][k].append(v)
-    points = summarize(per_n, cores_, not is_gil_enabled(), pin)
+    points = summarize(per_n, cores_, not gil_enabled(), pin)
     log(f"  {workload:18} {wl.human_size(frame):>7}: " + "  ".join(
         f"{p['threads']}t {p['median_throughput'] / 1e6:8.1f} MB/s x{p['median_speedup']:4.2f}"
         f" (cv {p['cv_speedup']:4.1%}, cpu {p['median_cpu_share']:4.0%}, "
@@ -263,7 +263,7 @@ def run(cfg: Config, target=None, log=lambda msg: None, *, pin: bool = False,
     return {"kind": "nvx-ft-scaling", "config": asdict(cfg), "cores": cores_,
             "cpu_count": os.cpu_count(), "target": t.name, "origin": t.origin,
             # after the NVX import: a free-threaded build that re-enabled the GIL shows here
-            "gil_enabled": is_gil_enabled(), "switch_interval": sys.getswitchinterval(),
+            "gil_enabled": gil_enabled(), "switch_interval": sys.getswitchinterval(),
             "seconds": time.time() - started, "series": series}
 
 

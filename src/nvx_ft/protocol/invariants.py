@@ -13,16 +13,13 @@ import gc
 import logging
 import os
 import re
-import sys
 import sysconfig
 import threading
 import time
 
+from nvx_ft import overlap
+
 FREE_THREADED = bool(sysconfig.get_config_var("Py_GIL_DISABLED"))
-
-
-def gil_enabled() -> bool:
-    return getattr(sys, "_is_gil_enabled", lambda: True)()
 
 
 class WarningCapture(logging.Handler):
@@ -105,7 +102,7 @@ class Baseline:
 
 
 def gil_problem() -> str | None:
-    if FREE_THREADED and gil_enabled():
+    if FREE_THREADED and overlap.gil_enabled():
         return ("the GIL is enabled on a free-threaded build after the run (an import or a "
                 "PYTHON_GIL setting turned it on)")
     return None
