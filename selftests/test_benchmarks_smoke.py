@@ -8,6 +8,7 @@ code cannot rot between benchmark runs.
 
 from __future__ import annotations
 
+import argparse
 import os
 import subprocess
 import sys
@@ -220,3 +221,34 @@ def test_the_report_points_to_a_readme_section_that_exists():
 
     section = report.TERMS.split("'")[1]
     assert f"\n## {section}\n" in (ROOT / "benchmarks" / "README.md").read_text()
+
+
+@pytest.mark.parametrize("builds, echo, code", [
+    ({"3.14t": {"status": "failed"}}, None, "EXIT_FAIL"),
+    ({"3.14": {"status": "ok", "scaling": {"origin": {"build": "gil"}}}}, None, "EXIT_BLOCKED"),
+    ({"3.14t": {"status": "ok", "scaling": {"origin": {"build": "free-threaded"}}}}, None,
+     "EXIT_PASS"),
+    ({"3.14t": {"status": "ok"}}, {"status": "ok", "servers": {
+        "3.14t NVX on 2t": {"info": {"free_threaded_build": True}, "error": None}}}, "EXIT_PASS"),
+    ({"3.14t": {"status": "ok"}}, {"status": "ok", "servers": {
+        "3.14t NVX on 2t": {"info": {"free_threaded_build": True}, "error": "died"}}},
+     "EXIT_BLOCKED"),
+    ({"3.14t": {"status": "ok"}}, {"status": "failed", "servers": {}}, "EXIT_FAIL"),
+], ids=["failed build", "GIL build only", "3.14t scaling", "3.14t echo server",
+        "3.14t echo server failed", "echo failed"])
+def test_the_bench_exit_code_says_failed_or_blocked_when_nothing_free_threaded_ran(
+        builds, echo, code, tmp_path, monkeypatch, capsys):
+    """`nvx-ft bench` passes only when a free-threaded build was measured (NVX scaling or
+    an echo server) and nothing failed; else it is blocked (exit 2) or failed (exit 1)."""
+    from nvx_ft import errors
+
+    results = {"builds": {name: figures.BuildResult(**b) for name, b in builds.items()},
+               **({"echo": echo} if echo else {})}
+    monkeypatch.setattr(driver, "run_all", lambda *args, **kwargs: results)
+    monkeypatch.setattr(report, "write_report", lambda results, out: "")
+    parser = argparse.ArgumentParser()
+    driver.add_arguments(parser)
+    assert driver.run(parser.parse_args(["--current", "--out", str(tmp_path)])) == getattr(
+        errors, code)
+    assert ("no free-threaded build was measured" in capsys.readouterr().err) == (
+        code == "EXIT_BLOCKED")

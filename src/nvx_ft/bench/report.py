@@ -367,20 +367,23 @@ def _headline(pts: dict) -> list[str]:
 
     ft = [p for p in pts.values() if p.build == "3.14t"]
     nvx_first = lambda key: (not key[0], key[1])  # noqa: E731
+    # (group..., median over workloads, workloads) of: 3.14t / 3.14 messages/s, 3.14t / 3.14
+    # server CPU per echo, and CPU per echo at N / at 1 thread per build
+    served = ef.medians((((p.nvx, p.threads), p.vs_baseline and p.vs_baseline["median"])
+                         for p in ft), nvx_first)
+    cpu_vs_baseline = ef.medians((((p.nvx, p.threads), ef.cpu_ratio(
+        p, like(p, build=ef.BASELINE))) for p in ft), nvx_first)
+    cpu_vs_one_thread = ef.medians((((p.build, p.nvx, p.threads), ef.cpu_ratio(
+        p, like(p, threads=1))) for p in pts.values() if p.threads > 1),
+        lambda k: (_rank(k[0]), not k[1], k[2]))
     lines = [f"- {nvx_threads(nvx, n)}: 3.14t serves **x{ratio:.2f}** the messages/s of 3.14 "
-             f"(median over {count} workloads)" for nvx, n, ratio, count in ef.medians((
-                 ((p.nvx, p.threads), p.vs_baseline and p.vs_baseline["median"]) for p in ft),
-                 nvx_first)]
+             f"(median over {count} workloads)" for nvx, n, ratio, count in served]
     lines += [f"- {nvx_threads(nvx, n)}: the 3.14t server spends **x{ratio:.2f}** the CPU time "
               f"per echo of 3.14 (median over {count} workloads; robust to other load)"
-              for nvx, n, ratio, count in ef.medians((((p.nvx, p.threads), ef.cpu_ratio(
-                  p, like(p, build=ef.BASELINE))) for p in ft), nvx_first)]
+              for nvx, n, ratio, count in cpu_vs_baseline]
     lines += [f"- {build}, NVX {_on(nvx)}: CPU per echo at {n} threads / at 1 thread "
               f"x{ratio:.2f} (median over {count} workloads; above 1: the threads slow each "
-              "other down per message)" for build, nvx, n, ratio, count in ef.medians((
-                  ((p.build, p.nvx, p.threads), ef.cpu_ratio(p, like(p, threads=1)))
-                  for p in pts.values() if p.threads > 1),
-                  lambda k: (_rank(k[0]), not k[1], k[2]))]
+              "other down per message)" for build, nvx, n, ratio, count in cpu_vs_one_thread]
     for build in BUILD_ORDER:
         gains = [(p.kind, p.size, p.fig.msgs["median"] / off.fig.msgs["median"])
                  for p in pts.values() if p.build == build and p.threads == 1 and p.nvx
